@@ -1,0 +1,289 @@
+/*
+ * rend/handler.h - the handler (plugin) ABI.  This header and rend/status.h
+ * are the only rend headers a plugin may include.
+ *
+ * A plugin is a shared object that exports exactly one symbol:
+ *
+ *     const struct rend_handler rend_handler_v1 = { REND_HANDLER_INIT, ... };
+ *
+ * The loader checks abi_major, abi_minor, size and build_sig before it calls
+ * any plugin code, and refuses a mismatch with one log line.
+ *
+ * Threads.  rend runs N worker threads, each with its own libev loop.  For
+ * every handler instance, thread_init runs once on every worker thread (on
+ * that thread) and returns a per-thread context, tctx; every op of that
+ * worker is then called on that thread with that tctx.  Ops never block the
+ * calling thread for I/O: an op either completes inline (returns a final
+ * status) or returns REND_PENDING and later calls host->done exactly once,
+ * from any thread (its own loop, or a thread the plugin owns).  A handler
+ * that may return REND_PENDING must set REND_CAP_ASYNC.
+ *
+ * Ownership.  Everything an op points to (key, value) is owned by the core
+ * and stays valid until the op completes: until the op returns a final
+ * status, or until host->done is called for it.  Results go into core memory:
+ * a value is written into the buffer host->value_alloc returns, which the
+ * core owns and frees.  Memory never crosses the boundary to be freed on
+ * the other side.  If the client goes away, the core keeps the op alive
+ * until done fires and then drops the result: plugins never see cancellation.
+ */
+#ifndef REND_HANDLER_H
+#define REND_HANDLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include <rend/status.h>
+
+#define REND_ABI_MAJOR 1 /* bump: anything removed, reordered or changed */
+#define REND_ABI_MINOR 0 /* bump: fields appended, new optional ops */
+
+/* Things two separately compiled objects must agree on. */
+#define REND_STR_(x) #x
+#define REND_STR(x) REND_STR_(x)
+#define REND_BUILD_SIG                                                       \
+    "ptr=" REND_STR(__SIZEOF_POINTER__) ",long=" REND_STR(__SIZEOF_LONG__)  \
+    ",order=" REND_STR(__BYTE_ORDER__)
+
+/* Log levels for host->log. */
+enum rend_log_level {
+    REND_LOG_ERR = 0,
+    REND_LOG_WARN = 1,
+    REND_LOG_INFO = 2,
+    REND_LOG_DEBUG = 3,
+};
+
+/*
+ * Operations.  Expected statuses, besides the negative failures:
+ *   GET      REND_OK (hit: out_* filled) | REND_MISS
+ *   GAT      as GET, and the item's expiry becomes op->exptime
+ *   TOUCH    REND_OK | REND_NOT_FOUND
+ *   SET      REND_OK
+ *   ADD      REND_OK | REND_NOT_STORED (a live item exists)
+ *   REPLACE  REND_OK | REND_NOT_STORED (no live item)
+ *   APPEND,
+ *   PREPEND  REND_OK | REND_NOT_STORED (no live item); flags and expiry kept
+ *   CAS      REND_OK | REND_EXISTS (cas differs) | REND_NOT_FOUND
+ *   DELETE   REND_OK | REND_NOT_FOUND
+ *   INCR,
+ *   DECR     REND_OK (out_number = new value) | REND_NOT_FOUND
+ *            | REND_NON_NUMERIC.  incr wraps at 2^64, decr stops at 0.
+ *   FLUSH    REND_OK; every item stored before op->exptime (0 = now) is
+ *            invalid from op->exptime on.  key is empty.
+ * Every store (SET..PREPEND, CAS, INCR, DECR, TOUCH, GAT) that succeeds
+ * sets out_cas to the item's new cas when the handler keeps cas values.
+ */
+enum rend_opcode {
+    REND_OP_GET = 0,
+    REND_OP_GAT,
+    REND_OP_TOUCH,
+    REND_OP_SET,
+    REND_OP_ADD,
+    REND_OP_REPLACE,
+    REND_OP_APPEND,
+    REND_OP_PREPEND,
+    REND_OP_CAS,
+    REND_OP_DELETE,
+    REND_OP_INCR,
+    REND_OP_DECR,
+    REND_OP_FLUSH,
+    REND_OP__COUNT
+};
+#define REND_OP_SLOTS 32 /* room in the ops table; never shrinks */
+
+/*
+ * Expiry is always an absolute unix time in seconds: 0 = never expires; any
+ * other value <= host->now() means already expired (the core turns a
+ * negative client exptime into -1).  The core has already turned memcached's
+ * relative/absolute exptime into this form.
+ */
+#define REND_EXPIRED(exptime, now) ((exptime) != 0 && (exptime) <= (now))
+
+/* Op flags (op->opflags). */
+#define REND_OPF_NO_VALUE 0x1 /* GET/GAT: caller needs flags/expiry only */
+
+struct rend_op {
+    uint32_t magic;   /* core's; do not touch */
+    uint16_t code;    /* enum rend_opcode */
+    uint16_t opflags; /* REND_OPF_* */
+
+    /* In: valid until the op completes. */
+    const char *key;
+    uint32_t nkey;
+    uint32_t nvalue;
+    const char *value; /* SET..PREPEND, CAS: the bytes to store */
+    uint32_t flags;    /* SET, ADD, REPLACE, CAS: client flags */
+    uint32_t pad0;
+    int64_t exptime;   /* SET, ADD, REPLACE, CAS, GAT, TOUCH, FLUSH */
+    uint64_t cas;      /* CAS: the value the item must still have */
+    uint64_t delta;    /* INCR, DECR */
+
+    /* Out: written by the handler before it completes the op. */
+    char *out_value;      /* set by host->value_alloc */
+    uint32_t out_nvalue;  /* set by host->value_alloc */
+    uint32_t out_flags;   /* GET, GAT hit */
+    int64_t out_exptime;  /* GET, GAT hit: absolute expiry, 0 = never */
+    uint64_t out_cas;     /* hit or successful store; 0 = unknown */
+    uint64_t out_number;  /* INCR, DECR */
+
+    void *core;           /* core's; do not touch */
+};
+
+struct rend_kv {
+    const char *key;
+    const char *value;
+};
+
+struct rend_host {
+    uint32_t abi_major, abi_minor, size;
+    /* Log one line; `who` is the instance name.  Thread-safe. */
+    void (*log)(int level, const char *who, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+    /* Current unix time in seconds (cached per loop iteration; tests may
+     * move it).  Thread-safe. */
+    int64_t (*now)(void);
+    /* Reserve n bytes for op's result value; sets op->out_value and
+     * op->out_nvalue and returns out_value, or NULL when out of memory.
+     * Owned by the core; a second call replaces the first.  Thread-safe. */
+    char *(*value_alloc)(struct rend_op *op, size_t n);
+    /* Complete an op that returned REND_PENDING.  Exactly once, from any
+     * thread; the op must not be touched afterwards. */
+    void (*done)(struct rend_op *op, int status);
+};
+
+/* What a worker thread is, for thread_init. */
+struct rend_thread {
+    void *loop;        /* that worker's struct ev_loop * */
+    unsigned id;       /* 0 .. nthreads-1 */
+    unsigned nthreads;
+};
+
+/* One op.  Returns a final status, or REND_PENDING (REND_CAP_ASYNC only). */
+typedef int rend_op_f(void *tctx, struct rend_op *op);
+
+/* Stats emitter: one name/value pair per call. */
+typedef void rend_stat_emit_f(void *ud, const char *name, const char *value);
+
+/* Item walker for offline tools: return 0 to go on, non-zero to stop. */
+typedef int rend_walk_f(void *ud, const char *key, size_t nkey,
+                        const char *value, size_t nvalue, uint32_t flags,
+                        int64_t exptime, uint64_t cas);
+
+/* Capability bits. */
+#define REND_CAP_ASYNC 0x1      /* ops may return REND_PENDING */
+#define REND_CAP_PERSISTENT 0x2 /* survives a restart (an L2) */
+#define REND_CAP_CAS 0x4        /* keeps real cas values */
+
+struct rend_handler {
+    uint32_t abi_major;    /* REND_ABI_MAJOR */
+    uint32_t abi_minor;    /* REND_ABI_MINOR */
+    uint32_t size;         /* sizeof(struct rend_handler) */
+    uint32_t caps;         /* REND_CAP_* */
+    const char *build_sig; /* REND_BUILD_SIG */
+    const char *name;      /* plugin name, e.g. "inmem" */
+    const char *version;
+
+    /* Make an instance from its config options (strings).  On failure
+     * return a negative status and write one line of reason into err.
+     * Runs on the main thread, never on a worker. */
+    int (*create)(const struct rend_host *host, const char *instance,
+                  const struct rend_kv *opts, size_t nopts, void **inst,
+                  char *err, size_t errlen);
+    /* Free an instance; every thread_exit has run before. */
+    void (*destroy)(void *inst);
+    /* Per worker thread, on that thread.  Optional. */
+    int (*thread_init)(void *inst, const struct rend_thread *thr,
+                       void **tctx);
+    void (*thread_exit)(void *inst, void *tctx);
+
+    /* Indexed by enum rend_opcode; NULL = not supported (REND_ENOTSUP). */
+    rend_op_f *ops[REND_OP_SLOTS];
+
+    /* Optional: the core has issued a group of ops (e.g. all keys of a
+     * multi-get) and has no more for now; send what is buffered. */
+    void (*flush)(void *tctx);
+    /* Optional: emit instance stats.  Any thread; must be thread-safe. */
+    void (*stats)(void *inst, rend_stat_emit_f *emit, void *ud);
+    /* Optional: walk every live item (offline tools, never on a worker). */
+    int (*walk)(void *inst, rend_walk_f *fn, void *ud);
+};
+
+#define REND_HANDLER_INIT                                                    \
+    .abi_major = REND_ABI_MAJOR, .abi_minor = REND_ABI_MINOR,                \
+    .size = sizeof(struct rend_handler), .build_sig = REND_BUILD_SIG
+
+/* The exported symbol's name. */
+#define REND_HANDLER_SYMBOL "rend_handler_v1"
+
+#ifndef REND_EXPORT
+#define REND_EXPORT __attribute__((visibility("default")))
+#endif
+
+/*
+ * Option helpers for create(): header-only, so plugins link no core code.
+ */
+
+/* Last value of `name`, or def. */
+static inline const char *
+rend_opt_str(const struct rend_kv *opts, size_t n, const char *name,
+             const char *def)
+{
+    const char *v = def;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(opts[i].key, name) == 0) {
+            v = opts[i].value;
+        }
+    }
+    return v;
+}
+
+/* Unsigned decimal option.  0 on success (or absent: *out = def), -1 when
+ * the value is not a number in [0, max]. */
+static inline int
+rend_opt_u64(const struct rend_kv *opts, size_t n, const char *name,
+             uint64_t def, uint64_t max, uint64_t *out)
+{
+    const char *v = rend_opt_str(opts, n, name, NULL);
+    char *end;
+    unsigned long long x;
+
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    if (*v < '0' || *v > '9') {
+        return -1;
+    }
+    errno = 0;
+    x = strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || x > max) {
+        return -1;
+    }
+    *out = (uint64_t)x;
+    return 0;
+}
+
+/* Boolean option: true/false/yes/no/1/0/on/off.  Same return as above. */
+static inline int
+rend_opt_bool(const struct rend_kv *opts, size_t n, const char *name,
+              int def, int *out)
+{
+    const char *v = rend_opt_str(opts, n, name, NULL);
+
+    if (v == NULL) {
+        *out = def;
+    } else if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1")
+               || !strcmp(v, "on")) {
+        *out = 1;
+    } else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0")
+               || !strcmp(v, "off")) {
+        *out = 0;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+#endif /* REND_HANDLER_H */
