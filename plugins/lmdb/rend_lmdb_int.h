@@ -1,0 +1,229 @@
+/*
+ * rend_lmdb_int.h - internals shared by the lmdb plugin's files (never
+ * installed, never seen by the core).
+ *
+ * One struct rend_lmdb per handler instance: one LMDB environment with two
+ * named databases ("items" and "meta"), one writer thread that applies every
+ * write in group-committed transactions, and optionally a small reader pool.
+ */
+#ifndef REND_LMDB_INT_H
+#define REND_LMDB_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <lmdb.h>
+#include <rend/handler.h>
+
+/*
+ * Stored item: a 16-byte header before the value bytes.
+ *   bytes 0..3   exptime, unsigned 32-bit big-endian, absolute unix seconds,
+ *                0 = never (the Rend-lmdb layout)
+ *   bytes 4..7   client flags, 32-bit big-endian (the Rend-lmdb layout)
+ *   bytes 8..15  cas, 64-bit big-endian
+ *   bytes 16..   the value
+ */
+#define REND_LMDB_HDR 16
+
+struct rend_lmdb_item {
+    int64_t exptime;
+    uint32_t flags;
+    uint64_t cas;
+    const char *data;
+    size_t ndata;
+};
+
+enum rend_lmdb_sync {
+    REND_LMDB_SYNC_COMMIT = 0,
+    REND_LMDB_SYNC_PERIODIC = 1,
+};
+
+/* A FIFO of op pointers (ring buffer, grows on demand). */
+struct rend_lmdb_queue {
+    struct rend_op **ops;
+    size_t cap, head, len;
+};
+
+/* Counters: written with __atomic builtins, read by stats() on any thread. */
+struct rend_lmdb_counters {
+    uint64_t commits;       /* write txns committed holding client ops */
+    uint64_t writes;        /* client ops applied by the writer */
+    uint64_t write_errors;  /* ops failed with a negative status */
+    uint64_t enospc;        /* ops failed with REND_ENOSPC (map full) */
+    uint64_t busy;          /* ops refused: queue full */
+    uint64_t fallbacks;     /* batches re-run one txn per op */
+    uint64_t reaped;        /* expired items deleted by the reaper */
+    uint64_t reap_passes;   /* completed reaper scans */
+    uint64_t syncs;         /* mdb_env_sync calls (sync = periodic) */
+    uint64_t flushes;       /* flush ops executed (delete-all) */
+    uint64_t gets;          /* get ops */
+    uint64_t get_hits;      /* get ops that found a live item */
+    uint64_t read_errors;   /* get ops failed with a negative status */
+};
+
+struct rend_lmdb;
+
+/* Reader pool (readers > 0); see rend_lmdb_reader.c. */
+struct rend_lmdb_pool;
+
+struct rend_lmdb {
+    const struct rend_host *host;
+    char *name;           /* instance name, for logs */
+    char *path;
+    dev_t dev;            /* of path: the one-open-per-process registry */
+    ino_t ino;
+
+    /* options */
+    uint64_t map_size;
+    enum rend_lmdb_sync sync;
+    uint64_t sync_interval_ms;
+    uint64_t item_size_max;
+    uint64_t max_batch;
+    uint64_t reap_interval_s;
+    uint64_t reap_batch;
+    uint64_t queue_max;
+    uint64_t readers;
+    unsigned max_readers_opt;
+
+    MDB_env *env;
+    MDB_dbi items;
+    MDB_dbi meta;
+    unsigned maxkey;
+    int registered;       /* in the one-open-per-process registry */
+    int locks_ready;      /* lock and wake initialised */
+
+    /* Pending delayed flush time (0 = none); atomic.  Read paths treat
+     * every item as gone once it is <= now, until the writer has dropped
+     * the items and cleared it. */
+    int64_t flush_at;
+
+    /* Writer: everything below `lock` is guarded by it. */
+    pthread_t writer;
+    int writer_started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct rend_lmdb_queue q;
+    int writer_idle;      /* writer waits on `wake` */
+    int stopping;
+
+    /* Writer-thread private state. */
+    uint64_t cas;         /* last cas handed out (persisted in meta) */
+    char *scratch;        /* old value copy for read-modify-write ops */
+    size_t nscratch;
+    char *reap_key;       /* where the current reaper pass resumes */
+    size_t nreap_key, reap_key_cap;
+    int reap_active;
+    int dirty;            /* commits not yet synced (sync = periodic) */
+
+    struct rend_lmdb_pool *pool;
+    struct rend_lmdb_counters n;
+};
+
+/* Per worker thread context (thread_init). */
+struct rend_lmdb_tctx {
+    struct rend_lmdb *inst;
+    MDB_txn *rtxn;        /* reset read txn, renewed per get (inline) */
+};
+
+#define REND_LMDB_ADD(inst, field, v)                                        \
+    __atomic_add_fetch(&(inst)->n.field, (v), __ATOMIC_RELAXED)
+
+/* Header codec. */
+static inline void
+rend_lmdb_hdr_put(char *p, int64_t exptime, uint32_t flags, uint64_t cas)
+{
+    uint32_t e;
+
+    if (exptime == 0) {
+        e = 0;
+    } else if (exptime < 0) {
+        e = 1; /* already expired */
+    } else if (exptime > (int64_t)UINT32_MAX) {
+        e = UINT32_MAX;
+    } else {
+        e = (uint32_t)exptime;
+    }
+    for (int i = 0; i < 4; i++) {
+        p[i] = (char)(e >> (24 - 8 * i));
+        p[4 + i] = (char)(flags >> (24 - 8 * i));
+    }
+    for (int i = 0; i < 8; i++) {
+        p[8 + i] = (char)(cas >> (56 - 8 * i));
+    }
+}
+
+/* Decode a stored value; -1 when it is too short to be an item. */
+static inline int
+rend_lmdb_item_get(const MDB_val *v, struct rend_lmdb_item *it)
+{
+    const unsigned char *p = v->mv_data;
+    uint32_t e = 0, f = 0;
+    uint64_t c = 0;
+
+    if (v->mv_size < REND_LMDB_HDR) {
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        e = (e << 8) | p[i];
+        f = (f << 8) | p[4 + i];
+    }
+    for (int i = 0; i < 8; i++) {
+        c = (c << 8) | p[8 + i];
+    }
+    it->exptime = e;
+    it->flags = f;
+    it->cas = c;
+    it->data = (const char *)p + REND_LMDB_HDR;
+    it->ndata = v->mv_size - REND_LMDB_HDR;
+    return 0;
+}
+
+/* Whether an item is visible at `now`: not expired and not behind a flush
+ * whose time has come.  Load flush_at after reading the item (see
+ * rend_lmdb_writer.c for why). */
+static inline int
+rend_lmdb_live(struct rend_lmdb *inst, const struct rend_lmdb_item *it,
+               int64_t now)
+{
+    int64_t fa = __atomic_load_n(&inst->flush_at, __ATOMIC_ACQUIRE);
+
+    if (REND_EXPIRED(it->exptime, now)) {
+        return 0;
+    }
+    return !(fa != 0 && fa <= now);
+}
+
+/* rend_lmdb_writer.c */
+
+/* Start the writer thread.  Main thread, from create().  0 or -1 (errno). */
+int rend_lmdb_writer_start(struct rend_lmdb *inst);
+/* Stop the writer after it has completed every queued op.  Main thread,
+ * from destroy(). */
+void rend_lmdb_writer_stop(struct rend_lmdb *inst);
+/* Queue a write op for the writer; returns REND_PENDING (host->done follows
+ * from the writer thread) or REND_EBUSY when the queue is full.  Any
+ * thread. */
+int rend_lmdb_writer_submit(struct rend_lmdb *inst, struct rend_op *op);
+
+/* rend_lmdb_reader.c */
+
+/* Look up op->key in rtxn (a reset read txn, renewed and reset here) and
+ * fill op's outputs.  Returns the GET status.  Calling thread. */
+int rend_lmdb_read(struct rend_lmdb *inst, MDB_txn *rtxn, struct rend_op *op);
+/* Start / stop `inst->readers` reader threads.  Main thread. */
+int rend_lmdb_pool_start(struct rend_lmdb *inst, char *err, size_t errlen);
+void rend_lmdb_pool_stop(struct rend_lmdb *inst);
+/* Queue a get for the pool: REND_PENDING or REND_EBUSY.  Any thread. */
+int rend_lmdb_pool_submit(struct rend_lmdb *inst, struct rend_op *op);
+
+/* rend_lmdb_queue: used by the writer and the pool, under their lock. */
+int rend_lmdb_queue_push(struct rend_lmdb_queue *q, struct rend_op *op);
+size_t rend_lmdb_queue_take(struct rend_lmdb_queue *q, struct rend_op **out,
+                            size_t max);
+void rend_lmdb_queue_free(struct rend_lmdb_queue *q);
+
+/* Monotonic milliseconds. */
+uint64_t rend_lmdb_mono_ms(void);
+
+#endif /* REND_LMDB_INT_H */

@@ -1,0 +1,838 @@
+/*
+ * rend_lmdb_writer.c - the single writer thread of an lmdb instance.
+ *
+ * Worker threads queue every write (and every read-modify-write op) and
+ * return REND_PENDING.  The writer takes everything queued, up to
+ * max_batch ops, applies them in order in ONE write txn, commits, and only
+ * then calls host->done for each op (group commit).  If the txn fails as a
+ * whole (map full, txn full, I/O error), it is aborted and the batch is
+ * applied again one txn per op, so only the ops that really do not fit get
+ * an error.  Between batches the writer runs the reaper (expired items,
+ * at most reap_batch deletions per txn), delayed flushes whose time has come
+ * and, with sync = periodic, mdb_env_sync.
+ *
+ * Flush is a delete-all (mdb_drop) in the writer.  A delayed flush stores
+ * its time T in the meta db and in inst->flush_at; from T on, readers treat
+ * every item as gone until the writer has dropped them (before it applies
+ * any later op) and cleared flush_at, after that commit and before any
+ * reply.  Readers load flush_at after reading an item, so an item committed
+ * after the drop is never hidden by a stale flush_at.
+ */
+#include "rend_lmdb_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+/* Longest the writer sleeps, so delayed flushes are applied promptly. */
+#define WAKE_MAX_MS 1000
+/* Entries the reaper examines per txn, per allowed deletion. */
+#define REAP_SCAN_FACTOR 16
+
+static const char META_CAS[] = "cas";
+static const char META_FLUSH[] = "flush_at";
+
+uint64_t
+rend_lmdb_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* --- op queue (caller holds the owning lock) --- */
+
+int
+rend_lmdb_queue_push(struct rend_lmdb_queue *q, struct rend_op *op)
+{
+    if (q->len == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 256;
+        struct rend_op **n = malloc(ncap * sizeof(*n));
+        if (n == NULL) {
+            return -1;
+        }
+        for (size_t i = 0; i < q->len; i++) {
+            n[i] = q->ops[(q->head + i) % q->cap];
+        }
+        free(q->ops);
+        q->ops = n;
+        q->cap = ncap;
+        q->head = 0;
+    }
+    q->ops[(q->head + q->len) % q->cap] = op;
+    q->len++;
+    return 0;
+}
+
+size_t
+rend_lmdb_queue_take(struct rend_lmdb_queue *q, struct rend_op **out,
+                     size_t max)
+{
+    size_t n = q->len < max ? q->len : max;
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = q->ops[q->head];
+        q->head = (q->head + 1) % q->cap;
+    }
+    q->len -= n;
+    return n;
+}
+
+void
+rend_lmdb_queue_free(struct rend_lmdb_queue *q)
+{
+    free(q->ops);
+    memset(q, 0, sizeof(*q));
+}
+
+/* --- helpers --- */
+
+static void
+put_be64(char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (char)(v >> (56 - 8 * i));
+    }
+}
+
+static int
+meta_put(struct rend_lmdb *inst, MDB_txn *txn, const char *name,
+         uint64_t v)
+{
+    char buf[8];
+    MDB_val k = { .mv_size = strlen(name), .mv_data = (void *)name };
+    MDB_val d = { .mv_size = 8, .mv_data = buf };
+
+    put_be64(buf, v);
+    return mdb_put(txn, inst->meta, &k, &d, 0);
+}
+
+static int
+mdb_to_status(int rc)
+{
+    switch (rc) {
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+        return REND_ENOSPC;
+    case ENOMEM:
+        return REND_ENOMEM;
+    case MDB_BAD_VALSIZE:
+        return REND_EINVAL;
+    default:
+        return REND_EIO;
+    }
+}
+
+/* Make the scratch buffer hold at least n bytes.  0 or -1. */
+static int
+scratch_reserve(struct rend_lmdb *inst, size_t n)
+{
+    if (n <= inst->nscratch) {
+        return 0;
+    }
+    size_t sz = inst->nscratch ? inst->nscratch : 4096;
+    while (sz < n) {
+        sz *= 2;
+    }
+    char *p = realloc(inst->scratch, sz);
+    if (p == NULL) {
+        return -1;
+    }
+    inst->scratch = p;
+    inst->nscratch = sz;
+    return 0;
+}
+
+/* Per-op context while a batch is applied. */
+struct wctx {
+    struct rend_lmdb *inst;
+    MDB_txn *txn;
+    int64_t now;
+    int fatal;          /* MDB error that broke the txn, 0 = none */
+    int64_t publish;    /* flush_at to publish after commit; -1 = keep */
+};
+
+/* Record a txn-breaking MDB error; returns its status. */
+static int
+fail(struct wctx *w, int rc)
+{
+    w->fatal = rc;
+    return mdb_to_status(rc);
+}
+
+/*
+ * Find op's key.  Returns 1 when a live item was found (*it filled; with
+ * copy set, its value is copied into inst->scratch and it->data points
+ * there), 0 when absent or dead (*exists says whether a dead one is
+ * stored), or a negative status (after fail() for MDB errors).
+ */
+static int
+lookup(struct wctx *w, const MDB_val *key, struct rend_lmdb_item *it,
+       int copy, int *exists)
+{
+    MDB_val val;
+    int rc = mdb_get(w->txn, w->inst->items, (MDB_val *)key, &val);
+
+    *exists = 0;
+    if (rc == MDB_NOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        return fail(w, rc);
+    }
+    *exists = 1;
+    if (rend_lmdb_item_get(&val, it) != 0 || REND_EXPIRED(it->exptime, w->now)) {
+        return 0;
+    }
+    if (copy) {
+        if (scratch_reserve(w->inst, it->ndata) != 0) {
+            return REND_ENOMEM;
+        }
+        memcpy(w->inst->scratch, it->data, it->ndata);
+        it->data = w->inst->scratch;
+    }
+    return 1;
+}
+
+/* Store key = header + a + b, or delete key when exptime is already
+ * expired.  Returns REND_OK or a failure (after fail()). */
+static int
+store(struct wctx *w, const MDB_val *key, int64_t exptime, uint32_t flags,
+      uint64_t cas, const char *a, size_t na, const char *b, size_t nb)
+{
+    MDB_val val = { .mv_size = REND_LMDB_HDR + na + nb, .mv_data = NULL };
+    int rc;
+
+    if (REND_EXPIRED(exptime, w->now)) {
+        rc = mdb_del(w->txn, w->inst->items, (MDB_val *)key, NULL);
+        return rc == 0 || rc == MDB_NOTFOUND ? REND_OK : fail(w, rc);
+    }
+    rc = mdb_put(w->txn, w->inst->items, (MDB_val *)key, &val, MDB_RESERVE);
+    if (rc != 0) {
+        return fail(w, rc);
+    }
+    char *p = val.mv_data;
+    rend_lmdb_hdr_put(p, exptime, flags, cas);
+    if (na > 0) {
+        memcpy(p + REND_LMDB_HDR, a, na);
+    }
+    if (nb > 0) {
+        memcpy(p + REND_LMDB_HDR + na, b, nb);
+    }
+    return REND_OK;
+}
+
+/* Parse a stored number the way memcached does: 1..20 digits, no
+ * overflow.  0 or -1. */
+static int
+parse_u64(const char *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (n == 0 || n > 20) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned char)p[i] - '0';
+        if (d > 9 || v > (UINT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+do_touch(struct wctx *w, struct rend_op *op, const MDB_val *key)
+{
+    struct rend_lmdb_item it;
+    int exists, st = lookup(w, key, &it, 1, &exists);
+
+    if (st <= 0) {
+        if (st == 0) {
+            return op->code == REND_OP_GAT ? REND_MISS : REND_NOT_FOUND;
+        }
+        return st;
+    }
+    st = store(w, key, op->exptime, it.flags, it.cas, it.data, it.ndata,
+               NULL, 0);
+    if (st != REND_OK) {
+        return st;
+    }
+    op->out_cas = it.cas;
+    if (op->code == REND_OP_GAT) {
+        op->out_flags = it.flags;
+        op->out_exptime = op->exptime < 0 ? -1 : op->exptime;
+        if (!(op->opflags & REND_OPF_NO_VALUE)) {
+            char *buf = w->inst->host->value_alloc(op, it.ndata);
+            if (buf == NULL) {
+                return REND_ENOMEM;
+            }
+            memcpy(buf, it.data, it.ndata);
+        }
+    }
+    return REND_OK;
+}
+
+static int
+do_store(struct wctx *w, struct rend_op *op, const MDB_val *key)
+{
+    struct rend_lmdb *inst = w->inst;
+    struct rend_lmdb_item it;
+    int exists, live = 0, st;
+
+    if (op->code != REND_OP_SET) {
+        int copy = op->code == REND_OP_APPEND || op->code == REND_OP_PREPEND;
+        live = lookup(w, key, &it, copy, &exists);
+        if (live < 0) {
+            return live;
+        }
+    }
+    switch (op->code) {
+    case REND_OP_ADD:
+        if (live) {
+            return REND_NOT_STORED;
+        }
+        break;
+    case REND_OP_REPLACE:
+        if (!live) {
+            return REND_NOT_STORED;
+        }
+        break;
+    case REND_OP_CAS:
+        if (!live) {
+            return REND_NOT_FOUND;
+        }
+        if (it.cas != op->cas) {
+            return REND_EXISTS;
+        }
+        break;
+    case REND_OP_APPEND:
+    case REND_OP_PREPEND:
+        if (!live) {
+            return REND_NOT_STORED;
+        }
+        if (it.ndata + op->nvalue > inst->item_size_max) {
+            return REND_ETOOBIG;
+        }
+        if (op->code == REND_OP_APPEND) {
+            st = store(w, key, it.exptime, it.flags, inst->cas + 1, it.data,
+                       it.ndata, op->value, op->nvalue);
+        } else {
+            st = store(w, key, it.exptime, it.flags, inst->cas + 1,
+                       op->value, op->nvalue, it.data, it.ndata);
+        }
+        if (st == REND_OK) {
+            op->out_cas = ++inst->cas;
+        }
+        return st;
+    default:
+        break;
+    }
+    st = store(w, key, op->exptime, op->flags, inst->cas + 1, op->value,
+               op->nvalue, NULL, 0);
+    if (st == REND_OK) {
+        op->out_cas = ++inst->cas;
+    }
+    return st;
+}
+
+static int
+do_delete(struct wctx *w, const MDB_val *key)
+{
+    struct rend_lmdb_item it;
+    int exists, live = lookup(w, key, &it, 0, &exists);
+
+    if (live < 0) {
+        return live;
+    }
+    if (exists) {
+        int rc = mdb_del(w->txn, w->inst->items, (MDB_val *)key, NULL);
+        if (rc != 0) {
+            return fail(w, rc);
+        }
+    }
+    return live ? REND_OK : REND_NOT_FOUND;
+}
+
+static int
+do_arith(struct wctx *w, struct rend_op *op, const MDB_val *key)
+{
+    struct rend_lmdb_item it;
+    char num[24];
+    uint64_t v;
+    int exists, st, live = lookup(w, key, &it, 0, &exists);
+
+    if (live <= 0) {
+        return live == 0 ? REND_NOT_FOUND : live;
+    }
+    if (parse_u64(it.data, it.ndata, &v) != 0) {
+        return REND_NON_NUMERIC;
+    }
+    if (op->code == REND_OP_INCR) {
+        v += op->delta; /* wraps at 2^64 */
+    } else {
+        v = op->delta > v ? 0 : v - op->delta;
+    }
+    int n = snprintf(num, sizeof(num), "%" PRIu64, v);
+    /* it.data points into the map: num is copied before the put. */
+    st = store(w, key, it.exptime, it.flags, w->inst->cas + 1, num,
+               (size_t)n, NULL, 0);
+    if (st == REND_OK) {
+        op->out_cas = ++w->inst->cas;
+        op->out_number = v;
+    }
+    return st;
+}
+
+static int
+do_flush(struct wctx *w, struct rend_op *op)
+{
+    struct rend_lmdb *inst = w->inst;
+    MDB_val k = { .mv_size = strlen(META_FLUSH), .mv_data = (void *)META_FLUSH };
+    int rc;
+
+    if (op->exptime > w->now) {
+        rc = meta_put(inst, w->txn, META_FLUSH, (uint64_t)op->exptime);
+        if (rc != 0) {
+            return fail(w, rc);
+        }
+        w->publish = op->exptime;
+        return REND_OK;
+    }
+    rc = mdb_drop(w->txn, inst->items, 0);
+    if (rc == 0) {
+        rc = mdb_del(w->txn, inst->meta, &k, NULL);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return fail(w, rc);
+    }
+    REND_LMDB_ADD(inst, flushes, 1);
+    w->publish = 0;
+    return REND_OK;
+}
+
+/* Apply one op inside w->txn; returns its final status. */
+static int
+apply(struct wctx *w, struct rend_op *op)
+{
+    MDB_val key = { .mv_size = op->nkey, .mv_data = (void *)op->key };
+
+    switch (op->code) {
+    case REND_OP_GAT:
+    case REND_OP_TOUCH:
+        return do_touch(w, op, &key);
+    case REND_OP_SET:
+    case REND_OP_ADD:
+    case REND_OP_REPLACE:
+    case REND_OP_APPEND:
+    case REND_OP_PREPEND:
+    case REND_OP_CAS:
+        return do_store(w, op, &key);
+    case REND_OP_DELETE:
+        return do_delete(w, &key);
+    case REND_OP_INCR:
+    case REND_OP_DECR:
+        return do_arith(w, op, &key);
+    case REND_OP_FLUSH:
+        return do_flush(w, op);
+    default:
+        return REND_ENOTSUP;
+    }
+}
+
+/* Write the cas counter if it moved, then commit.  Returns 0 or the MDB
+ * error (the txn is gone either way). */
+static int
+finish_txn(struct wctx *w, uint64_t cas_before)
+{
+    int rc = 0;
+
+    if (w->inst->cas != cas_before) {
+        rc = meta_put(w->inst, w->txn, META_CAS, w->inst->cas);
+    }
+    if (rc != 0) {
+        mdb_txn_abort(w->txn);
+        return rc;
+    }
+    return mdb_txn_commit(w->txn);
+}
+
+static void
+published(struct rend_lmdb *inst, struct wctx *w)
+{
+    if (w->publish >= 0) {
+        __atomic_store_n(&inst->flush_at, w->publish, __ATOMIC_RELEASE);
+    }
+}
+
+/* Apply ops one txn each, after the batch txn failed as a whole. */
+static void
+run_one_by_one(struct rend_lmdb *inst, struct rend_op **ops, size_t n,
+               int *st, int64_t now)
+{
+    REND_LMDB_ADD(inst, fallbacks, 1);
+    for (size_t i = 0; i < n; i++) {
+        struct wctx w = { .inst = inst, .now = now, .publish = -1 };
+        uint64_t cas_before = inst->cas;
+        int rc = mdb_txn_begin(inst->env, NULL, 0, &w.txn);
+
+        if (rc != 0) {
+            st[i] = mdb_to_status(rc);
+            continue;
+        }
+        st[i] = apply(&w, ops[i]);
+        if (w.fatal != 0) {
+            mdb_txn_abort(w.txn);
+            inst->cas = cas_before;
+            continue;
+        }
+        rc = finish_txn(&w, cas_before);
+        if (rc != 0) {
+            inst->cas = cas_before;
+            st[i] = mdb_to_status(rc);
+            continue;
+        }
+        published(inst, &w);
+        REND_LMDB_ADD(inst, commits, 1);
+    }
+}
+
+/* Apply a due delayed flush in its own txn (before any later op). */
+static void
+flush_if_due(struct rend_lmdb *inst, int64_t now)
+{
+    int64_t fa = __atomic_load_n(&inst->flush_at, __ATOMIC_ACQUIRE);
+    struct rend_op op;
+
+    if (fa == 0 || fa > now) {
+        return;
+    }
+    struct wctx w = { .inst = inst, .now = now, .publish = -1 };
+    int rc = mdb_txn_begin(inst->env, NULL, 0, &w.txn);
+    if (rc == 0) {
+        memset(&op, 0, sizeof(op));
+        op.code = REND_OP_FLUSH;
+        if (do_flush(&w, &op) == REND_OK) {
+            rc = mdb_txn_commit(w.txn);
+        } else {
+            rc = w.fatal;
+            mdb_txn_abort(w.txn);
+        }
+    }
+    if (rc != 0) {
+        inst->host->log(REND_LOG_ERR, inst->name, "delayed flush: %s",
+                        mdb_strerror(rc));
+        return;
+    }
+    published(inst, &w);
+    inst->dirty = 1;
+}
+
+/* Group commit of one batch; completes every op. */
+static void
+run_batch(struct rend_lmdb *inst, struct rend_op **ops, size_t n, int *st)
+{
+    int64_t now = inst->host->now();
+    uint64_t cas_before = inst->cas;
+    struct wctx w = { .inst = inst, .now = now, .publish = -1 };
+    int rc;
+
+    flush_if_due(inst, now);
+    rc = mdb_txn_begin(inst->env, NULL, 0, &w.txn);
+    if (rc != 0) {
+        inst->host->log(REND_LOG_ERR, inst->name, "write txn: %s",
+                        mdb_strerror(rc));
+        for (size_t i = 0; i < n; i++) {
+            st[i] = mdb_to_status(rc);
+        }
+    } else {
+        for (size_t i = 0; i < n && w.fatal == 0; i++) {
+            st[i] = apply(&w, ops[i]);
+        }
+        if (w.fatal != 0) {
+            mdb_txn_abort(w.txn);
+            rc = w.fatal;
+        } else {
+            rc = finish_txn(&w, cas_before);
+        }
+        if (rc != 0) {
+            inst->cas = cas_before;
+            if (rc != MDB_MAP_FULL && rc != MDB_TXN_FULL) {
+                inst->host->log(REND_LOG_ERR, inst->name,
+                                "write batch of %zu: %s", n, mdb_strerror(rc));
+            }
+            run_one_by_one(inst, ops, n, st, now);
+        } else {
+            published(inst, &w);
+            REND_LMDB_ADD(inst, commits, 1);
+        }
+    }
+    inst->dirty = 1;
+    REND_LMDB_ADD(inst, writes, n);
+    for (size_t i = 0; i < n; i++) {
+        if (st[i] < 0) {
+            REND_LMDB_ADD(inst, write_errors, 1);
+            if (st[i] == REND_ENOSPC) {
+                REND_LMDB_ADD(inst, enospc, 1);
+            }
+        }
+        inst->host->done(ops[i], st[i]);
+    }
+}
+
+/* Remember the reaper's resume key.  0 or -1. */
+static int
+save_reap_key(struct rend_lmdb *inst, const MDB_val *k)
+{
+    if (k->mv_size > inst->reap_key_cap) {
+        char *p = realloc(inst->reap_key, k->mv_size);
+        if (p == NULL) {
+            return -1;
+        }
+        inst->reap_key = p;
+        inst->reap_key_cap = k->mv_size;
+    }
+    memcpy(inst->reap_key, k->mv_data, k->mv_size);
+    inst->nreap_key = k->mv_size;
+    return 0;
+}
+
+/* One small reaper txn: examine entries from the resume key on, delete at
+ * most reap_batch expired ones, commit, remember where to go on. */
+static void
+reap_step(struct rend_lmdb *inst)
+{
+    int64_t now = inst->host->now();
+    uint64_t deleted = 0, examined = 0;
+    uint64_t scan_max = inst->reap_batch * REAP_SCAN_FACTOR;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    struct rend_lmdb_item it;
+    int rc = mdb_txn_begin(inst->env, NULL, 0, &txn);
+
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = mdb_cursor_open(txn, inst->items, &cur);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    if (inst->nreap_key > 0) {
+        k.mv_size = inst->nreap_key;
+        k.mv_data = inst->reap_key;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    } else {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    }
+    while (rc == 0 && deleted < inst->reap_batch && examined < scan_max) {
+        examined++;
+        if (rend_lmdb_item_get(&v, &it) != 0
+            || REND_EXPIRED(it.exptime, now)) {
+            rc = mdb_cursor_del(cur, 0);
+            if (rc != 0) {
+                break;
+            }
+            deleted++;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc == 0) {
+        if (save_reap_key(inst, &k) != 0) {
+            inst->reap_active = 0;
+        }
+    } else if (rc == MDB_NOTFOUND) {
+        inst->reap_active = 0;
+        REND_LMDB_ADD(inst, reap_passes, 1);
+    } else {
+        mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    mdb_cursor_close(cur);
+    if (deleted == 0) {
+        mdb_txn_abort(txn);
+        return;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        goto fail;
+    }
+    inst->dirty = 1;
+    REND_LMDB_ADD(inst, reaped, deleted);
+    return;
+fail:
+    inst->reap_active = 0;
+    inst->host->log(REND_LOG_WARN, inst->name, "reaper: %s",
+                    mdb_strerror(rc));
+}
+
+/* Timed work between batches: reaper, periodic sync, delayed flush. */
+static void
+background(struct rend_lmdb *inst, uint64_t *next_reap, uint64_t *last_sync)
+{
+    uint64_t ms = rend_lmdb_mono_ms();
+
+    if (inst->reap_interval_s > 0 && !inst->reap_active && ms >= *next_reap) {
+        inst->reap_active = 1;
+        inst->nreap_key = 0;
+        *next_reap = ms + inst->reap_interval_s * 1000;
+    }
+    if (inst->reap_active) {
+        reap_step(inst);
+    }
+    flush_if_due(inst, inst->host->now());
+    if (inst->sync == REND_LMDB_SYNC_PERIODIC && inst->dirty
+        && ms >= *last_sync + inst->sync_interval_ms) {
+        int rc = mdb_env_sync(inst->env, 1);
+        if (rc != 0) {
+            inst->host->log(REND_LOG_ERR, inst->name, "sync: %s",
+                            mdb_strerror(rc));
+        }
+        inst->dirty = 0;
+        *last_sync = ms;
+        REND_LMDB_ADD(inst, syncs, 1);
+    }
+}
+
+/* How long the idle writer may sleep, in ms. */
+static uint64_t
+idle_wait_ms(struct rend_lmdb *inst, uint64_t next_reap, uint64_t last_sync)
+{
+    uint64_t ms = rend_lmdb_mono_ms(), wait = WAKE_MAX_MS;
+
+    if (inst->reap_active) {
+        return 0;
+    }
+    if (inst->reap_interval_s > 0) {
+        wait = next_reap > ms ? (next_reap - ms < wait ? next_reap - ms : wait)
+                              : 0;
+    }
+    if (inst->sync == REND_LMDB_SYNC_PERIODIC && inst->dirty) {
+        uint64_t due = last_sync + inst->sync_interval_ms;
+        uint64_t w = due > ms ? due - ms : 0;
+        wait = w < wait ? w : wait;
+    }
+    return wait;
+}
+
+static void
+wait_ms(struct rend_lmdb *inst, uint64_t ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    inst->writer_idle = 1;
+    pthread_cond_timedwait(&inst->wake, &inst->lock, &ts);
+    inst->writer_idle = 0;
+}
+
+static void *
+writer_main(void *arg)
+{
+    struct rend_lmdb *inst = arg;
+    struct rend_op **batch = malloc(inst->max_batch * sizeof(*batch));
+    int *st = malloc(inst->max_batch * sizeof(*st));
+    uint64_t next_reap = rend_lmdb_mono_ms() + inst->reap_interval_s * 1000;
+    uint64_t last_sync = rend_lmdb_mono_ms();
+
+    pthread_mutex_lock(&inst->lock);
+    for (;;) {
+        size_t n = 0;
+        if (batch != NULL && st != NULL) {
+            n = rend_lmdb_queue_take(&inst->q, batch, inst->max_batch);
+        } else {
+            /* No memory for a batch: complete queued ops one by one. */
+            struct rend_op *op;
+            while (rend_lmdb_queue_take(&inst->q, &op, 1) == 1) {
+                pthread_mutex_unlock(&inst->lock);
+                inst->host->done(op, REND_ENOMEM);
+                pthread_mutex_lock(&inst->lock);
+            }
+        }
+        if (n == 0) {
+            if (inst->stopping) {
+                break;
+            }
+            uint64_t w = idle_wait_ms(inst, next_reap, last_sync);
+            if (w > 0) {
+                wait_ms(inst, w);
+                if (inst->q.len > 0 || inst->stopping) {
+                    continue;
+                }
+            }
+        }
+        pthread_mutex_unlock(&inst->lock);
+        if (n > 0) {
+            run_batch(inst, batch, n, st);
+        }
+        background(inst, &next_reap, &last_sync);
+        pthread_mutex_lock(&inst->lock);
+    }
+    pthread_mutex_unlock(&inst->lock);
+    free(batch);
+    free(st);
+    return NULL;
+}
+
+/* Start the writer thread.  Main thread, from create(). */
+int
+rend_lmdb_writer_start(struct rend_lmdb *inst)
+{
+    int rc = pthread_create(&inst->writer, NULL, writer_main, inst);
+
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    inst->writer_started = 1;
+    return 0;
+}
+
+/* Stop the writer once the queue is drained (every op gets its done),
+ * then sync.  Main thread, from destroy(). */
+void
+rend_lmdb_writer_stop(struct rend_lmdb *inst)
+{
+    if (!inst->writer_started) {
+        return;
+    }
+    pthread_mutex_lock(&inst->lock);
+    inst->stopping = 1;
+    pthread_cond_signal(&inst->wake);
+    pthread_mutex_unlock(&inst->lock);
+    pthread_join(inst->writer, NULL);
+    inst->writer_started = 0;
+}
+
+/* Queue a write.  Any thread; host->done follows on the writer thread. */
+int
+rend_lmdb_writer_submit(struct rend_lmdb *inst, struct rend_op *op)
+{
+    int st = REND_PENDING;
+
+    pthread_mutex_lock(&inst->lock);
+    if (inst->q.len >= inst->queue_max) {
+        st = REND_EBUSY;
+    } else if (rend_lmdb_queue_push(&inst->q, op) != 0) {
+        st = REND_ENOMEM;
+    } else if (inst->writer_idle) {
+        pthread_cond_signal(&inst->wake);
+    }
+    pthread_mutex_unlock(&inst->lock);
+    if (st == REND_EBUSY) {
+        REND_LMDB_ADD(inst, busy, 1);
+    }
+    return st;
+}
