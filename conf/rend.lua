@@ -1,1 +1,12 @@
-return {}
+-- rend.lua: the default config, embedded in the rend binary (rend --print-config).
+-- An in-process cache (L1 only) on 127.0.0.1:11211.
+local l1 = handler "inmem" {
+    name = "l1",
+    memory_mb = tonumber(env("REND_MEMORY_MB", "1024")),
+}
+
+listen {
+    address = env("REND_ADDRESS", "127.0.0.1"),
+    port = tonumber(env("REND_PORT", "11211")),
+    routes = { default = l1only(l1) },
+}

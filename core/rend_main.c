@@ -1,3 +1,549 @@
+/*
+ * rend_main.c - command line, listeners, accept, signals, reload.
+ * The main thread owns the listening sockets and the config generations;
+ * workers own connections.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <ev.h>
+
+#include "rend_compat.h"
+#include "rend_config.h"
+#include "rend_log.h"
+#include "rend_plugin.h"
+#include "rend_settings.h"
+#include "rend_stats.h"
+#include "rend_util.h"
+#include "rend_worker.h"
+
+#define DEFAULT_MAX_CONNS 16384
+#define MAX_LISTENERS 64
+
+struct rend_settings rend_settings = {
+    .item_size_max = 1024 * 1024,
+    .version = "Rend 0.1",
+};
+
+extern uint64_t rend_config_reloads;
+extern uint64_t rend_config_reload_failures;
+
+struct listener {
+    int fd;
+    unsigned index;
+    ev_io io;
+    char *unix_path;
+};
+
+static struct listener listeners[MAX_LISTENERS];
+static unsigned nlisteners;
+static struct rend_gen *current;
+static const char *config_path;
+static char *compat_text;
+static unsigned cli_threads, cli_max_conns;
+static int cli_port = -1;
+static uint64_t cli_item_max;
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: rend [options]\n"
+        "  -c, --config FILE     Lua config (default: the embedded rend.lua)\n"
+        "  -c N                  (a number) connection limit, as memcached's -c\n"
+        "  -m, --max-conns N     connection limit (default %d)\n"
+        "  -p, --port PORT       override the first listener's TCP port (0 = any)\n"
+        "  -t, --threads N       worker threads (default: number of cores)\n"
+        "  -I, --max-item-size S item size limit, e.g. 1m, 512k (default 1m)\n"
+        "  -v, --verbose         more logging (repeat for more)\n"
+        "      --plugin-dir DIR  where handler plugins are (or $REND_PLUGIN_DIR)\n"
+        "      --port-file FILE  write each listener's port (or socket path)\n"
+        "      --check-config    load the config, report, and exit\n"
+        "      --print-config    print the embedded default config and exit\n"
+        "      --version         print the version and exit\n"
+        "  -h, --help            this text\n"
+        "Netflix Rend flags (used when no -c FILE is given):\n"
+        "%s",
+        DEFAULT_MAX_CONNS, rend_compat_usage());
+}
+
+static int
+parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+
+    if (end == s) {
+        return -1;
+    }
+    if (*end == 'k' || *end == 'K') {
+        v *= 1024;
+        end++;
+    } else if (*end == 'm' || *end == 'M') {
+        v *= 1024 * 1024;
+        end++;
+    } else if (*end == 'g' || *end == 'G') {
+        v *= 1024ULL * 1024 * 1024;
+        end++;
+    }
+    if (*end != '\0' || v < 1024 || v > 1024ULL * 1024 * 1024) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void
+on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct listener *l = w->data;
+
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                rend_log(REND_LOG_WARN, "accept: %s", strerror(errno));
+            }
+            return;
+        }
+        if (__atomic_load_n(&rend_curr_conns, __ATOMIC_RELAXED)
+            >= rend_settings.max_conns) {
+            static const char msg[] =
+                "SERVER_ERROR too many open connections\r\n";
+            if (write(fd, msg, sizeof(msg) - 1) < 0) {
+                /* closing anyway */
+            }
+            close(fd);
+            if (rend_nworkers > 0) {
+                REND_STAT_INC(&rend_workers[0].st, rejected_connections);
+            }
+            continue;
+        }
+        rend_workers_dispatch(fd, l->index);
+    }
+}
+
+static int
+listen_tcp(const struct rend_listen_conf *lc, int port, int *bound_port)
+{
+    struct addrinfo hints, *res, *ai;
+    char portstr[16];
+    int fd = -1, one = 1, rc;
+    const char *host = lc->address;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    rc = getaddrinfo(host && *host ? host : NULL, portstr, &hints, &res);
+    if (rc != 0) {
+        rend_log(REND_LOG_ERR, "listen %s:%d: %s", host ? host : "*", port,
+                 gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK
+                    | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0
+            && listen(fd, 1024) == 0) {
+            break;
+        }
+        rc = errno;
+        close(fd);
+        fd = -1;
+        errno = rc;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        rend_log(REND_LOG_ERR, "listen %s:%d: %s", host ? host : "*", port,
+                 strerror(errno));
+        return -1;
+    }
+    {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        *bound_port = ntohs(ss.ss_family == AF_INET6
+                            ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                            : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return fd;
+}
+
+static int
+listen_unix(const struct rend_listen_conf *lc)
+{
+    struct sockaddr_un sun;
+    int fd;
+
+    if (strlen(lc->unix_path) >= sizeof(sun.sun_path)) {
+        rend_log(REND_LOG_ERR, "unix socket path too long: %s", lc->unix_path);
+        return -1;
+    }
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    strcpy(sun.sun_path, lc->unix_path);
+    unlink(lc->unix_path); /* a stale socket from an earlier run */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0
+        || listen(fd, 1024) != 0) {
+        rend_log(REND_LOG_ERR, "listen %s: %s", lc->unix_path,
+                 strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    chmod(lc->unix_path, (mode_t)lc->unix_mode);
+    return fd;
+}
+
+static int
+open_listeners(struct ev_loop *loop, struct rend_gen *g, const char *port_file)
+{
+    FILE *pf = NULL;
+    char tmp[4096];
+
+    if (port_file != NULL) {
+        /* written under a temporary name, then renamed: a reader never
+         * sees a partial file */
+        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+        pf = fopen(tmp, "w");
+        if (pf == NULL) {
+            rend_log(REND_LOG_ERR, "%s: %s", port_file, strerror(errno));
+            return -1;
+        }
+    }
+    for (unsigned i = 0; i < g->nlisteners && i < MAX_LISTENERS; i++) {
+        const struct rend_listen_conf *lc = &g->listeners[i];
+        struct listener *l = &listeners[nlisteners];
+        int port = 0;
+
+        if (lc->unix_path != NULL) {
+            l->fd = listen_unix(lc);
+            l->unix_path = strdup(lc->unix_path);
+        } else {
+            int want = (i == 0 && cli_port >= 0) ? cli_port : lc->port;
+            l->fd = listen_tcp(lc, want, &port);
+        }
+        if (l->fd < 0) {
+            if (pf != NULL) {
+                fclose(pf);
+            }
+            return -1;
+        }
+        l->index = i;
+        ev_io_init(&l->io, on_accept, l->fd, EV_READ);
+        l->io.data = l;
+        ev_io_start(loop, &l->io);
+        nlisteners++;
+        if (lc->unix_path != NULL) {
+            rend_log(REND_LOG_INFO, "listening on %s", lc->unix_path);
+            if (pf != NULL) {
+                fprintf(pf, "%s\n", lc->unix_path);
+            }
+        } else {
+            rend_log(REND_LOG_INFO, "listening on %s:%d",
+                     lc->address ? lc->address : "*", port);
+            if (pf != NULL) {
+                fprintf(pf, "%d\n", port);
+            }
+        }
+    }
+    if (pf != NULL) {
+        fclose(pf);
+        if (rename(tmp, port_file) != 0) {
+            rend_log(REND_LOG_ERR, "%s: %s", port_file, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static struct rend_gen *
+load_config(const struct rend_gen *prev, char *err, size_t errlen)
+{
+    if (config_path != NULL) {
+        return rend_config_load(config_path, prev, err, errlen);
+    }
+    if (compat_text != NULL) {
+        return rend_config_load_string(compat_text, "(command-line flags)",
+                                       prev, err, errlen);
+    }
+    return rend_config_load(NULL, prev, err, errlen);
+}
+
+static void
+on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    char err[1024];
+    struct rend_gen *g;
+
+    rend_log(REND_LOG_INFO, "SIGHUP: reloading %s",
+             config_path ? config_path : "the config");
+    g = load_config(current, err, sizeof(err));
+    if (g == NULL) {
+        __atomic_add_fetch(&rend_config_reload_failures, 1, __ATOMIC_RELAXED);
+        rend_log(REND_LOG_ERR, "reload failed, keeping the running config: %s",
+                 err);
+        return;
+    }
+    if (g->nlisteners != current->nlisteners) {
+        __atomic_add_fetch(&rend_config_reload_failures, 1, __ATOMIC_RELAXED);
+        rend_log(REND_LOG_ERR, "reload failed, keeping the running config: "
+                 "the number of listeners changed (%u -> %u); restart to "
+                 "change listeners", current->nlisteners, g->nlisteners);
+        rend_gen_put(g);
+        return;
+    }
+    rend_workers_swap(g);
+    rend_gen_put(current);
+    current = g;
+    __atomic_add_fetch(&rend_config_reloads, 1, __ATOMIC_RELAXED);
+    rend_log(REND_LOG_WARN, "config reloaded (generation %llu)",
+             (unsigned long long)g->id);
+}
+
+static void
+on_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    rend_log(REND_LOG_INFO, "signal %d: shutting down", w->signum);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)rend_settings.max_conns + 256;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < want) {
+        unsigned fit = rl.rlim_cur > 512 ? (unsigned)(rl.rlim_cur - 256) : 256;
+        rend_log(REND_LOG_WARN, "open-files limit %llu: connection limit "
+                 "lowered from %u to %u", (unsigned long long)rl.rlim_cur,
+                 rend_settings.max_conns, fit);
+        rend_settings.max_conns = fit;
+    }
+}
+
 int rend_main(int argc, char **argv);
-int rend_main(int argc, char **argv) { (void)argc; (void)argv; puts("rend"); return 0; }
+
+int
+rend_main(int argc, char **argv)
+{
+    enum { O_PLUGIN_DIR = 256, O_PORT_FILE, O_CHECK, O_VERSION, O_PRINT };
+    static const struct option base[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "max-conns", required_argument, NULL, 'm' },
+        { "port", required_argument, NULL, 'p' },
+        { "threads", required_argument, NULL, 't' },
+        { "max-item-size", required_argument, NULL, 'I' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "plugin-dir", required_argument, NULL, O_PLUGIN_DIR },
+        { "port-file", required_argument, NULL, O_PORT_FILE },
+        { "check-config", no_argument, NULL, O_CHECK },
+        { "print-config", no_argument, NULL, O_PRINT },
+        { "version", no_argument, NULL, O_VERSION },
+    };
+    struct option longopts[64];
+    size_t nbase = sizeof(base) / sizeof(base[0]);
+    const char *port_file = NULL;
+    int check_only = 0, opt;
+    char err[1024];
+    struct ev_loop *loop;
+    ev_signal sig_term, sig_int, sig_hup;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+    memcpy(longopts, base, sizeof(base));
+    nbase += rend_compat_options(longopts + nbase, 63 - nbase);
+    memset(&longopts[nbase], 0, sizeof(longopts[0]));
+
+    rend_settings.started = 0;
+    while ((opt = getopt_long_only(argc, argv, "c:m:p:t:I:vh", longopts,
+                                   NULL)) != -1) {
+        uint32_t n;
+        switch (opt) {
+        case 'c':
+            if (rend_parse_u32(optarg, strlen(optarg), &n) == 0) {
+                cli_max_conns = n;
+            } else {
+                config_path = optarg;
+            }
+            break;
+        case 'm':
+            if (rend_parse_u32(optarg, strlen(optarg), &n) != 0 || n == 0) {
+                fprintf(stderr, "rend: bad connection limit: %s\n", optarg);
+                return 2;
+            }
+            cli_max_conns = n;
+            break;
+        case 'p':
+            if (rend_parse_u32(optarg, strlen(optarg), &n) != 0 || n > 65535) {
+                fprintf(stderr, "rend: bad port: %s\n", optarg);
+                return 2;
+            }
+            cli_port = (int)n;
+            break;
+        case 't':
+            if (rend_parse_u32(optarg, strlen(optarg), &n) != 0 || n == 0
+                || n > 256) {
+                fprintf(stderr, "rend: bad thread count: %s\n", optarg);
+                return 2;
+            }
+            cli_threads = n;
+            break;
+        case 'I':
+            if (parse_size(optarg, &cli_item_max) != 0) {
+                fprintf(stderr, "rend: bad item size: %s (1k to 1g)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'v':
+            rend_settings.verbose++;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_PLUGIN_DIR:
+            rend_plugin_set_dir(optarg);
+            break;
+        case O_PORT_FILE:
+            port_file = optarg;
+            break;
+        case O_CHECK:
+            check_only = 1;
+            break;
+        case O_PRINT:
+            fputs(rend_embedded("rend.lua"), stdout);
+            return 0;
+        case O_VERSION:
+            printf("rend %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            if (rend_compat_option(opt, optarg) == 0) {
+                break;
+            }
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rend: unexpected argument: %s\n", argv[optind]);
+        return 2;
+    }
+    rend_log_level = REND_LOG_WARN + rend_settings.verbose;
+    if (rend_log_level > REND_LOG_DEBUG) {
+        rend_log_level = REND_LOG_DEBUG;
+    }
+    if (config_path == NULL && rend_compat_used()) {
+        compat_text = rend_compat_config(err, sizeof(err));
+        if (compat_text == NULL) {
+            fprintf(stderr, "rend: %s\n", err);
+            return 2;
+        }
+        if (cli_port < 0) {
+            cli_port = rend_compat_port();
+        }
+    }
+    rend_clock_tick();
+    rend_settings.started = rend_now();
+
+    current = load_config(NULL, err, sizeof(err));
+    if (current == NULL) {
+        fprintf(stderr, "rend: config error: %s\n", err);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: OK (%u listeners, %u handlers)\n", current->source,
+               current->nlisteners, current->nhinsts);
+        rend_gen_put(current);
+        return 0;
+    }
+    rend_settings.threads = cli_threads ? cli_threads
+                            : current->threads ? current->threads
+                            : (unsigned)(ncpu > 0 ? ncpu : 1);
+    rend_settings.max_conns = cli_max_conns ? cli_max_conns
+                              : current->max_conns ? current->max_conns
+                              : DEFAULT_MAX_CONNS;
+    if (cli_item_max) {
+        rend_settings.item_size_max = (uint32_t)cli_item_max;
+    } else if (current->item_size_max >= 1024
+               && current->item_size_max <= 1024ULL * 1024 * 1024) {
+        rend_settings.item_size_max = (uint32_t)current->item_size_max;
+    }
+    raise_fd_limit();
+    signal(SIGPIPE, SIG_IGN);
+
+    loop = ev_default_loop(EVFLAG_AUTO);
+    if (open_listeners(loop, current, port_file) != 0) {
+        rend_gen_put(current);
+        return 1;
+    }
+    if (rend_workers_start(rend_settings.threads, current) != 0) {
+        return 1;
+    }
+    ev_signal_init(&sig_term, on_stop, SIGTERM);
+    ev_signal_init(&sig_int, on_stop, SIGINT);
+    ev_signal_init(&sig_hup, on_hup, SIGHUP);
+    ev_signal_start(loop, &sig_term);
+    ev_signal_start(loop, &sig_int);
+    ev_signal_start(loop, &sig_hup);
+    rend_log(REND_LOG_INFO, "rend %s: %u threads, config %s", PACKAGE_VERSION,
+             rend_settings.threads, current->source);
+
+    ev_run(loop, 0);
+
+    for (unsigned i = 0; i < nlisteners; i++) {
+        ev_io_stop(loop, &listeners[i].io);
+        close(listeners[i].fd);
+        if (listeners[i].unix_path != NULL) {
+            unlink(listeners[i].unix_path);
+            free(listeners[i].unix_path);
+        }
+    }
+    rend_workers_stop();
+    for (unsigned i = 0; i < rend_nworkers; i++) {
+        struct rend_worker *w = &rend_workers[i];
+        ev_loop_destroy(w->loop);
+        while (w->free_reqs != NULL) {
+            struct rend_req *r = w->free_reqs;
+            w->free_reqs = r->next;
+            free(r);
+        }
+        rend_gen_put(w->gen);
+    }
+    free(rend_workers);
+    rend_gen_put(current);
+    free(compat_text);
+    rend_plugin_set_dir(NULL);
+    rend_log(REND_LOG_INFO, "bye");
+    return 0;
+}

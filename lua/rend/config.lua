@@ -1,2 +1,220 @@
--- placeholder
-return {}
+-- rend/config.lua: the vocabulary of a rend config file.
+--
+-- A config is a Lua file run once (at start and on every reload).  It
+-- declares handler instances, listeners with their routes, and settings;
+-- rend then compiles the routes into C tables, so requests make no Lua
+-- call (except routes that are Lua functions, see route_fn).
+--
+--   local l1 = handler "inmem" { memory_mb = 256 }
+--   local l2 = handler "lmdb"  { path = env("REND_DATA", "data") .. "/lmdb" }
+--   listen { port = 11211, routes = { default = l1l2(l1, l2) } }
+--   listen { port = 11212, routes = { default = l1l2_batch(l1, l2) } }
+--   settings { threads = 4 }
+
+local R = { listeners = {}, handlers = {}, settings = {} }
+local M = {}
+
+local function where(level)
+    local info = debug.getinfo(level + 1, "Sl")
+    if info == nil then
+        return "?", 0
+    end
+    return info.short_src, info.currentline or 0
+end
+
+local function fail(msg, level)
+    error(msg, (level or 1) + 1)
+end
+
+local function is_handler(h)
+    return type(h) == "table" and rawget(h, "__rend") == "handler"
+end
+
+local function is_route(r)
+    return type(r) == "table" and rawget(r, "__rend") == "route"
+end
+
+local handler_names = {}
+
+-- handler "plugin" { opt = value, ... }  or  handler { plugin = "...", ... }
+function M.handler(spec)
+    local function make(plugin, opts, level)
+        if type(plugin) ~= "string" or plugin == "" then
+            fail("handler: plugin name must be a non-empty string", level + 1)
+        end
+        if opts ~= nil and type(opts) ~= "table" then
+            fail("handler \"" .. plugin .. "\": options must be a table", level + 1)
+        end
+        local o, name = {}, nil
+        for k, v in pairs(opts or {}) do
+            if type(k) ~= "string" then
+                fail("handler \"" .. plugin .. "\": option names must be strings", level + 1)
+            end
+            if k == "name" then
+                name = tostring(v)
+            elseif k ~= "plugin" then
+                local t = type(v)
+                if t ~= "string" and t ~= "number" and t ~= "boolean" then
+                    fail("handler \"" .. plugin .. "\": option " .. k ..
+                         " must be a string, number or boolean", level + 1)
+                end
+                if t == "number" and v == math.floor(v) then
+                    o[k] = string.format("%d", v)
+                else
+                    o[k] = tostring(v)
+                end
+            end
+        end
+        if name == nil then
+            local n = 1
+            name = plugin
+            while handler_names[name] do
+                n = n + 1
+                name = plugin .. n
+            end
+        elseif handler_names[name] then
+            fail("handler name \"" .. name .. "\" is used twice", level + 1)
+        end
+        handler_names[name] = true
+        local file, line = where(level + 1)
+        local h = { __rend = "handler", plugin = plugin, name = name,
+                    options = o, file = file, line = line }
+        R.handlers[#R.handlers + 1] = h
+        return h
+    end
+    if type(spec) == "table" then
+        return make(spec.plugin, spec, 2)
+    end
+    return function(opts)
+        return make(spec, opts, 2)
+    end
+end
+
+local function route(strategy, l1, l2, level)
+    if not is_handler(l1) then
+        fail(strategy .. ": the first argument must be a handler (L1)", level + 1)
+    end
+    if strategy ~= "l1only" and not is_handler(l2) then
+        fail(strategy .. ": the second argument must be a handler (L2)", level + 1)
+    end
+    if strategy == "l1only" and l2 ~= nil then
+        fail("l1only takes one handler", level + 1)
+    end
+    return { __rend = "route", strategy = strategy, l1 = l1, l2 = l2 }
+end
+
+function M.l1only(l1, l2) return route("l1only", l1, l2, 2) end
+function M.l1l2(l1, l2) return route("l1l2", l1, l2, 2) end
+function M.l1l2_batch(l1, l2) return route("l1l2_batch", l1, l2, 2) end
+M.l1_only = M.l1only
+M.l1_l2 = M.l1l2
+M.batch = M.l1l2_batch
+
+-- A route decided per request by a Lua function fn(cmd, key) that returns
+-- one of the routes in `choices` (by value); it runs in each worker's VM.
+function M.route_fn(fn, choices)
+    if type(fn) ~= "function" then
+        fail("route_fn: the first argument must be a function", 2)
+    end
+    if type(choices) ~= "table" or #choices == 0 then
+        fail("route_fn: the second argument must list the routes fn may return", 2)
+    end
+    for i, r in ipairs(choices) do
+        if not is_route(r) then
+            fail("route_fn: choice " .. i .. " is not a route", 2)
+        end
+    end
+    return { __rend = "route", strategy = "lua", fn = fn, choices = choices }
+end
+
+local commands = {
+    get = true, gets = true, gete = true, gat = true, gats = true,
+    touch = true, set = true, add = true, replace = true, append = true,
+    prepend = true, cas = true, delete = true, incr = true, decr = true,
+    flush = true, flush_all = true, default = true,
+}
+
+local function check_routes(routes, what, level)
+    if type(routes) ~= "table" then
+        fail(what .. ": routes must be a table", level + 1)
+    end
+    for k, v in pairs(routes) do
+        if k == "prefix" and what == "listen" then
+            if type(v) ~= "table" then
+                fail("listen: routes.prefix must be a table", level + 1)
+            end
+            for p, pr in pairs(v) do
+                if type(p) ~= "string" or p == "" then
+                    fail("listen: prefix keys must be non-empty strings", level + 1)
+                end
+                if is_route(pr) then
+                    v[p] = { default = pr }
+                else
+                    check_routes(pr, "prefix \"" .. p .. "\"", level + 1)
+                end
+            end
+        elseif not commands[k] then
+            fail(what .. ": unknown command \"" .. tostring(k) .. "\" in routes", level + 1)
+        elseif not is_route(v) then
+            fail(what .. ": routes." .. k .. " is not a route (use l1only, l1l2, l1l2_batch or route_fn)", level + 1)
+        end
+    end
+    if routes.default == nil then
+        fail(what .. ": routes need a default", level + 1)
+    end
+end
+
+-- listen { port = 11211, address = "127.0.0.1", routes = {...} }
+-- listen { unix = "/run/rend.sock", unix_mode = "0700", routes = {...} }
+function M.listen(l)
+    if type(l) ~= "table" then
+        fail("listen: expects a table", 2)
+    end
+    if l.unix == nil and l.port == nil then
+        fail("listen: needs a port or a unix socket path", 2)
+    end
+    if l.port ~= nil then
+        local p = tonumber(l.port)
+        if p == nil or p < 0 or p > 65535 or p ~= math.floor(p) then
+            fail("listen: port must be an integer from 0 to 65535", 2)
+        end
+        l.port = p
+    end
+    if l.routes == nil then
+        fail("listen: routes missing", 2)
+    end
+    check_routes(l.routes, "listen", 2)
+    local file, line = where(2)
+    l.file, l.line = file, line
+    R.listeners[#R.listeners + 1] = l
+    return l
+end
+
+-- settings { threads = 4, max_connections = 4096, item_size_max = 1048576 }
+function M.settings(s)
+    if type(s) ~= "table" then
+        fail("settings: expects a table", 2)
+    end
+    local known = { threads = true, max_connections = true, item_size_max = true }
+    for k, v in pairs(s) do
+        if not known[k] then
+            fail("settings: unknown setting \"" .. tostring(k) .. "\"", 2)
+        end
+        if type(v) ~= "number" or v < 0 then
+            fail("settings: " .. k .. " must be a non-negative number", 2)
+        end
+        R.settings[k] = v
+    end
+end
+
+-- env("NAME", default): the environment variable, or default.
+function M.env(name, default)
+    local v = os.getenv(name)
+    if v == nil or v == "" then
+        return default
+    end
+    return v
+end
+
+M.__result = R
+return M

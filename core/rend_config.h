@@ -1,0 +1,101 @@
+/*
+ * rend_config.h - a configuration generation: listeners, handler
+ * instances and compiled route tables, built from the Lua config by
+ * rend_config_load().  Immutable once built; shared by the workers and
+ * reference counted so in-flight requests finish on the generation they
+ * started on.
+ */
+#ifndef REND_CONFIG_H
+#define REND_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <rend/handler.h>
+
+struct rend_hinst;
+
+enum rend_strategy {
+    REND_ST_L1ONLY = 0,   /* L1 only */
+    REND_ST_L1L2,         /* L2 is the source of truth, L1 filled on miss */
+    REND_ST_L1L2_BATCH,   /* bulk writes: L2, then refresh L1 copies only */
+    REND_ST_LUA,          /* a Lua function picks one of the above */
+};
+
+struct rend_route {
+    uint8_t strategy;     /* enum rend_strategy */
+    uint8_t async;        /* some tier may return REND_PENDING */
+    struct rend_hinst *l1, *l2;
+    int lua_ref;          /* REND_ST_LUA: function in the worker VMs */
+    const char *name;     /* for stats: "l1only", "l1l2", ... */
+};
+
+struct rend_prefix_routes {
+    char *prefix;
+    uint32_t len;
+    struct rend_route *by_op[REND_OP__COUNT];
+};
+
+struct rend_routes {
+    struct rend_route *by_op[REND_OP__COUNT];
+    struct rend_prefix_routes *prefixes;  /* longest first */
+    unsigned nprefixes;
+    uint8_t async;                        /* some route may pend */
+};
+
+struct rend_listen_conf {
+    char *name;
+    char *address;        /* TCP host, or NULL */
+    int port;             /* TCP port (0 = ephemeral) */
+    char *unix_path;      /* unix socket path, or NULL */
+    int unix_mode;
+    struct rend_routes routes;
+};
+
+struct rend_gen {
+    uint64_t id;
+    int refs;
+    struct rend_listen_conf *listeners;
+    unsigned nlisteners;
+    struct rend_hinst **hinsts;
+    unsigned nhinsts;
+    struct rend_route **routes;   /* every route object, for freeing */
+    unsigned nroutes;
+    /* settings from the config (command line wins where given) */
+    unsigned threads;
+    unsigned max_conns;
+    uint64_t item_size_max;
+    char *source;                 /* file name, or "(embedded)" */
+    char *lua_text;               /* the config text, for worker VMs */
+};
+
+/* Find the route for op on key (prefix routes first). */
+static inline const struct rend_route *
+rend_routes_find(const struct rend_routes *rs, int op, const char *key,
+                 uint32_t nkey)
+{
+    for (unsigned i = 0; i < rs->nprefixes; i++) {
+        const struct rend_prefix_routes *p = &rs->prefixes[i];
+        if (nkey >= p->len && __builtin_memcmp(key, p->prefix, p->len) == 0) {
+            return p->by_op[op];
+        }
+    }
+    return rs->by_op[op];
+}
+
+/* Load a config: `path` (a file) or, when NULL, the embedded default.
+ * `prev` (may be NULL) donates handler instances whose plugin and options
+ * are unchanged.  On failure returns NULL and writes "file:line: reason"
+ * into err. */
+struct rend_gen *rend_config_load(const char *path, const struct rend_gen *prev,
+                                  char *err, size_t errlen);
+/* Load from a Lua text (tests, rend-compat flags). */
+struct rend_gen *rend_config_load_string(const char *text, const char *name,
+                                         const struct rend_gen *prev,
+                                         char *err, size_t errlen);
+void rend_gen_get(struct rend_gen *g);
+void rend_gen_put(struct rend_gen *g);
+
+/* Text of an embedded file (conf/rend.lua, rend/config.lua), or NULL. */
+const char *rend_embedded(const char *name);
+
+#endif /* REND_CONFIG_H */

@@ -1,0 +1,628 @@
+/*
+ * rend_conn.c - client connections: read, parse, execute in order, write
+ * gathered replies, apply backpressure.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "rend_conn.h"
+#include "rend_exec.h"
+#include "rend_log.h"
+#include "rend_proto.h"
+#include "rend_settings.h"
+#include "rend_stats.h"
+#include "rend_util.h"
+#include "rend_worker.h"
+
+#define RBUF_INIT (16 * 1024)
+#define OBUF_INIT 4096
+#define SMALL_VALUE 2048 /* values up to this are copied into obuf */
+#define IOV_BATCH 64
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents);
+static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+static void process(struct rend_conn *c);
+static void try_write(struct rend_conn *c);
+
+struct rend_conn *
+rend_conn_new(struct rend_worker *w, int fd, unsigned listener)
+{
+    struct rend_conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        close(fd);
+        return NULL;
+    }
+    c->fd = fd;
+    c->w = w;
+    c->listener = (uint8_t)listener;
+    c->last_active = rend_now();
+    ev_io_init(&c->rio, on_read, fd, EV_READ);
+    ev_io_init(&c->wio, on_write, fd, EV_WRITE);
+    c->rio.data = c;
+    c->wio.data = c;
+    ev_io_start(w->loop, &c->rio);
+    c->next = w->conns;
+    if (w->conns != NULL) {
+        w->conns->prev = c;
+    }
+    w->conns = c;
+    w->nconns++;
+    __atomic_add_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
+    REND_STAT_INC(&w->st, total_connections);
+    return c;
+}
+
+static void
+free_output(struct rend_conn *c)
+{
+    for (uint32_t i = c->segpos; i < c->nseg; i++) {
+        free(c->seg[i].ext);
+    }
+    c->nseg = c->segpos = c->segdone = 0;
+    c->olen = 0;
+    c->unsent = 0;
+}
+
+static void
+conn_free(struct rend_conn *c)
+{
+    struct rend_worker *w = c->w;
+
+    free_output(c);
+    free(c->seg);
+    free(c->obuf);
+    free(c->rbuf);
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        w->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    w->nconns--;
+    free(c);
+}
+
+void
+rend_conn_close(struct rend_conn *c)
+{
+    struct rend_req *r, *next;
+
+    if (c->closed) {
+        return;
+    }
+    c->closed = 1;
+    ev_io_stop(c->w->loop, &c->rio);
+    ev_io_stop(c->w->loop, &c->wio);
+    close(c->fd);
+    c->fd = -1;
+    __atomic_sub_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
+    free_output(c);
+    if (c->parked != NULL) {
+        /* never started: nothing refers to it */
+        c->parked = NULL;
+    }
+    /* Drop complete and never-started requests; pending ones are freed
+     * when their ops finish (rend_conn_req_done). */
+    for (r = c->qhead, c->qhead = c->qtail = NULL; r != NULL; r = next) {
+        next = r->next;
+        r->next = NULL;
+        if (r->complete || r->pending == 0) {
+            rend_req_free(r);
+        } else {
+            r->conn = c; /* stays; counted in npending */
+            r->next = c->qhead;
+            c->qhead = r;
+        }
+    }
+}
+
+/* Free c if it is closed and nothing refers to it any more.  Called last
+ * by every entry point (event callbacks, completions); c must not be used
+ * after it. */
+static void
+finish(struct rend_conn *c)
+{
+    if (c->closed && c->npending == 0 && !c->in_process) {
+        conn_free(c);
+    }
+}
+
+void
+rend_conn_reap(struct rend_conn *c)
+{
+    rend_conn_close(c);
+    finish(c);
+}
+
+/* ---- output ------------------------------------------------------ */
+
+static int
+seg_push(struct rend_conn *c, char *ext, uint32_t off, uint32_t len)
+{
+    if (c->nseg == c->segcap) {
+        uint32_t ncap = c->segcap ? c->segcap * 2 : 16;
+        struct rend_oseg *n = realloc(c->seg, ncap * sizeof(*n));
+        if (n == NULL) {
+            return -1;
+        }
+        c->seg = n;
+        c->segcap = ncap;
+    }
+    c->seg[c->nseg].ext = ext;
+    c->seg[c->nseg].off = off;
+    c->seg[c->nseg].len = len;
+    c->nseg++;
+    c->unsent += len;
+    return 0;
+}
+
+char *
+rend_conn_out_reserve(struct rend_conn *c, size_t n)
+{
+    if (c->olen + n > c->ocap) {
+        size_t ncap = c->ocap ? c->ocap : OBUF_INIT;
+        char *nb;
+        while (ncap < c->olen + n) {
+            ncap *= 2;
+        }
+        if (ncap > UINT32_MAX) {
+            return NULL;
+        }
+        nb = realloc(c->obuf, ncap);
+        if (nb == NULL) {
+            return NULL;
+        }
+        c->obuf = nb;
+        c->ocap = (uint32_t)ncap;
+    }
+    return c->obuf + c->olen;
+}
+
+void
+rend_conn_out_commit(struct rend_conn *c, size_t used)
+{
+    struct rend_oseg *last = c->nseg > c->segpos ? &c->seg[c->nseg - 1] : NULL;
+
+    if (used == 0) {
+        return;
+    }
+    if (last != NULL && last->ext == NULL && last->off + last->len == c->olen) {
+        last->len += (uint32_t)used;
+        c->unsent += used;
+    } else if (seg_push(c, NULL, c->olen, (uint32_t)used) != 0) {
+        rend_conn_close(c);
+        return;
+    }
+    c->olen += (uint32_t)used;
+}
+
+int
+rend_conn_out(struct rend_conn *c, const void *data, size_t n)
+{
+    char *p;
+
+    if (c->closed) {
+        return -1;
+    }
+    p = rend_conn_out_reserve(c, n);
+    if (p == NULL) {
+        rend_conn_close(c);
+        return -1;
+    }
+    memcpy(p, data, n);
+    rend_conn_out_commit(c, n);
+    return 0;
+}
+
+int
+rend_conn_out_take(struct rend_conn *c, char *buf, size_t n)
+{
+    if (c->closed) {
+        free(buf);
+        return -1;
+    }
+    if (n <= SMALL_VALUE) {
+        int rc = rend_conn_out(c, buf, n);
+        free(buf);
+        return rc;
+    }
+    if (seg_push(c, buf, 0, (uint32_t)n) != 0) {
+        free(buf);
+        rend_conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+try_write(struct rend_conn *c)
+{
+    struct iovec iov[IOV_BATCH];
+    ssize_t n;
+
+    while (!c->closed && c->segpos < c->nseg) {
+        int cnt = 0;
+        for (uint32_t i = c->segpos; i < c->nseg && cnt < IOV_BATCH; i++) {
+            struct rend_oseg *s = &c->seg[i];
+            char *base = s->ext ? s->ext : c->obuf + s->off;
+            size_t skip = i == c->segpos ? c->segdone : 0;
+            iov[cnt].iov_base = base + skip;
+            iov[cnt].iov_len = s->len - skip;
+            cnt++;
+        }
+        n = writev(c->fd, iov, cnt);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (!c->write_armed) {
+                    ev_io_start(c->w->loop, &c->wio);
+                    c->write_armed = 1;
+                }
+                return;
+            }
+            rend_conn_close(c);
+            return;
+        }
+        REND_STAT_ADD(&c->w->st, bytes_written, n);
+        c->unsent -= (size_t)n;
+        while (n > 0) {
+            struct rend_oseg *s = &c->seg[c->segpos];
+            size_t left = s->len - c->segdone;
+            if ((size_t)n >= left) {
+                n -= (ssize_t)left;
+                free(s->ext);
+                s->ext = NULL;
+                c->segpos++;
+                c->segdone = 0;
+            } else {
+                c->segdone += (uint32_t)n;
+                n = 0;
+            }
+        }
+    }
+    if (c->closed) {
+        return;
+    }
+    /* all written */
+    c->nseg = c->segpos = c->segdone = 0;
+    c->olen = 0;
+    if (c->write_armed) {
+        ev_io_stop(c->w->loop, &c->wio);
+        c->write_armed = 0;
+    }
+    if (c->closing) {
+        rend_conn_close(c);
+        return;
+    }
+    if (c->read_paused) {
+        c->read_paused = 0;
+        ev_io_start(c->w->loop, &c->rio);
+        process(c);
+        if (!c->closed && c->unsent > 0) {
+            try_write(c);
+        }
+    }
+}
+
+static void
+on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct rend_conn *c = w->data;
+
+    try_write(c);
+    finish(c);
+}
+
+/* ---- requests in order ---------------------------------------------- */
+
+/* Format every complete request at the head of the queue. */
+static void
+emit_ready(struct rend_conn *c)
+{
+    struct rend_req *r;
+
+    while ((r = c->qhead) != NULL && r->complete) {
+        c->qhead = r->next;
+        if (c->qhead == NULL) {
+            c->qtail = NULL;
+        }
+        if (!c->closed) {
+            if (c->proto == REND_PROTO_BINARY) {
+                rend_bin_format(c, r);
+            } else {
+                rend_text_format(c, r);
+            }
+        }
+        if (r->cmd == REND_CMD_QUIT) {
+            c->closing = 1;
+        }
+        rend_req_free(r);
+    }
+}
+
+/* May `r` start now, given the requests still pending before it? */
+static int
+may_start(struct rend_conn *c, struct rend_req *r)
+{
+    if (c->npending == 0) {
+        return 1;
+    }
+    if (!(rend_cmd_table[r->cmd].flags & REND_CMD_READ)) {
+        return 0;
+    }
+    for (struct rend_req *p = c->qhead; p != NULL; p = p->next) {
+        if (p != r && !p->complete
+            && !(rend_cmd_table[p->cmd].flags & REND_CMD_READ)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void
+enqueue(struct rend_conn *c, struct rend_req *r)
+{
+    r->next = NULL;
+    if (c->qtail != NULL) {
+        c->qtail->next = r;
+    } else {
+        c->qhead = r;
+    }
+    c->qtail = r;
+}
+
+static void
+start(struct rend_conn *c, struct rend_req *r)
+{
+    /* Anything that may wait must not point into rbuf. */
+    if ((c->qhead != r || rend_exec_may_pend(c, r)) && rend_req_own(r) != 0) {
+        rend_req_fail(r, REND_ENOMEM);
+        return;
+    }
+    rend_exec_start(c, r);
+}
+
+void
+rend_conn_req_done(struct rend_conn *c, struct rend_req *r)
+{
+    c->npending--;
+    if (c->closed) {
+        /* unlink and free */
+        struct rend_req **pp = &c->qhead;
+        while (*pp != NULL && *pp != r) {
+            pp = &(*pp)->next;
+        }
+        if (*pp == r) {
+            *pp = r->next;
+        }
+        rend_req_free(r);
+        finish(c);
+        return;
+    }
+    if (c->in_process) {
+        return; /* process() emits and writes when it returns */
+    }
+    emit_ready(c);
+    if (c->parked != NULL || c->rpos < c->rlen) {
+        process(c);
+    }
+    if (!c->closed && c->unsent > 0 && !c->write_armed) {
+        try_write(c);
+    }
+    finish(c);
+}
+
+/* ---- input -------------------------------------------------------- */
+
+static int
+detect_proto(struct rend_conn *c)
+{
+    unsigned char b = (unsigned char)c->rbuf[c->rpos];
+
+    c->proto = b == 0x80 ? REND_PROTO_BINARY : REND_PROTO_TEXT;
+    c->proto_known = 1;
+    return 0;
+}
+
+static void
+compact(struct rend_conn *c)
+{
+    if (c->rpos == c->rlen) {
+        c->rpos = c->rlen = 0;
+    } else if (c->rpos > 0) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+    }
+}
+
+static void
+process(struct rend_conn *c)
+{
+    struct rend_worker *w = c->w;
+
+    c->in_process = 1;
+    if (c->parked != NULL) {
+        struct rend_req *r = c->parked;
+        if (!may_start(c, r)) {
+            goto out;
+        }
+        c->parked = NULL;
+        start(c, r);
+        emit_ready(c);
+    }
+    while (!c->closed && !c->closing && c->rpos < c->rlen) {
+        struct rend_req *r = NULL;
+        int rc;
+
+        if (c->swallow > 0) {
+            uint64_t n = c->rlen - c->rpos;
+            if (n > c->swallow) {
+                n = c->swallow;
+            }
+            c->rpos += (uint32_t)n;
+            c->swallow -= n;
+            continue;
+        }
+        if (c->unsent >= REND_OUT_HIGH) {
+            /* the client is not reading its replies: stop reading */
+            if (!c->read_paused) {
+                c->read_paused = 1;
+                ev_io_stop(w->loop, &c->rio);
+                REND_STAT_INC(&w->st, conn_yields);
+            }
+            break;
+        }
+        if (!c->proto_known) {
+            detect_proto(c);
+        }
+        rc = c->proto == REND_PROTO_BINARY ? rend_bin_parse(c, &r)
+                                           : rend_text_parse(c, &r);
+        if (rc < 0) {
+            /* unrecoverable framing error: reply (if any) then close */
+            if (r != NULL) {
+                enqueue(c, r);
+            }
+            c->closing = 1;
+            break;
+        }
+        if (rc == 0) {
+            break; /* need more input */
+        }
+        c->rpos += (uint32_t)rc;
+        if (r == NULL) {
+            continue;
+        }
+        enqueue(c, r);
+        if (!may_start(c, r)) {
+            if (rend_req_own(r) != 0) {
+                rend_req_fail(r, REND_ENOMEM);
+            } else {
+                c->parked = r;
+                break;
+            }
+        } else {
+            start(c, r);
+        }
+        emit_ready(c);
+    }
+out:
+    emit_ready(c);
+    c->in_process = 0;
+    if (c->closed) {
+        return;
+    }
+    compact(c);
+    rend_worker_flush_dirty(w);
+}
+
+static int
+grow_rbuf(struct rend_conn *c)
+{
+    uint64_t limit = (uint64_t)rend_settings.item_size_max + REND_LINE_MAX
+                     + 4096;
+    uint64_t ncap;
+    char *nb;
+
+    if (c->rbuf == NULL) {
+        c->rbuf = malloc(RBUF_INIT);
+        if (c->rbuf == NULL) {
+            return -1;
+        }
+        c->rcap = RBUF_INIT;
+        return 0;
+    }
+    compact(c);
+    if (c->rlen < c->rcap) {
+        return 0;
+    }
+    ncap = (uint64_t)c->rcap * 2;
+    if (ncap > limit) {
+        ncap = limit;
+    }
+    if (ncap <= c->rcap) {
+        return -1; /* a request bigger than anything we accept */
+    }
+    nb = realloc(c->rbuf, (size_t)ncap);
+    if (nb == NULL) {
+        return -1;
+    }
+    c->rbuf = nb;
+    c->rcap = (uint32_t)ncap;
+    return 0;
+}
+
+static void
+on_read(struct ev_loop *loop, ev_io *watcher, int revents)
+{
+    struct rend_conn *c = watcher->data;
+    ssize_t n;
+
+    if (c->parked != NULL || c->npending > 0) {
+        /* waiting for earlier requests: only take more input if there is
+         * room, so a slow backend cannot make us buffer without bound */
+        if (c->rbuf != NULL && c->rlen == c->rcap && c->rpos == 0) {
+            ev_io_stop(loop, &c->rio);
+            c->read_paused = 1;
+            return;
+        }
+    }
+    if (c->rbuf == NULL || c->rlen == c->rcap) {
+        if (grow_rbuf(c) != 0) {
+            rend_log(REND_LOG_INFO, "closing a connection whose request "
+                     "exceeds the input limit");
+            REND_STAT_INC(&c->w->st, protocol_errors);
+            rend_conn_reap(c);
+            return;
+        }
+    }
+    n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR
+                      || errno == EWOULDBLOCK)) {
+            return;
+        }
+        rend_conn_reap(c);
+        return;
+    }
+    REND_STAT_ADD(&c->w->st, bytes_read, n);
+    c->rlen += (uint32_t)n;
+    c->last_active = rend_now();
+    process(c);
+    if (!c->closed && c->unsent > 0 && !c->write_armed) {
+        try_write(c);
+    }
+    finish(c);
+}
+
+void
+rend_conn_sweep(struct rend_conn *c, int64_t now)
+{
+    if (c->closed || c->npending > 0 || c->qhead != NULL
+        || now - c->last_active < 2) {
+        return;
+    }
+    if (c->rbuf != NULL && c->rpos == c->rlen) {
+        free(c->rbuf);
+        c->rbuf = NULL;
+        c->rcap = c->rpos = c->rlen = 0;
+    }
+    if (c->nseg == 0) {
+        free(c->obuf);
+        c->obuf = NULL;
+        c->ocap = c->olen = 0;
+        free(c->seg);
+        c->seg = NULL;
+        c->segcap = 0;
+    }
+}

@@ -1,0 +1,79 @@
+/*
+ * rend_conn.h - a client connection: input buffer, request queue, ordered
+ * gathered output.  A connection belongs to one worker and is only touched
+ * on that worker's thread.
+ */
+#ifndef REND_CONN_H
+#define REND_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ev.h>
+
+#include "rend_req.h"
+
+struct rend_worker;
+struct rend_listener;
+
+struct rend_oseg {
+    char *ext;     /* owned buffer (freed after it is written), or NULL */
+    uint32_t off;  /* ext == NULL: offset into obuf */
+    uint32_t len;
+};
+
+struct rend_conn {
+    int fd;
+    uint8_t proto;          /* enum rend_proto, once known */
+    uint8_t proto_known;
+    uint8_t closing;        /* close once output is written */
+    uint8_t closed;         /* fd gone; freed when no request is pending */
+    uint8_t in_process;
+    uint8_t read_paused;
+    uint8_t write_armed;
+    uint8_t listener;       /* index into the config's listeners */
+    struct rend_worker *w;
+    ev_io rio, wio;
+    /* input */
+    char *rbuf;
+    uint32_t rcap, rpos, rlen;  /* unparsed bytes are rbuf[rpos, rlen) */
+    uint64_t swallow;           /* input bytes still to discard */
+    /* requests, oldest first */
+    struct rend_req *qhead, *qtail;
+    struct rend_req *parked;    /* parsed, waiting for earlier ones */
+    uint32_t npending;          /* requests not yet complete */
+    /* output */
+    char *obuf;
+    uint32_t olen, ocap;
+    struct rend_oseg *seg;
+    uint32_t nseg, segcap, segpos;
+    uint32_t segdone;           /* bytes of seg[segpos] already written */
+    size_t unsent;
+    int64_t last_active;
+    struct rend_conn *prev, *next;  /* worker's list */
+};
+
+/* Accept a connected socket on worker w.  Returns NULL (fd closed) on
+ * failure. */
+struct rend_conn *rend_conn_new(struct rend_worker *w, int fd,
+                                unsigned listener);
+/* Close now (output dropped).  The memory stays until no request is
+ * pending; the entry point that closed it frees it on its way out. */
+void rend_conn_close(struct rend_conn *c);
+/* Close and free now if nothing is pending (worker shutdown). */
+void rend_conn_reap(struct rend_conn *c);
+/* A request of c has become complete (called by the executor). */
+void rend_conn_req_done(struct rend_conn *c, struct rend_req *req);
+/* Free idle buffers; called by the worker's sweeper. */
+void rend_conn_sweep(struct rend_conn *c, int64_t now);
+
+/* Output, used by the protocol formatters.  Bytes are copied. */
+int rend_conn_out(struct rend_conn *c, const void *data, size_t n);
+/* Reserve n bytes at the end of the output; write them, then call
+ * rend_conn_out_commit with the length used.  Valid until the next output
+ * call. */
+char *rend_conn_out_reserve(struct rend_conn *c, size_t n);
+void rend_conn_out_commit(struct rend_conn *c, size_t used);
+/* Append a buffer by reference; the connection frees it once written. */
+int rend_conn_out_take(struct rend_conn *c, char *buf, size_t n);
+
+#endif /* REND_CONN_H */

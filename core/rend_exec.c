@@ -1,0 +1,314 @@
+/*
+ * rend_exec.c - request objects, execution and completion, and the host
+ * API handed to plugins.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rend_config.h"
+#include "rend_conn.h"
+#include "rend_exec.h"
+#include "rend_log.h"
+#include "rend_plugin.h"
+#include "rend_route.h"
+#include "rend_settings.h"
+#include "rend_stats.h"
+#include "rend_util.h"
+#include "rend_worker.h"
+
+#define REQ_POOL_MAX 256
+
+const struct rend_cmd_info rend_cmd_table[REND_CMD__COUNT] = {
+#define REND_CMD_INFO(name, text, op, fl) [REND_CMD_##name] = { text, op, fl },
+    REND_CMD_MAP(REND_CMD_INFO)
+#undef REND_CMD_INFO
+};
+
+struct rend_req *
+rend_req_new(struct rend_conn *c)
+{
+    struct rend_worker *w = c->w;
+    struct rend_req *r = w->free_reqs;
+
+    if (r != NULL) {
+        w->free_reqs = r->next;
+        w->nfree_reqs--;
+    } else {
+        r = malloc(sizeof(*r));
+        if (r == NULL) {
+            return NULL;
+        }
+    }
+    memset(r, 0, offsetof(struct rend_req, kop1));
+    memset(&r->kop1, 0, sizeof(r->kop1));
+    r->conn = c;
+    r->proto = c->proto;
+    return r;
+}
+
+int
+rend_req_set_keys(struct rend_req *r, uint32_t n)
+{
+    if (n <= 1) {
+        r->kops = &r->kop1;
+    } else {
+        r->kops = calloc(n, sizeof(struct rend_kop));
+        if (r->kops == NULL) {
+            return -1;
+        }
+    }
+    r->nkeys = n;
+    return 0;
+}
+
+int
+rend_req_own(struct rend_req *r)
+{
+    size_t total = r->nvalue + r->narg;
+    char *p;
+
+    if (r->owned) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        total += r->kops[i].op.nkey;
+    }
+    p = malloc(total ? total : 1);
+    if (p == NULL) {
+        return -1;
+    }
+    r->mem = p;
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        struct rend_op *op = &r->kops[i].op;
+        memcpy(p, op->key, op->nkey);
+        op->key = p;
+        p += op->nkey;
+    }
+    if (r->nvalue) {
+        memcpy(p, r->value, r->nvalue);
+        r->value = p;
+        p += r->nvalue;
+    }
+    if (r->narg) {
+        memcpy(p, r->arg, r->narg);
+        r->arg = p;
+    }
+    r->owned = 1;
+    return 0;
+}
+
+void
+rend_req_free(struct rend_req *r)
+{
+    struct rend_worker *w = r->conn->w;
+
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        free(r->kops[i].value);
+        free(r->kops[i].op.out_value);
+    }
+    if (r->kops != &r->kop1) {
+        free(r->kops);
+    }
+    free(r->mem);
+    if (r->text_owned) {
+        free(r->text);
+    }
+    if (w->nfree_reqs < REQ_POOL_MAX) {
+        r->next = w->free_reqs;
+        w->free_reqs = r;
+        w->nfree_reqs++;
+    } else {
+        free(r);
+    }
+}
+
+void
+rend_req_reply(struct rend_req *r, const char *text, int owned, int status)
+{
+    r->cmd = REND_CMD_REPLY;
+    r->text = (char *)text;
+    r->ntext = (uint32_t)strlen(text);
+    r->text_owned = (uint8_t)owned;
+    r->status = status;
+    r->complete = 1;
+}
+
+void
+rend_req_fail(struct rend_req *r, int status)
+{
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        r->kops[i].status = status;
+    }
+    r->status = status;
+    r->complete = 1;
+}
+
+static void
+req_complete(struct rend_req *r)
+{
+    struct rend_conn *c = r->conn;
+
+    r->complete = 1;
+    c->w->inflight--;
+    rend_conn_req_done(c, r);
+}
+
+void
+rend_kop_finish(struct rend_kop *k, int status)
+{
+    struct rend_req *r = k->req;
+
+    k->status = status;
+    k->done = 1;
+    if (status < 0 && status != REND_ETOOBIG) {
+        REND_STAT_INC(&r->conn->w->st, handler_errors);
+    }
+    if (--r->pending == 0) {
+        req_complete(r);
+    }
+}
+
+int
+rend_kop_issue(struct rend_kop *k, struct rend_hinst *hi, int code)
+{
+    struct rend_worker *w = k->req->conn->w;
+    rend_op_f *f = hi->h.ops[code];
+
+    if (f == NULL) {
+        return REND_ENOTSUP;
+    }
+    k->op.code = (uint16_t)code;
+    k->op.core = k;
+    if (hi->h.flush != NULL) {
+        rend_worker_mark_dirty(w, hi);
+    }
+    return f(hi->tctx[w->id], &k->op);
+}
+
+int
+rend_exec_may_pend(struct rend_conn *c, struct rend_req *r)
+{
+    struct rend_gen *g = c->w->gen;
+
+    if (rend_cmd_table[r->cmd].flags & REND_CMD_LOCAL) {
+        return 0;
+    }
+    return c->listener < g->nlisteners
+           && g->listeners[c->listener].routes.async;
+}
+
+static void
+exec_local(struct rend_req *r)
+{
+    if (r->cmd == REND_CMD_VERBOSITY) {
+        rend_log_level = r->delta > 3 ? 3 : (int)r->delta;
+        if (rend_log_level < REND_LOG_WARN) {
+            rend_log_level = REND_LOG_WARN;
+        }
+    }
+    r->complete = 1;
+}
+
+static void
+count_cmd(struct rend_worker *w, struct rend_req *r)
+{
+    switch (r->cmd) {
+    case REND_CMD_GET: case REND_CMD_GETS: case REND_CMD_GETE:
+    case REND_CMD_GAT: case REND_CMD_GATS:
+        REND_STAT_ADD(&w->st, cmd_get, r->nkeys);
+        if (r->cmd == REND_CMD_GAT || r->cmd == REND_CMD_GATS) {
+            REND_STAT_ADD(&w->st, cmd_touch, r->nkeys);
+        }
+        break;
+    case REND_CMD_TOUCH:
+        REND_STAT_INC(&w->st, cmd_touch);
+        break;
+    case REND_CMD_FLUSH:
+        REND_STAT_INC(&w->st, cmd_flush);
+        break;
+    case REND_CMD_SET: case REND_CMD_ADD: case REND_CMD_REPLACE:
+    case REND_CMD_APPEND: case REND_CMD_PREPEND: case REND_CMD_CAS:
+        REND_STAT_INC(&w->st, cmd_set);
+        break;
+    default:
+        break;
+    }
+}
+
+void
+rend_exec_start(struct rend_conn *c, struct rend_req *r)
+{
+    struct rend_worker *w = c->w;
+    const struct rend_routes *rs;
+    int op = rend_cmd_table[r->cmd].op;
+
+    r->started = 1;
+    if (r->complete) {
+        return; /* a reply made by the parser */
+    }
+    if (op < 0) {
+        exec_local(r);
+        return;
+    }
+    if (c->listener >= w->gen->nlisteners) {
+        rend_req_fail(r, REND_EINTERNAL);
+        return;
+    }
+    rs = &w->gen->listeners[c->listener].routes;
+    if (r->nkeys == 0 && rend_req_set_keys(r, 1) != 0) { /* flush_all */
+        rend_req_fail(r, REND_ENOMEM);
+        return;
+    }
+    count_cmd(w, r);
+    c->npending++;
+    w->inflight++;
+    r->pending = r->nkeys + 1; /* +1: nothing completes r mid-loop */
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        struct rend_kop *k = &r->kops[i];
+        k->req = r;
+        k->route = rend_routes_find(rs, op, k->op.key, k->op.nkey);
+        if (k->route == NULL) {
+            rend_kop_finish(k, REND_ENOTSUP);
+            continue;
+        }
+        rend_route_start(k);
+    }
+    if (--r->pending == 0) {
+        req_complete(r);
+    }
+}
+
+/* ---- host API ----------------------------------------------------- */
+
+static int64_t
+host_now(void)
+{
+    return rend_now();
+}
+
+static char *
+host_value_alloc(struct rend_op *op, size_t n)
+{
+    free(op->out_value);
+    op->out_value = malloc(n ? n : 1);
+    op->out_nvalue = op->out_value ? (uint32_t)n : 0;
+    return op->out_value;
+}
+
+static void
+host_done(struct rend_op *op, int status)
+{
+    rend_worker_complete(op->core, status);
+}
+
+const struct rend_host rend_host_api = {
+    .abi_major = REND_ABI_MAJOR,
+    .abi_minor = REND_ABI_MINOR,
+    .size = sizeof(struct rend_host),
+    .log = rend_log_who,
+    .now = host_now,
+    .value_alloc = host_value_alloc,
+    .done = host_done,
+};

@@ -1,0 +1,31 @@
+/*
+ * rend_proto.h - the text and binary protocols: parse one request from a
+ * connection's input, and format a complete request's reply into its
+ * output.
+ *
+ * Parsers look at c->rbuf[c->rpos .. c->rlen).  They return the number of
+ * bytes consumed (> 0) with *out set to the new request (or NULL when the
+ * bytes produced nothing to answer), 0 when more input is needed, or -1
+ * when the stream cannot be framed any more: *out may then hold a final
+ * error reply, after which the connection is closed.
+ */
+#ifndef REND_PROTO_H
+#define REND_PROTO_H
+
+#include "rend_req.h"
+
+struct rend_conn;
+
+int rend_text_parse(struct rend_conn *c, struct rend_req **out);
+void rend_text_format(struct rend_conn *c, struct rend_req *r);
+
+int rend_bin_parse(struct rend_conn *c, struct rend_req **out);
+void rend_bin_format(struct rend_conn *c, struct rend_req *r);
+
+/* Stats for `stats [group]`: emit(ud, name, value) per line.  Returns 0,
+ * or -1 for an unknown group. */
+typedef void rend_stats_emit_f(void *ud, const char *name, const char *value);
+int rend_stats_collect(const char *group, size_t ngroup,
+                       rend_stats_emit_f *emit, void *ud);
+
+#endif /* REND_PROTO_H */

@@ -1,0 +1,481 @@
+/*
+ * rend_proto_bin.c - memcached's binary protocol, plus Rend's GetE (0x40)
+ * and GetEQ (0x41).
+ *
+ * Divergences from Netflix Rend, on purpose: unknown opcodes get status
+ * 0x81 and the connection stays open (Rend closed it silently); replies
+ * echo the request's opcode, key (GetK family) and cas, and errors carry
+ * memcached's message text (Rend sent opcode 0x00 for every get hit, no
+ * key, cas 0 and empty error bodies).  A request cas is honoured.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rend_conn.h"
+#include "rend_exec.h"
+#include "rend_log.h"
+#include "rend_proto.h"
+#include "rend_settings.h"
+#include "rend_stats.h"
+#include "rend_util.h"
+#include "rend_worker.h"
+
+#define HDR 24
+#define REQ_MAGIC 0x80
+#define RES_MAGIC 0x81
+
+enum {
+    OP_GET = 0x00, OP_SET = 0x01, OP_ADD = 0x02, OP_REPLACE = 0x03,
+    OP_DELETE = 0x04, OP_INCR = 0x05, OP_DECR = 0x06, OP_QUIT = 0x07,
+    OP_FLUSH = 0x08, OP_GETQ = 0x09, OP_NOOP = 0x0a, OP_VERSION = 0x0b,
+    OP_GETK = 0x0c, OP_GETKQ = 0x0d, OP_APPEND = 0x0e, OP_PREPEND = 0x0f,
+    OP_STAT = 0x10, OP_SETQ = 0x11, OP_ADDQ = 0x12, OP_REPLACEQ = 0x13,
+    OP_DELETEQ = 0x14, OP_INCRQ = 0x15, OP_DECRQ = 0x16, OP_QUITQ = 0x17,
+    OP_FLUSHQ = 0x18, OP_APPENDQ = 0x19, OP_PREPENDQ = 0x1a,
+    OP_VERBOSITY = 0x1b, OP_TOUCH = 0x1c, OP_GAT = 0x1d, OP_GATQ = 0x1e,
+    OP_GATK = 0x23, OP_GATKQ = 0x24, OP_GETE = 0x40, OP_GETEQ = 0x41,
+};
+
+enum {
+    ST_OK = 0x00, ST_NOT_FOUND = 0x01, ST_EXISTS = 0x02, ST_TOO_LARGE = 0x03,
+    ST_EINVAL = 0x04, ST_NOT_STORED = 0x05, ST_NON_NUMERIC = 0x06,
+    ST_UNKNOWN = 0x81, ST_ENOMEM = 0x82, ST_NOTSUP = 0x83,
+    ST_INTERNAL = 0x84, ST_BUSY = 0x85, ST_TEMP = 0x86,
+};
+
+/* Per-opcode shape: command, quiet, echo key, extras length (-1 = 0 or
+ * 4), needs key, may have value. */
+struct opinfo {
+    uint8_t valid, cmd, quiet, echo_key;
+    int8_t extlen;
+    uint8_t key, value;
+};
+
+static const struct opinfo ops[256] = {
+    [OP_GET] = { 1, REND_CMD_GET, 0, 0, 0, 1, 0 },
+    [OP_GETQ] = { 1, REND_CMD_GET, 1, 0, 0, 1, 0 },
+    [OP_GETK] = { 1, REND_CMD_GET, 0, 1, 0, 1, 0 },
+    [OP_GETKQ] = { 1, REND_CMD_GET, 1, 1, 0, 1, 0 },
+    [OP_GETE] = { 1, REND_CMD_GETE, 0, 0, 0, 1, 0 },
+    [OP_GETEQ] = { 1, REND_CMD_GETE, 1, 0, 0, 1, 0 },
+    [OP_SET] = { 1, REND_CMD_SET, 0, 0, 8, 1, 1 },
+    [OP_SETQ] = { 1, REND_CMD_SET, 1, 0, 8, 1, 1 },
+    [OP_ADD] = { 1, REND_CMD_ADD, 0, 0, 8, 1, 1 },
+    [OP_ADDQ] = { 1, REND_CMD_ADD, 1, 0, 8, 1, 1 },
+    [OP_REPLACE] = { 1, REND_CMD_REPLACE, 0, 0, 8, 1, 1 },
+    [OP_REPLACEQ] = { 1, REND_CMD_REPLACE, 1, 0, 8, 1, 1 },
+    [OP_APPEND] = { 1, REND_CMD_APPEND, 0, 0, 0, 1, 1 },
+    [OP_APPENDQ] = { 1, REND_CMD_APPEND, 1, 0, 0, 1, 1 },
+    [OP_PREPEND] = { 1, REND_CMD_PREPEND, 0, 0, 0, 1, 1 },
+    [OP_PREPENDQ] = { 1, REND_CMD_PREPEND, 1, 0, 0, 1, 1 },
+    [OP_DELETE] = { 1, REND_CMD_DELETE, 0, 0, 0, 1, 0 },
+    [OP_DELETEQ] = { 1, REND_CMD_DELETE, 1, 0, 0, 1, 0 },
+    [OP_INCR] = { 1, REND_CMD_INCR, 0, 0, 20, 1, 0 },
+    [OP_INCRQ] = { 1, REND_CMD_INCR, 1, 0, 20, 1, 0 },
+    [OP_DECR] = { 1, REND_CMD_DECR, 0, 0, 20, 1, 0 },
+    [OP_DECRQ] = { 1, REND_CMD_DECR, 1, 0, 20, 1, 0 },
+    [OP_QUIT] = { 1, REND_CMD_QUIT, 0, 0, 0, 0, 0 },
+    [OP_QUITQ] = { 1, REND_CMD_QUIT, 1, 0, 0, 0, 0 },
+    [OP_FLUSH] = { 1, REND_CMD_FLUSH, 0, 0, -1, 0, 0 },
+    [OP_FLUSHQ] = { 1, REND_CMD_FLUSH, 1, 0, -1, 0, 0 },
+    [OP_NOOP] = { 1, REND_CMD_NOOP, 0, 0, 0, 0, 0 },
+    [OP_VERSION] = { 1, REND_CMD_VERSION, 0, 0, 0, 0, 0 },
+    [OP_STAT] = { 1, REND_CMD_STATS, 0, 0, 0, 2, 0 },
+    [OP_VERBOSITY] = { 1, REND_CMD_VERBOSITY, 0, 0, 4, 0, 0 },
+    [OP_TOUCH] = { 1, REND_CMD_TOUCH, 0, 0, 4, 1, 0 },
+    [OP_GAT] = { 1, REND_CMD_GAT, 0, 0, 4, 1, 0 },
+    [OP_GATQ] = { 1, REND_CMD_GAT, 1, 0, 4, 1, 0 },
+    [OP_GATK] = { 1, REND_CMD_GAT, 0, 1, 4, 1, 0 },
+    [OP_GATKQ] = { 1, REND_CMD_GAT, 1, 1, 4, 1, 0 },
+};
+
+static uint16_t
+rd16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8
+           | p[3];
+}
+
+static uint64_t
+rd64(const unsigned char *p)
+{
+    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
+}
+
+static void
+wr16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static void
+wr32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static void
+wr64(unsigned char *p, uint64_t v)
+{
+    wr32(p, (uint32_t)(v >> 32));
+    wr32(p + 4, (uint32_t)v);
+}
+
+static struct rend_req *
+error_req(struct rend_conn *c, uint8_t opcode, uint32_t opaque, int status)
+{
+    struct rend_req *r = rend_req_new(c);
+
+    if (r != NULL) {
+        r->proto = REND_PROTO_BINARY;
+        r->bin_op = opcode;
+        r->opaque = opaque;
+        rend_req_reply(r, "", 0, status);
+    }
+    return r;
+}
+
+int
+rend_bin_parse(struct rend_conn *c, struct rend_req **out)
+{
+    const unsigned char *h = (const unsigned char *)c->rbuf + c->rpos;
+    size_t avail = c->rlen - c->rpos;
+    uint8_t opcode, extlen;
+    uint16_t keylen;
+    uint32_t bodylen, opaque, vlen;
+    uint64_t cas;
+    const struct opinfo *oi;
+    struct rend_req *r;
+    const unsigned char *ext, *key;
+
+    *out = NULL;
+    if (avail < HDR) {
+        return 0;
+    }
+    opcode = h[1];
+    keylen = rd16(h + 2);
+    extlen = h[4];
+    bodylen = rd32(h + 8);
+    opaque = rd32(h + 12);
+    cas = rd64(h + 16);
+    if (h[0] != REQ_MAGIC) {
+        REND_STAT_INC(&c->w->st, protocol_errors);
+        *out = error_req(c, opcode, opaque, REND_EINVAL);
+        return -1;
+    }
+    oi = &ops[opcode];
+    if ((uint64_t)keylen + extlen > bodylen) {
+        REND_STAT_INC(&c->w->st, protocol_errors);
+        c->swallow = bodylen;
+        *out = error_req(c, opcode, opaque, REND_EINVAL);
+        return HDR;
+    }
+    if (bodylen > (uint64_t)rend_settings.item_size_max + 512) {
+        /* never buffer what we refuse: answer, then discard the body */
+        REND_STAT_INC(&c->w->st, store_too_large);
+        c->swallow = bodylen;
+        *out = error_req(c, opcode, opaque,
+                         oi->value ? REND_ETOOBIG : REND_EINVAL);
+        return HDR;
+    }
+    if (avail < (size_t)HDR + bodylen) {
+        return 0;
+    }
+    ext = h + HDR;
+    key = ext + extlen;
+    vlen = bodylen - keylen - extlen;
+    if (!oi->valid) {
+        *out = error_req(c, opcode, opaque, REND_ENOTSUP);
+        (*out)->status = ST_UNKNOWN;
+        return (int)(HDR + bodylen);
+    }
+    if ((oi->extlen >= 0 && extlen != oi->extlen)
+        || (oi->extlen < 0 && extlen != 0 && extlen != 4)
+        || (oi->key == 1 && keylen == 0) || (oi->key == 0 && keylen != 0)
+        || (!oi->value && vlen != 0) || keylen > REND_KEY_MAX) {
+        REND_STAT_INC(&c->w->st, protocol_errors);
+        *out = error_req(c, opcode, opaque, REND_EINVAL);
+        return (int)(HDR + bodylen);
+    }
+    if (vlen > rend_settings.item_size_max) {
+        REND_STAT_INC(&c->w->st, store_too_large);
+        *out = error_req(c, opcode, opaque, REND_ETOOBIG);
+        return (int)(HDR + bodylen);
+    }
+    r = rend_req_new(c);
+    if (r == NULL) {
+        return -1;
+    }
+    r->proto = REND_PROTO_BINARY;
+    r->cmd = oi->cmd;
+    r->quiet = oi->quiet;
+    r->echo_key = oi->echo_key;
+    r->bin_op = opcode;
+    r->opaque = opaque;
+    r->cas = cas;
+    if (oi->key == 1) {
+        if (rend_req_set_keys(r, 1) != 0) {
+            rend_req_free(r);
+            *out = error_req(c, opcode, opaque, REND_ENOMEM);
+            return (int)(HDR + bodylen);
+        }
+        r->kops[0].op.key = (const char *)key;
+        r->kops[0].op.nkey = keylen;
+    } else if (keylen > 0) {
+        r->arg = (const char *)key; /* stat group */
+        r->narg = keylen;
+    }
+    switch (r->cmd) {
+    case REND_CMD_SET: case REND_CMD_ADD: case REND_CMD_REPLACE:
+        r->flags = rd32(ext);
+        r->exptime = rend_exptime_abs((int32_t)rd32(ext + 4), rend_now());
+        /* fall through */
+    case REND_CMD_APPEND: case REND_CMD_PREPEND:
+        r->value = (const char *)key + keylen;
+        r->nvalue = vlen;
+        if (r->cmd == REND_CMD_SET && cas != 0) {
+            r->cmd = REND_CMD_CAS;
+        }
+        break;
+    case REND_CMD_INCR: case REND_CMD_DECR: {
+        uint32_t e = rd32(ext + 16);
+        r->delta = rd64(ext);
+        r->initial = rd64(ext + 8);
+        r->bin_incr_create = e != 0xffffffffu;
+        r->bin_exptime = rend_exptime_abs((int32_t)e, rend_now());
+        break;
+    }
+    case REND_CMD_FLUSH:
+        if (extlen == 4) {
+            uint32_t e = rd32(ext);
+            r->exptime = e == 0 ? 0 : rend_exptime_abs(e, rend_now());
+        }
+        break;
+    case REND_CMD_TOUCH: case REND_CMD_GAT:
+        r->exptime = rend_exptime_abs((int32_t)rd32(ext), rend_now());
+        break;
+    case REND_CMD_VERBOSITY:
+        r->delta = rd32(ext);
+        break;
+    default:
+        break;
+    }
+    *out = r;
+    return (int)(HDR + bodylen);
+}
+
+/* ---- replies ------------------------------------------------------ */
+
+static int
+wire_status(int st)
+{
+    switch (st) {
+    case REND_OK: return ST_OK;
+    case REND_MISS: case REND_NOT_FOUND: return ST_NOT_FOUND;
+    case REND_EXISTS: return ST_EXISTS;
+    case REND_NOT_STORED: return ST_NOT_STORED;
+    case REND_NON_NUMERIC: return ST_NON_NUMERIC;
+    case REND_ETOOBIG: return ST_TOO_LARGE;
+    case REND_EINVAL: return ST_EINVAL;
+    case REND_ENOMEM: case REND_ENOSPC: return ST_ENOMEM;
+    case REND_ENOTSUP: return ST_NOTSUP;
+    case REND_EBUSY: return ST_BUSY;
+    case REND_EIO: case REND_ETIMEDOUT: case REND_EDOWN: return ST_TEMP;
+    default: return ST_INTERNAL;
+    }
+}
+
+static const char *
+status_text(int ws)
+{
+    switch (ws) {
+    case ST_NOT_FOUND: return "Not found";
+    case ST_EXISTS: return "Data exists for key.";
+    case ST_TOO_LARGE: return "Too large.";
+    case ST_EINVAL: return "Invalid arguments";
+    case ST_NOT_STORED: return "Not stored.";
+    case ST_NON_NUMERIC: return "Non-numeric server-side value for incr or decr";
+    case ST_UNKNOWN: return "Unknown command";
+    case ST_ENOMEM: return "Out of memory";
+    case ST_NOTSUP: return "Not supported";
+    case ST_BUSY: return "Busy";
+    case ST_TEMP: return "Temporary failure";
+    default: return "Internal error";
+    }
+}
+
+/* Write a response header plus small parts; a large value is taken by
+ * reference (ownership passes to the connection). */
+static void
+respond(struct rend_conn *c, const struct rend_req *r, int ws,
+        const void *ext, uint8_t extlen, const char *key, uint16_t keylen,
+        const char *val, uint32_t vlen, char *take, uint64_t cas)
+{
+    size_t small = HDR + extlen + keylen + (take ? 0 : vlen);
+    unsigned char *p = (unsigned char *)rend_conn_out_reserve(c, small);
+
+    if (p == NULL) {
+        free(take);
+        rend_conn_close(c);
+        return;
+    }
+    p[0] = RES_MAGIC;
+    p[1] = r->bin_op;
+    wr16(p + 2, keylen);
+    p[4] = extlen;
+    p[5] = 0;
+    wr16(p + 6, (uint16_t)ws);
+    wr32(p + 8, (uint32_t)extlen + keylen + vlen);
+    wr32(p + 12, r->opaque);
+    wr64(p + 16, cas);
+    if (extlen) {
+        memcpy(p + HDR, ext, extlen);
+    }
+    if (keylen) {
+        memcpy(p + HDR + extlen, key, keylen);
+    }
+    if (!take && vlen) {
+        memcpy(p + HDR + extlen + keylen, val, vlen);
+    }
+    rend_conn_out_commit(c, small);
+    if (take) {
+        rend_conn_out_take(c, take, vlen);
+    }
+}
+
+static void
+respond_error(struct rend_conn *c, const struct rend_req *r, int ws)
+{
+    const char *msg = status_text(ws);
+
+    respond(c, r, ws, NULL, 0, NULL, 0, msg, (uint32_t)strlen(msg), NULL, 0);
+}
+
+struct stat_out {
+    struct rend_conn *c;
+    const struct rend_req *r;
+};
+
+static void
+emit_stat(void *ud, const char *name, const char *value)
+{
+    struct stat_out *so = ud;
+
+    respond(so->c, so->r, ST_OK, NULL, 0, name, (uint16_t)strlen(name), value,
+            (uint32_t)strlen(value), NULL, 0);
+}
+
+static void
+format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
+{
+    struct rend_worker *w = c->w;
+    unsigned char ext[8];
+    int st = k->status;
+
+    if (st == REND_OK) {
+        REND_STAT_INC(&w->st, get_hits);
+        wr32(ext, k->flags);
+        wr32(ext + 4, (uint32_t)(k->exptime > 0 ? k->exptime : 0));
+        respond(c, r, ST_OK, ext, r->cmd == REND_CMD_GETE ? 8 : 4,
+                r->echo_key ? k->op.key : NULL,
+                r->echo_key ? (uint16_t)k->op.nkey : 0, k->value, k->nvalue,
+                k->nvalue > 2048 ? k->value : NULL, k->cas);
+        if (k->nvalue > 2048) {
+            k->value = NULL;
+        }
+        return;
+    }
+    if (st >= 0) {
+        REND_STAT_INC(&w->st, get_misses);
+        if (r->quiet) {
+            return;
+        }
+        /* memcached echoes the key on GetK misses */
+        respond(c, r, ST_NOT_FOUND, NULL, 0, r->echo_key ? k->op.key : NULL,
+                r->echo_key ? (uint16_t)k->op.nkey : 0,
+                r->echo_key ? NULL : "Not found", r->echo_key ? 0 : 9, NULL,
+                0);
+        return;
+    }
+    respond_error(c, r, wire_status(st));
+}
+
+void
+rend_bin_format(struct rend_conn *c, struct rend_req *r)
+{
+    struct rend_kop *k = r->nkeys ? &r->kops[0] : NULL;
+    int st = k ? k->status : r->status;
+    int ws;
+
+    switch (r->cmd) {
+    case REND_CMD_REPLY:
+        ws = r->status > 0 ? r->status : wire_status(r->status);
+        respond_error(c, r, ws);
+        return;
+    case REND_CMD_GET: case REND_CMD_GETE: case REND_CMD_GAT:
+        format_get(c, r, k);
+        return;
+    case REND_CMD_NOOP:
+        respond(c, r, ST_OK, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+        return;
+    case REND_CMD_VERSION:
+        respond(c, r, ST_OK, NULL, 0, NULL, 0, rend_settings.version,
+                (uint32_t)strlen(rend_settings.version), NULL, 0);
+        return;
+    case REND_CMD_QUIT:
+        if (!r->quiet) {
+            respond(c, r, ST_OK, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+        }
+        return;
+    case REND_CMD_STATS: {
+        struct stat_out so = { c, r };
+        if (r->narg == 5 && memcmp(r->arg, "reset", 5) == 0) {
+            respond(c, r, ST_OK, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+            return;
+        }
+        if (rend_stats_collect(r->arg, r->narg, emit_stat, &so) != 0) {
+            respond_error(c, r, ST_NOT_FOUND);
+            return;
+        }
+        respond(c, r, ST_OK, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+        return;
+    }
+    default:
+        break;
+    }
+    ws = wire_status(st);
+    /* memcached's binary statuses for the store outcomes */
+    if (st == REND_NOT_STORED && r->cmd == REND_CMD_ADD) {
+        ws = ST_EXISTS;
+    } else if (st == REND_NOT_STORED && r->cmd == REND_CMD_REPLACE) {
+        ws = ST_NOT_FOUND;
+    }
+    if (ws != ST_OK) {
+        respond_error(c, r, ws);
+        return;
+    }
+    if (r->quiet) {
+        return;
+    }
+    if (r->cmd == REND_CMD_INCR || r->cmd == REND_CMD_DECR) {
+        unsigned char num[8];
+        wr64(num, k->number);
+        respond(c, r, ST_OK, NULL, 0, NULL, 0, (const char *)num, 8, NULL,
+                k->cas);
+        return;
+    }
+    respond(c, r, ST_OK, NULL, 0, NULL, 0, NULL, 0, NULL, k ? k->cas : 0);
+}

@@ -1,0 +1,25 @@
+/*
+ * rend_route.h - orchestrations: the per-key state machines that run a
+ * request across the tiers of its route (L1-only, L1/L2, L1/L2 batch).
+ * All run on the connection's worker thread; an op that returns
+ * REND_PENDING resumes through rend_route_step when host->done fires.
+ */
+#ifndef REND_ROUTE_H
+#define REND_ROUTE_H
+
+#include "rend_req.h"
+
+struct rend_hinst;
+
+/* Begin k's orchestration (k->route, k->req and k->op.key are set). */
+void rend_route_start(struct rend_kop *k);
+/* The op in flight for k finished with status. */
+void rend_route_step(struct rend_kop *k, int status);
+
+/* Issue k->op (code and inputs set by the caller) on handler hi.  Returns
+ * the final status, or REND_PENDING. */
+int rend_kop_issue(struct rend_kop *k, struct rend_hinst *hi, int code);
+/* k is finished with the outcome the client sees. */
+void rend_kop_finish(struct rend_kop *k, int status);
+
+#endif /* REND_ROUTE_H */

@@ -1,0 +1,27 @@
+/*
+ * rend_settings.h - process-wide settings from the command line and the
+ * config.  Written by the main thread before workers start (and on
+ * reload, only fields documented as reloadable); read everywhere.
+ */
+#ifndef REND_SETTINGS_H
+#define REND_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define REND_KEY_MAX 250
+#define REND_LINE_MAX (64 * 1024)       /* longest text command line */
+#define REND_OUT_HIGH (4u * 1024 * 1024) /* stop reading above this */
+
+struct rend_settings {
+    unsigned threads;         /* -t */
+    unsigned max_conns;       /* -c (connections) */
+    uint32_t item_size_max;   /* -I */
+    int verbose;              /* -v count */
+    int64_t started;          /* unix time at start */
+    const char *version;      /* reply to version */
+};
+
+extern struct rend_settings rend_settings;
+
+#endif /* REND_SETTINGS_H */

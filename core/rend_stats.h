@@ -1,0 +1,39 @@
+/*
+ * rend_stats.h - counters.  Each worker owns one struct rend_stats and is
+ * its only writer (relaxed atomic stores, no lock); readers sum all
+ * workers.  Names follow memcached's `stats`.
+ */
+#ifndef REND_STATS_H
+#define REND_STATS_H
+
+#include <stdint.h>
+
+#define REND_STATS_MAP(X)                                                   \
+    X(cmd_get) X(cmd_set) X(cmd_touch) X(cmd_flush)                         \
+    X(get_hits) X(get_misses) X(get_expired) X(get_flushed)                 \
+    X(delete_hits) X(delete_misses) X(incr_hits) X(incr_misses)             \
+    X(decr_hits) X(decr_misses) X(cas_hits) X(cas_misses) X(cas_badval)     \
+    X(touch_hits) X(touch_misses) X(store_too_large) X(store_no_memory)     \
+    X(bytes_read) X(bytes_written) X(total_connections)                     \
+    X(rejected_connections) X(conn_yields) X(protocol_errors)               \
+    X(handler_errors) X(requests_pending_max)
+
+struct rend_stats {
+#define REND_STATS_FIELD(name) uint64_t name;
+    REND_STATS_MAP(REND_STATS_FIELD)
+#undef REND_STATS_FIELD
+};
+
+/* Owner-thread increment, readable from other threads. */
+#define REND_STAT_ADD(st, field, n)                                         \
+    __atomic_store_n(&(st)->field, (st)->field + (uint64_t)(n),            \
+                     __ATOMIC_RELAXED)
+#define REND_STAT_INC(st, field) REND_STAT_ADD(st, field, 1)
+
+/* Sum of every worker's counters into out. */
+void rend_stats_sum(struct rend_stats *out);
+
+/* Connections open now (all workers). */
+extern unsigned rend_curr_conns;
+
+#endif /* REND_STATS_H */

@@ -1,0 +1,302 @@
+/*
+ * rend_worker.c - worker threads.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "rend_config.h"
+#include "rend_conn.h"
+#include "rend_log.h"
+#include "rend_plugin.h"
+#include "rend_route.h"
+#include "rend_util.h"
+#include "rend_worker.h"
+
+struct rend_worker *rend_workers;
+unsigned rend_nworkers;
+__thread struct rend_worker *rend_self;
+unsigned rend_curr_conns;
+
+static unsigned next_worker;
+
+void
+rend_worker_mark_dirty(struct rend_worker *w, struct rend_hinst *hi)
+{
+    for (unsigned i = 0; i < w->ndirty; i++) {
+        if (w->dirty[i] == hi) {
+            return;
+        }
+    }
+    if (w->ndirty == REND_DIRTY_MAX) {
+        rend_worker_flush_dirty(w);
+    }
+    w->dirty[w->ndirty++] = hi;
+}
+
+void
+rend_worker_flush_dirty(struct rend_worker *w)
+{
+    while (w->ndirty > 0) {
+        struct rend_hinst *hi = w->dirty[--w->ndirty];
+        hi->h.flush(hi->tctx[w->id]);
+    }
+}
+
+void
+rend_worker_complete(struct rend_kop *k, int status)
+{
+    struct rend_worker *w = k->req->conn->w;
+
+    k->cstatus = status;
+    k->cnext = NULL;
+    if (rend_self == w) {
+        if (w->local_tail != NULL) {
+            w->local_tail->cnext = k;
+        } else {
+            w->local_head = k;
+        }
+        w->local_tail = k;
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    k->cnext = w->remote;
+    w->remote = k;
+    pthread_mutex_unlock(&w->mu);
+    ev_async_send(w->loop, &w->wake);
+}
+
+static void
+drain_local(struct rend_worker *w)
+{
+    struct rend_kop *k;
+
+    while ((k = w->local_head) != NULL) {
+        w->local_head = k->cnext;
+        if (w->local_head == NULL) {
+            w->local_tail = NULL;
+        }
+        rend_route_step(k, k->cstatus);
+    }
+    rend_worker_flush_dirty(w);
+}
+
+static void
+adopt(struct rend_worker *w, struct rend_newconn *nc)
+{
+    int one = 1;
+
+    setsockopt(nc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    rend_conn_new(w, nc->fd, nc->listener);
+}
+
+static void
+thread_init_handlers(struct rend_worker *w, struct rend_gen *g)
+{
+    struct rend_thread thr = { w->loop, w->id, rend_nworkers };
+
+    for (unsigned i = 0; i < g->nhinsts; i++) {
+        struct rend_hinst *hi = g->hinsts[i];
+        if (hi->tctx == NULL || hi->tctx[w->id] == NULL) {
+            rend_hinst_thread_init(hi, &thr);
+        }
+    }
+}
+
+static void
+on_wake(struct ev_loop *loop, ev_async *watcher, int revents)
+{
+    struct rend_worker *w = watcher->data;
+    struct rend_kop *remote, *rev = NULL;
+    struct rend_newconn *nc;
+    struct rend_gen *gen;
+    int stop;
+
+    pthread_mutex_lock(&w->mu);
+    remote = w->remote;
+    w->remote = NULL;
+    nc = w->newconns;
+    w->newconns = NULL;
+    gen = w->next_gen;
+    w->next_gen = NULL;
+    stop = w->stop;
+    pthread_mutex_unlock(&w->mu);
+
+    if (gen != NULL) {
+        struct rend_gen *old = w->gen;
+        thread_init_handlers(w, gen);
+        w->gen = gen; /* reference handed over by rend_workers_swap */
+        rend_gen_put(old);
+    }
+    /* completions in the order they arrived */
+    while (remote != NULL) {
+        struct rend_kop *n = remote->cnext;
+        remote->cnext = rev;
+        rev = remote;
+        remote = n;
+    }
+    while (rev != NULL) {
+        struct rend_kop *n = rev->cnext;
+        rend_route_step(rev, rev->cstatus);
+        rev = n;
+    }
+    drain_local(w);
+    while (nc != NULL) {
+        struct rend_newconn *n = nc->next;
+        adopt(w, nc);
+        free(nc);
+        nc = n;
+    }
+    if (stop) {
+        ev_break(loop, EVBREAK_ALL);
+    }
+}
+
+static void
+on_prepare(struct ev_loop *loop, ev_prepare *watcher, int revents)
+{
+    struct rend_worker *w = watcher->data;
+
+    if (w->local_head != NULL || w->ndirty > 0) {
+        drain_local(w);
+    }
+}
+
+static void
+on_tick(struct ev_loop *loop, ev_timer *watcher, int revents)
+{
+    struct rend_worker *w = watcher->data;
+    int64_t now;
+
+    if (w->id == 0) {
+        rend_clock_tick();
+    }
+    now = rend_now();
+    for (struct rend_conn *c = w->conns; c != NULL; c = c->next) {
+        rend_conn_sweep(c, now);
+    }
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct rend_worker *w = arg;
+
+    rend_self = w;
+    thread_init_handlers(w, w->gen);
+    ev_run(w->loop, 0);
+    /* shutting down: close every connection, let pending ops finish */
+    for (struct rend_conn *c = w->conns, *n; c != NULL; c = n) {
+        n = c->next;
+        rend_conn_reap(c);
+    }
+    for (int i = 0; i < 200 && w->inflight > 0; i++) {
+        ev_run(w->loop, EVRUN_NOWAIT);
+        drain_local(w);
+        usleep(10000);
+    }
+    if (w->inflight > 0) {
+        rend_log(REND_LOG_WARN, "worker %u: %llu requests still pending at "
+                 "exit", w->id, (unsigned long long)w->inflight);
+    }
+    for (unsigned i = 0; i < w->gen->nhinsts; i++) {
+        rend_hinst_thread_exit(w->gen->hinsts[i], w->id);
+    }
+    return NULL;
+}
+
+int
+rend_workers_start(unsigned n, struct rend_gen *gen)
+{
+    rend_workers = calloc(n, sizeof(*rend_workers));
+    if (rend_workers == NULL) {
+        return -1;
+    }
+    rend_nworkers = n;
+    rend_clock_tick();
+    for (unsigned i = 0; i < n; i++) {
+        struct rend_worker *w = &rend_workers[i];
+        w->id = i;
+        w->loop = ev_loop_new(EVFLAG_AUTO);
+        if (w->loop == NULL) {
+            return -1;
+        }
+        pthread_mutex_init(&w->mu, NULL);
+        ev_async_init(&w->wake, on_wake);
+        w->wake.data = w;
+        ev_async_start(w->loop, &w->wake);
+        ev_prepare_init(&w->prep, on_prepare);
+        w->prep.data = w;
+        ev_prepare_start(w->loop, &w->prep);
+        ev_timer_init(&w->tick, on_tick, 1.0, 1.0);
+        w->tick.data = w;
+        ev_timer_start(w->loop, &w->tick);
+        rend_gen_get(gen);
+        w->gen = gen;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (pthread_create(&rend_workers[i].tid, NULL, worker_main,
+                           &rend_workers[i]) != 0) {
+            rend_log(REND_LOG_ERR, "cannot start worker thread %u", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+rend_workers_dispatch(int fd, unsigned listener)
+{
+    struct rend_worker *w = &rend_workers[next_worker++ % rend_nworkers];
+    struct rend_newconn *nc = malloc(sizeof(*nc));
+
+    if (nc == NULL) {
+        close(fd);
+        return;
+    }
+    nc->fd = fd;
+    nc->listener = listener;
+    pthread_mutex_lock(&w->mu);
+    nc->next = w->newconns;
+    w->newconns = nc;
+    pthread_mutex_unlock(&w->mu);
+    ev_async_send(w->loop, &w->wake);
+}
+
+void
+rend_workers_swap(struct rend_gen *gen)
+{
+    for (unsigned i = 0; i < rend_nworkers; i++) {
+        struct rend_worker *w = &rend_workers[i];
+        struct rend_gen *stale;
+        rend_gen_get(gen);
+        pthread_mutex_lock(&w->mu);
+        stale = w->next_gen;
+        w->next_gen = gen;
+        pthread_mutex_unlock(&w->mu);
+        if (stale != NULL) {
+            rend_gen_put(stale);
+        }
+        ev_async_send(w->loop, &w->wake);
+    }
+}
+
+void
+rend_workers_stop(void)
+{
+    for (unsigned i = 0; i < rend_nworkers; i++) {
+        struct rend_worker *w = &rend_workers[i];
+        pthread_mutex_lock(&w->mu);
+        w->stop = 1;
+        pthread_mutex_unlock(&w->mu);
+        ev_async_send(w->loop, &w->wake);
+    }
+    for (unsigned i = 0; i < rend_nworkers; i++) {
+        pthread_join(rend_workers[i].tid, NULL);
+    }
+}

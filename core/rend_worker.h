@@ -1,0 +1,72 @@
+/*
+ * rend_worker.h - worker threads: one libev loop each, connections pinned
+ * to a worker, completions from other threads delivered through a locked
+ * list and an ev_async.
+ */
+#ifndef REND_WORKER_H
+#define REND_WORKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <ev.h>
+
+#include "rend_req.h"
+#include "rend_stats.h"
+
+struct rend_conn;
+struct rend_gen;
+struct rend_hinst;
+
+struct rend_newconn {
+    struct rend_newconn *next;
+    int fd;
+    unsigned listener;
+};
+
+#define REND_DIRTY_MAX 32
+
+struct rend_worker {
+    unsigned id;
+    pthread_t tid;
+    struct ev_loop *loop;
+    ev_async wake;            /* remote completions, new conns, swaps, stop */
+    ev_prepare prep;          /* drains local completions, flushes handlers */
+    ev_timer tick;            /* clock and idle-buffer sweep */
+    pthread_mutex_t mu;       /* guards the four fields below */
+    struct rend_kop *remote;
+    struct rend_newconn *newconns;
+    struct rend_gen *next_gen;
+    int stop;
+    struct rend_kop *local_head, *local_tail;  /* this thread only */
+    struct rend_conn *conns;
+    unsigned nconns;
+    struct rend_req *free_reqs;
+    unsigned nfree_reqs;
+    struct rend_gen *gen;     /* config generation new requests use */
+    struct rend_hinst *dirty[REND_DIRTY_MAX];
+    unsigned ndirty;
+    uint64_t inflight;        /* requests started and not complete */
+    struct rend_stats st;
+};
+
+extern struct rend_worker *rend_workers;
+extern unsigned rend_nworkers;
+/* The worker running on this thread, or NULL. */
+extern __thread struct rend_worker *rend_self;
+
+/* Start n workers on gen (each takes a reference).  0 or -1. */
+int rend_workers_start(unsigned n, struct rend_gen *gen);
+/* Hand an accepted socket to the next worker (round robin). */
+void rend_workers_dispatch(int fd, unsigned listener);
+/* Publish a new config generation to every worker. */
+void rend_workers_swap(struct rend_gen *gen);
+/* Stop and join every worker; connections are closed. */
+void rend_workers_stop(void);
+
+/* host->done: deliver an op completion to the worker owning it. */
+void rend_worker_complete(struct rend_kop *k, int status);
+/* Remember that hi got ops this round and needs its flush hook called. */
+void rend_worker_mark_dirty(struct rend_worker *w, struct rend_hinst *hi);
+void rend_worker_flush_dirty(struct rend_worker *w);
+
+#endif /* REND_WORKER_H */
