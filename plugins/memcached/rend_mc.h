@@ -1,0 +1,263 @@
+/*
+ * rend_mc.h - internals of the memcached handler plugin (plugins/memcached).
+ *
+ * Layout:
+ *   rend_mc.c        handler descriptor, options, thread setup, stats
+ *   rend_mc_conn.c   per-worker backend connections: connect, pipelined
+ *                    output buffer, meta-protocol reply parser, FIFO of
+ *                    outstanding requests, timeouts, down/backoff state
+ *   rend_mc_ops.c    plain (unchunked) ops, replicas and failover
+ *   rend_mc_chunk.c  chunked mode (Rend's chunk layout)
+ *   rend_mc_ketama.c libmemcached-compatible weighted ketama ring
+ *   rend_mc_md5.c    MD5 (for ketama)
+ *   rend_mc_util.c   buffers, key encoding, expiry conversion
+ *
+ * Threading: a struct rend_mc_inst is created on the main thread and is
+ * read-only afterwards except for its atomic counters.  Every struct
+ * rend_mc_thr belongs to one worker thread and is only touched there.
+ */
+#ifndef REND_MC_H
+#define REND_MC_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <ev.h>
+
+#include <rend/handler.h>
+
+#define REND_MC_KEY_MAX 250          /* memcached's key length limit */
+#define REND_MC_MAX_SERVERS 256
+#define REND_MC_MAX_CONNS 64
+
+/* ---- growable byte buffer ---- */
+
+struct rend_mc_buf {
+    char *data;
+    size_t off;  /* first unread byte */
+    size_t len;  /* end of valid bytes */
+    size_t cap;
+};
+
+/* Make room for n more bytes at data+len.  0 or -1 (out of memory). */
+int rend_mc_buf_reserve(struct rend_mc_buf *b, size_t n);
+/* Append bytes.  0 or -1. */
+int rend_mc_buf_add(struct rend_mc_buf *b, const void *p, size_t n);
+/* Append printf-formatted text.  0 or -1. */
+int rend_mc_buf_printf(struct rend_mc_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Drop consumed bytes; reset to empty when all is consumed. */
+void rend_mc_buf_compact(struct rend_mc_buf *b);
+/* Free the storage. */
+void rend_mc_buf_free(struct rend_mc_buf *b);
+
+/* ---- keys ---- */
+
+/* Key as it goes on the wire: raw, or base64 (then the command carries the
+ * `b` flag).  A key is sent raw when it has no byte <= 0x20 or 0x7f and
+ * fits 250 bytes; otherwise base64 when the encoding fits 250 bytes. */
+struct rend_mc_wkey {
+    char text[REND_MC_KEY_MAX + 1];
+    size_t len;
+    int b64;
+};
+
+/* Build the wire key for key+suffix.  0, or REND_EINVAL when too long. */
+int rend_mc_wkey(struct rend_mc_wkey *w, const char *key, size_t nkey,
+                 const char *suffix, size_t nsuffix);
+
+/* ABI absolute expiry -> memcached TTL token value (0 = never, -1 = already
+ * expired, an absolute time when more than 30 days away). */
+int64_t rend_mc_ttl(int64_t exptime, int64_t now);
+/* memcached's remaining TTL (-1 = never) -> ABI absolute expiry. */
+int64_t rend_mc_abs_exptime(int64_t ttl, int64_t now);
+
+/* ---- MD5 and ketama ---- */
+
+void rend_mc_md5(const void *data, size_t n, unsigned char out[16]);
+
+struct rend_mc_point {
+    uint32_t value;
+    uint32_t server;
+};
+
+struct rend_mc_ring {
+    struct rend_mc_point *points;
+    size_t npoints;
+    unsigned nservers;
+};
+
+/* One ring entry per server: name as libmemcached knows it (hostname or
+ * socket path), port (0 for unix sockets) and weight (>= 1). */
+struct rend_mc_ring_server {
+    const char *host;
+    unsigned port;
+    unsigned weight;
+};
+
+/* Build libmemcached's weighted ketama continuum.  0 or -1 (no memory).
+ * The caller owns ring (rend_mc_ring_free). */
+int rend_mc_ring_build(struct rend_mc_ring *ring,
+                       const struct rend_mc_ring_server *srv, unsigned n);
+void rend_mc_ring_free(struct rend_mc_ring *ring);
+/* libmemcached's key hash for ketama (MD5, low 4 bytes little endian). */
+uint32_t rend_mc_key_hash(const char *key, size_t nkey);
+/* Index of the first point at or after hash (wrapping). */
+size_t rend_mc_ring_find(const struct rend_mc_ring *ring, uint32_t hash);
+/* Server for key; 0 when there is one server (no hashing). */
+unsigned rend_mc_ring_server_of(const struct rend_mc_ring *ring,
+                                const char *key, size_t nkey);
+/* The first n distinct servers clockwise from the key's point, written to
+ * out[]; returns how many were found (<= n). */
+unsigned rend_mc_ring_replicas(const struct rend_mc_ring *ring,
+                               const char *key, size_t nkey, unsigned *out,
+                               unsigned n);
+
+/* ---- instance, servers ---- */
+
+struct rend_mc_server_conf {
+    char *name;       /* as given: host:port or path */
+    char *host;       /* host or socket path */
+    unsigned port;    /* 0 for unix sockets */
+    unsigned weight;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    /* Stats, summed over worker threads; atomics. */
+    uint64_t requests, errors, timeouts, reconnects;
+    int64_t queued;    /* outstanding requests right now */
+    int64_t down;      /* worker threads that see it down right now */
+};
+
+struct rend_mc_inst {
+    const struct rend_host *host;
+    char *name;
+    struct rend_mc_server_conf *servers;
+    unsigned nservers;
+    struct rend_mc_ring ring;
+    unsigned conns_per_server;
+    unsigned replicas;
+    int failover_on_miss;
+    double connect_timeout, timeout;  /* seconds */
+    unsigned fail_limit;
+    double retry_min, retry_max;      /* seconds */
+    int chunked;
+    size_t slab_size;
+    size_t item_size_max;
+};
+
+/* ---- per-thread connections ---- */
+
+enum rend_mc_reply_kind {
+    REND_MC_R_HD, REND_MC_R_VA, REND_MC_R_EN, REND_MC_R_NF, REND_MC_R_NS,
+    REND_MC_R_EX, REND_MC_R_MN, REND_MC_R_OK, REND_MC_R_CLIENT_ERROR,
+    REND_MC_R_SERVER_ERROR, REND_MC_R_ERROR
+};
+
+/* One parsed reply; value points into the connection's input buffer and
+ * is valid only during the callback. */
+struct rend_mc_reply {
+    int kind;
+    const char *value;
+    uint32_t nvalue;
+    int has_flags, has_ttl, has_cas, has_opaque;
+    uint32_t flags;
+    int64_t ttl;
+    uint64_t cas;
+    uint32_t opaque;
+    const char *line;  /* whole reply line (no CRLF) */
+    size_t nline;
+};
+
+/* Reply callback.  err == 0: r is a reply.  err < 0: the request failed
+ * (connection reset, timeout: a REND_E* status) and r is NULL.  A request
+ * pushed with multi=1 gets every reply up to and including MN. */
+typedef void rend_mc_reply_f(void *ud, int err, const struct rend_mc_reply *r);
+
+struct rend_mc_req {
+    struct rend_mc_req *next;
+    rend_mc_reply_f *cb;
+    void *ud;
+    ev_tstamp sent;
+    uint32_t opaque;
+    int multi;
+};
+
+enum rend_mc_conn_state {
+    REND_MC_CLOSED = 0, REND_MC_CONNECTING, REND_MC_CONNECTED
+};
+
+struct rend_mc_srv;
+
+struct rend_mc_conn {
+    struct rend_mc_srv *srv;
+    int fd;
+    int state;
+    ev_io rio, wio;
+    ev_timer tmo;
+    struct rend_mc_buf out, in;
+    struct rend_mc_req *head, *tail;
+    unsigned depth;
+    uint32_t next_opaque;
+    int dirty;
+    struct rend_mc_conn *next_dirty;
+    int parsing;        /* inside the reply loop: failures are deferred */
+    int deferred_err;
+    int probe;          /* connect attempt of a down server */
+    int ever_connected;
+};
+
+struct rend_mc_thr;
+
+struct rend_mc_srv {
+    struct rend_mc_thr *thr;
+    struct rend_mc_server_conf *conf;
+    struct rend_mc_conn *conns;
+    unsigned nconns;
+    unsigned fails;     /* consecutive failures */
+    int down;
+    double backoff;     /* seconds until the next retry */
+    ev_timer retry;
+};
+
+struct rend_mc_thr {
+    struct rend_mc_inst *inst;
+    struct ev_loop *loop;
+    struct rend_mc_srv *srvs;
+    ev_prepare prep;
+    struct rend_mc_conn *dirty;
+    struct rend_mc_req *free_reqs;
+    unsigned nfree_reqs;
+};
+
+/* Set up / tear down the thread's servers (no connection is opened until
+ * the first request).  0 or REND_ENOMEM. */
+int rend_mc_thr_open(struct rend_mc_thr *t);
+void rend_mc_thr_close(struct rend_mc_thr *t);
+
+/* Connection of server srv for a key hash, opening it if needed.  NULL
+ * with *err = REND_EDOWN (server marked down, or connect failed at once)
+ * or REND_ENOMEM. */
+struct rend_mc_conn *rend_mc_conn_get(struct rend_mc_thr *t, unsigned srv,
+                                      uint32_t keyhash, int *err);
+/* Queue a request on c (its command text is then appended to c->out by the
+ * caller, with O<returned opaque> where it wants one).  Returns the opaque,
+ * or 0 when out of memory.  cb runs exactly once (multi: once per reply up
+ * to MN, or once with an error). */
+uint32_t rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb,
+                           void *ud, int multi);
+/* Write every connection with buffered output (the flush hook). */
+void rend_mc_thr_flush(struct rend_mc_thr *t);
+
+/* Map a failure reply (ERROR, CLIENT_ERROR, SERVER_ERROR) to a status. */
+int rend_mc_reply_error(const struct rend_mc_reply *r);
+
+/* ---- ops ---- */
+
+/* Plain-mode op entry points (rend_mc_ops.c). */
+int rend_mc_op_plain(struct rend_mc_thr *t, struct rend_op *op);
+/* Chunked-mode op entry points (rend_mc_chunk.c). */
+int rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op);
+/* FLUSH to every server (both modes). */
+int rend_mc_op_flush(struct rend_mc_thr *t, struct rend_op *op);
+
+#endif /* REND_MC_H */

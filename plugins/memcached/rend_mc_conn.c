@@ -1,0 +1,720 @@
+/*
+ * rend_mc_conn.c - per-worker connections to the memcached servers.
+ *
+ * Every request is queued on one connection (FIFO) and its command text
+ * appended to that connection's output buffer; the buffers of all dirty
+ * connections are written from an ev_prepare watcher (and from the flush
+ * hook), so the requests of all clients of a worker go out together.
+ * Replies come back in order and are matched to the FIFO head; the O<n>
+ * opaque is checked when the reply carries one.
+ *
+ * Failures: a connection error or a request older than timeout_ms resets
+ * the connection and fails all its requests.  fail_limit failures in a row
+ * mark the server down: requests then fail at once with REND_EDOWN while a
+ * probe reconnects with exponential backoff; a probe that connects brings
+ * the server back.  Everything here runs on the owning worker thread.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rend_mc.h"
+
+#define READ_CHUNK 65536
+#define MAX_LINE 65536
+#define FREE_REQS_MAX 1024
+
+static void conn_drop(struct rend_mc_conn *c, int err, int count);
+static void conn_write(struct rend_mc_conn *c);
+
+static void
+stat_add(uint64_t *p, uint64_t n)
+{
+    __atomic_add_fetch(p, n, __ATOMIC_RELAXED);
+}
+
+static void
+stat_sadd(int64_t *p, int64_t n)
+{
+    __atomic_add_fetch(p, n, __ATOMIC_RELAXED);
+}
+
+static struct rend_mc_req *
+req_alloc(struct rend_mc_thr *t)
+{
+    struct rend_mc_req *r = t->free_reqs;
+
+    if (r != NULL) {
+        t->free_reqs = r->next;
+        t->nfree_reqs--;
+        return r;
+    }
+    return malloc(sizeof(*r));
+}
+
+static void
+req_free(struct rend_mc_thr *t, struct rend_mc_req *r)
+{
+    if (t->nfree_reqs >= FREE_REQS_MAX) {
+        free(r);
+        return;
+    }
+    r->next = t->free_reqs;
+    t->free_reqs = r;
+    t->nfree_reqs++;
+}
+
+static void
+conn_close(struct rend_mc_conn *c)
+{
+    struct ev_loop *loop = c->srv->thr->loop;
+
+    ev_io_stop(loop, &c->rio);
+    ev_io_stop(loop, &c->wio);
+    ev_timer_stop(loop, &c->tmo);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->state = REND_MC_CLOSED;
+    c->out.off = c->out.len = 0;
+    c->in.off = c->in.len = 0;
+    c->probe = 0;
+}
+
+static void
+retry_start(struct rend_mc_srv *s)
+{
+    ev_timer_stop(s->thr->loop, &s->retry);
+    ev_timer_set(&s->retry, s->backoff, 0.);
+    ev_timer_start(s->thr->loop, &s->retry);
+}
+
+static void
+srv_mark_down(struct rend_mc_srv *s)
+{
+    struct rend_mc_inst *in = s->thr->inst;
+
+    s->down = 1;
+    s->backoff = in->retry_min;
+    stat_sadd(&s->conf->down, 1);
+    in->host->log(REND_LOG_WARN, in->name,
+                  "server %s marked down after %u failures",
+                  s->conf->name, s->fails);
+    for (unsigned i = 0; i < s->nconns; i++) {
+        if (s->conns[i].state != REND_MC_CLOSED || s->conns[i].head) {
+            conn_drop(&s->conns[i], REND_EDOWN, 0);
+        }
+    }
+    retry_start(s);
+}
+
+static void
+srv_failed(struct rend_mc_srv *s, int err)
+{
+    struct rend_mc_inst *in = s->thr->inst;
+
+    s->fails++;
+    stat_add(&s->conf->errors, 1);
+    if (err == REND_ETIMEDOUT) {
+        stat_add(&s->conf->timeouts, 1);
+    }
+    if (s->down) {
+        s->backoff = fmin(s->backoff * 2, in->retry_max);
+        retry_start(s);
+    } else if (s->fails >= in->fail_limit) {
+        srv_mark_down(s);
+    }
+}
+
+static void
+srv_up(struct rend_mc_srv *s)
+{
+    struct rend_mc_inst *in = s->thr->inst;
+
+    if (!s->down) {
+        return;
+    }
+    s->down = 0;
+    stat_sadd(&s->conf->down, -1);
+    ev_timer_stop(s->thr->loop, &s->retry);
+    /* One more failure marks it down again until a reply succeeds. */
+    s->fails = in->fail_limit > 0 ? in->fail_limit - 1 : 0;
+    in->host->log(REND_LOG_INFO, in->name, "server %s is back",
+                  s->conf->name);
+}
+
+/* Closes c and fails all of its requests with err; count = a failure of
+ * the server.  Deferred while c's reply loop runs. */
+static void
+conn_drop(struct rend_mc_conn *c, int err, int count)
+{
+    struct rend_mc_thr *t = c->srv->thr;
+    struct rend_mc_req *r, *list;
+
+    if (c->parsing) {
+        if (c->deferred_err == 0) {
+            c->deferred_err = err;
+        }
+        return;
+    }
+    list = c->head;
+    c->head = c->tail = NULL;
+    stat_sadd(&c->srv->conf->queued, -(int64_t)c->depth);
+    c->depth = 0;
+    c->deferred_err = 0;
+    conn_close(c);
+    if (count) {
+        srv_failed(c->srv, err);
+    }
+    while ((r = list) != NULL) {
+        list = r->next;
+        r->cb(r->ud, err, NULL);
+        req_free(t, r);
+    }
+}
+
+static void
+arm_timeout(struct rend_mc_conn *c)
+{
+    struct rend_mc_thr *t = c->srv->thr;
+    double left;
+
+    ev_timer_stop(t->loop, &c->tmo);
+    if (c->head == NULL) {
+        return;
+    }
+    left = c->head->sent + t->inst->timeout - ev_now(t->loop);
+    ev_timer_set(&c->tmo, left > 0.0005 ? left : 0.0005, 0.);
+    ev_timer_start(t->loop, &c->tmo);
+}
+
+static void
+tmo_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct rend_mc_conn *c = w->data;
+    struct rend_mc_inst *in = c->srv->thr->inst;
+
+    if (c->state == REND_MC_CONNECTING) {
+        in->host->log(REND_LOG_WARN, in->name, "connect to %s timed out",
+                      c->srv->conf->name);
+        conn_drop(c, REND_ETIMEDOUT, 1);
+        return;
+    }
+    if (c->head == NULL) {
+        return;
+    }
+    if (ev_now(loop) - c->head->sent >= in->timeout - 0.0005) {
+        in->host->log(REND_LOG_WARN, in->name,
+                      "request to %s timed out; resetting connection",
+                      c->srv->conf->name);
+        conn_drop(c, REND_ETIMEDOUT, 1);
+        return;
+    }
+    arm_timeout(c);
+}
+
+static void
+connected(struct rend_mc_conn *c)
+{
+    struct rend_mc_thr *t = c->srv->thr;
+
+    c->state = REND_MC_CONNECTED;
+    ev_timer_stop(t->loop, &c->tmo);
+    ev_io_start(t->loop, &c->rio);
+    if (c->probe) {
+        c->probe = 0;
+        srv_up(c->srv);
+    }
+    if (c->ever_connected) {
+        stat_add(&c->srv->conf->reconnects, 1);
+    }
+    c->ever_connected = 1;
+    arm_timeout(c);
+    if (c->out.len > c->out.off) {
+        conn_write(c);
+    }
+}
+
+/* Starts a non-blocking connect.  0, or a REND_E* status. */
+static int
+conn_open(struct rend_mc_conn *c)
+{
+    struct rend_mc_server_conf *sc = c->srv->conf;
+    struct rend_mc_thr *t = c->srv->thr;
+    int fd, one = 1;
+
+    fd = socket(sc->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
+    if (fd < 0) {
+        return REND_EIO;
+    }
+    if (sc->addr.ss_family != AF_UNIX) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    c->fd = fd;
+    ev_io_set(&c->rio, fd, EV_READ);
+    ev_io_set(&c->wio, fd, EV_WRITE);
+    if (connect(fd, (struct sockaddr *)&sc->addr, sc->addrlen) == 0) {
+        connected(c);
+        return 0;
+    }
+    if (errno != EINPROGRESS && errno != EAGAIN) {
+        close(fd);
+        c->fd = -1;
+        return REND_EIO;
+    }
+    c->state = REND_MC_CONNECTING;
+    ev_io_start(t->loop, &c->wio);
+    ev_timer_set(&c->tmo, t->inst->connect_timeout, 0.);
+    ev_timer_start(t->loop, &c->tmo);
+    return 0;
+}
+
+static void
+conn_write(struct rend_mc_conn *c)
+{
+    struct ev_loop *loop = c->srv->thr->loop;
+
+    while (c->out.len > c->out.off) {
+        ssize_t n = write(c->fd, c->out.data + c->out.off,
+                          c->out.len - c->out.off);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                ev_io_start(loop, &c->wio);
+                return;
+            }
+            conn_drop(c, REND_EIO, 1);
+            return;
+        }
+        c->out.off += (size_t)n;
+    }
+    c->out.off = c->out.len = 0;
+    ev_io_stop(loop, &c->wio);
+}
+
+static void
+wio_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct rend_mc_conn *c = w->data;
+
+    if (c->state == REND_MC_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0
+            || err != 0) {
+            conn_drop(c, REND_EIO, 1);
+            return;
+        }
+        ev_io_stop(loop, &c->wio);
+        connected(c);
+        return;
+    }
+    conn_write(c);
+}
+
+static int
+kind_of(const char *p, size_t n)
+{
+    if (n >= 2 && (n == 2 || p[2] == ' ')) {
+        if (!memcmp(p, "HD", 2)) return REND_MC_R_HD;
+        if (!memcmp(p, "VA", 2)) return REND_MC_R_VA;
+        if (!memcmp(p, "EN", 2)) return REND_MC_R_EN;
+        if (!memcmp(p, "NF", 2)) return REND_MC_R_NF;
+        if (!memcmp(p, "NS", 2)) return REND_MC_R_NS;
+        if (!memcmp(p, "EX", 2)) return REND_MC_R_EX;
+        if (!memcmp(p, "MN", 2)) return REND_MC_R_MN;
+        if (!memcmp(p, "OK", 2)) return REND_MC_R_OK;
+    }
+    if (n >= 12 && !memcmp(p, "CLIENT_ERROR", 12)) return REND_MC_R_CLIENT_ERROR;
+    if (n >= 12 && !memcmp(p, "SERVER_ERROR", 12)) return REND_MC_R_SERVER_ERROR;
+    if (n >= 5 && !memcmp(p, "ERROR", 5)) return REND_MC_R_ERROR;
+    return -1;
+}
+
+/* Parses the flag tokens of a meta reply line starting at p. */
+static int
+parse_flags(struct rend_mc_reply *r, const char *p, const char *end)
+{
+    while (p < end) {
+        const char *tok, *e;
+        char *stop;
+        char num[32];
+        size_t n;
+
+        while (p < end && *p == ' ') {
+            p++;
+        }
+        if (p == end) {
+            break;
+        }
+        tok = p;
+        while (p < end && *p != ' ') {
+            p++;
+        }
+        e = p;
+        n = (size_t)(e - tok - 1);
+        if (n >= sizeof(num)) {
+            continue;
+        }
+        memcpy(num, tok + 1, n);
+        num[n] = '\0';
+        switch (*tok) {
+        case 'f':
+            r->flags = (uint32_t)strtoul(num, &stop, 10);
+            r->has_flags = 1;
+            break;
+        case 't':
+            r->ttl = strtoll(num, &stop, 10);
+            r->has_ttl = 1;
+            break;
+        case 'c':
+            r->cas = strtoull(num, &stop, 10);
+            r->has_cas = 1;
+            break;
+        case 'O':
+            r->opaque = (uint32_t)strtoul(num, &stop, 10);
+            r->has_opaque = 1;
+            break;
+        default:
+            continue;
+        }
+        if (*stop != '\0') {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One reply from c->in: 1 = parsed into r (bytes consumed), 0 = need more
+ * input, -1 = protocol error. */
+static int
+parse_reply(struct rend_mc_conn *c, struct rend_mc_reply *r)
+{
+    struct rend_mc_buf *in = &c->in;
+    char *start = in->data + in->off;
+    size_t avail = in->len - in->off, linelen, nline;
+    char *nl, *p, *end;
+
+    nl = memchr(start, '\n', avail);
+    if (nl == NULL) {
+        return avail > MAX_LINE ? -1 : 0;
+    }
+    linelen = (size_t)(nl - start) + 1;
+    nline = linelen - 1;
+    if (nline > 0 && start[nline - 1] == '\r') {
+        nline--;
+    }
+    memset(r, 0, sizeof(*r));
+    r->line = start;
+    r->nline = nline;
+    r->kind = kind_of(start, nline);
+    if (r->kind < 0) {
+        return -1;
+    }
+    end = start + nline;
+    p = start + 2;
+    if (r->kind == REND_MC_R_VA) {
+        char *stop;
+        unsigned long long n = strtoull(start + 3, &stop, 10);
+        if (stop == start + 3 || n > UINT32_MAX) {
+            return -1;
+        }
+        if (avail < linelen + n + 2) {
+            if (rend_mc_buf_reserve(in, linelen + n + 2 - avail) != 0) {
+                return -1;
+            }
+            return 0;
+        }
+        r->value = start + linelen;
+        r->nvalue = (uint32_t)n;
+        p = stop;
+        linelen += n + 2;
+    }
+    if (r->kind <= REND_MC_R_MN && parse_flags(r, p, end) != 0) {
+        return -1;
+    }
+    in->off += linelen;
+    return 1;
+}
+
+static void
+dispatch(struct rend_mc_conn *c, const struct rend_mc_reply *r)
+{
+    struct rend_mc_thr *t = c->srv->thr;
+    struct rend_mc_req *q = c->head;
+
+    if (q == NULL) {
+        conn_drop(c, REND_EIO, 1);
+        return;
+    }
+    if (q->multi && r->kind != REND_MC_R_MN) {
+        q->sent = ev_now(t->loop);
+        q->cb(q->ud, 0, r);
+        return;
+    }
+    if (!q->multi && r->has_opaque && r->opaque != q->opaque) {
+        t->inst->host->log(REND_LOG_ERR, t->inst->name,
+                           "reply out of order from %s", c->srv->conf->name);
+        conn_drop(c, REND_EIO, 1);
+        return;
+    }
+    c->head = q->next;
+    if (c->head == NULL) {
+        c->tail = NULL;
+    }
+    c->depth--;
+    stat_sadd(&c->srv->conf->queued, -1);
+    if (r->kind != REND_MC_R_SERVER_ERROR && r->kind != REND_MC_R_ERROR) {
+        c->srv->fails = 0;
+        if (c->srv->down == 0) {
+            c->srv->backoff = t->inst->retry_min;
+        }
+    }
+    q->cb(q->ud, 0, r);
+    req_free(t, q);
+}
+
+static void
+rio_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct rend_mc_conn *c = w->data;
+    struct rend_mc_reply r;
+    ssize_t n;
+    int rc;
+
+    if (rend_mc_buf_reserve(&c->in, READ_CHUNK) != 0) {
+        conn_drop(c, REND_ENOMEM, 0);
+        return;
+    }
+    n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        conn_drop(c, REND_EIO, 1);
+        return;
+    }
+    c->in.len += (size_t)n;
+    c->parsing = 1;
+    while (c->deferred_err == 0 && (rc = parse_reply(c, &r)) != 0) {
+        if (rc < 0) {
+            c->deferred_err = REND_EIO;
+            break;
+        }
+        dispatch(c, &r);
+    }
+    c->parsing = 0;
+    if (c->deferred_err != 0) {
+        conn_drop(c, c->deferred_err, 1);
+        return;
+    }
+    if (c->head == NULL) {
+        ev_timer_stop(loop, &c->tmo);
+    } else if (!ev_is_active(&c->tmo)) {
+        arm_timeout(c);
+    }
+    if (c->in.off == c->in.len) {
+        c->in.off = c->in.len = 0;
+    }
+}
+
+static void
+retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct rend_mc_srv *s = w->data;
+    struct rend_mc_conn *c = &s->conns[0];
+    int err;
+
+    if (!s->down || c->state != REND_MC_CLOSED) {
+        return;
+    }
+    c->probe = 1;
+    err = conn_open(c);
+    if (err != 0) {
+        c->probe = 0;
+        srv_failed(s, err);
+    }
+}
+
+static void
+prep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    rend_mc_thr_flush(w->data);
+}
+
+/* Sets up t->srvs for t->inst on t->loop. */
+int
+rend_mc_thr_open(struct rend_mc_thr *t)
+{
+    struct rend_mc_inst *in = t->inst;
+
+    t->srvs = calloc(in->nservers, sizeof(*t->srvs));
+    if (t->srvs == NULL) {
+        return REND_ENOMEM;
+    }
+    for (unsigned i = 0; i < in->nservers; i++) {
+        struct rend_mc_srv *s = &t->srvs[i];
+        s->thr = t;
+        s->conf = &in->servers[i];
+        s->nconns = in->conns_per_server;
+        s->backoff = in->retry_min;
+        s->conns = calloc(s->nconns, sizeof(*s->conns));
+        if (s->conns == NULL) {
+            return REND_ENOMEM;
+        }
+        ev_timer_init(&s->retry, retry_cb, 1., 0.);
+        s->retry.data = s;
+        for (unsigned j = 0; j < s->nconns; j++) {
+            struct rend_mc_conn *c = &s->conns[j];
+            c->srv = s;
+            c->fd = -1;
+            ev_io_init(&c->rio, rio_cb, -1, EV_READ);
+            ev_io_init(&c->wio, wio_cb, -1, EV_WRITE);
+            ev_timer_init(&c->tmo, tmo_cb, 1., 0.);
+            c->rio.data = c->wio.data = c->tmo.data = c;
+        }
+    }
+    ev_prepare_init(&t->prep, prep_cb);
+    t->prep.data = t;
+    ev_prepare_start(t->loop, &t->prep);
+    return 0;
+}
+
+/* Fails every outstanding request (REND_EIO), closes all connections and
+ * frees t's servers. */
+void
+rend_mc_thr_close(struct rend_mc_thr *t)
+{
+    struct rend_mc_req *r;
+
+    ev_prepare_stop(t->loop, &t->prep);
+    for (unsigned i = 0; t->srvs != NULL && i < t->inst->nservers; i++) {
+        struct rend_mc_srv *s = &t->srvs[i];
+        ev_timer_stop(t->loop, &s->retry);
+        for (unsigned j = 0; s->conns != NULL && j < s->nconns; j++) {
+            conn_drop(&s->conns[j], REND_EIO, 0);
+            rend_mc_buf_free(&s->conns[j].out);
+            rend_mc_buf_free(&s->conns[j].in);
+        }
+        if (s->down) {
+            stat_sadd(&s->conf->down, -1);
+        }
+        free(s->conns);
+    }
+    free(t->srvs);
+    t->srvs = NULL;
+    while ((r = t->free_reqs) != NULL) {
+        t->free_reqs = r->next;
+        free(r);
+    }
+}
+
+/* See rend_mc.h. */
+struct rend_mc_conn *
+rend_mc_conn_get(struct rend_mc_thr *t, unsigned srv, uint32_t keyhash,
+                 int *err)
+{
+    struct rend_mc_srv *s = &t->srvs[srv];
+    struct rend_mc_conn *c;
+    int rc;
+
+    if (s->down) {
+        *err = REND_EDOWN;
+        return NULL;
+    }
+    c = &s->conns[keyhash % s->nconns];
+    if (c->state == REND_MC_CLOSED) {
+        rc = conn_open(c);
+        if (rc != 0) {
+            srv_failed(s, rc);
+            *err = s->down ? REND_EDOWN : rc;
+            return NULL;
+        }
+    }
+    return c;
+}
+
+/* See rend_mc.h. */
+uint32_t
+rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
+                  int multi)
+{
+    struct rend_mc_thr *t = c->srv->thr;
+    struct rend_mc_req *r = req_alloc(t);
+
+    if (r == NULL) {
+        return 0;
+    }
+    r->next = NULL;
+    r->cb = cb;
+    r->ud = ud;
+    r->multi = multi;
+    r->sent = ev_now(t->loop);
+    if (++c->next_opaque == 0) {
+        c->next_opaque = 1;
+    }
+    r->opaque = c->next_opaque;
+    if (c->tail != NULL) {
+        c->tail->next = r;
+    } else {
+        c->head = r;
+    }
+    c->tail = r;
+    c->depth++;
+    stat_add(&c->srv->conf->requests, 1);
+    stat_sadd(&c->srv->conf->queued, 1);
+    if (!c->dirty) {
+        c->dirty = 1;
+        c->next_dirty = t->dirty;
+        t->dirty = c;
+    }
+    if (c->state == REND_MC_CONNECTED && !ev_is_active(&c->tmo)) {
+        arm_timeout(c);
+    }
+    return r->opaque;
+}
+
+/* Writes every dirty connection of t. */
+void
+rend_mc_thr_flush(struct rend_mc_thr *t)
+{
+    struct rend_mc_conn *c;
+
+    while ((c = t->dirty) != NULL) {
+        t->dirty = c->next_dirty;
+        c->dirty = 0;
+        if (c->deferred_err != 0 && !c->parsing) {
+            conn_drop(c, c->deferred_err, 0);
+        } else if (c->state == REND_MC_CONNECTED && !ev_is_active(&c->wio)) {
+            conn_write(c);
+        }
+    }
+}
+
+/* See rend_mc.h. */
+int
+rend_mc_reply_error(const struct rend_mc_reply *r)
+{
+    if (r->kind == REND_MC_R_SERVER_ERROR) {
+        if (memmem(r->line, r->nline, "too large", 9) != NULL) {
+            return REND_ETOOBIG;
+        }
+        if (memmem(r->line, r->nline, "out of memory", 13) != NULL) {
+            return REND_ENOMEM;
+        }
+        return REND_EIO;
+    }
+    if (r->kind == REND_MC_R_CLIENT_ERROR) {
+        return REND_EINVAL;
+    }
+    return REND_EIO;
+}

@@ -1,0 +1,429 @@
+/*
+ * rend_mc_ops.c - plain (unchunked) ops over the meta protocol, with
+ * replicas: reads go to the first healthy replica and fail over to the
+ * next on a failure (and on a miss with failover_on_miss); writes go to
+ * every replica and the answer is the one of the first replica (ring
+ * order) that did not fail.  Runs on the op's worker thread.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+
+#include "rend_mc.h"
+
+#define MAX_REPLICAS 8
+
+struct pop;
+
+struct leg {
+    struct pop *p;
+    unsigned i;
+};
+
+struct pop {
+    struct rend_mc_thr *t;
+    struct rend_op *op;
+    struct rend_mc_wkey wk;
+    uint32_t keyhash;
+    unsigned srv[MAX_REPLICAS];
+    int st[MAX_REPLICAS];
+    struct leg legs[MAX_REPLICAS];
+    unsigned nsrv;
+    unsigned next;      /* reads: next replica to try */
+    unsigned pending;   /* writes: replies outstanding */
+    int starting;       /* inside the op call: finish synchronously */
+    int hit_from;       /* replica whose hit filled the op, or -1 */
+};
+
+static int
+is_read(const struct rend_op *op)
+{
+    return op->code == REND_OP_GET;
+}
+
+static int
+fill_hit(struct pop *p, const struct rend_mc_reply *r)
+{
+    struct rend_op *op = p->op;
+    const struct rend_host *h = p->t->inst->host;
+
+    if (r->kind == REND_MC_R_VA) {
+        char *v = h->value_alloc(op, r->nvalue);
+        if (v == NULL && r->nvalue > 0) {
+            return REND_ENOMEM;
+        }
+        if (r->nvalue > 0) {
+            memcpy(v, r->value, r->nvalue);
+        }
+    }
+    op->out_flags = r->flags;
+    op->out_exptime = rend_mc_abs_exptime(r->has_ttl ? r->ttl : -1, h->now());
+    op->out_cas = r->cas;
+    return REND_OK;
+}
+
+/* Status of reply r for op; fills the op's outputs when apply is set. */
+static int
+map_reply(struct pop *p, unsigned i, const struct rend_mc_reply *r)
+{
+    struct rend_op *op = p->op;
+
+    switch (r->kind) {
+    case REND_MC_R_VA:
+    case REND_MC_R_HD:
+        if (op->code == REND_OP_GET || op->code == REND_OP_GAT) {
+            if (p->hit_from >= 0 && (unsigned)p->hit_from < i) {
+                return REND_OK;
+            }
+            p->hit_from = (int)i;
+            return fill_hit(p, r);
+        }
+        if (op->code == REND_OP_INCR || op->code == REND_OP_DECR) {
+            char num[24];
+            char *end;
+            if (r->kind != REND_MC_R_VA || r->nvalue == 0
+                || r->nvalue >= sizeof(num)) {
+                return REND_EIO;
+            }
+            memcpy(num, r->value, r->nvalue);
+            num[r->nvalue] = '\0';
+            if (p->hit_from < 0 || (unsigned)p->hit_from > i) {
+                p->hit_from = (int)i;
+                op->out_number = strtoull(num, &end, 10);
+                op->out_cas = r->cas;
+            }
+            return REND_OK;
+        }
+        if (p->hit_from < 0 || (unsigned)p->hit_from > i) {
+            p->hit_from = (int)i;
+            op->out_cas = r->cas;
+        }
+        return REND_OK;
+    case REND_MC_R_EN:
+        return op->code == REND_OP_TOUCH ? REND_NOT_FOUND : REND_MISS;
+    case REND_MC_R_NF:
+        if (op->code == REND_OP_APPEND || op->code == REND_OP_PREPEND
+            || op->code == REND_OP_REPLACE || op->code == REND_OP_ADD) {
+            return REND_NOT_STORED;
+        }
+        return REND_NOT_FOUND;
+    case REND_MC_R_NS:
+        return REND_NOT_STORED;
+    case REND_MC_R_EX:
+        return REND_EXISTS;
+    case REND_MC_R_OK:
+        return op->code == REND_OP_FLUSH ? REND_OK : REND_EIO;
+    case REND_MC_R_CLIENT_ERROR:
+        if ((op->code == REND_OP_INCR || op->code == REND_OP_DECR)
+            && memmem(r->line, r->nline, "non-numeric", 11) != NULL) {
+            return REND_NON_NUMERIC;
+        }
+        return REND_EINVAL;
+    default:
+        return rend_mc_reply_error(r);
+    }
+}
+
+/* The answer: reads keep the best (hit > miss > failure); writes the first
+ * replica that did not fail. */
+static int
+result(const struct pop *p)
+{
+    int first_fail = REND_EDOWN;
+
+    if (is_read(p->op)) {
+        int seen_miss = 0;
+        for (unsigned i = 0; i < p->nsrv; i++) {
+            if (p->st[i] == REND_OK) {
+                return REND_OK;
+            }
+            if (p->st[i] == REND_MISS) {
+                seen_miss = 1;
+            }
+        }
+        if (seen_miss) {
+            return REND_MISS;
+        }
+    }
+    for (unsigned i = 0; i < p->nsrv; i++) {
+        if (p->st[i] >= 0 && p->st[i] != REND_PENDING) {
+            return p->st[i];
+        }
+    }
+    for (unsigned i = 0; i < p->nsrv; i++) {
+        if (p->st[i] < 0) {
+            first_fail = p->st[i];
+            break;
+        }
+    }
+    return first_fail;
+}
+
+static int
+finish(struct pop *p)
+{
+    int st = result(p);
+    struct rend_op *op = p->op;
+    const struct rend_host *h = p->t->inst->host;
+
+    if (p->starting) {
+        return st;
+    }
+    free(p);
+    h->done(op, st);
+    return REND_PENDING;
+}
+
+/* Appends op's command for replica i to c->out with opaque o. */
+static int
+format(struct pop *p, struct rend_mc_conn *c, uint32_t o)
+{
+    struct rend_op *op = p->op;
+    struct rend_mc_buf *b = &c->out;
+    const char *k = p->wk.text, *bf = p->wk.b64 ? " b" : "";
+    int64_t ttl = rend_mc_ttl(op->exptime, p->t->inst->host->now());
+    const char *mode;
+    int rc;
+
+    switch (op->code) {
+    case REND_OP_GET:
+        return rend_mc_buf_printf(b, "mg %s%s%s f t c O%u\r\n", k, bf,
+                                  (op->opflags & REND_OPF_NO_VALUE) ? ""
+                                                                     : " v",
+                                  o);
+    case REND_OP_GAT:
+        return rend_mc_buf_printf(b, "mg %s%s T%lld%s f t c O%u\r\n", k, bf,
+                                  (long long)ttl,
+                                  (op->opflags & REND_OPF_NO_VALUE) ? ""
+                                                                     : " v",
+                                  o);
+    case REND_OP_TOUCH:
+        return rend_mc_buf_printf(b, "mg %s%s T%lld O%u\r\n", k, bf,
+                                  (long long)ttl, o);
+    case REND_OP_DELETE:
+        return rend_mc_buf_printf(b, "md %s%s O%u\r\n", k, bf, o);
+    case REND_OP_INCR:
+    case REND_OP_DECR:
+        return rend_mc_buf_printf(b, "ma %s%s M%c D%llu v c O%u\r\n", k, bf,
+                                  op->code == REND_OP_INCR ? 'I' : 'D',
+                                  (unsigned long long)op->delta, o);
+    case REND_OP_APPEND:
+    case REND_OP_PREPEND:
+        rc = rend_mc_buf_printf(b, "ms %s %u%s M%c c O%u\r\n", k, op->nvalue,
+                                bf, op->code == REND_OP_APPEND ? 'A' : 'P', o);
+        break;
+    default:
+        mode = op->code == REND_OP_ADD       ? "E"
+               : op->code == REND_OP_REPLACE ? "R"
+                                             : "S";
+        rc = rend_mc_buf_printf(b, "ms %s %u%s F%u T%lld M%s c O%u", k,
+                                op->nvalue, bf, op->flags, (long long)ttl,
+                                mode, o);
+        if (rc == 0 && op->code == REND_OP_CAS) {
+            rc = rend_mc_buf_printf(b, " C%llu", (unsigned long long)op->cas);
+        }
+        if (rc == 0) {
+            rc = rend_mc_buf_add(b, "\r\n", 2);
+        }
+        break;
+    }
+    if (rc == 0) {
+        rc = rend_mc_buf_add(b, op->value, op->nvalue);
+    }
+    if (rc == 0) {
+        rc = rend_mc_buf_add(b, "\r\n", 2);
+    }
+    return rc;
+}
+
+static void leg_reply(void *ud, int err, const struct rend_mc_reply *r);
+
+/* Sends op to replica i.  0 = queued; else a failure status. */
+static int
+send_leg(struct pop *p, unsigned i)
+{
+    struct rend_mc_conn *c;
+    uint32_t o;
+    int err = REND_EIO;
+
+    c = rend_mc_conn_get(p->t, p->srv[i], p->keyhash, &err);
+    if (c == NULL) {
+        return err;
+    }
+    o = rend_mc_conn_push(c, leg_reply, &p->legs[i], 0);
+    if (o == 0) {
+        return REND_ENOMEM;
+    }
+    if (format(p, c, o) != 0) {
+        /* The request is queued without its text: the connection is
+         * reset at the next flush and the request fails. */
+        c->deferred_err = REND_ENOMEM;
+    }
+    return 0;
+}
+
+/* Reads: try replicas from p->next on.  Returns a final status, or
+ * REND_PENDING when a request went out (or done was called). */
+static int
+read_next(struct pop *p)
+{
+    while (p->next < p->nsrv) {
+        unsigned i = p->next++;
+        int rc = send_leg(p, i);
+        if (rc == 0) {
+            p->st[i] = REND_PENDING;
+            return REND_PENDING;
+        }
+        p->st[i] = rc;
+    }
+    return finish(p);
+}
+
+static void
+leg_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct leg *l = ud;
+    struct pop *p = l->p;
+    int st = err != 0 ? err : map_reply(p, l->i, r);
+
+    p->st[l->i] = st;
+    if (is_read(p->op)) {
+        if (st == REND_OK
+            || (st == REND_MISS && !p->t->inst->failover_on_miss)) {
+            finish(p);
+            return;
+        }
+        read_next(p);
+        return;
+    }
+    if (--p->pending == 0) {
+        finish(p);
+    }
+}
+
+/* See rend_mc.h: GET..DECR in plain mode. */
+int
+rend_mc_op_plain(struct rend_mc_thr *t, struct rend_op *op)
+{
+    struct rend_mc_inst *in = t->inst;
+    struct pop *p;
+    int rc;
+
+    p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return REND_ENOMEM;
+    }
+    rc = rend_mc_wkey(&p->wk, op->key, op->nkey, "", 0);
+    if (rc != 0) {
+        free(p);
+        return rc;
+    }
+    p->t = t;
+    p->op = op;
+    p->hit_from = -1;
+    p->keyhash = rend_mc_key_hash(op->key, op->nkey);
+    p->nsrv = rend_mc_ring_replicas(&in->ring, op->key, op->nkey, p->srv,
+                                    in->replicas);
+    for (unsigned i = 0; i < p->nsrv; i++) {
+        p->legs[i].p = p;
+        p->legs[i].i = i;
+        p->st[i] = REND_PENDING;
+    }
+    p->starting = 1;
+    if (is_read(op)) {
+        rc = read_next(p);
+    } else {
+        for (unsigned i = 0; i < p->nsrv; i++) {
+            int err = send_leg(p, i);
+            if (err == 0) {
+                p->pending++;
+            } else {
+                p->st[i] = err;
+            }
+        }
+        rc = p->pending > 0 ? REND_PENDING : finish(p);
+    }
+    p->starting = 0;
+    if (rc != REND_PENDING) {
+        free(p);
+    }
+    return rc;
+}
+
+struct flushctx {
+    struct rend_mc_thr *t;
+    struct rend_op *op;
+    unsigned pending;
+    int st;
+    int starting;
+};
+
+static void
+flush_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct flushctx *f = ud;
+    int st = err;
+
+    if (st == 0) {
+        st = r->kind == REND_MC_R_OK ? REND_OK : rend_mc_reply_error(r);
+    }
+    if (st < 0 && f->st == REND_OK) {
+        f->st = st;
+    }
+    if (--f->pending == 0 && !f->starting) {
+        struct rend_op *op = f->op;
+        const struct rend_host *h = f->t->inst->host;
+        st = f->st;
+        free(f);
+        h->done(op, st);
+    }
+}
+
+/* See rend_mc.h: flush_all [delay] to every server; the first failure of
+ * any server is the answer. */
+int
+rend_mc_op_flush(struct rend_mc_thr *t, struct rend_op *op)
+{
+    struct rend_mc_inst *in = t->inst;
+    struct flushctx *f = calloc(1, sizeof(*f));
+    int64_t now = in->host->now();
+    int st;
+
+    if (f == NULL) {
+        return REND_ENOMEM;
+    }
+    f->t = t;
+    f->op = op;
+    f->st = REND_OK;
+    f->starting = 1;
+    f->pending = 1;
+    for (unsigned i = 0; i < in->nservers; i++) {
+        int err = REND_EIO;
+        struct rend_mc_conn *c = rend_mc_conn_get(t, i, 0, &err);
+        if (c == NULL || rend_mc_conn_push(c, flush_reply, f, 0) == 0) {
+            if (c != NULL) {
+                err = REND_ENOMEM;
+            }
+            if (f->st == REND_OK) {
+                f->st = err;
+            }
+            continue;
+        }
+        f->pending++;
+        if (op->exptime > now) {
+            err = rend_mc_buf_printf(&c->out, "flush_all %lld\r\n",
+                                     (long long)(op->exptime - now));
+        } else {
+            err = rend_mc_buf_printf(&c->out, "flush_all\r\n");
+        }
+        if (err != 0) {
+            c->deferred_err = REND_ENOMEM;
+        }
+    }
+    f->starting = 0;
+    if (--f->pending == 0) {
+        st = f->st;
+        free(f);
+        return st;
+    }
+    return REND_PENDING;
+}
