@@ -1,0 +1,129 @@
+/*
+ * inmem.h - internals of the inmem handler: a lock-striped hash table of
+ * malloc'd items with one recency list per stripe and a global byte budget.
+ *
+ * Locking.  An item belongs to the stripe chosen by the low bits of its key
+ * hash; everything about it (chain, list, fields) is guarded by that
+ * stripe's mutex.  The only state shared across stripes is atomic: the byte
+ * count, the cas counter and the flush marks.
+ */
+#ifndef REND_INMEM_H
+#define REND_INMEM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <rend/handler.h>
+
+enum inmem_policy {
+    INMEM_CLOCK = 0, /* second chance: hits set a bit, eviction clears it */
+    INMEM_LRU = 1,   /* strict: every hit moves the item to the front */
+};
+
+struct inmem_item {
+    struct inmem_item *hnext;       /* hash chain */
+    struct inmem_item *prev, *next; /* recency list, head = newest */
+    uint64_t hash;
+    uint64_t cas;
+    int64_t exptime; /* absolute, 0 = never */
+    int64_t stored;  /* host->now() when stored, for delayed flushes */
+    uint32_t nkey;
+    uint32_t nvalue;
+    uint32_t flags;
+    uint8_t ref;     /* INMEM_CLOCK: hit since the hand last passed */
+    char data[];     /* key bytes, then value bytes */
+};
+
+#define INMEM_KEY(it) ((it)->data)
+#define INMEM_VALUE(it) ((it)->data + (it)->nkey)
+#define INMEM_ITEM_SIZE(nkey, nvalue)                                        \
+    (sizeof(struct inmem_item) + (size_t)(nkey) + (size_t)(nvalue))
+
+/* Per-stripe counters, summed by stats() under their own names. */
+#define INMEM_COUNTERS(X)                                                    \
+    X(total_items) X(evictions) X(expired_reclaimed) X(flush_reclaimed)      \
+    X(cmd_get) X(get_hits) X(get_misses) X(cmd_set)                          \
+    X(cmd_touch) X(touch_hits) X(touch_misses)                               \
+    X(delete_hits) X(delete_misses) X(incr_hits) X(incr_misses)              \
+    X(decr_hits) X(decr_misses) X(cas_hits) X(cas_misses) X(cas_badval)
+
+struct inmem_counters {
+#define INMEM_COUNTER_FIELD(name) uint64_t name;
+    INMEM_COUNTERS(INMEM_COUNTER_FIELD)
+#undef INMEM_COUNTER_FIELD
+};
+
+struct inmem_stripe {
+    pthread_mutex_t mu;
+    struct inmem_item **buckets;
+    uint64_t mask;                  /* nbuckets - 1 */
+    struct inmem_item *head, *tail; /* recency list */
+    uint64_t items;
+    uint64_t bytes;
+    struct inmem_counters c;
+} __attribute__((aligned(64)));
+
+struct inmem {
+    const struct rend_host *host;
+    char name[64];
+    uint64_t limit;         /* byte budget */
+    uint64_t item_size_max; /* largest value */
+    enum inmem_policy policy;
+    unsigned nstripes;      /* power of two */
+    unsigned hash_power;
+    struct inmem_stripe *stripes;
+
+    _Atomic uint64_t bytes;       /* sum of INMEM_ITEM_SIZE over items */
+    _Atomic uint64_t cas;         /* last cas handed out */
+    _Atomic uint64_t flush_cas;   /* items with cas <= this are flushed */
+    _Atomic int64_t flush_before; /* items stored before this are gone... */
+    _Atomic int64_t flush_at;     /* ...once now >= flush_at (0 = none) */
+    _Atomic unsigned evict_cursor;
+    _Atomic uint64_t cmd_flush;
+    pthread_mutex_t flush_mu;
+};
+
+/* Key hash (64 bits; low bits pick the stripe). */
+uint64_t inmem_hash(const char *key, size_t nkey);
+
+/* Make the table: 0, or -1 when out of memory.  Single-threaded. */
+int inmem_table_init(struct inmem *m);
+/* Free every item and the table.  Single-threaded. */
+void inmem_table_free(struct inmem *m);
+
+static inline struct inmem_stripe *
+inmem_stripe_of(struct inmem *m, uint64_t hash)
+{
+    return &m->stripes[hash & (m->nstripes - 1)];
+}
+
+/* The rest runs with the item's stripe locked (s->mu held). */
+
+/* Find the live item for key; a dead one (expired, flushed) met on the way
+ * is freed and counted as reclaimed.  NULL when there is none. */
+struct inmem_item *inmem_find(struct inmem *m, struct inmem_stripe *s,
+                              uint64_t hash, const char *key, size_t nkey,
+                              int64_t now);
+/* Record a hit for the eviction policy. */
+void inmem_touch_lru(struct inmem *m, struct inmem_stripe *s,
+                     struct inmem_item *it);
+/* Put a new item in (it->hash set; gets a fresh cas).  old, when not NULL,
+ * is the item it replaces and is freed.  Returns the new cas. */
+uint64_t inmem_link(struct inmem *m, struct inmem_stripe *s,
+                    struct inmem_item *it, struct inmem_item *old);
+/* Take an item out and free it. */
+void inmem_unlink(struct inmem *m, struct inmem_stripe *s,
+                  struct inmem_item *it);
+/* True when the item must be treated as absent. */
+int inmem_dead(struct inmem *m, const struct inmem_item *it, int64_t now);
+
+/* Bring the byte count back under the limit after a store into s (whose
+ * lock is held on entry and released on return).  keep is never evicted. */
+void inmem_make_room(struct inmem *m, struct inmem_stripe *s,
+                     const struct inmem_item *keep, int64_t now);
+/* Free every dead item now (after a flush).  Takes each stripe's lock in
+ * turn; no lock may be held on entry. */
+void inmem_reclaim_all(struct inmem *m, int64_t now);
+
+#endif /* REND_INMEM_H */

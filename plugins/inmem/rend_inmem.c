@@ -1,0 +1,584 @@
+/*
+ * rend_inmem.c - the inmem handler: a memory-bounded, lock-striped cache
+ * that completes every op inline on the calling worker thread.
+ *
+ * Every op hashes the key, locks one stripe, works, unlocks.  Stores
+ * allocate the new item before taking the lock; append, prepend and a
+ * length-changing incr/decr allocate under it (they need the old value).
+ * When a store pushes the byte count over the limit, inmem_make_room
+ * evicts (see inmem_table.c).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inmem.h"
+
+#define MAX_STRIPES 4096
+
+/* ---- item construction --------------------------------------------- */
+
+static struct inmem_item *
+item_new(const char *key, size_t nkey, size_t nvalue, uint64_t hash)
+{
+    struct inmem_item *it = malloc(INMEM_ITEM_SIZE(nkey, nvalue));
+
+    if (it == NULL) {
+        return NULL;
+    }
+    it->hash = hash;
+    it->nkey = (uint32_t)nkey;
+    it->nvalue = (uint32_t)nvalue;
+    memcpy(INMEM_KEY(it), key, nkey);
+    return it;
+}
+
+/* Refuse what can never fit: a value over item_size_max, or an item
+ * bigger than the whole budget. */
+static int
+too_big(const struct inmem *m, size_t nkey, uint64_t nvalue)
+{
+    return nvalue > m->item_size_max
+           || INMEM_ITEM_SIZE(nkey, nvalue) > m->limit;
+}
+
+/* ---- retrieval ------------------------------------------------------ */
+
+static int
+op_get_common(struct inmem *m, struct rend_op *op, int gat)
+{
+    uint64_t h = inmem_hash(op->key, op->nkey);
+    struct inmem_stripe *s = inmem_stripe_of(m, h);
+    int64_t now = m->host->now();
+    struct inmem_item *it;
+    char *buf;
+
+    pthread_mutex_lock(&s->mu);
+    s->c.cmd_get++;
+    if (gat) {
+        s->c.cmd_touch++;
+    }
+    it = inmem_find(m, s, h, op->key, op->nkey, now);
+    if (it == NULL) {
+        s->c.get_misses++;
+        if (gat) {
+            s->c.touch_misses++;
+        }
+        pthread_mutex_unlock(&s->mu);
+        return REND_MISS;
+    }
+    if (!(op->opflags & REND_OPF_NO_VALUE)) {
+        buf = m->host->value_alloc(op, it->nvalue);
+        if (buf == NULL) {
+            pthread_mutex_unlock(&s->mu);
+            return REND_ENOMEM;
+        }
+        memcpy(buf, INMEM_VALUE(it), it->nvalue);
+    }
+    s->c.get_hits++;
+    if (gat) {
+        s->c.touch_hits++;
+        it->exptime = op->exptime;
+    }
+    inmem_touch_lru(m, s, it);
+    op->out_flags = it->flags;
+    op->out_exptime = it->exptime;
+    op->out_cas = it->cas;
+    pthread_mutex_unlock(&s->mu);
+    return REND_OK;
+}
+
+static int
+op_get(void *tctx, struct rend_op *op)
+{
+    return op_get_common(tctx, op, 0);
+}
+
+static int
+op_gat(void *tctx, struct rend_op *op)
+{
+    return op_get_common(tctx, op, 1);
+}
+
+static int
+op_touch(void *tctx, struct rend_op *op)
+{
+    struct inmem *m = tctx;
+    uint64_t h = inmem_hash(op->key, op->nkey);
+    struct inmem_stripe *s = inmem_stripe_of(m, h);
+    struct inmem_item *it;
+
+    pthread_mutex_lock(&s->mu);
+    s->c.cmd_touch++;
+    it = inmem_find(m, s, h, op->key, op->nkey, m->host->now());
+    if (it == NULL) {
+        s->c.touch_misses++;
+        pthread_mutex_unlock(&s->mu);
+        return REND_NOT_FOUND;
+    }
+    s->c.touch_hits++;
+    it->exptime = op->exptime;
+    inmem_touch_lru(m, s, it);
+    op->out_cas = it->cas;
+    pthread_mutex_unlock(&s->mu);
+    return REND_OK;
+}
+
+/* ---- whole-value stores: set, add, replace, cas --------------------- */
+
+static int
+op_store(void *tctx, struct rend_op *op)
+{
+    struct inmem *m = tctx;
+    uint64_t h = inmem_hash(op->key, op->nkey);
+    struct inmem_stripe *s = inmem_stripe_of(m, h);
+    int64_t now = m->host->now();
+    struct inmem_item *it, *old;
+    int st = REND_OK;
+
+    if (too_big(m, op->nkey, op->nvalue)) {
+        return REND_ETOOBIG;
+    }
+    it = item_new(op->key, op->nkey, op->nvalue, h);
+    if (it == NULL) {
+        return REND_ENOMEM;
+    }
+    memcpy(INMEM_VALUE(it), op->value, op->nvalue);
+    it->flags = op->flags;
+    it->exptime = op->exptime;
+    it->stored = now;
+
+    pthread_mutex_lock(&s->mu);
+    s->c.cmd_set++;
+    old = inmem_find(m, s, h, op->key, op->nkey, now);
+    switch (op->code) {
+    case REND_OP_ADD:
+        st = old != NULL ? REND_NOT_STORED : REND_OK;
+        break;
+    case REND_OP_REPLACE:
+        st = old == NULL ? REND_NOT_STORED : REND_OK;
+        break;
+    case REND_OP_CAS:
+        if (old == NULL) {
+            s->c.cas_misses++;
+            st = REND_NOT_FOUND;
+        } else if (old->cas != op->cas) {
+            s->c.cas_badval++;
+            st = REND_EXISTS;
+        } else {
+            s->c.cas_hits++;
+        }
+        break;
+    default:
+        break;
+    }
+    if (st != REND_OK) {
+        pthread_mutex_unlock(&s->mu);
+        free(it);
+        return st;
+    }
+    op->out_cas = inmem_link(m, s, it, old);
+    inmem_make_room(m, s, it, now); /* unlocks s */
+    return REND_OK;
+}
+
+/* ---- stores built from the old item: append, prepend, incr, decr ---- */
+
+/* Replace old by a copy with a new value, keeping flags and expiry.  With
+ * s locked; on success the lock is handed to inmem_make_room. */
+static int
+rebuild(struct inmem *m, struct inmem_stripe *s, struct inmem_item *old,
+        const char *head, size_t nhead, const char *tail, size_t ntail,
+        int64_t now, uint64_t *cas)
+{
+    struct inmem_item *it;
+
+    it = item_new(INMEM_KEY(old), old->nkey, nhead + ntail, old->hash);
+    if (it == NULL) {
+        return REND_ENOMEM;
+    }
+    memcpy(INMEM_VALUE(it), head, nhead);
+    memcpy(INMEM_VALUE(it) + nhead, tail, ntail);
+    it->flags = old->flags;
+    it->exptime = old->exptime;
+    it->stored = now;
+    *cas = inmem_link(m, s, it, old);
+    inmem_make_room(m, s, it, now);
+    return REND_OK;
+}
+
+static int
+op_concat(void *tctx, struct rend_op *op)
+{
+    struct inmem *m = tctx;
+    uint64_t h = inmem_hash(op->key, op->nkey);
+    struct inmem_stripe *s = inmem_stripe_of(m, h);
+    int64_t now = m->host->now();
+    struct inmem_item *old;
+    int st;
+
+    pthread_mutex_lock(&s->mu);
+    s->c.cmd_set++;
+    old = inmem_find(m, s, h, op->key, op->nkey, now);
+    if (old == NULL) {
+        pthread_mutex_unlock(&s->mu);
+        return REND_NOT_STORED;
+    }
+    if (too_big(m, op->nkey, (uint64_t)old->nvalue + op->nvalue)) {
+        pthread_mutex_unlock(&s->mu);
+        return REND_ETOOBIG;
+    }
+    if (op->code == REND_OP_APPEND) {
+        st = rebuild(m, s, old, INMEM_VALUE(old), old->nvalue, op->value,
+                     op->nvalue, now, &op->out_cas);
+    } else {
+        st = rebuild(m, s, old, op->value, op->nvalue, INMEM_VALUE(old),
+                     old->nvalue, now, &op->out_cas);
+    }
+    if (st != REND_OK) {
+        pthread_mutex_unlock(&s->mu);
+    }
+    return st;
+}
+
+/* memcached's rule: 1..20 decimal digits that fit in 64 bits. */
+static int
+parse_u64(const char *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (n == 0 || n > 20) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned char)p[i] - '0';
+
+        if (d > 9 || v > (UINT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+op_arith(void *tctx, struct rend_op *op)
+{
+    struct inmem *m = tctx;
+    uint64_t h = inmem_hash(op->key, op->nkey);
+    struct inmem_stripe *s = inmem_stripe_of(m, h);
+    int64_t now = m->host->now();
+    int incr = op->code == REND_OP_INCR;
+    struct inmem_item *it;
+    char num[24];
+    uint64_t v;
+    int len, st;
+
+    pthread_mutex_lock(&s->mu);
+    it = inmem_find(m, s, h, op->key, op->nkey, now);
+    if (it == NULL) {
+        if (incr) {
+            s->c.incr_misses++;
+        } else {
+            s->c.decr_misses++;
+        }
+        pthread_mutex_unlock(&s->mu);
+        return REND_NOT_FOUND;
+    }
+    if (parse_u64(INMEM_VALUE(it), it->nvalue, &v) != 0) {
+        pthread_mutex_unlock(&s->mu);
+        return REND_NON_NUMERIC;
+    }
+    if (incr) {
+        s->c.incr_hits++;
+        v += op->delta; /* wraps at 2^64 */
+    } else {
+        s->c.decr_hits++;
+        v = op->delta > v ? 0 : v - op->delta;
+    }
+    op->out_number = v;
+    len = snprintf(num, sizeof(num), "%" PRIu64, v);
+    if ((uint32_t)len == it->nvalue) {
+        /* Same length: rewrite in place under a new cas. */
+        memcpy(INMEM_VALUE(it), num, (size_t)len);
+        it->cas = atomic_fetch_add_explicit(&m->cas, 1,
+                                            memory_order_relaxed) + 1;
+        it->stored = now;
+        inmem_touch_lru(m, s, it);
+        op->out_cas = it->cas;
+        pthread_mutex_unlock(&s->mu);
+        return REND_OK;
+    }
+    st = rebuild(m, s, it, num, (size_t)len, "", 0, now, &op->out_cas);
+    if (st != REND_OK) {
+        pthread_mutex_unlock(&s->mu);
+    }
+    return st;
+}
+
+static int
+op_delete(void *tctx, struct rend_op *op)
+{
+    struct inmem *m = tctx;
+    uint64_t h = inmem_hash(op->key, op->nkey);
+    struct inmem_stripe *s = inmem_stripe_of(m, h);
+    struct inmem_item *it;
+
+    pthread_mutex_lock(&s->mu);
+    it = inmem_find(m, s, h, op->key, op->nkey, m->host->now());
+    if (it == NULL) {
+        s->c.delete_misses++;
+        pthread_mutex_unlock(&s->mu);
+        return REND_NOT_FOUND;
+    }
+    s->c.delete_hits++;
+    inmem_unlink(m, s, it);
+    pthread_mutex_unlock(&s->mu);
+    return REND_OK;
+}
+
+/*
+ * Flush.  exptime <= 0: everything stored so far is gone now (by cas, so
+ * a store later in the same second survives), and its memory is freed at
+ * once.  A past time T: items stored before T are gone.  A future time T:
+ * items stored before T are gone from T on (one pending flush at a time;
+ * a newer one replaces it, as in memcached).
+ */
+static int
+op_flush(void *tctx, struct rend_op *op)
+{
+    struct inmem *m = tctx;
+    int64_t now = m->host->now();
+    int64_t at;
+
+    atomic_fetch_add(&m->cmd_flush, 1);
+    pthread_mutex_lock(&m->flush_mu);
+    at = atomic_load(&m->flush_at);
+    if (at != 0 && at <= now) {
+        /* The pending flush has taken effect: fold it in. */
+        if (at > atomic_load(&m->flush_before)) {
+            atomic_store(&m->flush_before, at);
+        }
+        atomic_store(&m->flush_at, 0);
+    }
+    if (op->exptime <= 0) {
+        atomic_store(&m->flush_cas, atomic_load(&m->cas));
+    } else if (op->exptime <= now) {
+        if (op->exptime > atomic_load(&m->flush_before)) {
+            atomic_store(&m->flush_before, op->exptime);
+        }
+    } else {
+        atomic_store(&m->flush_at, op->exptime);
+    }
+    pthread_mutex_unlock(&m->flush_mu);
+    if (op->exptime <= now) {
+        inmem_reclaim_all(m, now);
+    }
+    return REND_OK;
+}
+
+/* ---- instance ------------------------------------------------------- */
+
+static int
+parse_opts(struct inmem *m, const struct rend_kv *opts, size_t n, char *err,
+           size_t errlen)
+{
+    uint64_t mb, isz, hp, ns;
+    const char *pol;
+
+    if (rend_opt_u64(opts, n, "memory_mb", 64, 1u << 20, &mb) != 0 || mb == 0) {
+        snprintf(err, errlen, "memory_mb must be 1..1048576");
+        return -1;
+    }
+    if (rend_opt_u64(opts, n, "item_size_max", 1u << 20, 1u << 30, &isz) != 0
+        || isz == 0) {
+        snprintf(err, errlen, "item_size_max must be 1..1073741824 bytes");
+        return -1;
+    }
+    if (rend_opt_u64(opts, n, "hash_power", 16, 32, &hp) != 0 || hp < 4) {
+        snprintf(err, errlen, "hash_power must be 4..32");
+        return -1;
+    }
+    if (rend_opt_u64(opts, n, "stripes", 64, MAX_STRIPES, &ns) != 0
+        || ns == 0 || (ns & (ns - 1)) != 0) {
+        snprintf(err, errlen, "stripes must be a power of two, 1..%d",
+                 MAX_STRIPES);
+        return -1;
+    }
+    pol = rend_opt_str(opts, n, "eviction", "clock");
+    if (strcmp(pol, "clock") == 0) {
+        m->policy = INMEM_CLOCK;
+    } else if (strcmp(pol, "lru") == 0) {
+        m->policy = INMEM_LRU;
+    } else {
+        snprintf(err, errlen, "eviction must be clock or lru, not '%s'", pol);
+        return -1;
+    }
+    m->limit = mb << 20;
+    m->item_size_max = isz;
+    m->hash_power = (unsigned)hp;
+    m->nstripes = (unsigned)ns;
+    return 0;
+}
+
+static void
+inmem_destroy(void *inst)
+{
+    struct inmem *m = inst;
+
+    if (m == NULL) {
+        return;
+    }
+    inmem_table_free(m);
+    pthread_mutex_destroy(&m->flush_mu);
+    free(m);
+}
+
+static int
+inmem_create(const struct rend_host *host, const char *instance,
+             const struct rend_kv *opts, size_t nopts, void **inst, char *err,
+             size_t errlen)
+{
+    static const char *known[] = { "memory_mb", "item_size_max", "hash_power",
+                                   "stripes", "eviction" };
+    struct inmem *m = calloc(1, sizeof(*m));
+
+    if (m == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return REND_ENOMEM;
+    }
+    pthread_mutex_init(&m->flush_mu, NULL);
+    m->host = host;
+    snprintf(m->name, sizeof(m->name), "%s", instance ? instance : "inmem");
+    if (parse_opts(m, opts, nopts, err, errlen) != 0) {
+        inmem_destroy(m);
+        return REND_EINVAL;
+    }
+    for (size_t i = 0; i < nopts; i++) {
+        size_t k = 0;
+
+        while (k < sizeof(known) / sizeof(known[0])
+               && strcmp(opts[i].key, known[k]) != 0) {
+            k++;
+        }
+        if (k == sizeof(known) / sizeof(known[0])) {
+            host->log(REND_LOG_WARN, m->name, "unknown option '%s' ignored",
+                      opts[i].key);
+        }
+    }
+    if (inmem_table_init(m) != 0) {
+        inmem_destroy(m);
+        snprintf(err, errlen, "out of memory for the hash table");
+        return REND_ENOMEM;
+    }
+    *inst = m;
+    return REND_OK;
+}
+
+static int
+inmem_thread_init(void *inst, const struct rend_thread *thr, void **tctx)
+{
+    *tctx = inst; /* every thread shares the striped table */
+    return REND_OK;
+}
+
+static void
+inmem_thread_exit(void *inst, void *tctx)
+{
+}
+
+static void
+emit_u64(rend_stat_emit_f *emit, void *ud, const char *name, uint64_t v)
+{
+    char buf[24];
+
+    snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    emit(ud, name, buf);
+}
+
+static void
+inmem_stats(void *inst, rend_stat_emit_f *emit, void *ud)
+{
+    struct inmem *m = inst;
+    struct inmem_counters t = { 0 };
+    uint64_t items = 0, bytes = 0, buckets = 0;
+
+    for (unsigned i = 0; i < m->nstripes; i++) {
+        struct inmem_stripe *s = &m->stripes[i];
+
+        pthread_mutex_lock(&s->mu);
+#define SUM(name) t.name += s->c.name;
+        INMEM_COUNTERS(SUM)
+#undef SUM
+        items += s->items;
+        bytes += s->bytes;
+        buckets += s->mask + 1;
+        pthread_mutex_unlock(&s->mu);
+    }
+#define EMIT(name, v) emit_u64(emit, ud, name, v)
+    EMIT("items", items);
+    EMIT("bytes", bytes);
+    EMIT("limit_bytes", m->limit);
+    EMIT("item_size_max", m->item_size_max);
+#define EMIT_COUNTER(name) EMIT(#name, t.name);
+    INMEM_COUNTERS(EMIT_COUNTER)
+#undef EMIT_COUNTER
+    EMIT("cmd_flush", atomic_load(&m->cmd_flush));
+    EMIT("hash_buckets", buckets);
+    EMIT("stripes", m->nstripes);
+#undef EMIT
+    emit(ud, "eviction", m->policy == INMEM_LRU ? "lru" : "clock");
+}
+
+static int
+inmem_walk(void *inst, rend_walk_f *fn, void *ud)
+{
+    struct inmem *m = inst;
+    int64_t now = m->host->now();
+    int rc = 0;
+
+    for (unsigned i = 0; i < m->nstripes && rc == 0; i++) {
+        struct inmem_stripe *s = &m->stripes[i];
+        struct inmem_item *it;
+
+        pthread_mutex_lock(&s->mu);
+        for (it = s->head; it != NULL && rc == 0; it = it->next) {
+            if (!inmem_dead(m, it, now)) {
+                rc = fn(ud, INMEM_KEY(it), it->nkey, INMEM_VALUE(it),
+                        it->nvalue, it->flags, it->exptime, it->cas);
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
+
+REND_EXPORT const struct rend_handler rend_handler_v1 = {
+    REND_HANDLER_INIT,
+    .caps = REND_CAP_CAS,
+    .name = "inmem",
+    .version = "1.0",
+    .create = inmem_create,
+    .destroy = inmem_destroy,
+    .thread_init = inmem_thread_init,
+    .thread_exit = inmem_thread_exit,
+    .ops = {
+        [REND_OP_GET] = op_get,
+        [REND_OP_GAT] = op_gat,
+        [REND_OP_TOUCH] = op_touch,
+        [REND_OP_SET] = op_store,
+        [REND_OP_ADD] = op_store,
+        [REND_OP_REPLACE] = op_store,
+        [REND_OP_APPEND] = op_concat,
+        [REND_OP_PREPEND] = op_concat,
+        [REND_OP_CAS] = op_store,
+        [REND_OP_DELETE] = op_delete,
+        [REND_OP_INCR] = op_arith,
+        [REND_OP_DECR] = op_arith,
+        [REND_OP_FLUSH] = op_flush,
+    },
+    .stats = inmem_stats,
+    .walk = inmem_walk,
+};
