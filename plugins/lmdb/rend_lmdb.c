@@ -38,6 +38,7 @@ static const char *const known_opts[] = {
 
 static const char META_CAS[] = "cas";
 static const char META_FLUSH[] = "flush_at";
+static const char META_BEFORE[] = "flushed_before";
 
 static int
 registry_add(struct rend_lmdb *inst, char *err, size_t errlen)
@@ -240,6 +241,11 @@ open_env(struct rend_lmdb *inst, char *err, size_t errlen)
             if (mdb_get(txn, inst->meta, &k, &v) == 0) {
                 inst->flush_at = (int64_t)get_be64(&v);
             }
+            k.mv_size = strlen(META_BEFORE);
+            k.mv_data = (void *)META_BEFORE;
+            if (mdb_get(txn, inst->meta, &k, &v) == 0) {
+                inst->flushed_before = (int64_t)get_be64(&v);
+            }
             rc = mdb_txn_commit(txn);
         } else {
             mdb_txn_abort(txn);
@@ -352,6 +358,11 @@ lmdb_create(const struct rend_host *host, const char *instance,
         if (rc != 0) {
             goto fail;
         }
+    }
+    if (inst->flushed_before != 0) {
+        /* Finish deleting what a flush with a past time left behind. */
+        inst->reap_active = 1;
+        inst->reap_before = inst->flushed_before;
     }
     if (rend_lmdb_writer_start(inst) != 0) {
         snprintf(err, errlen, "writer thread: %s", strerror(errno));
@@ -502,6 +513,11 @@ lmdb_stats(void *p, rend_stat_emit_f *emit, void *ud)
     emit_u64(emit, ud, "reap_passes", LOAD(inst, reap_passes));
     emit_u64(emit, ud, "syncs", LOAD(inst, syncs));
     emit_u64(emit, ud, "flushes", LOAD(inst, flushes));
+    emit_u64(emit, ud, "flush_at",
+             (uint64_t)__atomic_load_n(&inst->flush_at, __ATOMIC_RELAXED));
+    emit_u64(emit, ud, "flushed_before",
+             (uint64_t)__atomic_load_n(&inst->flushed_before,
+                                       __ATOMIC_RELAXED));
     emit_u64(emit, ud, "readers", inst->readers);
     emit(ud, "sync", inst->sync == REND_LMDB_SYNC_COMMIT ? "commit"
                                                           : "periodic");

@@ -17,19 +17,22 @@
 #include <rend/handler.h>
 
 /*
- * Stored item: a 16-byte header before the value bytes.
+ * Stored item: a 20-byte header before the value bytes.
  *   bytes 0..3   exptime, unsigned 32-bit big-endian, absolute unix seconds,
  *                0 = never (the Rend-lmdb layout)
  *   bytes 4..7   client flags, 32-bit big-endian (the Rend-lmdb layout)
  *   bytes 8..15  cas, 64-bit big-endian
- *   bytes 16..   the value
+ *   bytes 16..19 stored: unix seconds of the last write, 32-bit big-endian
+ *                (flush with a past time compares it)
+ *   bytes 20..   the value
  */
-#define REND_LMDB_HDR 16
+#define REND_LMDB_HDR 20
 
 struct rend_lmdb_item {
     int64_t exptime;
     uint32_t flags;
     uint64_t cas;
+    int64_t stored;
     const char *data;
     size_t ndata;
 };
@@ -97,6 +100,9 @@ struct rend_lmdb {
      * every item as gone once it is <= now, until the writer has dropped
      * the items and cleared it. */
     int64_t flush_at;
+    /* Items stored before this time are gone (a flush with a past time,
+     * cleared again once the reaper has deleted them); atomic. */
+    int64_t flushed_before;
 
     /* Writer: everything below `lock` is guarded by it. */
     pthread_t writer;
@@ -114,6 +120,7 @@ struct rend_lmdb {
     char *reap_key;       /* where the current reaper pass resumes */
     size_t nreap_key, reap_key_cap;
     int reap_active;
+    int64_t reap_before;  /* flushed_before when the reaper pass began */
     int dirty;            /* commits not yet synced (sync = periodic) */
 
     struct rend_lmdb_pool *pool;
@@ -130,10 +137,17 @@ struct rend_lmdb_tctx {
     __atomic_add_fetch(&(inst)->n.field, (v), __ATOMIC_RELAXED)
 
 /* Header codec. */
-static inline void
-rend_lmdb_hdr_put(char *p, int64_t exptime, uint32_t flags, uint64_t cas)
+static inline uint32_t
+rend_lmdb_time32(int64_t t)
 {
-    uint32_t e;
+    return t <= 0 ? 0 : t > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
+
+static inline void
+rend_lmdb_hdr_put(char *p, int64_t exptime, uint32_t flags, uint64_t cas,
+                  int64_t stored)
+{
+    uint32_t e, s = rend_lmdb_time32(stored);
 
     if (exptime == 0) {
         e = 0;
@@ -147,6 +161,7 @@ rend_lmdb_hdr_put(char *p, int64_t exptime, uint32_t flags, uint64_t cas)
     for (int i = 0; i < 4; i++) {
         p[i] = (char)(e >> (24 - 8 * i));
         p[4 + i] = (char)(flags >> (24 - 8 * i));
+        p[16 + i] = (char)(s >> (24 - 8 * i));
     }
     for (int i = 0; i < 8; i++) {
         p[8 + i] = (char)(cas >> (56 - 8 * i));
@@ -158,7 +173,7 @@ static inline int
 rend_lmdb_item_get(const MDB_val *v, struct rend_lmdb_item *it)
 {
     const unsigned char *p = v->mv_data;
-    uint32_t e = 0, f = 0;
+    uint32_t e = 0, f = 0, s = 0;
     uint64_t c = 0;
 
     if (v->mv_size < REND_LMDB_HDR) {
@@ -167,6 +182,7 @@ rend_lmdb_item_get(const MDB_val *v, struct rend_lmdb_item *it)
     for (int i = 0; i < 4; i++) {
         e = (e << 8) | p[i];
         f = (f << 8) | p[4 + i];
+        s = (s << 8) | p[16 + i];
     }
     for (int i = 0; i < 8; i++) {
         c = (c << 8) | p[8 + i];
@@ -174,21 +190,30 @@ rend_lmdb_item_get(const MDB_val *v, struct rend_lmdb_item *it)
     it->exptime = e;
     it->flags = f;
     it->cas = c;
+    it->stored = s;
     it->data = (const char *)p + REND_LMDB_HDR;
     it->ndata = v->mv_size - REND_LMDB_HDR;
     return 0;
 }
 
-/* Whether an item is visible at `now`: not expired and not behind a flush
- * whose time has come.  Load flush_at after reading the item (see
- * rend_lmdb_writer.c for why). */
+/* Whether a flush with a past time has removed the item. */
+static inline int
+rend_lmdb_flushed(struct rend_lmdb *inst, const struct rend_lmdb_item *it)
+{
+    return it->stored < __atomic_load_n(&inst->flushed_before,
+                                        __ATOMIC_ACQUIRE);
+}
+
+/* Whether an item is visible to a reader at `now`: not expired, not
+ * flushed, and not behind a delayed flush whose time has come.  Call it
+ * after reading the item (see rend_lmdb_writer.c for why). */
 static inline int
 rend_lmdb_live(struct rend_lmdb *inst, const struct rend_lmdb_item *it,
                int64_t now)
 {
     int64_t fa = __atomic_load_n(&inst->flush_at, __ATOMIC_ACQUIRE);
 
-    if (REND_EXPIRED(it->exptime, now)) {
+    if (REND_EXPIRED(it->exptime, now) || rend_lmdb_flushed(inst, it)) {
         return 0;
     }
     return !(fa != 0 && fa <= now);

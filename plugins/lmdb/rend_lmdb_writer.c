@@ -11,12 +11,16 @@
  * at most reap_batch deletions per txn), delayed flushes whose time has come
  * and, with sync = periodic, mdb_env_sync.
  *
- * Flush is a delete-all (mdb_drop) in the writer.  A delayed flush stores
- * its time T in the meta db and in inst->flush_at; from T on, readers treat
- * every item as gone until the writer has dropped them (before it applies
- * any later op) and cleared flush_at, after that commit and before any
- * reply.  Readers load flush_at after reading an item, so an item committed
- * after the drop is never hidden by a stale flush_at.
+ * Flush.  A flush for now (time 0 or now) is a delete-all (mdb_drop) in
+ * the writer.  A delayed flush stores its time T in the meta db and in
+ * inst->flush_at; from T on, readers treat every item as gone until the
+ * writer has dropped them (before it applies any later op) and cleared
+ * flush_at, after that commit and before any reply.  Readers load flush_at
+ * after reading an item, so an item committed after the drop is never
+ * hidden by a stale flush_at.  A flush with a past time T removes only the
+ * items stored before T: it sets inst->flushed_before = T (items whose
+ * stored time is older are gone for every op) and starts a reaper pass,
+ * which deletes them and, once a whole pass is done, clears it again.
  */
 #include "rend_lmdb_int.h"
 
@@ -32,6 +36,7 @@
 
 static const char META_CAS[] = "cas";
 static const char META_FLUSH[] = "flush_at";
+static const char META_BEFORE[] = "flushed_before";
 
 uint64_t
 rend_lmdb_mono_ms(void)
@@ -109,6 +114,16 @@ meta_put(struct rend_lmdb *inst, MDB_txn *txn, const char *name,
     return mdb_put(txn, inst->meta, &k, &d, 0);
 }
 
+/* Delete a meta key; absent is fine.  0 or an MDB error. */
+static int
+meta_del(struct rend_lmdb *inst, MDB_txn *txn, const char *name)
+{
+    MDB_val k = { .mv_size = strlen(name), .mv_data = (void *)name };
+    int rc = mdb_del(txn, inst->meta, &k, NULL);
+
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int
 mdb_to_status(int rc)
 {
@@ -152,7 +167,24 @@ struct wctx {
     int64_t now;
     int fatal;          /* MDB error that broke the txn, 0 = none */
     int64_t publish;    /* flush_at to publish after commit; -1 = keep */
+    int64_t before;     /* flushed_before set in this txn; -1 = none */
 };
+
+#define WCTX_INIT(inst_, now_)                                               \
+    { .inst = (inst_), .now = (now_), .publish = -1, .before = -1 }
+
+/* Whether a stored item is gone for the writer at w->now. */
+static int
+dead(struct wctx *w, const struct rend_lmdb_item *it)
+{
+    if (REND_EXPIRED(it->exptime, w->now)) {
+        return 1;
+    }
+    if (w->before >= 0) {
+        return it->stored < w->before;
+    }
+    return rend_lmdb_flushed(w->inst, it);
+}
 
 /* Record a txn-breaking MDB error; returns its status. */
 static int
@@ -183,7 +215,7 @@ lookup(struct wctx *w, const MDB_val *key, struct rend_lmdb_item *it,
         return fail(w, rc);
     }
     *exists = 1;
-    if (rend_lmdb_item_get(&val, it) != 0 || REND_EXPIRED(it->exptime, w->now)) {
+    if (rend_lmdb_item_get(&val, it) != 0 || dead(w, it)) {
         return 0;
     }
     if (copy) {
@@ -214,7 +246,7 @@ store(struct wctx *w, const MDB_val *key, int64_t exptime, uint32_t flags,
         return fail(w, rc);
     }
     char *p = val.mv_data;
-    rend_lmdb_hdr_put(p, exptime, flags, cas);
+    rend_lmdb_hdr_put(p, exptime, flags, cas, w->now);
     if (na > 0) {
         memcpy(p + REND_LMDB_HDR, a, na);
     }
@@ -392,26 +424,48 @@ static int
 do_flush(struct wctx *w, struct rend_op *op)
 {
     struct rend_lmdb *inst = w->inst;
-    MDB_val k = { .mv_size = strlen(META_FLUSH), .mv_data = (void *)META_FLUSH };
+    int64_t t = op->exptime;
     int rc;
 
-    if (op->exptime > w->now) {
-        rc = meta_put(inst, w->txn, META_FLUSH, (uint64_t)op->exptime);
+    if (t > w->now) {
+        rc = meta_put(inst, w->txn, META_FLUSH, (uint64_t)t);
         if (rc != 0) {
             return fail(w, rc);
         }
-        w->publish = op->exptime;
+        w->publish = t;
+        return REND_OK;
+    }
+    if (t > 0 && t < w->now) {
+        /* Past time: only items stored before t go (a later flush
+         * replaces a pending delayed one, as in memcached). */
+        int64_t cur = w->before >= 0
+            ? w->before : __atomic_load_n(&inst->flushed_before,
+                                          __ATOMIC_ACQUIRE);
+        int64_t e = cur > t ? cur : t;
+        rc = meta_put(inst, w->txn, META_BEFORE, (uint64_t)e);
+        if (rc == 0) {
+            rc = meta_del(inst, w->txn, META_FLUSH);
+        }
+        if (rc != 0) {
+            return fail(w, rc);
+        }
+        w->before = e;
+        w->publish = 0;
         return REND_OK;
     }
     rc = mdb_drop(w->txn, inst->items, 0);
     if (rc == 0) {
-        rc = mdb_del(w->txn, inst->meta, &k, NULL);
+        rc = meta_del(inst, w->txn, META_FLUSH);
     }
-    if (rc != 0 && rc != MDB_NOTFOUND) {
+    if (rc == 0) {
+        rc = meta_del(inst, w->txn, META_BEFORE);
+    }
+    if (rc != 0) {
         return fail(w, rc);
     }
     REND_LMDB_ADD(inst, flushes, 1);
     w->publish = 0;
+    w->before = 0;
     return REND_OK;
 }
 
@@ -461,11 +515,21 @@ finish_txn(struct wctx *w, uint64_t cas_before)
     return mdb_txn_commit(w->txn);
 }
 
+/* After a commit: make the txn's flush changes visible. */
 static void
 published(struct rend_lmdb *inst, struct wctx *w)
 {
     if (w->publish >= 0) {
         __atomic_store_n(&inst->flush_at, w->publish, __ATOMIC_RELEASE);
+    }
+    if (w->before >= 0) {
+        __atomic_store_n(&inst->flushed_before, w->before, __ATOMIC_RELEASE);
+        if (w->before > 0) {
+            /* Start a reaper pass now to delete the flushed items. */
+            inst->reap_active = 1;
+            inst->nreap_key = 0;
+            inst->reap_before = w->before;
+        }
     }
 }
 
@@ -476,7 +540,7 @@ run_one_by_one(struct rend_lmdb *inst, struct rend_op **ops, size_t n,
 {
     REND_LMDB_ADD(inst, fallbacks, 1);
     for (size_t i = 0; i < n; i++) {
-        struct wctx w = { .inst = inst, .now = now, .publish = -1 };
+        struct wctx w = WCTX_INIT(inst, now);
         uint64_t cas_before = inst->cas;
         int rc = mdb_txn_begin(inst->env, NULL, 0, &w.txn);
 
@@ -511,7 +575,7 @@ flush_if_due(struct rend_lmdb *inst, int64_t now)
     if (fa == 0 || fa > now) {
         return;
     }
-    struct wctx w = { .inst = inst, .now = now, .publish = -1 };
+    struct wctx w = WCTX_INIT(inst, now);
     int rc = mdb_txn_begin(inst->env, NULL, 0, &w.txn);
     if (rc == 0) {
         memset(&op, 0, sizeof(op));
@@ -538,7 +602,7 @@ run_batch(struct rend_lmdb *inst, struct rend_op **ops, size_t n, int *st)
 {
     int64_t now = inst->host->now();
     uint64_t cas_before = inst->cas;
-    struct wctx w = { .inst = inst, .now = now, .publish = -1 };
+    struct wctx w = WCTX_INIT(inst, now);
     int rc;
 
     flush_if_due(inst, now);
@@ -606,7 +670,8 @@ save_reap_key(struct rend_lmdb *inst, const MDB_val *k)
 static void
 reap_step(struct rend_lmdb *inst)
 {
-    int64_t now = inst->host->now();
+    struct wctx w = WCTX_INIT(inst, inst->host->now());
+    int clear_before = 0;
     uint64_t deleted = 0, examined = 0;
     uint64_t scan_max = inst->reap_batch * REAP_SCAN_FACTOR;
     MDB_txn *txn;
@@ -632,8 +697,7 @@ reap_step(struct rend_lmdb *inst)
     }
     while (rc == 0 && deleted < inst->reap_batch && examined < scan_max) {
         examined++;
-        if (rend_lmdb_item_get(&v, &it) != 0
-            || REND_EXPIRED(it.exptime, now)) {
+        if (rend_lmdb_item_get(&v, &it) != 0 || dead(&w, &it)) {
             rc = mdb_cursor_del(cur, 0);
             if (rc != 0) {
                 break;
@@ -649,19 +713,35 @@ reap_step(struct rend_lmdb *inst)
     } else if (rc == MDB_NOTFOUND) {
         inst->reap_active = 0;
         REND_LMDB_ADD(inst, reap_passes, 1);
+        /* A whole pass since flushed_before was set: nothing stored before
+         * it is left. */
+        if (inst->reap_before != 0
+            && inst->reap_before == __atomic_load_n(&inst->flushed_before,
+                                                    __ATOMIC_ACQUIRE)) {
+            rc = meta_del(inst, txn, META_BEFORE);
+            if (rc != 0) {
+                mdb_cursor_close(cur);
+                mdb_txn_abort(txn);
+                goto fail;
+            }
+            clear_before = 1;
+        }
     } else {
         mdb_cursor_close(cur);
         mdb_txn_abort(txn);
         goto fail;
     }
     mdb_cursor_close(cur);
-    if (deleted == 0) {
+    if (deleted == 0 && !clear_before) {
         mdb_txn_abort(txn);
         return;
     }
     rc = mdb_txn_commit(txn);
     if (rc != 0) {
         goto fail;
+    }
+    if (clear_before) {
+        __atomic_store_n(&inst->flushed_before, 0, __ATOMIC_RELEASE);
     }
     inst->dirty = 1;
     REND_LMDB_ADD(inst, reaped, deleted);
@@ -681,6 +761,8 @@ background(struct rend_lmdb *inst, uint64_t *next_reap, uint64_t *last_sync)
     if (inst->reap_interval_s > 0 && !inst->reap_active && ms >= *next_reap) {
         inst->reap_active = 1;
         inst->nreap_key = 0;
+        inst->reap_before = __atomic_load_n(&inst->flushed_before,
+                                            __ATOMIC_ACQUIRE);
         *next_reap = ms + inst->reap_interval_s * 1000;
     }
     if (inst->reap_active) {

@@ -282,6 +282,43 @@ START_TEST(test_delayed_flush)
 }
 END_TEST
 
+/* flush with a past time: only items stored before it go, also after a
+ * restart; the reaper deletes them and then clears the marker. */
+START_TEST(test_past_flush)
+{
+    const char *const opts[] = { "reap_interval_s", "0", NULL };
+    int64_t t0 = 2000000000;
+    struct rend_th *th;
+
+    rend_th_set_now(t0);
+    th = open_db(opts);
+    ck_assert_int_eq(set(th, "a", "1"), REND_OK);
+    ck_assert_int_eq(set(th, "a2", "1"), REND_OK);
+    rend_th_set_now(t0 + 10);
+    ck_assert_int_eq(set(th, "b", "2"), REND_OK);
+    ck_assert_int_eq(run(th, REND_OP_FLUSH, NULL, NULL, 0, t0 + 5, NULL),
+                     REND_OK);
+    expect_value(th, "a", NULL);
+    expect_value(th, "b", "2");
+    ck_assert_int_eq(run(th, REND_OP_ADD, "a2", "new", 0, 0, NULL), REND_OK);
+    expect_value(th, "a2", "new");
+    rend_th_close(th);
+    th = open_db(opts);
+    expect_value(th, "a", NULL);
+    expect_value(th, "b", "2");
+    for (int i = 0; i < 100 && stat_of(th, "flushed_before") != 0; i++) {
+        sleep_ms(20);
+    }
+    ck_assert_int_eq(stat_of(th, "flushed_before"), 0);
+    ck_assert_int_eq(stat_of(th, "items"), 2);
+    /* a clock step back no longer hides new items */
+    rend_th_set_now(t0);
+    ck_assert_int_eq(set(th, "c", "3"), REND_OK);
+    expect_value(th, "c", "3");
+    rend_th_close(th);
+}
+END_TEST
+
 #define NPERSIST 100000
 #define CHUNK 1000
 
@@ -423,6 +460,18 @@ START_TEST(test_map_full)
     ck_assert_int_eq(set(th, "another", val), REND_ENOSPC);
     expect_value(th, "full:0", val);
     expect_value(th, "full:5", val);
+    /* in one batch, only the op that does not fit fails */
+    struct rend_op mix[3], *pmix[3] = { &mix[0], &mix[1], &mix[2] };
+    int mst[3];
+    rend_th_op_init(&mix[0], REND_OP_SET, "another", val, strlen(val), 0, 0);
+    rend_th_op_init(&mix[1], REND_OP_DELETE, "full:10", NULL, 0, 0, 0);
+    rend_th_op_init(&mix[2], REND_OP_DELETE, "missing", NULL, 0, 0, 0);
+    rend_th_run_many(th, pmix, 3, mst);
+    ck_assert_int_eq(mst[0], REND_ENOSPC);
+    ck_assert_int_eq(mst[1], REND_OK);
+    ck_assert_int_eq(mst[2], REND_NOT_FOUND);
+    expect_value(th, "full:10", NULL);
+    ck_assert_uint_gt(stat_of(th, "batch_fallbacks"), 0);
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "full:%d", i);
         ck_assert_int_eq(run(th, REND_OP_DELETE, key, NULL, 0, 0, NULL),
@@ -548,6 +597,7 @@ lmdb_suite(void)
     tcase_add_test(tc, test_op_statuses);
     tcase_add_test(tc, test_expiry);
     tcase_add_test(tc, test_delayed_flush);
+    tcase_add_test(tc, test_past_flush);
     tcase_add_test(tc, test_persistence);
     tcase_add_test(tc, test_group_commit_sync_commit);
     tcase_add_test(tc, test_group_commit_sync_periodic);
