@@ -32,6 +32,7 @@ struct inmem_item {
     uint32_t nvalue;
     uint32_t flags;
     uint8_t ref;     /* INMEM_CLOCK: hit since the hand last passed */
+    uint8_t ttl;     /* has had an expiry: counted in ttl_items */
     char data[];     /* key bytes, then value bytes */
 };
 
@@ -59,8 +60,10 @@ struct inmem_stripe {
     struct inmem_item **buckets;
     uint64_t mask;                  /* nbuckets - 1 */
     struct inmem_item *head, *tail; /* recency list */
+    struct inmem_item *crawl;       /* next item the dead-item sweep checks */
     uint64_t items;
     uint64_t bytes;
+    uint64_t ttl_items; /* items that may expire: the sweep runs if > 0 */
     struct inmem_counters c;
 } __attribute__((aligned(64)));
 
@@ -112,6 +115,9 @@ void inmem_touch_lru(struct inmem *m, struct inmem_stripe *s,
  * is the item it replaces and is freed.  Returns the new cas. */
 uint64_t inmem_link(struct inmem *m, struct inmem_stripe *s,
                     struct inmem_item *it, struct inmem_item *old);
+/* Change an item's expiry. */
+void inmem_set_exptime(struct inmem_stripe *s, struct inmem_item *it,
+                       int64_t exptime);
 /* Take an item out and free it. */
 void inmem_unlink(struct inmem *m, struct inmem_stripe *s,
                   struct inmem_item *it);

@@ -8,7 +8,7 @@
 #include "inmem.h"
 
 #define BUCKET_SHIFT 20 /* bucket index bits start above the stripe bits */
-#define DEAD_SCAN 8     /* tail items checked for dead ones before evicting */
+#define CRAWL_STEP 64   /* items the sweep checks for dead ones per eviction */
 
 static inline uint64_t
 load64(const char *p)
@@ -129,6 +129,9 @@ inmem_dead(struct inmem *m, const struct inmem_item *it, int64_t now)
 static void
 list_remove(struct inmem_stripe *s, struct inmem_item *it)
 {
+    if (s->crawl == it) {
+        s->crawl = it->prev;
+    }
     if (it->prev != NULL) {
         it->prev->next = it->next;
     } else {
@@ -188,6 +191,7 @@ drop(struct inmem *m, struct inmem_stripe *s, struct inmem_item **pp,
 
     *pp = it->hnext;
     list_remove(s, it);
+    s->ttl_items -= it->ttl;
     s->items--;
     s->bytes -= size;
     atomic_fetch_sub_explicit(&m->bytes, size, memory_order_relaxed);
@@ -234,6 +238,17 @@ inmem_find(struct inmem *m, struct inmem_stripe *s, uint64_t hash,
 }
 
 void
+inmem_set_exptime(struct inmem_stripe *s, struct inmem_item *it,
+                  int64_t exptime)
+{
+    it->exptime = exptime;
+    if (exptime != 0 && !it->ttl) {
+        it->ttl = 1;
+        s->ttl_items++;
+    }
+}
+
+void
 inmem_touch_lru(struct inmem *m, struct inmem_stripe *s, struct inmem_item *it)
 {
     if (m->policy == INMEM_LRU) {
@@ -258,6 +273,8 @@ inmem_link(struct inmem *m, struct inmem_stripe *s, struct inmem_item *it,
     }
     it->cas = atomic_fetch_add_explicit(&m->cas, 1, memory_order_relaxed) + 1;
     it->ref = 0;
+    it->ttl = it->exptime != 0;
+    s->ttl_items += it->ttl;
     b = bucket_of(s, it->hash);
     it->hnext = s->buckets[b];
     s->buckets[b] = it;
@@ -272,21 +289,47 @@ inmem_link(struct inmem *m, struct inmem_stripe *s, struct inmem_item *it,
     return it->cas;
 }
 
-/* Free one item of s to make room: a dead one near the tail if any, else
- * the policy's victim.  Returns 1 when something was freed. */
+/* Sweep up to CRAWL_STEP items, from where the last sweep stopped towards
+ * the head (then again from the tail), and free the first dead one. */
 static int
-free_one(struct inmem *m, struct inmem_stripe *s,
-         const struct inmem_item *keep, int64_t now)
+reclaim_dead(struct inmem *m, struct inmem_stripe *s,
+             const struct inmem_item *keep, int64_t now)
 {
-    struct inmem_item *it = s->tail;
-    uint64_t budget;
+    struct inmem_item *it = s->crawl ? s->crawl : s->tail;
 
-    for (int i = 0; it != NULL && i < DEAD_SCAN; i++, it = it->prev) {
+    /* Without expiring items or time-based flushes nothing can be dead
+     * (a flush "now" frees its items at once). */
+    if (s->ttl_items == 0
+        && atomic_load_explicit(&m->flush_before, memory_order_relaxed) == 0
+        && atomic_load_explicit(&m->flush_at, memory_order_relaxed) == 0) {
+        return 0;
+    }
+    for (int i = 0; it != NULL && i < CRAWL_STEP; i++) {
+        struct inmem_item *prev = it->prev;
+
         if (it != keep && inmem_dead(m, it, now)) {
+            s->crawl = prev;
             inmem_unlink(m, s, it);
             s->c.expired_reclaimed++;
             return 1;
         }
+        it = prev ? prev : s->tail;
+    }
+    s->crawl = it;
+    return 0;
+}
+
+/* Free one item of s to make room: a dead one found by the sweep if any,
+ * else the policy's victim.  Returns 1 when something was freed. */
+static int
+free_one(struct inmem *m, struct inmem_stripe *s,
+         const struct inmem_item *keep, int64_t now)
+{
+    struct inmem_item *it;
+    uint64_t budget;
+
+    if (reclaim_dead(m, s, keep, now)) {
+        return 1;
     }
     /* Second chance: a referenced tail goes back to the head once; after
      * one full lap every bit is clear, so this ends. */

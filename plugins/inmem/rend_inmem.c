@@ -79,7 +79,7 @@ op_get_common(struct inmem *m, struct rend_op *op, int gat)
     s->c.get_hits++;
     if (gat) {
         s->c.touch_hits++;
-        it->exptime = op->exptime;
+        inmem_set_exptime(s, it, op->exptime);
     }
     inmem_touch_lru(m, s, it);
     op->out_flags = it->flags;
@@ -118,7 +118,7 @@ op_touch(void *tctx, struct rend_op *op)
         return REND_NOT_FOUND;
     }
     s->c.touch_hits++;
-    it->exptime = op->exptime;
+    inmem_set_exptime(s, it, op->exptime);
     inmem_touch_lru(m, s, it);
     op->out_cas = it->cas;
     pthread_mutex_unlock(&s->mu);
