@@ -1,6 +1,985 @@
+/*
+ * rend_mc_chunk.c - chunked mode, Rend's layout (rend-behaviour.md 4.3):
+ * "<key>-meta" holds 40 big-endian bytes (Length, OrigFlags, NumChunks,
+ * ChunkSize, Instime, Exptime, Token[16]); chunk i is "<key>-<i>" holding
+ * the token and ChunkSize data bytes (the last one zero-padded).  A chunk
+ * value is slab_size - 71 - len(key) bytes so every piece lands in one
+ * slab class.  All pieces of a key live on the server of the user key.
+ *
+ * Differences from Rend (fixes): a missing chunk or a token mismatch is a
+ * miss; an already expired set stores nothing visible and answers OK;
+ * touch covers every chunk and rewrites the metadata last (with the new
+ * Exptime, guarded by the metadata's cas); delete covers all pieces;
+ * append/prepend/incr/decr are read-modify-write guarded by the metadata's
+ * cas (retried on a race).  Every op runs on its worker thread; the chunk
+ * reads of one get are one pipelined round trip after the meta read.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/random.h>
+
 #include "rend_mc.h"
+
+#define META_LEN 40
+#define TOKEN_LEN 16
+#define CHUNK_OVERHEAD 71
+#define RMW_TRIES 5
+
+struct meta {
+    uint32_t len, flags, nchunks, chunksize, instime, exptime;
+    unsigned char token[TOKEN_LEN];
+};
+
+struct cop {
+    struct rend_mc_thr *t;
+    struct rend_op *op;
+    unsigned srv;
+    uint32_t keyhash;
+    uint32_t chunk_size;       /* data bytes per chunk for this key */
+    struct meta m;
+    uint64_t meta_cas;
+    int64_t meta_ttl;
+    int64_t ttl;               /* T token for writes */
+    uint32_t wflags;           /* memcached flags for writes */
+    char *dst;                 /* where chunk data goes on a read */
+    char *tmp;                 /* read-modify-write value */
+    size_t ntmp;
+    const char *wvalue;        /* value being written */
+    size_t nwvalue;
+    unsigned char *seen;
+    unsigned got;
+    int bad, err, meta_st;
+    int tries;
+    int chunks_queued;         /* set: the chunk batch follows the meta */
+    int starting, result;
+};
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8
+           | p[3];
+}
+
+static void
+meta_encode(const struct meta *m, unsigned char *b)
+{
+    put32(b, m->len);
+    put32(b + 4, m->flags);
+    put32(b + 8, m->nchunks);
+    put32(b + 12, m->chunksize);
+    put32(b + 16, m->instime);
+    put32(b + 20, m->exptime);
+    memcpy(b + 24, m->token, TOKEN_LEN);
+}
+
+static void
+meta_decode(struct meta *m, const unsigned char *b)
+{
+    m->len = get32(b);
+    m->flags = get32(b + 4);
+    m->nchunks = get32(b + 8);
+    m->chunksize = get32(b + 12);
+    m->instime = get32(b + 16);
+    m->exptime = get32(b + 20);
+    memcpy(m->token, b + 24, TOKEN_LEN);
+}
+
+static void
+cop_free(struct cop *p)
+{
+    free(p->tmp);
+    free(p->seen);
+    free(p);
+}
+
+/* Completes the op with st (synchronously while the op call runs). */
+static void
+end(struct cop *p, int st)
+{
+    struct rend_op *op = p->op;
+    const struct rend_host *h = p->t->inst->host;
+
+    if (p->starting) {
+        p->result = st;
+        p->starting = 0;
+        return;
+    }
+    cop_free(p);
+    h->done(op, st);
+}
+
+static struct rend_mc_conn *
+conn(struct cop *p, int *err)
+{
+    *err = REND_EIO;
+    return rend_mc_conn_get(p->t, p->srv, p->keyhash, err);
+}
+
+/* Appends the wire form of key+suffix; *bflag becomes " b" for a base64
+ * key (the caller puts it among the flags) or "". */
+static int
+append_key(struct rend_mc_buf *b, struct cop *p, const char *suffix,
+           const char **bflag)
+{
+    struct rend_mc_wkey w;
+
+    if (rend_mc_wkey(&w, p->op->key, p->op->nkey, suffix, strlen(suffix))
+        != 0) {
+        return -1;
+    }
+    *bflag = w.b64 ? " b" : "";
+    return rend_mc_buf_add(b, w.text, w.len);
+}
+
+static void
+ignore_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+}
+
+/* ---- step: read the metadata ---- */
+
+/* mg <key>-meta; with_ttl adds T (gat); cb gets the reply. */
+static int
+send_meta_get(struct cop *p, int with_ttl, rend_mc_reply_f *cb)
+{
+    const char *bf = "";
+    int err;
+    struct rend_mc_conn *c = conn(p, &err);
+    uint32_t o;
+    int rc;
+
+    if (c == NULL) {
+        return err;
+    }
+    o = rend_mc_conn_push(c, cb, p, 0);
+    if (o == 0) {
+        return REND_ENOMEM;
+    }
+    rc = rend_mc_buf_add(&c->out, "mg ", 3);
+    rc = rc ? rc : append_key(&c->out, p, "-meta", &bf);
+    rc = rc ? rc : rend_mc_buf_printf(&c->out, "%s", bf);
+    if (rc == 0 && with_ttl) {
+        rc = rend_mc_buf_printf(&c->out, " T%lld", (long long)p->ttl);
+    }
+    rc = rc ? rc : rend_mc_buf_printf(&c->out, " v f t c O%u\r\n", o);
+    if (rc != 0) {
+        c->deferred_err = REND_ENOMEM;
+    }
+    return 0;
+}
+
+/* Decodes a meta reply into p; 1 = valid metadata, 0 = miss/invalid,
+ * < 0 = failure. */
+static int
+take_meta(struct cop *p, int err, const struct rend_mc_reply *r)
+{
+    struct rend_mc_inst *in = p->t->inst;
+
+    if (err != 0) {
+        return err;
+    }
+    if (r->kind == REND_MC_R_EN) {
+        return 0;
+    }
+    if (r->kind != REND_MC_R_VA) {
+        return rend_mc_reply_error(r);
+    }
+    if (r->nvalue != META_LEN) {
+        return 0;
+    }
+    meta_decode(&p->m, (const unsigned char *)r->value);
+    p->meta_cas = r->cas;
+    p->meta_ttl = r->has_ttl ? r->ttl : -1;
+    if (p->m.len > in->item_size_max || p->m.chunksize == 0
+        || p->m.nchunks
+               != (p->m.len + (uint64_t)p->m.chunksize - 1) / p->m.chunksize) {
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- step: read (or touch) all chunks in one round trip ---- */
+
+
+/* mg every chunk quietly (+ mn).  with_value: v (copy into p->dst);
+ * with_ttl: T. */
+static int
+send_chunk_reads(struct cop *p, int with_value, int with_ttl,
+                 rend_mc_reply_f *cb)
+{
+    const char *bf = "";
+    int err;
+    struct rend_mc_conn *c = conn(p, &err);
+    int rc = 0;
+
+    if (c == NULL) {
+        return err;
+    }
+    free(p->seen);
+    p->seen = calloc(p->m.nchunks + 1, 1);
+    if (p->seen == NULL) {
+        return REND_ENOMEM;
+    }
+    p->got = 0;
+    p->bad = 0;
+    p->err = 0;
+    if (rend_mc_conn_push(c, cb, p, 1) == 0) {
+        return REND_ENOMEM;
+    }
+    for (uint32_t i = 0; rc == 0 && i < p->m.nchunks; i++) {
+        char suffix[16];
+        snprintf(suffix, sizeof(suffix), "-%u", i);
+        rc = rend_mc_buf_add(&c->out, "mg ", 3);
+        rc = rc ? rc : append_key(&c->out, p, suffix, &bf);
+        rc = rc ? rc : rend_mc_buf_printf(&c->out, "%s", bf);
+        if (rc == 0 && with_ttl) {
+            rc = rend_mc_buf_printf(&c->out, " T%lld", (long long)p->ttl);
+        }
+        rc = rc ? rc
+                : rend_mc_buf_printf(&c->out, "%s q O%u\r\n",
+                                     with_value ? " v" : "", i);
+    }
+    rc = rc ? rc : rend_mc_buf_add(&c->out, "mn\r\n", 4);
+    if (rc != 0) {
+        c->deferred_err = REND_ENOMEM;
+    }
+    return 0;
+}
+
+/* Accounts one reply of a chunk batch; returns 1 at the batch end. */
+static int
+chunk_account(struct cop *p, int err, const struct rend_mc_reply *r)
+{
+    if (err != 0) {
+        p->err = err;
+        return 1;
+    }
+    switch (r->kind) {
+    case REND_MC_R_MN:
+        return 1;
+    case REND_MC_R_VA:
+    case REND_MC_R_HD:
+        if (!r->has_opaque || r->opaque >= p->m.nchunks
+            || p->seen[r->opaque]) {
+            p->bad = 1;
+            return 0;
+        }
+        if (r->kind == REND_MC_R_VA) {
+            uint32_t i = r->opaque;
+            size_t off = (size_t)i * p->m.chunksize, n;
+            if (r->nvalue != p->m.chunksize + TOKEN_LEN
+                || memcmp(r->value, p->m.token, TOKEN_LEN) != 0) {
+                p->bad = 1;
+                return 0;
+            }
+            n = p->m.len - off < p->m.chunksize ? p->m.len - off
+                                                : p->m.chunksize;
+            if (p->dst != NULL) {
+                memcpy(p->dst + off, r->value + TOKEN_LEN, n);
+            }
+        }
+        p->seen[r->opaque] = 1;
+        p->got++;
+        return 0;
+    case REND_MC_R_EN:
+    case REND_MC_R_NF:
+    case REND_MC_R_NS:
+    case REND_MC_R_EX:
+        return 0;
+    default:
+        p->err = rend_mc_reply_error(r);
+        return 0;
+    }
+}
+
+/* ---- step: write metadata and chunks ---- */
+
+static void
+new_meta(struct cop *p, const char *value, size_t n, uint32_t flags,
+         int64_t exptime)
+{
+    p->m.len = (uint32_t)n;
+    p->m.flags = flags;
+    p->m.chunksize = p->chunk_size;
+    p->m.nchunks = (uint32_t)((n + p->chunk_size - 1) / p->chunk_size);
+    p->m.instime = (uint32_t)p->t->inst->host->now();
+    p->m.exptime = (uint32_t)exptime;
+    if (getrandom(p->m.token, TOKEN_LEN, 0) != TOKEN_LEN) {
+        for (int i = 0; i < TOKEN_LEN; i++) {
+            p->m.token[i] = (unsigned char)random();
+        }
+    }
+    p->wvalue = value;
+    p->nwvalue = n;
+    p->wflags = flags;
+}
+
+/* ms <key>-meta with mode (S/E/R) and cas (0 = none). */
+static int
+send_meta_store(struct cop *p, char mode, uint64_t cas, rend_mc_reply_f *cb)
+{
+    const char *bf = "";
+    int err;
+    struct rend_mc_conn *c = conn(p, &err);
+    unsigned char b[META_LEN];
+    uint32_t o;
+    int rc;
+
+    if (c == NULL) {
+        return err;
+    }
+    o = rend_mc_conn_push(c, cb, p, 0);
+    if (o == 0) {
+        return REND_ENOMEM;
+    }
+    meta_encode(&p->m, b);
+    rc = rend_mc_buf_add(&c->out, "ms ", 3);
+    rc = rc ? rc : append_key(&c->out, p, "-meta", &bf);
+    rc = rc ? rc
+            : rend_mc_buf_printf(&c->out, " %d%s F%u T%lld M%c c O%u",
+                                 META_LEN, bf, p->wflags, (long long)p->ttl,
+                                 mode, o);
+    if (rc == 0 && cas != 0) {
+        rc = rend_mc_buf_printf(&c->out, " C%llu", (unsigned long long)cas);
+    }
+    rc = rc ? rc : rend_mc_buf_add(&c->out, "\r\n", 2);
+    rc = rc ? rc : rend_mc_buf_add(&c->out, b, META_LEN);
+    rc = rc ? rc : rend_mc_buf_add(&c->out, "\r\n", 2);
+    if (rc != 0) {
+        c->deferred_err = REND_ENOMEM;
+    }
+    return 0;
+}
+
+static void chunk_write_reply(void *ud, int err,
+                              const struct rend_mc_reply *r);
+
+/* ms every chunk quietly (+ mn), one round trip. */
+static int
+send_chunk_writes(struct cop *p)
+{
+    const char *bf = "";
+    int err;
+    struct rend_mc_conn *c = conn(p, &err);
+    static const char zeros[4096];
+    int rc = 0;
+
+    if (c == NULL) {
+        return err;
+    }
+    p->err = 0;
+    if (rend_mc_conn_push(c, chunk_write_reply, p, 1) == 0) {
+        return REND_ENOMEM;
+    }
+    rc = rend_mc_buf_reserve(&c->out, (size_t)p->m.nchunks
+                                          * (p->chunk_size + TOKEN_LEN + 300));
+    for (uint32_t i = 0; rc == 0 && i < p->m.nchunks; i++) {
+        char suffix[16];
+        size_t off = (size_t)i * p->chunk_size;
+        size_t n = p->nwvalue - off < p->chunk_size ? p->nwvalue - off
+                                                    : p->chunk_size;
+        size_t pad = p->chunk_size - n;
+
+        snprintf(suffix, sizeof(suffix), "-%u", i);
+        rc = rend_mc_buf_add(&c->out, "ms ", 3);
+        rc = rc ? rc : append_key(&c->out, p, suffix, &bf);
+        rc = rc ? rc
+                : rend_mc_buf_printf(&c->out, " %u%s F%u T%lld q O%u\r\n",
+                                     p->chunk_size + TOKEN_LEN, bf, p->wflags,
+                                     (long long)p->ttl, i);
+        rc = rc ? rc : rend_mc_buf_add(&c->out, p->m.token, TOKEN_LEN);
+        rc = rc ? rc : rend_mc_buf_add(&c->out, p->wvalue + off, n);
+        while (rc == 0 && pad > 0) {
+            size_t z = pad < sizeof(zeros) ? pad : sizeof(zeros);
+            rc = rend_mc_buf_add(&c->out, zeros, z);
+            pad -= z;
+        }
+        rc = rc ? rc : rend_mc_buf_add(&c->out, "\r\n", 2);
+    }
+    rc = rc ? rc : rend_mc_buf_add(&c->out, "mn\r\n", 4);
+    if (rc != 0) {
+        c->deferred_err = REND_ENOMEM;
+    }
+    return 0;
+}
+
+static void
+forget_meta(struct cop *p)
+{
+    const char *bf = "";
+    int err;
+    struct rend_mc_conn *c = conn(p, &err);
+    uint32_t o;
+
+    if (c == NULL || (o = rend_mc_conn_push(c, ignore_reply, NULL, 0)) == 0) {
+        return;
+    }
+    if (rend_mc_buf_add(&c->out, "md ", 3) != 0
+        || append_key(&c->out, p, "-meta", &bf) != 0
+        || rend_mc_buf_printf(&c->out, "%s O%u\r\n", bf, o) != 0) {
+        c->deferred_err = REND_ENOMEM;
+    }
+}
+
+static void
+chunk_write_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+    int st;
+
+    if (err != 0) {
+        p->err = err;
+    } else if (r->kind == REND_MC_R_SERVER_ERROR
+               || r->kind == REND_MC_R_CLIENT_ERROR
+               || r->kind == REND_MC_R_ERROR) {
+        p->err = rend_mc_reply_error(r);
+    } else if (r->kind == REND_MC_R_NS) {
+        p->err = REND_ENOSPC;
+    }
+    if (err == 0 && r->kind != REND_MC_R_MN) {
+        return;
+    }
+    if (p->meta_st == REND_PENDING) {
+        /* set: the meta reply comes first, so this cannot happen */
+        p->meta_st = REND_EIO;
+    }
+    st = p->meta_st != REND_OK ? p->meta_st : p->err;
+    if (st != REND_OK && p->meta_st == REND_OK) {
+        forget_meta(p);
+    }
+    if (st == REND_OK && (p->op->code == REND_OP_INCR
+                          || p->op->code == REND_OP_DECR)) {
+        p->op->out_cas = p->meta_cas;
+    }
+    end(p, st);
+}
+
+static int
+store_status(const struct cop *p, int err, const struct rend_mc_reply *r)
+{
+    if (err != 0) {
+        return err;
+    }
+    switch (r->kind) {
+    case REND_MC_R_HD:
+        return REND_OK;
+    case REND_MC_R_NS:
+        return REND_NOT_STORED;
+    case REND_MC_R_EX:
+        return REND_EXISTS;
+    case REND_MC_R_NF:
+        return p->op->code == REND_OP_CAS ? REND_NOT_FOUND : REND_NOT_STORED;
+    default:
+        return rend_mc_reply_error(r);
+    }
+}
+
+/* Meta stored for set (chunks already queued behind it). */
+static void
+set_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+
+    p->meta_st = store_status(p, err, r);
+    if (p->meta_st == REND_OK) {
+        p->op->out_cas = r->cas;
+    }
+    if (!p->chunks_queued) {
+        end(p, p->meta_st == REND_OK ? REND_ENOMEM : p->meta_st);
+    }
+}
+
+/* Meta stored for add/replace/cas/expired writes: chunks follow. */
+static void
+cond_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+    int rc;
+
+    p->meta_st = store_status(p, err, r);
+    if (p->meta_st != REND_OK || p->m.nchunks == 0 || p->ttl < 0) {
+        if (p->meta_st == REND_OK) {
+            p->op->out_cas = r->cas;
+        }
+        end(p, p->meta_st);
+        return;
+    }
+    p->op->out_cas = r->cas;
+    p->meta_cas = r->cas;
+    rc = send_chunk_writes(p);
+    if (rc != 0) {
+        forget_meta(p);
+        end(p, rc);
+    }
+}
+
+/* ---- get / gat ---- */
+
+static void
+get_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+    struct rend_op *op = p->op;
+
+    if (!chunk_account(p, err, r)) {
+        return;
+    }
+    if (p->err != 0) {
+        end(p, p->err);
+        return;
+    }
+    if (p->bad || p->got != p->m.nchunks) {
+        end(p, REND_MISS);
+        return;
+    }
+    if (op->code == REND_OP_GAT && p->meta_cas != 0) {
+        /* Rewrite the metadata's Exptime, unless someone wrote since. */
+        p->m.exptime = (uint32_t)op->exptime;
+        p->wflags = p->m.flags;
+        send_meta_store(p, 'S', p->meta_cas, ignore_reply);
+    }
+    end(p, REND_OK);
+}
+
+static void
+get_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+    struct rend_op *op = p->op;
+    const struct rend_host *h = p->t->inst->host;
+    int rc = take_meta(p, err, r);
+
+    if (rc <= 0) {
+        end(p, rc < 0 ? rc : REND_MISS);
+        return;
+    }
+    op->out_flags = p->m.flags;
+    op->out_cas = p->meta_cas;
+    op->out_exptime = rend_mc_abs_exptime(p->meta_ttl, h->now());
+    p->dst = h->value_alloc(op, p->m.len);
+    if (p->dst == NULL && p->m.len > 0) {
+        end(p, REND_ENOMEM);
+        return;
+    }
+    if (p->m.nchunks == 0) {
+        end(p, REND_OK);
+        return;
+    }
+    rc = send_chunk_reads(p, 1, op->code == REND_OP_GAT, get_chunks_reply);
+    if (rc != 0) {
+        end(p, rc);
+    }
+}
+
+/* ---- touch ---- */
+
+static void
+touch_meta_written(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+    int st = store_status(p, err, r);
+
+    if (st == REND_EXISTS) {
+        st = REND_OK; /* rewritten meanwhile: the newer write wins */
+    } else if (st == REND_NOT_STORED) {
+        st = REND_NOT_FOUND;
+    }
+    end(p, st);
+}
+
+static void
+touch_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+    int rc;
+
+    if (!chunk_account(p, err, r)) {
+        return;
+    }
+    if (p->err != 0) {
+        end(p, p->err);
+        return;
+    }
+    if (p->bad || p->got != p->m.nchunks) {
+        end(p, REND_NOT_FOUND);
+        return;
+    }
+    p->m.exptime = (uint32_t)p->op->exptime;
+    p->wflags = p->m.flags;
+    rc = send_meta_store(p, 'S', p->meta_cas, touch_meta_written);
+    if (rc != 0) {
+        end(p, rc);
+    }
+}
+
+static void
+touch_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+    int rc = take_meta(p, err, r);
+
+    if (rc <= 0) {
+        end(p, rc < 0 ? rc : REND_NOT_FOUND);
+        return;
+    }
+    rc = send_chunk_reads(p, 0, 1, touch_chunks_reply);
+    if (rc != 0) {
+        end(p, rc);
+    }
+}
+
+/* ---- delete ---- */
+
+static void
+delete_batch_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+
+    if (err != 0) {
+        end(p, err);
+        return;
+    }
+    if (r->kind == REND_MC_R_NF && r->has_opaque
+        && r->opaque == p->m.nchunks) {
+        p->meta_st = REND_NOT_FOUND;
+    } else if (r->kind >= REND_MC_R_CLIENT_ERROR) {
+        p->err = rend_mc_reply_error(r);
+    }
+    if (r->kind == REND_MC_R_MN) {
+        end(p, p->err != 0 ? p->err : p->meta_st);
+    }
+}
+
+static void
+delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    const char *bf = "";
+    struct cop *p = ud;
+    struct rend_mc_conn *c;
+    int rc = take_meta(p, err, r);
+
+    if (rc < 0) {
+        end(p, rc);
+        return;
+    }
+    if (rc == 0) {
+        if (err == 0 && r->kind == REND_MC_R_VA) {
+            p->m.nchunks = 0; /* unreadable metadata: drop it alone */
+        } else {
+            end(p, REND_NOT_FOUND);
+            return;
+        }
+    }
+    c = conn(p, &rc);
+    if (c == NULL) {
+        end(p, rc);
+        return;
+    }
+    if (rend_mc_conn_push(c, delete_batch_reply, p, 1) == 0) {
+        end(p, REND_ENOMEM);
+        return;
+    }
+    p->meta_st = REND_OK;
+    p->err = 0;
+    rc = rend_mc_buf_add(&c->out, "md ", 3);
+    rc = rc ? rc : append_key(&c->out, p, "-meta", &bf);
+    rc = rc ? rc
+            : rend_mc_buf_printf(&c->out, "%s q O%u\r\n", bf, p->m.nchunks);
+    for (uint32_t i = 0; rc == 0 && i < p->m.nchunks; i++) {
+        char suffix[16];
+        snprintf(suffix, sizeof(suffix), "-%u", i);
+        rc = rend_mc_buf_add(&c->out, "md ", 3);
+        rc = rc ? rc : append_key(&c->out, p, suffix, &bf);
+        rc = rc ? rc : rend_mc_buf_printf(&c->out, "%s q O%u\r\n", bf, i);
+    }
+    rc = rc ? rc : rend_mc_buf_add(&c->out, "mn\r\n", 4);
+    if (rc != 0) {
+        c->deferred_err = REND_ENOMEM;
+    }
+}
+
+/* ---- append / prepend / incr / decr: read, modify, write with cas ---- */
+
+static void rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r);
+
+static int
+rmw_start(struct cop *p)
+{
+    return send_meta_get(p, 0, rmw_meta_reply);
+}
+
+static void
+rmw_meta_written(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+    int st = store_status(p, err, r);
+    int rc;
+
+    if (st == REND_EXISTS || st == REND_NOT_STORED) {
+        /* raced with another writer: start over */
+        if (++p->tries >= RMW_TRIES) {
+            end(p, REND_EBUSY);
+            return;
+        }
+        rc = rmw_start(p);
+        if (rc != 0) {
+            end(p, rc);
+        }
+        return;
+    }
+    if (st != REND_OK) {
+        end(p, st);
+        return;
+    }
+    p->meta_st = REND_OK;
+    p->meta_cas = r->cas;
+    if (p->m.nchunks == 0) {
+        p->op->out_cas = r->cas;
+        end(p, REND_OK);
+        return;
+    }
+    rc = send_chunk_writes(p);
+    if (rc != 0) {
+        forget_meta(p);
+        end(p, rc);
+    }
+}
+
+static int
+modify(struct cop *p)
+{
+    struct rend_op *op = p->op;
+    size_t n = p->ntmp;
+    char *v;
+
+    if (op->code == REND_OP_APPEND || op->code == REND_OP_PREPEND) {
+        if (n + op->nvalue > p->t->inst->item_size_max) {
+            return REND_ETOOBIG;
+        }
+        v = malloc(n + op->nvalue + 1);
+        if (v == NULL) {
+            return REND_ENOMEM;
+        }
+        if (op->code == REND_OP_APPEND) {
+            memcpy(v, p->tmp, n);
+            memcpy(v + n, op->value, op->nvalue);
+        } else {
+            memcpy(v, op->value, op->nvalue);
+            memcpy(v + op->nvalue, p->tmp, n);
+        }
+        n += op->nvalue;
+    } else {
+        char num[24];
+        uint64_t x = 0;
+        if (n == 0 || n > 20) {
+            return REND_NON_NUMERIC;
+        }
+        for (size_t i = 0; i < n; i++) {
+            unsigned d = (unsigned char)p->tmp[i] - '0';
+            if (d > 9 || x > (UINT64_MAX - d) / 10) {
+                return REND_NON_NUMERIC;
+            }
+            x = x * 10 + d;
+        }
+        if (op->code == REND_OP_INCR) {
+            x += op->delta;
+        } else {
+            x = x > op->delta ? x - op->delta : 0;
+        }
+        op->out_number = x;
+        n = (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)x);
+        v = malloc(n + 1);
+        if (v == NULL) {
+            return REND_ENOMEM;
+        }
+        memcpy(v, num, n);
+    }
+    free(p->tmp);
+    p->tmp = v;
+    p->ntmp = n;
+    return 0;
+}
+
+static void
+rmw_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+    uint64_t cas = p->meta_cas;
+    int64_t exp;
+    int rc;
+
+    if (!chunk_account(p, err, r)) {
+        return;
+    }
+    if (p->err != 0) {
+        end(p, p->err);
+        return;
+    }
+    if (p->bad || p->got != p->m.nchunks) {
+        end(p, p->op->code == REND_OP_INCR || p->op->code == REND_OP_DECR
+                   ? REND_NOT_FOUND
+                   : REND_NOT_STORED);
+        return;
+    }
+    rc = modify(p);
+    if (rc != 0) {
+        end(p, rc);
+        return;
+    }
+    exp = p->m.exptime;
+    p->ttl = rend_mc_ttl(exp, p->t->inst->host->now());
+    new_meta(p, p->tmp, p->ntmp, p->m.flags, exp);
+    rc = send_meta_store(p, 'S', cas, rmw_meta_written);
+    if (rc != 0) {
+        end(p, rc);
+    }
+}
+
+static void
+rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+    int rc = take_meta(p, err, r);
+
+    if (rc <= 0) {
+        int miss = p->op->code == REND_OP_INCR || p->op->code == REND_OP_DECR
+                       ? REND_NOT_FOUND
+                       : REND_NOT_STORED;
+        end(p, rc < 0 ? rc : miss);
+        return;
+    }
+    free(p->tmp);
+    p->ntmp = p->m.len;
+    p->tmp = malloc(p->ntmp + 1);
+    p->dst = p->tmp;
+    if (p->tmp == NULL) {
+        end(p, REND_ENOMEM);
+        return;
+    }
+    if (p->m.nchunks == 0) {
+        p->got = 0;
+        p->bad = 0;
+        p->err = 0;
+        free(p->seen);
+        p->seen = calloc(1, 1);
+        struct rend_mc_reply mn = { .kind = REND_MC_R_MN };
+        rmw_chunks_reply(p, 0, &mn);
+        return;
+    }
+    rc = send_chunk_reads(p, 1, 0, rmw_chunks_reply);
+    if (rc != 0) {
+        end(p, rc);
+    }
+}
+
+/* ---- entry ---- */
+
+static int
+start_write(struct cop *p)
+{
+    struct rend_op *op = p->op;
+    int64_t now = p->t->inst->host->now();
+    char mode;
+    int rc;
+
+    if (op->nvalue > p->t->inst->item_size_max) {
+        return REND_ETOOBIG;
+    }
+    p->ttl = rend_mc_ttl(op->exptime, now);
+    new_meta(p, op->value, op->nvalue, op->flags,
+             REND_EXPIRED(op->exptime, now) ? 0 : op->exptime);
+    mode = op->code == REND_OP_ADD       ? 'E'
+           : op->code == REND_OP_REPLACE ? 'R'
+                                         : 'S';
+    if (op->code == REND_OP_SET && p->ttl >= 0) {
+        p->meta_st = REND_PENDING;
+        rc = send_meta_store(p, mode, 0, set_meta_reply);
+        if (rc == 0 && send_chunk_writes(p) == 0) {
+            p->chunks_queued = 1;
+        }
+        return rc;
+    }
+    return send_meta_store(p, mode, op->code == REND_OP_CAS ? op->cas : 0,
+                           cond_meta_reply);
+}
+
+/* See rend_mc.h. */
 int
 rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
 {
-    return rend_mc_op_plain(t, op);
+    struct rend_mc_inst *in = t->inst;
+    struct rend_mc_wkey w;
+    char suffix[16];
+    struct cop *p;
+    size_t cv;
+    int rc;
+
+    if (op->nkey == 0 || op->nkey + CHUNK_OVERHEAD + TOKEN_LEN + 1
+                             >= in->slab_size) {
+        return REND_EINVAL;
+    }
+    cv = in->slab_size - CHUNK_OVERHEAD - op->nkey;
+    /* the longest derived key must fit the protocol */
+    snprintf(suffix, sizeof(suffix), "-%zu",
+             in->item_size_max / (cv - TOKEN_LEN) + 1);
+    if (rend_mc_wkey(&w, op->key, op->nkey, "-meta", 5) != 0
+        || rend_mc_wkey(&w, op->key, op->nkey, suffix, strlen(suffix)) != 0) {
+        return REND_EINVAL;
+    }
+    p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return REND_ENOMEM;
+    }
+    p->t = t;
+    p->op = op;
+    p->chunk_size = (uint32_t)(cv - TOKEN_LEN);
+    p->keyhash = rend_mc_key_hash(op->key, op->nkey);
+    p->srv = rend_mc_ring_server_of(&in->ring, op->key, op->nkey);
+    p->ttl = rend_mc_ttl(op->exptime, in->host->now());
+    p->starting = 1;
+    p->result = REND_PENDING;
+    switch (op->code) {
+    case REND_OP_GET:
+        rc = send_meta_get(p, 0, get_meta_reply);
+        break;
+    case REND_OP_GAT:
+        rc = send_meta_get(p, 1, get_meta_reply);
+        break;
+    case REND_OP_TOUCH:
+        rc = send_meta_get(p, 0, touch_meta_reply);
+        break;
+    case REND_OP_DELETE:
+        rc = send_meta_get(p, 0, delete_meta_reply);
+        break;
+    case REND_OP_APPEND:
+    case REND_OP_PREPEND:
+    case REND_OP_INCR:
+    case REND_OP_DECR:
+        rc = rmw_start(p);
+        break;
+    default:
+        rc = start_write(p);
+        break;
+    }
+    if (p->starting == 0) {
+        rc = p->result;
+        cop_free(p);
+        return rc;
+    }
+    p->starting = 0;
+    if (rc != 0) {
+        cop_free(p);
+        return rc;
+    }
+    return REND_PENDING;
 }

@@ -1,0 +1,419 @@
+/*
+ * check_mc_chunk.c - the memcached plugin in chunked mode (Rend's layout)
+ * against a real memcached: byte-exact round trips of sizes around the
+ * chunk size up to 8 MiB, a deleted chunk is a miss, concurrent writers
+ * never produce a mixed value, the metadata on the wire decodes as Rend's,
+ * and the other ops (add/replace/cas/append/incr/touch/delete/expired).
+ */
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check_mc_common.h"
+
+#define SLAB 1184
+#define OVERHEAD 71
+#define TOKEN 16
+
+static struct mcproc mc;
+static char servers[64];
+
+static void
+setup(void)
+{
+    ck_assert_int_eq(mcp_start(&mc, 0), 0);
+    snprintf(servers, sizeof(servers), "127.0.0.1:%d", mc.port);
+}
+
+static void
+teardown(void)
+{
+    mcp_stop(&mc, SIGTERM);
+}
+
+static struct rend_th *
+open_chunked(void)
+{
+    const char *opts[] = { "servers", servers, "chunked", "true",
+                           "item_size_max", "8388608", "timeout_ms", "5000",
+                           NULL };
+    return mcp_open(opts);
+}
+
+static size_t
+chunk_data(const char *key)
+{
+    return SLAB - OVERHEAD - strlen(key) - TOKEN;
+}
+
+static void
+fill(char *v, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (char)((i * 131 + seed * 7 + (i >> 9)) & 0xff);
+    }
+}
+
+START_TEST(test_sizes)
+{
+    struct rend_th *th = open_chunked();
+    const char *key = "sz";
+    size_t cs = chunk_data(key);
+    size_t sizes[] = { 0, 1, cs - 1, cs, cs + 1, 100000, 1 << 20, 8 << 20 };
+
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        size_t n = sizes[k], nout;
+        char *v = malloc(n + 1), *out;
+        fill(v, n, (unsigned)k);
+        ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, 2, v, n, 77, 0, NULL,
+                                NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, 2, NULL, 0, 0, 0, &out,
+                                &nout), REND_OK);
+        ck_assert_uint_eq(nout, n);
+        if (n > 0) {
+            ck_assert_msg(memcmp(out, v, n) == 0, "size %zu differs", n);
+        }
+        free(out);
+        free(v);
+    }
+    {
+        char *v = calloc(1, (8 << 20) + 1);
+        ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, 2, v, (8 << 20) + 1, 0,
+                                0, NULL, NULL), REND_ETOOBIG);
+        free(v);
+    }
+    rend_th_close(th);
+}
+END_TEST
+
+START_TEST(test_missing_chunk)
+{
+    struct rend_th *th = open_chunked();
+    size_t n = 5000;
+    char *v = malloc(n), out[256];
+
+    fill(v, n, 3);
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "mk", 2, v, n, 0, 0, NULL, NULL),
+                     REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mk", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_OK);
+    mcp_raw(mc.port, "md mk-2\r\n", 9, "\r\n", out, sizeof(out));
+    ck_assert_str_eq(out, "HD\r\n");
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mk", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    /* and the last chunk */
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "mk", 2, v, n, 0, 0, NULL, NULL),
+                     REND_OK);
+    mcp_raw(mc.port, "md mk-4\r\n", 9, "\r\n", out, sizeof(out));
+    ck_assert_str_eq(out, "HD\r\n");
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mk", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    free(v);
+    rend_th_close(th);
+}
+END_TEST
+
+static unsigned
+get_be32(const unsigned char *p)
+{
+    return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8
+           | p[3];
+}
+
+START_TEST(test_wire_layout)
+{
+    struct rend_th *th = open_chunked();
+    const char *key = "layout";
+    size_t cs = chunk_data(key), n = cs * 2 + 10;
+    char *v = malloc(n);
+    static char out[8192];
+    const unsigned char *m, *c;
+    char *nl;
+    int64_t now = time(NULL);
+
+    fill(v, n, 9);
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, strlen(key), v, n, 0xabcd,
+                            now + 1000, NULL, NULL), REND_OK);
+    mcp_raw(mc.port, "mg layout-meta v f\r\n", 20, "\r\n\r\n", out,
+            sizeof(out));
+    ck_assert_msg(strncmp(out, "VA 40 f43981\r\n", 14) == 0, "%s", out);
+    m = (const unsigned char *)out + 14;
+    ck_assert_uint_eq(get_be32(m), n);
+    ck_assert_uint_eq(get_be32(m + 4), 0xabcd);
+    ck_assert_uint_eq(get_be32(m + 8), 3);
+    ck_assert_uint_eq(get_be32(m + 12), cs);
+    ck_assert(get_be32(m + 16) >= (unsigned)now - 2);
+    ck_assert_uint_eq(get_be32(m + 20), (unsigned)(now + 1000));
+    {
+        unsigned char token[16];
+        memcpy(token, m + 24, 16);
+        /* last chunk: token + 10 data bytes + zero padding, flags = client's */
+        mcp_raw(mc.port, "mg layout-2 v f\r\n", 17, "\r\n", out, sizeof(out));
+        nl = strstr(out, "\r\n");
+        ck_assert_ptr_nonnull(nl);
+        *nl = '\0';
+        ck_assert_uint_eq(strtoul(out + 3, NULL, 10), cs + 16);
+        ck_assert_uint_eq(SLAB - OVERHEAD - strlen(key), cs + 16);
+        ck_assert_ptr_nonnull(strstr(out, " f43981"));
+        c = (const unsigned char *)nl + 2;
+        ck_assert_mem_eq(c, token, 16);
+        ck_assert_mem_eq(c + 16, v + 2 * cs, 10);
+        for (size_t i = 10; i < cs; i++) {
+            ck_assert_uint_eq(c[16 + i], 0);
+        }
+    }
+    free(v);
+    rend_th_close(th);
+}
+END_TEST
+
+struct writer {
+    char value;
+    int iterations;
+    size_t n;
+};
+
+static void *
+writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct rend_th *th = open_chunked();
+    char *v = malloc(w->n);
+
+    memset(v, w->value, w->n);
+    for (int i = 0; i < w->iterations; i++) {
+        mcp_op(th, REND_OP_SET, "race", 4, v, w->n, 0, 0, NULL, NULL);
+    }
+    free(v);
+    rend_th_close(th);
+    return NULL;
+}
+
+START_TEST(test_concurrent_writers)
+{
+    struct writer wa = { 'A', 200, 20000 }, wb = { 'B', 200, 20000 };
+    pthread_t ta, tb;
+    struct rend_th *th;
+    int hits = 0;
+
+    ck_assert_int_eq(pthread_create(&ta, NULL, writer_main, &wa), 0);
+    ck_assert_int_eq(pthread_create(&tb, NULL, writer_main, &wb), 0);
+    th = open_chunked();
+    for (int i = 0; i < 300; i++) {
+        char *out;
+        size_t n;
+        int st = mcp_op(th, REND_OP_GET, "race", 4, NULL, 0, 0, 0, &out, &n);
+        ck_assert(st == REND_OK || st == REND_MISS);
+        if (st == REND_OK) {
+            ck_assert_uint_eq(n, 20000);
+            for (size_t k = 1; k < n; k++) {
+                ck_assert_msg(out[k] == out[0], "mixed value at %zu", k);
+            }
+            hits++;
+            free(out);
+        }
+    }
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    printf("chunked race: %d of 300 reads were hits, none mixed\n", hits);
+    rend_th_close(th);
+}
+END_TEST
+
+START_TEST(test_ops)
+{
+    struct rend_th *th = open_chunked();
+    struct rend_op op;
+    int64_t now = time(NULL);
+    char *out, raw[512];
+    size_t n;
+    uint64_t cas;
+
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "x", 1, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    ck_assert_int_eq(mcp_op(th, REND_OP_ADD, "x", 1, "one", 3, 1, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_ADD, "x", 1, "two", 3, 1, 0, NULL,
+                            NULL), REND_NOT_STORED);
+    ck_assert_int_eq(mcp_op(th, REND_OP_REPLACE, "y", 1, "two", 3, 1, 0, NULL,
+                            NULL), REND_NOT_STORED);
+    ck_assert_int_eq(mcp_op(th, REND_OP_REPLACE, "x", 1, "two", 3, 1, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_APPEND, "x", 1, "++", 2, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_PREPEND, "x", 1, "--", 2, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_APPEND, "y", 1, "++", 2, 0, 0, NULL,
+                            NULL), REND_NOT_STORED);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "x", 1, NULL, 0, 0, 0, &out, &n),
+                     REND_OK);
+    ck_assert_str_eq(out, "--two++");
+    free(out);
+
+    /* cas on the metadata's cas */
+    rend_th_op_init(&op, REND_OP_GET, "x", NULL, 0, 0, 0);
+    ck_assert_int_eq(rend_th_run(th, &op), REND_OK);
+    cas = op.out_cas;
+    ck_assert_uint_eq(op.out_flags, 1);
+    rend_th_op_fini(&op);
+    rend_th_op_init(&op, REND_OP_CAS, "x", "c", 1, 0, 0);
+    op.cas = cas + 1000;
+    ck_assert_int_eq(rend_th_run(th, &op), REND_EXISTS);
+    op.cas = cas;
+    ck_assert_int_eq(rend_th_run(th, &op), REND_OK);
+    rend_th_op_init(&op, REND_OP_CAS, "nope", "c", 1, 0, 0);
+    op.cas = 1;
+    ck_assert_int_eq(rend_th_run(th, &op), REND_NOT_FOUND);
+
+    /* incr/decr on a chunked value */
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "n", 1, "99", 2, 0, 0, NULL,
+                            NULL), REND_OK);
+    rend_th_op_init(&op, REND_OP_INCR, "n", NULL, 0, 0, 0);
+    op.delta = 1;
+    ck_assert_int_eq(rend_th_run(th, &op), REND_OK);
+    ck_assert_uint_eq(op.out_number, 100);
+    rend_th_op_init(&op, REND_OP_DECR, "n", NULL, 0, 0, 0);
+    op.delta = 1000;
+    ck_assert_int_eq(rend_th_run(th, &op), REND_OK);
+    ck_assert_uint_eq(op.out_number, 0);
+    rend_th_op_init(&op, REND_OP_INCR, "x", NULL, 0, 0, 0);
+    ck_assert_int_eq(rend_th_run(th, &op), REND_NON_NUMERIC);
+    rend_th_op_init(&op, REND_OP_INCR, "zz", NULL, 0, 0, 0);
+    ck_assert_int_eq(rend_th_run(th, &op), REND_NOT_FOUND);
+
+    /* touch updates every piece and the metadata's Exptime */
+    {
+        size_t big = 4000;
+        char *v = malloc(big);
+        fill(v, big, 1);
+        ck_assert_int_eq(mcp_op(th, REND_OP_SET, "t", 1, v, big, 0, now + 100,
+                                NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_TOUCH, "t", 1, NULL, 0, 0,
+                                now + 5000, NULL, NULL), REND_OK);
+        mcp_raw(mc.port, "mg t-meta t v\r\n", 15, "\r\n\r\n", raw, sizeof(raw));
+        ck_assert_msg(strncmp(raw, "VA 40 t", 7) == 0, "%s", raw);
+        ck_assert(atoi(raw + 7) > 4900);
+        ck_assert_uint_eq(get_be32((const unsigned char *)strstr(raw, "\r\n")
+                                   + 2 + 20),
+                          (unsigned)(now + 5000));
+        mcp_raw(mc.port, "mg t-3 t\r\n", 10, "\r\n", raw, sizeof(raw));
+        ck_assert_msg(strncmp(raw, "HD t", 4) == 0 && atoi(raw + 4) > 4900,
+                      "%s", raw);
+        rend_th_op_init(&op, REND_OP_GAT, "t", NULL, 0, 0, now + 7000);
+        ck_assert_int_eq(rend_th_run(th, &op), REND_OK);
+        ck_assert_uint_eq(op.out_nvalue, big);
+        ck_assert_mem_eq(op.out_value, v, big);
+        ck_assert(op.out_exptime >= now + 6998);
+        rend_th_op_fini(&op);
+        ck_assert_int_eq(mcp_op(th, REND_OP_TOUCH, "zz", 2, NULL, 0, 0,
+                                now + 5000, NULL, NULL), REND_NOT_FOUND);
+
+        /* delete removes the metadata and every chunk */
+        ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, "t", 1, NULL, 0, 0, 0,
+                                NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, "t", 1, NULL, 0, 0, 0,
+                                NULL, NULL), REND_NOT_FOUND);
+        mcp_raw(mc.port, "mg t-meta\r\nmg t-0\r\nmg t-3\r\n", 27,
+                "EN\r\nEN\r\nEN\r\n", raw, sizeof(raw));
+        ck_assert_str_eq(raw, "EN\r\nEN\r\nEN\r\n");
+        free(v);
+    }
+
+    /* an already expired set answers OK and leaves nothing readable */
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "e", 1, "live", 4, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "e", 1, "dead", 4, 0, now - 5,
+                            NULL, NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "e", 1, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+
+    /* binary keys go base64 for every piece */
+    {
+        const char bk[] = "sp ace\n\x01key";
+        size_t v = 3000;
+        char *val = malloc(v);
+        fill(val, v, 5);
+        ck_assert_int_eq(mcp_op(th, REND_OP_SET, bk, sizeof(bk) - 1, val, v,
+                                0, 0, NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_GET, bk, sizeof(bk) - 1, NULL, 0,
+                                0, 0, &out, &n), REND_OK);
+        ck_assert_uint_eq(n, v);
+        ck_assert_mem_eq(out, val, v);
+        free(out);
+        free(val);
+    }
+    rend_th_close(th);
+}
+END_TEST
+
+START_TEST(test_throughput)
+{
+    struct rend_th *th = open_chunked();
+    enum { N = 200 };
+    static struct rend_op ops[N];
+    struct rend_op *pops[N];
+    static char keys[N][16];
+    int st[N];
+    char *v = malloc(10000);
+    struct timespec t0, t1;
+    double dt;
+
+    fill(v, 10000, 2);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "tp%d", i);
+        pops[i] = &ops[i];
+        rend_th_op_init(&ops[i], REND_OP_SET, keys[i], v, 10000, 0, 0);
+    }
+    rend_th_run_many(th, pops, N, st);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int r = 0; r < 20; r++) {
+        for (int i = 0; i < N; i++) {
+            rend_th_op_init(&ops[i], REND_OP_GET, keys[i], NULL, 0, 0, 0);
+        }
+        rend_th_run_many(th, pops, N, st);
+        for (int i = 0; i < N; i++) {
+            ck_assert_int_eq(st[i], REND_OK);
+            rend_th_op_fini(&ops[i]);
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    dt = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("memcached chunked: %.0f gets/s of 10 KB values (batches of %d)\n",
+           20 * N / dt, N);
+    free(v);
+    rend_th_close(th);
+}
+END_TEST
+
+int
+main(void)
+{
+    const char *bin = getenv("MEMCACHED");
+    Suite *s = suite_create("mc_chunk");
+    TCase *tc = tcase_create("chunked");
+    SRunner *sr;
+    int failed;
+
+    if (access(bin != NULL && *bin ? bin : "/usr/bin/memcached", X_OK) != 0) {
+        return 77;
+    }
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_sizes);
+    tcase_add_test(tc, test_missing_chunk);
+    tcase_add_test(tc, test_wire_layout);
+    tcase_add_test(tc, test_concurrent_writers);
+    tcase_add_test(tc, test_ops);
+    tcase_add_test(tc, test_throughput);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
