@@ -457,10 +457,6 @@ chunk_write_reply(void *ud, int err, const struct rend_mc_reply *r)
     if (st != REND_OK && p->meta_st == REND_OK) {
         forget_meta(p);
     }
-    if (st == REND_OK && (p->op->code == REND_OP_INCR
-                          || p->op->code == REND_OP_DECR)) {
-        p->op->out_cas = p->meta_cas;
-    }
     end(p, st);
 }
 
@@ -743,8 +739,8 @@ rmw_meta_written(void *ud, int err, const struct rend_mc_reply *r)
     }
     p->meta_st = REND_OK;
     p->meta_cas = r->cas;
+    p->op->out_cas = r->cas;
     if (p->m.nchunks == 0) {
-        p->op->out_cas = r->cas;
         end(p, REND_OK);
         return;
     }
