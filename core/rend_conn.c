@@ -348,6 +348,9 @@ emit_ready(struct rend_conn *c)
         }
         rend_req_free(r);
     }
+    if (c->closing && !c->closed && c->unsent == 0 && c->npending == 0) {
+        rend_conn_close(c);
+    }
 }
 
 /* May `r` start now, given the requests still pending before it? */

@@ -322,9 +322,7 @@ parse_other(struct rend_conn *c, struct tok *t, int nt)
         return r;
     }
     if (TOK_IS(cmd, "version") || TOK_IS(cmd, "noop") || TOK_IS(cmd, "quit")) {
-        if (nt != 1) {
-            return reply(c, S_BAD_REQUEST);
-        }
+        /* memcached 1.6 ignores anything after these */
         r = rend_req_new(c);
         if (r != NULL) {
             r->cmd = cmd->p[0] == 'v' ? REND_CMD_VERSION
@@ -333,15 +331,15 @@ parse_other(struct rend_conn *c, struct tok *t, int nt)
         return r;
     }
     if (TOK_IS(cmd, "verbosity")) {
-        uint32_t v;
-        if (args != 1 || rend_parse_u32(t[1].p, t[1].n, &v) != 0) {
+        /* as memcached: one or two arguments, the level read leniently */
+        if (nt < 2 || nt > 3) {
             return reply(c, S_BAD_REQUEST);
         }
         r = rend_req_new(c);
         if (r != NULL) {
             r->cmd = REND_CMD_VERBOSITY;
             r->quiet = (uint8_t)quiet;
-            r->delta = v;
+            r->delta = strtoul(t[1].p, NULL, 10);
         }
         return r;
     }
