@@ -70,7 +70,10 @@ struct rend_kop {
     struct rend_kop *cnext;     /* worker completion list */
     int cstatus;                /* status delivered by host->done */
     uint8_t stage;              /* orchestration state */
+    uint8_t tier;               /* tier of the op in flight: 1 or 2 */
+    uint8_t retried;            /* binary incr create: retried once */
     uint8_t done;
+    int pend;                   /* outcome decided, follow-up op running */
     int status;                 /* the outcome the client sees */
     /* Result kept across stages (owned; freed with the request). */
     char *value;

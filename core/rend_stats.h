@@ -16,7 +16,12 @@
     X(touch_hits) X(touch_misses) X(store_too_large) X(store_no_memory)     \
     X(bytes_read) X(bytes_written) X(total_connections)                     \
     X(rejected_connections) X(conn_yields) X(protocol_errors)               \
-    X(handler_errors) X(requests_pending_max)
+    X(handler_errors)                                                       \
+    X(ops_l1) X(errors_l1) X(ops_l2) X(errors_l2)                           \
+    X(cmd_get_hits_l1) X(cmd_get_misses_l1) X(cmd_get_errors_l1)            \
+    X(cmd_get_hits_l2) X(cmd_get_misses_l2) X(cmd_get_errors_l2)            \
+    X(cmd_get_set_l1) X(cmd_get_set_errors_l1) X(l1_invalidations)          \
+    X(inconsistency_detected)
 
 struct rend_stats {
 #define REND_STATS_FIELD(name) uint64_t name;
