@@ -151,7 +151,7 @@ req_complete(struct rend_req *r)
     struct rend_conn *c = r->conn;
 
     r->complete = 1;
-    c->w->inflight--;
+    rend_worker_req_end(c->w, r->gen);
     rend_conn_req_done(c, r);
 }
 
@@ -264,6 +264,8 @@ rend_exec_start(struct rend_conn *c, struct rend_req *r)
     count_cmd(w, r);
     c->npending++;
     w->inflight++;
+    w->inflight_gen++;
+    r->gen = w->gen;
     r->pending = r->nkeys + 1; /* +1: nothing completes r mid-loop */
     for (uint32_t i = 0; i < r->nkeys; i++) {
         struct rend_kop *k = &r->kops[i];

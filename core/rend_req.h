@@ -87,6 +87,7 @@ struct rend_kop {
 struct rend_req {
     struct rend_req *next;      /* connection queue */
     struct rend_conn *conn;
+    struct rend_gen *gen;       /* config generation it started on */
     uint8_t cmd;                /* enum rend_cmd */
     uint8_t proto;              /* enum rend_proto */
     uint8_t quiet;              /* noreply / binary quiet opcode */

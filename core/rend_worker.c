@@ -86,6 +86,67 @@ drain_local(struct rend_worker *w)
     rend_worker_flush_dirty(w);
 }
 
+/* Is hi part of generation g? */
+static int
+gen_has(const struct rend_gen *g, const struct rend_hinst *hi)
+{
+    for (unsigned i = 0; i < g->nhinsts; i++) {
+        if (g->hinsts[i] == hi) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Let go of a retired generation: end this thread's part of the handler
+ * instances the current generation no longer has. */
+static void
+release_retired(struct rend_worker *w, struct rend_retired *rt)
+{
+    for (unsigned i = 0; i < rt->gen->nhinsts; i++) {
+        struct rend_hinst *hi = rt->gen->hinsts[i];
+        int in_use = gen_has(w->gen, hi);
+        for (struct rend_retired *o = w->retired; o && !in_use; o = o->next) {
+            in_use = o != rt && gen_has(o->gen, hi);
+        }
+        if (!in_use) {
+            rend_hinst_thread_exit(hi, w->id);
+        }
+    }
+    rend_gen_put(rt->gen);
+}
+
+static void
+unlink_retired(struct rend_worker *w, struct rend_retired *rt)
+{
+    struct rend_retired **pp = &w->retired;
+
+    while (*pp != rt) {
+        pp = &(*pp)->next;
+    }
+    *pp = rt->next;
+    release_retired(w, rt);
+    free(rt);
+}
+
+void
+rend_worker_req_end(struct rend_worker *w, struct rend_gen *g)
+{
+    w->inflight--;
+    if (g == w->gen) {
+        w->inflight_gen--;
+        return;
+    }
+    for (struct rend_retired *rt = w->retired; rt != NULL; rt = rt->next) {
+        if (rt->gen == g) {
+            if (--rt->inflight == 0) {
+                unlink_retired(w, rt);
+            }
+            return;
+        }
+    }
+}
+
 static void
 adopt(struct rend_worker *w, struct rend_newconn *nc)
 {
@@ -128,10 +189,23 @@ on_wake(struct ev_loop *loop, ev_async *watcher, int revents)
     pthread_mutex_unlock(&w->mu);
 
     if (gen != NULL) {
-        struct rend_gen *old = w->gen;
+        struct rend_retired *rt = calloc(1, sizeof(*rt));
         thread_init_handlers(w, gen);
-        w->gen = gen; /* reference handed over by rend_workers_swap */
-        rend_gen_put(old);
+        if (rt == NULL) {
+            rend_log(REND_LOG_ERR, "worker %u: out of memory swapping the "
+                     "config; keeping the old one", w->id);
+            rend_gen_put(gen);
+        } else {
+            rt->gen = w->gen;
+            rt->inflight = w->inflight_gen;
+            w->gen = gen; /* reference handed over by rend_workers_swap */
+            w->inflight_gen = 0;
+            rt->next = w->retired;
+            w->retired = rt;
+            if (rt->inflight == 0) {
+                unlink_retired(w, rt);
+            }
+        }
     }
     /* completions in the order they arrived */
     while (remote != NULL) {
@@ -203,6 +277,9 @@ worker_main(void *arg)
     if (w->inflight > 0) {
         rend_log(REND_LOG_WARN, "worker %u: %llu requests still pending at "
                  "exit", w->id, (unsigned long long)w->inflight);
+    }
+    while (w->retired != NULL) {
+        unlink_retired(w, w->retired);
     }
     for (unsigned i = 0; i < w->gen->nhinsts; i++) {
         rend_hinst_thread_exit(w->gen->hinsts[i], w->id);

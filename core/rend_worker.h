@@ -17,6 +17,13 @@ struct rend_conn;
 struct rend_gen;
 struct rend_hinst;
 
+/* A generation a worker has swapped out, kept until its requests end. */
+struct rend_retired {
+    struct rend_retired *next;
+    struct rend_gen *gen;
+    uint64_t inflight;
+};
+
 struct rend_newconn {
     struct rend_newconn *next;
     int fd;
@@ -46,6 +53,8 @@ struct rend_worker {
     struct rend_hinst *dirty[REND_DIRTY_MAX];
     unsigned ndirty;
     uint64_t inflight;        /* requests started and not complete */
+    uint64_t inflight_gen;    /* ... of them on gen */
+    struct rend_retired *retired; /* older generations still in use */
     struct rend_stats st;
 };
 
@@ -65,6 +74,8 @@ void rend_workers_stop(void);
 
 /* host->done: deliver an op completion to the worker owning it. */
 void rend_worker_complete(struct rend_kop *k, int status);
+/* A request that started on generation g has completed. */
+void rend_worker_req_end(struct rend_worker *w, struct rend_gen *g);
 /* Remember that hi got ops this round and needs its flush hook called. */
 void rend_worker_mark_dirty(struct rend_worker *w, struct rend_hinst *hi);
 void rend_worker_flush_dirty(struct rend_worker *w);
