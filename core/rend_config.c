@@ -227,6 +227,9 @@ route_for(struct build *b, int idx)
     } else if (strcmp(strategy, "l1l2_batch") == 0) {
         rt->strategy = REND_ST_L1L2_BATCH;
         rt->name = "l1l2_batch";
+    } else if (strcmp(strategy, "lua") == 0) {
+        rt->strategy = REND_ST_LUA;
+        rt->name = "lua";
     } else {
         snprintf(b->err, b->errlen, "%s: route strategy \"%s\" is not "
                  "available in this build", b->g->source, strategy);
@@ -235,6 +238,27 @@ route_for(struct build *b, int idx)
         return NULL;
     }
     free(strategy);
+    rt->seq = (int)field_int(L, idx, "__seq", 0);
+    if (rt->strategy == REND_ST_LUA) {
+        int n;
+        lua_getfield(L, idx, "choices");
+        n = (int)lua_objlen(L, -1);
+        for (int i = 1; i <= n; i++) {
+            struct rend_route *c;
+            lua_rawgeti(L, -1, i);
+            c = route_for(b, lua_gettop(L));
+            lua_pop(L, 1);
+            if (c == NULL) {
+                lua_pop(L, 1);
+                free(rt);
+                return NULL;
+            }
+            rt->async |= c->async;
+        }
+        lua_pop(L, 1);
+        b->g->has_lua = 1;
+        goto add;
+    }
     lua_getfield(L, idx, "l1");
     rt->l1 = hinst_for(b, lua_gettop(L));
     lua_pop(L, 1);
@@ -254,6 +278,7 @@ route_for(struct build *b, int idx)
     lua_pop(L, 1);
     rt->async = (rt->l1->h.caps & REND_CAP_ASYNC)
                 || (rt->l2 && (rt->l2->h.caps & REND_CAP_ASYNC));
+add:
     if (b->g->nroutes == b->cap_routes) {
         b->cap_routes = b->cap_routes ? b->cap_routes * 2 : 8;
         b->g->routes = realloc(b->g->routes,
@@ -428,6 +453,31 @@ read_settings(struct build *b, int res)
     lua_pop(L, 1);
 }
 
+int
+rend_config_eval(lua_State *L, const char *text, const char *name, char *err,
+                 size_t errlen)
+{
+    const char *prelude = rend_embedded("config.lua");
+    char chunkname[512];
+
+    snprintf(chunkname, sizeof(chunkname), "@%s", name);
+    if (prelude == NULL
+        || luaL_loadbuffer(L, runner, sizeof(runner) - 1, "=rend") != 0
+        || luaL_loadbuffer(L, prelude, strlen(prelude), "=rend/config.lua")
+               != 0
+        || lua_pcall(L, 0, 1, 0) != 0) {
+        snprintf(err, errlen, "config library: %s",
+                 prelude ? lua_tostring(L, -1) : "missing");
+        return -1;
+    }
+    if (luaL_loadbuffer(L, text, strlen(text), chunkname) != 0
+        || lua_pcall(L, 2, 1, 0) != 0) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        return -1;
+    }
+    return 0;
+}
+
 struct rend_gen *
 rend_config_load_string(const char *text, const char *name,
                         const struct rend_gen *prev, char *err, size_t errlen)
@@ -435,13 +485,11 @@ rend_config_load_string(const char *text, const char *name,
     struct build b = { 0 };
     struct rend_gen *g;
     lua_State *L;
-    const char *prelude = rend_embedded("config.lua");
-    char chunkname[512];
     int ok = 0;
 
     g = calloc(1, sizeof(*g));
     L = luaL_newstate();
-    if (g == NULL || L == NULL || prelude == NULL) {
+    if (g == NULL || L == NULL) {
         snprintf(err, errlen, "cannot start the config interpreter");
         free(g);
         if (L != NULL) {
@@ -460,26 +508,24 @@ rend_config_load_string(const char *text, const char *name,
     b.errlen = errlen;
     err[0] = '\0';
 
-    snprintf(chunkname, sizeof(chunkname), "@%s", name);
-    if (luaL_loadbuffer(L, runner, sizeof(runner) - 1, "=rend") != 0
-        || luaL_loadbuffer(L, prelude, strlen(prelude), "=rend/config.lua")
-               != 0
-        || lua_pcall(L, 0, 1, 0) != 0) {
-        snprintf(err, errlen, "config library: %s", lua_tostring(L, -1));
-        goto out;
-    }
-    if (luaL_loadbuffer(L, text, strlen(text), chunkname) != 0) {
-        snprintf(err, errlen, "%s", lua_tostring(L, -1));
-        goto out;
-    }
-    if (lua_pcall(L, 2, 1, 0) != 0) {
-        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+    if (rend_config_eval(L, text, name, err, errlen) != 0) {
         goto out;
     }
     read_settings(&b, lua_gettop(L));
     if (compile_handlers(&b, lua_gettop(L)) != 0
         || compile_listeners(&b, lua_gettop(L)) != 0) {
         goto out;
+    }
+    g->nseq = (unsigned)field_int(L, lua_gettop(L), "nseq", 0) + 1;
+    g->by_seq = calloc(g->nseq, sizeof(*g->by_seq));
+    if (g->by_seq == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (unsigned i = 0; i < g->nroutes; i++) {
+        if (g->routes[i]->seq > 0 && (unsigned)g->routes[i]->seq < g->nseq) {
+            g->by_seq[g->routes[i]->seq] = g->routes[i];
+        }
     }
     g->id = __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED);
     ok = 1;
@@ -563,6 +609,7 @@ rend_gen_put(struct rend_gen *g)
         free(g->routes[i]);
     }
     free(g->routes);
+    free(g->by_seq);
     for (unsigned i = 0; i < g->nhinsts; i++) {
         rend_hinst_put(g->hinsts[i]);
     }

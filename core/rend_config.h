@@ -25,7 +25,7 @@ struct rend_route {
     uint8_t strategy;     /* enum rend_strategy */
     uint8_t async;        /* some tier may return REND_PENDING */
     struct rend_hinst *l1, *l2;
-    int lua_ref;          /* REND_ST_LUA: function in the worker VMs */
+    int seq;              /* the route's number in its config */
     const char *name;     /* for stats: "l1only", "l1l2", ... */
 };
 
@@ -64,6 +64,9 @@ struct rend_gen {
     unsigned threads;
     unsigned max_conns;
     uint64_t item_size_max;
+    struct rend_route **by_seq;   /* routes by number (route_fn results) */
+    unsigned nseq;
+    uint8_t has_lua;              /* some route is a route_fn */
     char *source;                 /* file name, or "(embedded)" */
     char *lua_text;               /* the config text, for worker VMs */
 };
@@ -94,6 +97,12 @@ struct rend_gen *rend_config_load_string(const char *text, const char *name,
                                          char *err, size_t errlen);
 void rend_gen_get(struct rend_gen *g);
 void rend_gen_put(struct rend_gen *g);
+
+/* Run config text in L (a fresh state with the standard libraries);
+ * leaves the collected result table on the stack.  0, or -1 with err. */
+struct lua_State;
+int rend_config_eval(struct lua_State *L, const char *text, const char *name,
+                     char *err, size_t errlen);
 
 /* Text of an embedded file (conf/rend.lua, rend/config.lua), or NULL. */
 const char *rend_embedded(const char *name);

@@ -46,6 +46,7 @@
 
 #include "rend_config.h"
 #include "rend_conn.h"
+#include "rend_lua.h"
 #include "rend_plugin.h"
 #include "rend_route.h"
 #include "rend_stats.h"
@@ -438,6 +439,17 @@ void
 rend_route_start(struct rend_kop *k)
 {
     set_inputs(k);
+    if (k->route->strategy == REND_ST_LUA) {
+        struct rend_worker *w = k->req->conn->w;
+        k->route = w->lua == NULL ? NULL
+                   : rend_lua_pick(w->lua, k->route,
+                                   rend_cmd_table[k->req->cmd].name,
+                                   k->op.key, k->op.nkey);
+        if (k->route == NULL) {
+            rend_kop_finish(k, REND_EINTERNAL);
+            return;
+        }
+    }
     switch (k->route->strategy) {
     case REND_ST_L1L2:
     case REND_ST_L1L2_BATCH:

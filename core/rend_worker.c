@@ -13,6 +13,7 @@
 #include "rend_config.h"
 #include "rend_conn.h"
 #include "rend_log.h"
+#include "rend_lua.h"
 #include "rend_plugin.h"
 #include "rend_route.h"
 #include "rend_util.h"
@@ -167,6 +168,8 @@ thread_init_handlers(struct rend_worker *w, struct rend_gen *g)
             rend_hinst_thread_init(hi, &thr);
         }
     }
+    rend_lua_free(w->lua);
+    w->lua = g->has_lua ? rend_lua_new(g) : NULL;
 }
 
 static void
@@ -281,6 +284,8 @@ worker_main(void *arg)
     while (w->retired != NULL) {
         unlink_retired(w, w->retired);
     }
+    rend_lua_free(w->lua);
+    w->lua = NULL;
     for (unsigned i = 0; i < w->gen->nhinsts; i++) {
         rend_hinst_thread_exit(w->gen->hinsts[i], w->id);
     }

@@ -55,6 +55,7 @@ struct rend_worker {
     uint64_t inflight;        /* requests started and not complete */
     uint64_t inflight_gen;    /* ... of them on gen */
     struct rend_retired *retired; /* older generations still in use */
+    struct rend_lua *lua;     /* route_fn VM for gen, or NULL */
     struct rend_stats st;
 };
 

@@ -11,7 +11,14 @@
 --   listen { port = 11212, routes = { default = l1l2_batch(l1, l2) } }
 --   settings { threads = 4 }
 
-local R = { listeners = {}, handlers = {}, settings = {} }
+local R = { listeners = {}, handlers = {}, settings = {}, fns = {}, nseq = 0 }
+
+-- Every route gets a sequence number in creation order; rend matches the
+-- routes a route_fn returns in each worker's VM by it.
+local function seq()
+    R.nseq = R.nseq + 1
+    return R.nseq
+end
 local M = {}
 
 local function where(level)
@@ -100,7 +107,8 @@ local function route(strategy, l1, l2, level)
     if strategy == "l1only" and l2 ~= nil then
         fail("l1only takes one handler", level + 1)
     end
-    return { __rend = "route", strategy = strategy, l1 = l1, l2 = l2 }
+    return { __rend = "route", strategy = strategy, l1 = l1, l2 = l2,
+             __seq = seq() }
 end
 
 function M.l1only(l1, l2) return route("l1only", l1, l2, 2) end
@@ -124,7 +132,15 @@ function M.route_fn(fn, choices)
             fail("route_fn: choice " .. i .. " is not a route", 2)
         end
     end
-    return { __rend = "route", strategy = "lua", fn = fn, choices = choices }
+    for i, r in ipairs(choices) do
+        if r.strategy == "lua" then
+            fail("route_fn: choice " .. i .. " is itself a route_fn", 2)
+        end
+    end
+    local n = seq()
+    R.fns[n] = fn
+    return { __rend = "route", strategy = "lua", fn = fn, choices = choices,
+             __seq = n }
 end
 
 local commands = {
