@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rend_log.h"
 #include "rend_plugin.h"
@@ -22,16 +23,51 @@ rend_plugin_set_dir(const char *dir)
     plugin_dir = dir ? strdup(dir) : NULL;
 }
 
+/* Run from a build tree (core/rend) before `make install`: use the
+ * plugins built beside it. */
+static const char *
+build_tree_dir(void)
+{
+    static char dir[4200];
+    char exe[4000], probe[4200];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char *slash;
+
+    if (n <= 0) {
+        return NULL;
+    }
+    exe[n] = '\0';
+    slash = strrchr(exe, '/');
+    if (slash == NULL) {
+        return NULL;
+    }
+    *slash = '\0';
+    snprintf(probe, sizeof(probe), "%s/../plugins/.libs/rend_inmem.so", exe);
+    if (access(probe, R_OK) != 0) {
+        return NULL;
+    }
+    snprintf(dir, sizeof(dir), "%s/../plugins/.libs", exe);
+    return dir;
+}
+
 const char *
 rend_plugin_dir(void)
 {
-    const char *env;
+    const char *env, *bt;
+    char probe[4200];
 
     if (plugin_dir != NULL) {
         return plugin_dir;
     }
     env = getenv("REND_PLUGIN_DIR");
-    return env && *env ? env : REND_PLUGIN_DIR;
+    if (env && *env) {
+        return env;
+    }
+    snprintf(probe, sizeof(probe), "%s/rend_inmem.so", REND_PLUGIN_DIR);
+    if (access(probe, R_OK) != 0 && (bt = build_tree_dir()) != NULL) {
+        return bt;
+    }
+    return REND_PLUGIN_DIR;
 }
 
 /* Smallest descriptor a v1.x plugin can have: everything up to walk. */
