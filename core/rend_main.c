@@ -28,6 +28,7 @@
 #include "rend_plugin.h"
 #include "rend_settings.h"
 #include "rend_stats.h"
+#include "rend_tool.h"
 #include "rend_util.h"
 #include "rend_worker.h"
 
@@ -73,6 +74,9 @@ usage(FILE *f)
         "      --plugin-dir DIR  where handler plugins are (or $REND_PLUGIN_DIR)\n"
         "      --port-file FILE  write each listener's port (or socket path)\n"
         "      --check-config    load the config, report, and exit\n"
+        "      --dump NAME       list the items of handler NAME (rend stopped)\n"
+        "      --count NAME      count them\n"
+        "      --verify NAME     walk them all and report problems\n"
         "      --print-config    print the embedded default config and exit\n"
         "      --version         print the version and exit\n"
         "  -h, --help            this text\n"
@@ -358,7 +362,8 @@ int rend_main(int argc, char **argv);
 int
 rend_main(int argc, char **argv)
 {
-    enum { O_PLUGIN_DIR = 256, O_PORT_FILE, O_CHECK, O_VERSION, O_PRINT };
+    enum { O_PLUGIN_DIR = 256, O_PORT_FILE, O_CHECK, O_VERSION, O_PRINT,
+           O_DUMP, O_COUNT, O_VERIFY };
     static const struct option base[] = {
         { "config", required_argument, NULL, 'c' },
         { "max-conns", required_argument, NULL, 'm' },
@@ -372,11 +377,14 @@ rend_main(int argc, char **argv)
         { "check-config", no_argument, NULL, O_CHECK },
         { "print-config", no_argument, NULL, O_PRINT },
         { "version", no_argument, NULL, O_VERSION },
+        { "dump", required_argument, NULL, O_DUMP },
+        { "count", required_argument, NULL, O_COUNT },
+        { "verify", required_argument, NULL, O_VERIFY },
     };
     struct option longopts[64];
     size_t nbase = sizeof(base) / sizeof(base[0]);
-    const char *port_file = NULL;
-    int check_only = 0, opt;
+    const char *port_file = NULL, *tool_name = NULL;
+    int check_only = 0, opt, tool_mode = 0;
     char err[1024];
     struct ev_loop *loop;
     ev_signal sig_term, sig_int, sig_hup;
@@ -447,6 +455,11 @@ rend_main(int argc, char **argv)
         case O_VERSION:
             printf("rend %s\n", PACKAGE_VERSION);
             return 0;
+        case O_DUMP: case O_COUNT: case O_VERIFY:
+            tool_mode = opt == O_DUMP ? REND_TOOL_DUMP
+                        : opt == O_COUNT ? REND_TOOL_COUNT : REND_TOOL_VERIFY;
+            tool_name = optarg;
+            break;
         default:
             if (rend_compat_option(opt, optarg) == 0) {
                 break;
@@ -480,6 +493,11 @@ rend_main(int argc, char **argv)
     if (current == NULL) {
         fprintf(stderr, "rend: config error: %s\n", err);
         return 1;
+    }
+    if (tool_mode) {
+        int rc = rend_tool_run(current, tool_name, tool_mode, stdout);
+        rend_gen_put(current);
+        return rc;
     }
     if (check_only) {
         printf("%s: OK (%u listeners, %u handlers)\n", current->source,
