@@ -307,13 +307,17 @@ apply_flush(struct wctx *w, struct rend_op *op)
         f->past = f->pending > f->past ? f->pending : f->past;
         f->pending = 0;
     }
-    if (when <= w->now) {
+    if (when == 0) {
         /* Everything stored so far, this batch included, is gone. */
         f->cas_limit = w->r->last_cas;
         f->pending = 0;
         when = w->now;
+    } else if (when <= w->now) {
+        /* A time in the past: only what was stored before it. */
+        f->past = when > f->past ? when : f->past;
+        f->pending = 0;
     } else {
-        f->pending = when;
+        f->pending = when; /* replaces an earlier delayed flush */
     }
     w->flush_changed = 1;
     rend_rdb_maint_schedule(w->r, when);

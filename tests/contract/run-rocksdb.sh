@@ -1,0 +1,7 @@
+#!/bin/sh
+# Handler contract suite against the rocksdb plugin (a fresh directory per
+# test; small buffers so each instance opens and closes quickly).
+REND_CONTRACT_PLUGIN=rocksdb
+REND_CONTRACT_OPTS="path=@TMPDIR@/rocksdb write_buffer_mb=4 block_cache_mb=8"
+export REND_CONTRACT_PLUGIN REND_CONTRACT_OPTS
+exec ./contract/check_contract "$@"
