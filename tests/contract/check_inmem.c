@@ -188,6 +188,27 @@ START_TEST(too_big)
 }
 END_TEST
 
+/* inmem's number rule: 1..20 digits and nothing else. */
+START_TEST(strict_numbers)
+{
+    static const char *bad[] = { " 1", "1 ", "000000000000000000001", "+1" };
+    struct rend_th *th = open_inmem(NULL);
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_status(cu_set(th, REND_OP_SET, "n", bad[i], 0, 0), REND_OK);
+        ck_assert_msg(cu_arith(th, REND_OP_INCR, "n", 1, NULL)
+                      == REND_NON_NUMERIC, "incr on '%s'", bad[i]);
+    }
+    ck_assert_status(cu_set(th, REND_OP_SET, "n", "00000000000000000009", 0,
+                            0), REND_OK);
+    ck_assert_status(cu_arith(th, REND_OP_INCR, "n", 1, &v), REND_OK);
+    ck_assert_uint_eq(v, 10);
+    cu_expect(th, "n", "10");
+    rend_th_close(th);
+}
+END_TEST
+
 START_TEST(bad_options)
 {
     static const char *bad[][3] = {
@@ -552,6 +573,7 @@ inmem_suite(void)
     tcase_add_test(tc, hot_keys_survive_eviction);
     tcase_add_test(tc, expired_reclaimed_before_live);
     tcase_add_test(tc, too_big);
+    tcase_add_test(tc, strict_numbers);
     tcase_add_test(tc, bad_options);
     tcase_add_test(tc, lru_policy_works);
     tcase_add_test(tc, flush_delay);

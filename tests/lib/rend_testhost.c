@@ -148,31 +148,35 @@ wake_cb(struct ev_loop *loop, ev_async *w, int revents)
     (void)revents;
 }
 
+/* The plugin's path: REND_PLUGIN_DIR's file, else REND_TEST_PLUGIN_DIR's
+ * when only that one exists. */
 static char *
 plugin_path(const char *plugin)
 {
-    const char *dirs[2] = { getenv("REND_PLUGIN_DIR"),
-                            getenv("REND_TEST_PLUGIN_DIR") };
-    char *p = NULL;
+    const char *dir = getenv("REND_PLUGIN_DIR");
+    const char *tdir = getenv("REND_TEST_PLUGIN_DIR");
+    char *p, *alt;
 
     if (strchr(plugin, '/') != NULL) {
         return strdup(plugin);
     }
-    if (dirs[0] == NULL || dirs[0][0] == '\0') {
-        dirs[0] = "../plugins/.libs";
+    if (dir == NULL || dir[0] == '\0') {
+        dir = "../plugins/.libs";
     }
-    for (int i = 0; i < 2; i++) {
-        if (dirs[i] == NULL || dirs[i][0] == '\0') {
-            continue;
-        }
+    if (asprintf(&p, "%s/rend_%s.so", dir, plugin) < 0) {
+        return NULL;
+    }
+    if (access(p, F_OK) == 0 || tdir == NULL || tdir[0] == '\0') {
+        return p;
+    }
+    if (asprintf(&alt, "%s/rend_%s.so", tdir, plugin) < 0) {
+        return p;
+    }
+    if (access(alt, F_OK) == 0) {
         free(p);
-        if (asprintf(&p, "%s/rend_%s.so", dirs[i], plugin) < 0) {
-            return NULL;
-        }
-        if (access(p, F_OK) == 0) {
-            break;
-        }
+        return alt;
     }
+    free(alt);
     return p;
 }
 
