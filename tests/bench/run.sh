@@ -1,0 +1,332 @@
+#!/bin/bash
+# tests/bench/run.sh: rend against memcached, one scenario at a time.
+#
+# Servers run pinned to SERVER_CPU (0), the load generator and memaslap to
+# CLIENT_CPU (1).  For each mix (get90 = 90% gets, set90 = 90% sets) the same
+# load runs against both sides of a scenario, REPEAT times in alternating
+# order; the table shows medians.  Server CPU is read from /proc/PID/stat
+# (utime + stime) around each run and divided by the replies of that run
+# (prefill and warmup included, since the server did that work too).
+#
+# Environment (defaults):
+#   SCENARIOS="inmem proxy"  which scenario_NAME functions to run
+#   DURATION=5 WARMUP=1      measured / unmeasured seconds per run
+#   CONNS=50 DEPTH=1         connections, requests in flight per connection
+#   THREADS=1                server worker threads (memcached -t, rend -t)
+#   LG_THREADS=1             load generator threads
+#   VALUE_SIZE=100 KEYS=10000 PROTOCOL=text REPEAT=3
+#   MEMASLAP_TIME=10s        memaslap cross-check length (0 = skip it)
+#   PROFILE=0                1: perf record rend during one more get90 run
+#   SERVER_CPU=0 CLIENT_CPU=1
+#   QUIET_PCT=25 QUIET_WAIT=30  before each run, wait up to QUIET_WAIT s for
+#                            the machine to use under QUIET_PCT% cpu (others'
+#                            builds and tests skew every number)
+#
+# A scenario is one function scenario_NAME that starts its servers with
+# start_memcached / start_rend, declares two targets with add_target and
+# calls compare (and optionally memaslap_check / profile_target); servers are
+# stopped by stop_servers.  It exits 0 whatever the numbers are.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+: "${SCENARIOS:=inmem proxy}" "${DURATION:=5}" "${WARMUP:=1}" "${CONNS:=50}"
+: "${DEPTH:=1}" "${THREADS:=1}" "${LG_THREADS:=1}" "${VALUE_SIZE:=100}"
+: "${KEYS:=10000}" "${PROTOCOL:=text}" "${REPEAT:=3}" "${MEMASLAP_TIME:=10s}"
+: "${PROFILE:=0}" "${SERVER_CPU:=0}" "${CLIENT_CPU:=1}"
+: "${QUIET_PCT:=25}" "${QUIET_WAIT:=30}"
+: "${MEMCACHED:=memcached}" "${MEMASLAP:=/usr/bin/memcaslap}"
+: "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
+LOADGEN=$here/rend_loadgen
+HZ=$(getconf CLK_TCK)
+MIXES="get90:0.9 set90:0.1"
+
+work=$(mktemp -d /tmp/rend-bench.XXXXXX) || exit 1
+results=$work/results
+summary=$work/summary
+: >"$results"
+: >"$summary"
+server_pids=()
+declare -A T_ADDR T_PIDS T_TCP
+
+main_pid=$BASHPID
+cleanup() {
+    [ "$BASHPID" = "$main_pid" ] || return
+    stop_servers
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s\n' "$*" >&2; }
+
+build() {
+    make -s -C "$here" >&2 || { log "run.sh: cannot build rend_loadgen"; exit 1; }
+    make -s -C "$top/core" >/dev/null 2>&1 || log "run.sh: core build failed, using the existing binary"
+    make -s -C "$top/plugins" >/dev/null 2>&1 || log "run.sh: plugins build failed, using the existing ones"
+    [ -x "$REND" ] || { log "run.sh: no $REND"; exit 1; }
+    command -v "$MEMCACHED" >/dev/null || { log "run.sh: no memcached"; exit 1; }
+}
+
+wait_tcp() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    log "run.sh: nothing listens on port $1"
+    return 1
+}
+
+wait_file() {
+    for _ in $(seq 100); do
+        [ -s "$1" ] || [ -S "$1" ] && return 0
+        sleep 0.05
+    done
+    log "run.sh: $1 did not appear"
+    return 1
+}
+
+# start_memcached NAME [SOCKET]: sets NAME_pid and NAME_port (TCP on
+# 127.0.0.1) or listens on SOCKET only.
+start_memcached() {
+    local name=$1 sock=${2:-} port pid
+    if [ -n "$sock" ]; then
+        taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -s "$sock" -t "$THREADS" -m 1024 &
+        pid=$!
+        server_pids+=("$pid")
+        wait_file "$sock" || return 1
+        port=$sock
+    else
+        port=$("$LOADGEN" --free-port)
+        taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -l 127.0.0.1 -p "$port" -U 0 -t "$THREADS" -m 1024 &
+        pid=$!
+        server_pids+=("$pid")
+        wait_tcp "$port" || return 1
+    fi
+    printf -v "${name}_pid" '%s' "$pid"
+    printf -v "${name}_port" '%s' "$port"
+}
+
+# start_rend NAME CONFIG [VAR=value...]: sets NAME_pid and NAME_port.
+start_rend() {
+    local name=$1 conf=$2 pf=$work/$1.port pid
+    shift 2
+    rm -f "$pf"
+    env REND_PLUGIN_DIR="$REND_PLUGIN_DIR" "$@" taskset -c "$SERVER_CPU" \
+        "$REND" -c "$conf" -p 0 --port-file "$pf" -t "$THREADS" &
+    pid=$!
+    server_pids+=("$pid")
+    wait_file "$pf" || return 1
+    printf -v "${name}_pid" '%s' "$pid"
+    printf -v "${name}_port" '%s' "$(head -n 1 "$pf")"
+    wait_tcp "$(head -n 1 "$pf")"
+}
+
+stop_servers() {
+    local pid
+    for pid in "${server_pids[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in "${server_pids[@]}"; do
+        wait "$pid" 2>/dev/null
+    done
+    server_pids=()
+    T_ADDR=() T_PIDS=() T_TCP=()
+}
+
+# add_target LABEL ADDRESS "PIDS" [TCP_ADDRESS for memaslap]
+add_target() {
+    T_ADDR[$1]=$2
+    T_PIDS[$1]=$3
+    T_TCP[$1]=${4:-}
+}
+
+# ticks PID...: utime + stime of these processes, in clock ticks
+ticks() {
+    local pid s f sum=0
+    for pid in "$@"; do
+        s=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        read -r -a f <<<"${s##*) }"
+        sum=$((sum + f[11] + f[12]))
+    done
+    echo "$sum"
+}
+
+# busy: non-idle ticks of the whole machine (all cpus) from /proc/stat
+busy() {
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+# wait_quiet: wait up to QUIET_WAIT s until the machine is nearly idle.
+wait_quiet() {
+    local i b0 b1 pct=0
+    for ((i = 0; i < QUIET_WAIT * 2; i++)); do
+        b0=$(busy)
+        sleep 0.5
+        b1=$(busy)
+        pct=$(((b1 - b0) * 200 / HZ))
+        [ "$pct" -le "$QUIET_PCT" ] && return 0
+    done
+    log "run.sh: the machine stays busy (${pct}% cpu), running anyway"
+}
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# run_one SCENARIO MIX RATIO LABEL REP: one load generator run, one line
+# appended to $results.
+run_one() {
+    local sc=$1 mix=$2 ratio=$3 label=$4 rep=$5 out res t0 t1 c0 c1 w0 w1
+    local ops p99 replies errors hit cli cpu_us srv_pct b0 b1 mach_pct
+    wait_quiet
+    # shellcheck disable=SC2086
+    c0=$(ticks ${T_PIDS[$label]})
+    b0=$(busy)
+    w0=$(date +%s%N)
+    out=$(taskset -c "$CLIENT_CPU" "$LOADGEN" -s "${T_ADDR[$label]}" \
+        -c "$CONNS" -T "$LG_THREADS" -d "$DEPTH" -r "$ratio" -v "$VALUE_SIZE" \
+        -k "$KEYS" -t "$DURATION" -w "$WARMUP" -P "$PROTOCOL" 2>&1)
+    w1=$(date +%s%N)
+    b1=$(busy)
+    # shellcheck disable=SC2086
+    c1=$(ticks ${T_PIDS[$label]})
+    res=$(grep '^RESULT' <<<"$out")
+    if [ -z "$res" ]; then
+        log "$sc $mix $label: load generator failed: $out"
+        return
+    fi
+    ops=$(field ops_s "$res")
+    p99=$(field p99_us "$res")
+    replies=$(field replies "$res")
+    errors=$(field errors "$res")
+    hit=$(field hit_ratio "$res")
+    cli=$(field client_cpu_pct "$res")
+    t0=$((c1 - c0))
+    t1=$((w1 - w0))
+    cpu_us=$(awk -v t="$t0" -v hz="$HZ" -v n="$replies" 'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }')
+    srv_pct=$(awk -v t="$t0" -v hz="$HZ" -v w="$t1" 'BEGIN { printf "%.0f", t / hz / (w / 1e9) * 100 }')
+    mach_pct=$(awk -v t="$((b1 - b0))" -v hz="$HZ" -v w="$t1" 'BEGIN { printf "%.0f", t / hz / (w / 1e9) * 100 }')
+    echo "$sc $mix $label $rep $ops $p99 $cpu_us $srv_pct $cli $mach_pct $errors $hit" >>"$results"
+    log "$(printf '%-6s %-5s %-15s rep %s: %8s ops/s  p99 %8s us  cpu %6s us/req  server %3s%%  client %5s%%  machine %3s%%  errors %s  hits %s' \
+        "$sc" "$mix" "$label" "$rep" "$ops" "$p99" "$cpu_us" "$srv_pct" "$cli" "$mach_pct" "$errors" "$hit")"
+}
+
+# median SCENARIO MIX LABEL COLUMN (1-based column of $results)
+median() {
+    awk -v s="$1" -v m="$2" -v l="$3" -v c="$4" '$1 == s && $2 == m && $3 == l { print $c }' "$results" |
+        sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "nan") printf "%.2f", a / b; else print "-" }'; }
+
+# compare SCENARIO BASE REND: every mix, REPEAT times, alternating order;
+# one summary row per mix.
+compare() {
+    local sc=$1 base=$2 rend=$3 mix name r rep
+    for mix in $MIXES; do
+        name=${mix%%:*}
+        r=${mix#*:}
+        for rep in $(seq "$REPEAT"); do
+            if [ $((rep % 2)) -eq 1 ]; then
+                run_one "$sc" "$name" "$r" "$base" "$rep"
+                run_one "$sc" "$name" "$r" "$rend" "$rep"
+            else
+                run_one "$sc" "$name" "$r" "$rend" "$rep"
+                run_one "$sc" "$name" "$r" "$base" "$rep"
+            fi
+        done
+        local bo bp bc ro rp rc
+        bo=$(median "$sc" "$name" "$base" 5)
+        bp=$(median "$sc" "$name" "$base" 6)
+        bc=$(median "$sc" "$name" "$base" 7)
+        ro=$(median "$sc" "$name" "$rend" 5)
+        rp=$(median "$sc" "$name" "$rend" 6)
+        rc=$(median "$sc" "$name" "$rend" 7)
+        echo "| $sc | $name | $base / $rend | $bo | $ro | $(ratio "$ro" "$bo") | $bp | $rp | $(ratio "$rp" "$bp") | $bc | $rc | $(ratio "$rc" "$bc") |" >>"$summary"
+    done
+}
+
+# memaslap_check SCENARIO LABEL...: memaslap's get90 throughput per target
+# that has a TCP address.
+memaslap_check() {
+    local sc=$1 label cfg=$work/memaslap.cfg tps
+    shift
+    [ "$MEMASLAP_TIME" = 0 ] && return
+    [ -x "$MEMASLAP" ] || { log "run.sh: no $MEMASLAP, cross-check skipped"; return; }
+    # memaslap needs keys of 16 bytes or more; cmd 0 = set, 1 = get
+    printf 'key\n16 16 1\nvalue\n%s %s 1\ncmd\n0 0.1\n1 0.9\n' "$VALUE_SIZE" "$VALUE_SIZE" >"$cfg"
+    for label in "$@"; do
+        [ -n "${T_TCP[$label]}" ] || continue
+        tps=$(taskset -c "$CLIENT_CPU" "$MEMASLAP" -s "${T_TCP[$label]}" -t "$MEMASLAP_TIME" \
+            -T 1 -c "$CONNS" -F "$cfg" 2>&1 | sed -n 's/.*TPS: \([0-9]*\).*/\1/p')
+        echo "memaslap $sc get90 $label: ${tps:-failed} ops/s" >>"$work/memaslap"
+        log "memaslap $sc get90 $label: ${tps:-failed} ops/s"
+    done
+}
+
+# profile_target SCENARIO LABEL PID: perf record -g on PID during one more
+# get90 run (PROFILE=1 only); prints the top 15 symbols.
+profile_target() {
+    local sc=$1 label=$2 pid=$3 data=$work/perf.data secs
+    [ "$PROFILE" = 1 ] || return
+    command -v perf >/dev/null || { log "run.sh: no perf, profile skipped"; return; }
+    secs=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { print d + w }')
+    perf record -q -g -p "$pid" -o "$data" -- sleep "$secs" 2>/dev/null &
+    local perf_pid=$!
+    run_one "$sc" get90 0.9 "$label" profile
+    wait "$perf_pid"
+    {
+        echo "perf: $sc $label, get90, top 15 symbols (self)"
+        perf report -i "$data" --no-children --sort symbol --stdio 2>/dev/null |
+            grep -E '^ +[0-9.]+%' | head -n 15
+    } >>"$work/profile"
+    sed -i '/ profile /d' "$results"
+}
+
+scenario_inmem() {
+    start_memcached mc || return
+    start_rend rend "$top/conf/inmem.lua" || return
+    add_target memcached "127.0.0.1:$mc_port" "$mc_pid" "127.0.0.1:$mc_port"
+    add_target rend-inmem "127.0.0.1:$rend_port" "$rend_pid" "127.0.0.1:$rend_port"
+    compare inmem memcached rend-inmem
+    memaslap_check inmem memcached rend-inmem
+    profile_target inmem rend-inmem "$rend_pid"
+    stop_servers
+}
+
+# rend's CPU here is rend + its memcached: the work the pair does per request.
+scenario_proxy() {
+    start_memcached mcu "$work/mc.sock" || return
+    start_rend rend "$here/conf/proxy.lua" REND_MC_SERVERS="$work/mc.sock" || return
+    add_target memcached-unix "$work/mc.sock" "$mcu_pid"
+    add_target rend-proxy "127.0.0.1:$rend_port" "$rend_pid $mcu_pid" "127.0.0.1:$rend_port"
+    compare proxy memcached-unix rend-proxy
+    memaslap_check proxy rend-proxy
+    profile_target proxy rend-proxy "$rend_pid"
+    stop_servers
+}
+
+build
+log "rend bench: scenarios '$SCENARIOS', ${DURATION}s runs (+${WARMUP}s warmup), $CONNS conns, depth $DEPTH, $PROTOCOL, ${VALUE_SIZE}-byte values, $KEYS keys, server threads $THREADS, repeat $REPEAT"
+for sc in $SCENARIOS; do
+    if [ "$(type -t "scenario_$sc")" != function ]; then
+        log "run.sh: unknown scenario $sc"
+        continue
+    fi
+    "scenario_$sc"
+    stop_servers
+done
+
+echo
+echo "Machine: $(nproc) cpus, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+echo "Settings: DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS DEPTH=$DEPTH THREADS=$THREADS LG_THREADS=$LG_THREADS VALUE_SIZE=$VALUE_SIZE KEYS=$KEYS PROTOCOL=$PROTOCOL REPEAT=$REPEAT (medians)"
+echo
+echo "| scenario | mix | base / rend | base ops/s | rend ops/s | ratio | base p99 us | rend p99 us | ratio | base cpu us/req | rend cpu us/req | ratio |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+cat "$summary"
+echo
+echo "Every run (scenario mix target rep ops/s p99_us cpu_us/req server_cpu% client_cpu% machine_cpu% errors hit_ratio);"
+echo "machine_cpu% is all cpus together (max $(nproc)00%): well above server+client means other load ran too:"
+sed 's/^/    /' "$results"
+[ -s "$work/memaslap" ] && { echo; cat "$work/memaslap"; }
+[ -s "$work/profile" ] && { echo; cat "$work/profile"; }
+exit 0
