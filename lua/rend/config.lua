@@ -89,11 +89,14 @@ function M.handler(spec)
         R.handlers[#R.handlers + 1] = h
         return h
     end
+    -- (no tail calls: they would hide the config's line from error())
     if type(spec) == "table" then
-        return make(spec.plugin, spec, 2)
+        local h = make(spec.plugin, spec, 2)
+        return h
     end
     return function(opts)
-        return make(spec, opts, 2)
+        local h = make(spec, opts, 2)
+        return h
     end
 end
 
@@ -111,9 +114,12 @@ local function route(strategy, l1, l2, level)
              __seq = seq() }
 end
 
-function M.l1only(l1, l2) return route("l1only", l1, l2, 2) end
-function M.l1l2(l1, l2) return route("l1l2", l1, l2, 2) end
-function M.l1l2_batch(l1, l2) return route("l1l2_batch", l1, l2, 2) end
+function M.l1only(l1, l2) local r = route("l1only", l1, l2, 2); return r end
+function M.l1l2(l1, l2) local r = route("l1l2", l1, l2, 2); return r end
+function M.l1l2_batch(l1, l2)
+    local r = route("l1l2_batch", l1, l2, 2)
+    return r
+end
 M.l1_only = M.l1only
 M.l1_l2 = M.l1l2
 M.batch = M.l1l2_batch

@@ -1,0 +1,421 @@
+/*
+ * check_core.c - unit tests of core modules: number parsing and exptime,
+ * the plugin loader's refusals, config compilation and its error
+ * messages, and the text and binary parsers.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rend_config.h"
+#include "rend_conn.h"
+#include "rend_exec.h"
+#include "rend_plugin.h"
+#include "rend_proto.h"
+#include "rend_settings.h"
+#include "rend_util.h"
+#include "rend_worker.h"
+
+/* ---- util ---------------------------------------------------------- */
+
+START_TEST(parse_numbers)
+{
+    uint64_t u;
+    uint32_t v;
+    int64_t i;
+
+    ck_assert_int_eq(rend_parse_u64("18446744073709551615", 20, &u), 0);
+    ck_assert(u == UINT64_MAX);
+    ck_assert_int_eq(rend_parse_u64("18446744073709551616", 20, &u), -1);
+    ck_assert_int_eq(rend_parse_u64("", 0, &u), -1);
+    ck_assert_int_eq(rend_parse_u64("12a", 3, &u), -1);
+    ck_assert_int_eq(rend_parse_u64("-1", 2, &u), -1);
+    ck_assert_int_eq(rend_parse_u32("4294967295", 10, &v), 0);
+    ck_assert_int_eq(rend_parse_u32("4294967296", 10, &v), -1);
+    ck_assert_int_eq(rend_parse_i64("-5", 2, &i), 0);
+    ck_assert(i == -5);
+    ck_assert_int_eq(rend_parse_i64("-", 1, &i), -1);
+}
+END_TEST
+
+START_TEST(exptime_forms)
+{
+    int64_t now = 1700000000;
+
+    ck_assert(rend_exptime_abs(0, now) == 0);
+    ck_assert(rend_exptime_abs(-1, now) == -1);
+    ck_assert(rend_exptime_abs(10, now) == now + 10);
+    ck_assert(rend_exptime_abs(REND_REALTIME_MAXDELTA, now)
+              == now + REND_REALTIME_MAXDELTA);
+    ck_assert(rend_exptime_abs(now + 100, now) == now + 100);
+    ck_assert(rend_exptime_abs(now - 100, now) == -1);
+}
+END_TEST
+
+/* ---- loader ------------------------------------------------------- */
+
+static void
+expect_refused(const char *file, const char *reason)
+{
+    char path[4096], err[1024];
+    const char *dir = getenv("REND_TEST_PLUGIN_DIR");
+
+    ck_assert_ptr_nonnull(dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    err[0] = '\0';
+    ck_assert_int_eq(rend_plugin_check(path, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, reason) != NULL, "%s: got \"%s\", want \"%s\"",
+                  file, err, reason);
+    ck_assert_msg(strstr(err, file) != NULL, "message names the file: %s",
+                  err);
+}
+
+START_TEST(loader_refuses_bad_plugins)
+{
+    expect_refused("rend_bad_major.so", "has ABI 99.");
+    expect_refused("rend_bad_sig.so", "was built for");
+    expect_refused("rend_bad_size.so", "descriptor of");
+    expect_refused("rend_no_symbol.so", "does not export rend_handler_v1");
+    expect_refused("rend_undef.so", "cannot load plugin");
+    expect_refused("rend_no_create.so", "lacks a name or a create");
+}
+END_TEST
+
+START_TEST(loader_accepts_inmem)
+{
+    char path[4096], err[1024] = "";
+
+    snprintf(path, sizeof(path), "%s/rend_inmem.so", rend_plugin_dir());
+    ck_assert_msg(rend_plugin_check(path, err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
+/* ---- config ------------------------------------------------------- */
+
+static void
+expect_config_error(const char *text, const char *want)
+{
+    char err[1024] = "";
+    struct rend_gen *g = rend_config_load_string(text, "t.lua", NULL, err,
+                                                 sizeof(err));
+
+    ck_assert_ptr_null(g);
+    ck_assert_msg(strstr(err, want) != NULL, "got \"%s\", want \"%s\"", err,
+                  want);
+}
+
+START_TEST(config_errors_name_file_and_line)
+{
+    expect_config_error("local x = \n listen {{{", "t.lua:2:");
+    expect_config_error("\n\nlocal h = handler \"nosuchplugin\" {}\n"
+                        "listen { port = 1, routes = { default = l1only(h) } }",
+                        "t.lua:3: ");
+    expect_config_error("local h = handler \"inmem\" { memory_mb = \"lots\" }\n"
+                        "listen { port = 1, routes = { default = l1only(h) } }",
+                        "t.lua:1: ");
+    expect_config_error("local h = handler \"inmem\" {}\n"
+                        "listen { port = 1, routes = { get = l1only(h) } }",
+                        "t.lua:2: listen: routes need a default");
+    expect_config_error("local h = handler \"inmem\" {}\n"
+                        "listen { port = 1, routes = { gett = l1only(h), "
+                        "default = l1only(h) } }",
+                        "unknown command \"gett\"");
+    expect_config_error("local h = handler \"inmem\" {}\n"
+                        "listen { port = 70000, routes = { default = l1only(h) } }",
+                        "t.lua:2: listen: port");
+    expect_config_error("local h = handler \"inmem\" {}\n", "no listen{}");
+    expect_config_error("local h = handler \"inmem\" {}\n"
+                        "listen { port = 1, routes = { default = l1l2(h) } }",
+                        "t.lua:2: l1l2: the second argument must be a handler");
+}
+END_TEST
+
+START_TEST(config_compiles_routes)
+{
+    char err[1024] = "";
+    struct rend_gen *g = rend_config_load_string(
+        "local a = handler \"inmem\" { name = \"a\" }\n"
+        "local b = handler \"inmem\" { name = \"b\" }\n"
+        "listen { port = 0, routes = { default = l1only(a), set = l1l2(a, b),\n"
+        "  prefix = { [\"s:\"] = l1only(b), [\"s:long:\"] = { default = l1l2(b, a) } } } }\n"
+        "settings { threads = 3 }\n",
+        "t.lua", NULL, err, sizeof(err));
+    const struct rend_routes *rs;
+    const struct rend_route *rt;
+
+    ck_assert_msg(g != NULL, "%s", err);
+    ck_assert_uint_eq(g->nlisteners, 1);
+    ck_assert_uint_eq(g->nhinsts, 2);
+    ck_assert_uint_eq(g->threads, 3);
+    rs = &g->listeners[0].routes;
+    rt = rend_routes_find(rs, REND_OP_GET, "k", 1);
+    ck_assert_int_eq(rt->strategy, REND_ST_L1ONLY);
+    ck_assert_str_eq(rt->l1->name, "a");
+    rt = rend_routes_find(rs, REND_OP_SET, "k", 1);
+    ck_assert_int_eq(rt->strategy, REND_ST_L1L2);
+    rt = rend_routes_find(rs, REND_OP_SET, "s:x", 3);
+    ck_assert_int_eq(rt->strategy, REND_ST_L1ONLY);
+    ck_assert_str_eq(rt->l1->name, "b");
+    rt = rend_routes_find(rs, REND_OP_GET, "s:long:x", 8);
+    ck_assert_int_eq(rt->strategy, REND_ST_L1L2);
+    ck_assert_str_eq(rt->l1->name, "b");
+    rend_gen_put(g);
+}
+END_TEST
+
+START_TEST(config_reload_keeps_unchanged_handlers)
+{
+    char err[1024] = "";
+    const char *t1 = "local a = handler \"inmem\" { name = \"a\", memory_mb = 8 }\n"
+                     "listen { port = 0, routes = { default = l1only(a) } }\n";
+    const char *t2 = "local a = handler \"inmem\" { name = \"a\", memory_mb = 8 }\n"
+                     "local b = handler \"inmem\" { name = \"b\", memory_mb = 9 }\n"
+                     "listen { port = 0, routes = { default = l1l2(a, b) } }\n";
+    struct rend_gen *g1 = rend_config_load_string(t1, "t", NULL, err,
+                                                  sizeof(err));
+    struct rend_gen *g2;
+
+    ck_assert_msg(g1 != NULL, "%s", err);
+    g2 = rend_config_load_string(t2, "t", g1, err, sizeof(err));
+    ck_assert_msg(g2 != NULL, "%s", err);
+    ck_assert_ptr_eq(g2->hinsts[0], g1->hinsts[0]);
+    ck_assert_ptr_ne(g2->hinsts[1], g1->hinsts[0]);
+    rend_gen_put(g1);
+    rend_gen_put(g2);
+}
+END_TEST
+
+/* ---- parsers ------------------------------------------------------- */
+
+static struct rend_worker fake_worker;
+static struct rend_conn fake_conn;
+
+static struct rend_req *
+parse(const char *bytes, size_t n, int proto, int *consumed)
+{
+    struct rend_req *r = NULL;
+
+    memset(&fake_conn, 0, sizeof(fake_conn));
+    fake_conn.w = &fake_worker;
+    fake_conn.proto = (uint8_t)proto;
+    fake_conn.proto_known = 1;
+    fake_conn.rbuf = (char *)bytes;
+    fake_conn.rlen = (uint32_t)n;
+    *consumed = proto == REND_PROTO_TEXT ? rend_text_parse(&fake_conn, &r)
+                                         : rend_bin_parse(&fake_conn, &r);
+    return r;
+}
+
+#define PARSE_TEXT(s, used) parse((s), sizeof(s) - 1, REND_PROTO_TEXT, (used))
+
+static void
+setup(void)
+{
+    rend_settings.item_size_max = 1024 * 1024;
+}
+
+START_TEST(text_storage_and_retrieval)
+{
+    int used;
+    struct rend_req *r;
+
+    r = PARSE_TEXT("set k 5 0 3\r\nabc\r\nget x", &used);
+    ck_assert_int_eq(used, 18);
+    ck_assert_int_eq(r->cmd, REND_CMD_SET);
+    ck_assert_uint_eq(r->flags, 5);
+    ck_assert_uint_eq(r->nvalue, 3);
+    ck_assert(memcmp(r->value, "abc", 3) == 0);
+    ck_assert(r->kops[0].op.nkey == 1 && r->kops[0].op.key[0] == 'k');
+    rend_req_free(r);
+
+    r = PARSE_TEXT("set k 5 0 3\r\nab", &used);
+    ck_assert_int_eq(used, 0); /* waits for the data block */
+    ck_assert_ptr_null(r);
+
+    r = PARSE_TEXT("get a bb  ccc\r\n", &used);
+    ck_assert_int_eq(used, 15);
+    ck_assert_int_eq(r->cmd, REND_CMD_GET);
+    ck_assert_uint_eq(r->nkeys, 3);
+    ck_assert_uint_eq(r->kops[2].op.nkey, 3);
+    rend_req_free(r);
+
+    r = PARSE_TEXT("cas k 0 0 1 77 noreply\r\nx\r\n", &used);
+    ck_assert_int_eq(r->cmd, REND_CMD_CAS);
+    ck_assert(r->cas == 77 && r->quiet);
+    rend_req_free(r);
+
+    r = PARSE_TEXT("incr k 18446744073709551615\r\n", &used);
+    ck_assert_int_eq(r->cmd, REND_CMD_INCR);
+    ck_assert(r->delta == UINT64_MAX);
+    rend_req_free(r);
+}
+END_TEST
+
+static void
+expect_text_reply(const char *in, const char *want)
+{
+    int used;
+    struct rend_req *r = parse(in, strlen(in), REND_PROTO_TEXT, &used);
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->cmd, REND_CMD_REPLY);
+    ck_assert_msg(strcmp(r->text, want) == 0, "%s -> %s", in, r->text);
+    rend_req_free(r);
+}
+
+START_TEST(text_errors)
+{
+    char key[300], line[400];
+
+    expect_text_reply("bogus\r\n", "ERROR Unknown command\r\n");
+    expect_text_reply("\r\n", "ERROR Unknown command\r\n");
+    expect_text_reply("get\r\n", "CLIENT_ERROR bad request\r\n");
+    expect_text_reply("set k x 0 1\r\nx\r\n",
+                      "CLIENT_ERROR flags is not a valid integer\r\n");
+    expect_text_reply("set k 0 z 1\r\nx\r\n",
+                      "CLIENT_ERROR exptime is not a valid integer\r\n");
+    expect_text_reply("set k 0 0 -1\r\n",
+                      "CLIENT_ERROR length is not a valid integer\r\n");
+    expect_text_reply("set k 0 0 2\r\nabcd\r\n",
+                      "CLIENT_ERROR bad data chunk\r\n");
+    expect_text_reply("set k 0 0 99999999\r\n",
+                      "SERVER_ERROR object too large for cache\r\n");
+    ck_assert(fake_conn.swallow == 99999999 + 2);
+    expect_text_reply("incr k x\r\n",
+                      "CLIENT_ERROR invalid numeric delta argument\r\n");
+    memset(key, 'k', 251);
+    key[251] = '\0';
+    snprintf(line, sizeof(line), "get %s\r\n", key);
+    expect_text_reply(line, "CLIENT_ERROR bad command line format\r\n");
+}
+END_TEST
+
+START_TEST(text_line_too_long)
+{
+    size_t n = REND_LINE_MAX + 10;
+    char *buf = malloc(n);
+    int used;
+    struct rend_req *r;
+
+    memset(buf, 'a', n);
+    r = parse(buf, n, REND_PROTO_TEXT, &used);
+    ck_assert_int_eq(used, -1);
+    ck_assert_str_eq(r->text, "CLIENT_ERROR line too long\r\n");
+    rend_req_free(r);
+    free(buf);
+}
+END_TEST
+
+static size_t
+bin_header(unsigned char *p, uint8_t magic, uint8_t op, uint16_t keylen,
+           uint8_t extlen, uint32_t bodylen)
+{
+    memset(p, 0, 24);
+    p[0] = magic;
+    p[1] = op;
+    p[2] = (unsigned char)(keylen >> 8);
+    p[3] = (unsigned char)keylen;
+    p[4] = extlen;
+    p[8] = (unsigned char)(bodylen >> 24);
+    p[9] = (unsigned char)(bodylen >> 16);
+    p[10] = (unsigned char)(bodylen >> 8);
+    p[11] = (unsigned char)bodylen;
+    return 24;
+}
+
+START_TEST(binary_frames)
+{
+    unsigned char buf[128];
+    int used;
+    struct rend_req *r;
+
+    /* set with flags 7, key "k", value "vv" */
+    bin_header(buf, 0x80, 0x01, 1, 8, 8 + 1 + 2);
+    memset(buf + 24, 0, 8);
+    buf[27] = 7;
+    memcpy(buf + 32, "kvv", 3);
+    r = parse((char *)buf, 35, REND_PROTO_BINARY, &used);
+    ck_assert_int_eq(used, 35);
+    ck_assert_int_eq(r->cmd, REND_CMD_SET);
+    ck_assert_uint_eq(r->flags, 7);
+    ck_assert_uint_eq(r->nvalue, 2);
+    rend_req_free(r);
+
+    /* incomplete body: wait */
+    r = parse((char *)buf, 30, REND_PROTO_BINARY, &used);
+    ck_assert_int_eq(used, 0);
+
+    /* body shorter than key + extras: error reply, body skipped */
+    bin_header(buf, 0x80, 0x01, 10, 8, 4);
+    r = parse((char *)buf, 28, REND_PROTO_BINARY, &used);
+    ck_assert_int_eq(used, 24);
+    ck_assert(fake_conn.swallow == 4);
+    ck_assert_int_eq(r->cmd, REND_CMD_REPLY);
+    rend_req_free(r);
+
+    /* absurd body length: refused without buffering */
+    bin_header(buf, 0x80, 0x01, 1, 8, 0xffffff00u);
+    r = parse((char *)buf, 24, REND_PROTO_BINARY, &used);
+    ck_assert_int_eq(used, 24);
+    ck_assert(fake_conn.swallow == 0xffffff00u);
+    ck_assert_int_eq(r->status, REND_ETOOBIG);
+    rend_req_free(r);
+
+    /* bad magic: error reply, then the connection closes */
+    bin_header(buf, 0x42, 0x00, 0, 0, 0);
+    r = parse((char *)buf, 24, REND_PROTO_BINARY, &used);
+    ck_assert_int_eq(used, -1);
+    ck_assert_int_eq(r->cmd, REND_CMD_REPLY);
+    rend_req_free(r);
+
+    /* unknown opcode: status 0x81, stays open */
+    bin_header(buf, 0x80, 0x77, 0, 0, 0);
+    r = parse((char *)buf, 24, REND_PROTO_BINARY, &used);
+    ck_assert_int_eq(used, 24);
+    ck_assert_int_eq(r->status, 0x81);
+    rend_req_free(r);
+}
+END_TEST
+
+static Suite *
+core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("util");
+
+    tcase_add_test(tc, parse_numbers);
+    tcase_add_test(tc, exptime_forms);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("loader");
+    tcase_add_test(tc, loader_refuses_bad_plugins);
+    tcase_add_test(tc, loader_accepts_inmem);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("config");
+    tcase_add_test(tc, config_errors_name_file_and_line);
+    tcase_add_test(tc, config_compiles_routes);
+    tcase_add_test(tc, config_reload_keeps_unchanged_handlers);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("parsers");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, text_storage_and_retrieval);
+    tcase_add_test(tc, text_errors);
+    tcase_add_test(tc, text_line_too_long);
+    tcase_add_test(tc, binary_frames);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(core_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
