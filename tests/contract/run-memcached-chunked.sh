@@ -17,5 +17,6 @@ sleep 0.1
 REND_CONTRACT_PLUGIN=memcached
 REND_CONTRACT_OPTS="servers=127.0.0.1:$port,$dir/mc.sock timeout_ms=5000 chunked=true item_size_max=8388608"
 REND_CONTRACT_REAL_CLOCK=1
-export REND_CONTRACT_PLUGIN REND_CONTRACT_OPTS REND_CONTRACT_REAL_CLOCK
+REND_CONTRACT_KEY_MAX=245 # "<key>-meta" must fit memcached's 250 bytes
+export REND_CONTRACT_PLUGIN REND_CONTRACT_OPTS REND_CONTRACT_REAL_CLOCK REND_CONTRACT_KEY_MAX
 ./contract/check_contract "$@"
