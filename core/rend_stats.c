@@ -117,7 +117,8 @@ handlers(rend_stats_emit_f *emit, void *ud)
     if (rend_nworkers == 0) {
         return;
     }
-    g = rend_workers[0].gen; /* read-only; main thread holds a reference */
+    /* this worker's generation: only this thread swaps it */
+    g = rend_self != NULL ? rend_self->gen : rend_workers[0].gen;
     for (unsigned i = 0; i < g->nhinsts; i++) {
         struct rend_hinst *hi = g->hinsts[i];
         struct prefixed p = { emit, ud, hi->name };
