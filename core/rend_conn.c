@@ -353,19 +353,29 @@ emit_ready(struct rend_conn *c)
     }
 }
 
-/* May `r` start now, given the requests still pending before it? */
+/* May `r` start now, given the requests still pending before it?  Reads
+ * run alongside reads, and writes alongside writes (each handler applies
+ * one connection's writes in the order they are issued), but a read never
+ * overtakes a write or a write a read, and a barrier (flush_all, quit)
+ * waits for everything. */
 static int
 may_start(struct rend_conn *c, struct rend_req *r)
 {
+    unsigned fl = rend_cmd_table[r->cmd].flags;
+
     if (c->npending == 0) {
         return 1;
     }
-    if (!(rend_cmd_table[r->cmd].flags & REND_CMD_READ)) {
+    if (fl & REND_CMD_BARRIER) {
         return 0;
     }
     for (struct rend_req *p = c->qhead; p != NULL; p = p->next) {
-        if (p != r && !p->complete
-            && !(rend_cmd_table[p->cmd].flags & REND_CMD_READ)) {
+        unsigned pf;
+        if (p == r || p->complete || !p->started) {
+            continue;
+        }
+        pf = rend_cmd_table[p->cmd].flags;
+        if ((pf & REND_CMD_BARRIER) || (pf & REND_CMD_READ) != (fl & REND_CMD_READ)) {
             return 0;
         }
     }

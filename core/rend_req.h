@@ -18,6 +18,7 @@
 /* X(name, text name, handler opcode or -1, flags) */
 #define REND_CMD_READ 0x1  /* no side effect: may run alongside other reads */
 #define REND_CMD_LOCAL 0x2 /* answered by the core, no handler */
+#define REND_CMD_BARRIER 0x4 /* runs alone: waits for all before it */
 #define REND_CMD_MAP(X)                                                     \
     X(GET, "get", REND_OP_GET, REND_CMD_READ)                               \
     X(GETS, "gets", REND_OP_GET, REND_CMD_READ)                             \
@@ -34,12 +35,12 @@
     X(DELETE, "delete", REND_OP_DELETE, 0)                                  \
     X(INCR, "incr", REND_OP_INCR, 0)                                        \
     X(DECR, "decr", REND_OP_DECR, 0)                                        \
-    X(FLUSH, "flush_all", REND_OP_FLUSH, 0)                                 \
+    X(FLUSH, "flush_all", REND_OP_FLUSH, REND_CMD_BARRIER)                               \
     X(NOOP, "noop", -1, REND_CMD_READ | REND_CMD_LOCAL)                     \
     X(VERSION, "version", -1, REND_CMD_READ | REND_CMD_LOCAL)               \
     X(VERBOSITY, "verbosity", -1, REND_CMD_LOCAL)                           \
     X(STATS, "stats", -1, REND_CMD_READ | REND_CMD_LOCAL)                   \
-    X(QUIT, "quit", -1, REND_CMD_LOCAL)                                     \
+    X(QUIT, "quit", -1, REND_CMD_LOCAL | REND_CMD_BARRIER)                                   \
     X(REPLY, "(reply)", -1, REND_CMD_READ | REND_CMD_LOCAL)
 
 enum rend_cmd {
