@@ -1,0 +1,23 @@
+-- memcached-pool.lua: rend as a proxy in front of a pool of three
+-- memcached servers, L1 only (no persistence).  Keys are placed with
+-- libmemcached's weighted ketama; every key is written to 2 servers
+-- (replicas = 2) so losing one server loses no data, and a read that
+-- misses on a replica that came back empty tries the next one.
+--   rend -c conf/memcached-pool.lua
+local pool = handler "memcached" {
+    name = "pool",
+    servers = env("REND_POOL",
+                  "10.0.0.1:11211,10.0.0.2:11211,10.0.0.3:11211"),
+    replicas = 2,
+    failover_on_miss = true,
+    conns_per_server = 1,
+    timeout_ms = 500,
+    fail_limit = 3,
+    retry_ms = 1000,
+}
+
+listen {
+    address = env("REND_ADDRESS", "127.0.0.1"),
+    port = tonumber(env("REND_PORT", "11211")),
+    routes = { default = l1only(pool) },
+}
