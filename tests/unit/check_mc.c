@@ -289,7 +289,7 @@ START_TEST(test_pool_kill)
     snprintf(srv, sizeof(srv), "127.0.0.1:%d:1,127.0.0.1:%d:2,127.0.0.1:%d:3",
              ports[0], ports[1], ports[2]);
     ck_assert_int_eq(rend_mc_ring_build(&ring, rs, 3), 0);
-    const char *opts[] = { "servers", srv, "timeout_ms", "500",
+    const char *opts[] = { "servers", srv, "timeout_ms", "2000",
                            "connect_timeout_ms", "200", "retry_ms", "50",
                            "retry_max_ms", "200", "fail_limit", "2", NULL };
     th = mcp_open(opts);
@@ -372,7 +372,7 @@ START_TEST(test_replicas)
     snprintf(srv, sizeof(srv), "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d",
              m[0].port, m[1].port, m[2].port);
     const char *opts[] = { "servers", srv, "replicas", "2", "timeout_ms",
-                           "500", "retry_ms", "50", NULL };
+                           "2000", "retry_ms", "50", NULL };
     th = mcp_open(opts);
     for (int i = 0; i < NPOOLKEYS; i++) {
         int copies = 0;
