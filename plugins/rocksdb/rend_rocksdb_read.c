@@ -76,6 +76,7 @@ pool_enqueue(struct rdb *r, struct rend_op *op)
 {
     int rc;
 
+    atomic_fetch_add(&r->c.pool_queued, 1);
     pthread_mutex_lock(&r->rmu);
     rc = rend_rdb_queue_push(&r->rq, op);
     if (rc == 0) {
@@ -83,9 +84,9 @@ pool_enqueue(struct rdb *r, struct rend_op *op)
     }
     pthread_mutex_unlock(&r->rmu);
     if (rc != 0) {
+        atomic_fetch_sub(&r->c.pool_queued, 1);
         return REND_ENOMEM;
     }
-    atomic_fetch_add(&r->c.pool_queued, 1);
     return REND_PENDING;
 }
 

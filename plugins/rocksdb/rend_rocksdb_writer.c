@@ -79,9 +79,11 @@ pending_add(struct rdb *r, const struct rend_op *op, int d)
 int
 rend_rdb_writer_enqueue(struct rdb *r, struct rend_op *op)
 {
+    int mutation = is_mutation(op->code); /* op is not ours after push */
     int rc;
 
     pending_add(r, op, 1);
+    atomic_fetch_add(&r->c.queued, 1);
     pthread_mutex_lock(&r->wmu);
     rc = rend_rdb_queue_push(&r->wq, op);
     if (rc == 0) {
@@ -89,11 +91,11 @@ rend_rdb_writer_enqueue(struct rdb *r, struct rend_op *op)
     }
     pthread_mutex_unlock(&r->wmu);
     if (rc != 0) {
+        atomic_fetch_sub(&r->c.queued, 1);
         pending_add(r, op, -1);
         return REND_ENOMEM;
     }
-    atomic_fetch_add(&r->c.queued, 1);
-    if (is_mutation(op->code)) {
+    if (mutation) {
         atomic_fetch_add(&r->c.writes, 1);
     } else {
         atomic_fetch_add(&r->c.gets_writer, 1);
