@@ -1,0 +1,551 @@
+/*
+ * it_diff.c - differential conformance: the same request bytes go to a
+ * real memcached 1.6 and to rend (conf/inmem.lua); the replies must be
+ * byte-identical after the allow-list below.  Every mismatch is printed
+ * with both replies.
+ *
+ * Allow-list (each item is a documented, deliberate divergence):
+ *   - version text (text VERSION line, binary version body);
+ *   - stats names and values (a run of STAT lines / stat packets is
+ *     compared as one "STAT *" element);
+ *   - cas values: each distinct cas becomes "#<first-seen index>", so
+ *     only the equality pattern is compared;
+ *   - Rend-parity text replies: "ERROR Unknown command" where memcached
+ *     says "ERROR"; Rend's CLIENT_ERROR texts ("bad request", "flags /
+ *     exptime / length is not a valid integer") where memcached sends any
+ *     CLIENT_ERROR; the Rend "noop" command ("Yep, it works.");
+ *   - steps flagged with an `allow` reason (printed when they differ).
+ * Steps flagged `bug` are known server bugs: their difference is printed
+ * as KNOWN BUG and does not fail the test; if one starts to match, the
+ * test fails so the flag gets removed.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diff_util.h"
+#include "rend_server.h"
+
+#define EXT(lit) .ext = lit, .extlen = (uint8_t)(sizeof(lit) - 1)
+#define VAL(lit) .val = lit, .vlen = (uint32_t)(sizeof(lit) - 1)
+#define EX8(f, e) EXT(f e)
+#define Z4 "\x00\x00\x00\x00"
+
+#define ALLOW_FLAGS "memcached 1.6.18 accepts flags >= 2^32; rend rejects " \
+                    "them as Rend does, then reads the data line as a command"
+#define ALLOW_GAT_NOKEY "memcached answers END to gat without keys; rend " \
+                        "answers as for get without keys"
+#define ALLOW_INCR_LEN "common.md: incr on a value longer than 20 bytes " \
+                       "is non-numeric; memcached 1.6.18 accepts 21 digits"
+#define ALLOW_INCR_SPACE "memcached's strtoull skips leading spaces; rend " \
+                         "treats them as non-numeric"
+#define ALLOW_MC_FRAMING "memcached 1.6.18 answers Unknown command and " \
+                         "does not skip the request body"
+#define ALLOW_EINVAL_OPEN "memcached closes the connection after a binary " \
+                          "Invalid arguments reply; rend keeps it open " \
+                          "(the request was fully framed)"
+#define BUG_CAS "rend ignores a binary request cas on append/prepend/" \
+                "delete/incr/decr; memcached answers 0x0002 Data exists"
+#define BUG_TOUCH "memcached's binary touch reply carries the item flags " \
+                  "as 4 extras bytes and the item cas; rend's has neither"
+#define ALLOW_PAD "memcached rewrites a shorter incr/decr result in place, " \
+                  "padded with spaces; rend stores the plain decimal text"
+
+/* ---- the text table ---------------------------------------------------
+ * $CAS = the last cas this connection saw; $K<n> = n 'k's; $V<n> = n 'v's;
+ * a NULL req with sleep_ms sleeps. */
+static const struct dstep text_steps[] = {
+    { .name = "flush", .req = "flush_all\r\n" },
+    /* storage and retrieval */
+    { .name = "set", .req = "set a 5 0 3\r\nabc\r\n" },
+    { .name = "get hit", .req = "get a\r\n" },
+    { .name = "get miss", .req = "get nokey\r\n" },
+    { .name = "multiget dup+miss", .req = "get a nokey a other\r\n" },
+    { .name = "gets", .req = "gets a\r\n" },
+    { .name = "set empty", .req = "set empty 0 0 0\r\n\r\n" },
+    { .name = "get empty", .req = "get empty\r\n" },
+    { .name = "set flags max", .req = "set fl 4294967295 0 1\r\nf\r\n" },
+    { .name = "get flags max", .req = "get fl\r\n" },
+    { .name = "set flags overflow", .req = "set fl 4294967296 0 1\r\nf\r\n",
+      .allow = ALLOW_FLAGS },
+    { .name = "set binary value", .req = "set bin 0 0 4\r\n\r\n\0\x01\r\n",
+      .len = sizeof("set bin 0 0 4\r\n\r\n\0\x01\r\n") - 1 },
+    { .name = "get binary value", .req = "get bin\r\n" },
+    { .name = "add live", .req = "add a 0 0 1\r\nx\r\n" },
+    { .name = "add new", .req = "add b 0 0 1\r\nx\r\n" },
+    { .name = "replace miss", .req = "replace c 0 0 1\r\nx\r\n" },
+    { .name = "replace hit", .req = "replace b 7 0 2\r\nyy\r\n" },
+    { .name = "append", .req = "append b 0 0 2\r\nzz\r\n" },
+    { .name = "prepend", .req = "prepend b 0 0 2\r\nww\r\n" },
+    { .name = "get after append", .req = "get b\r\n" },
+    { .name = "append miss", .req = "append nokey 0 0 1\r\nx\r\n" },
+    { .name = "prepend miss", .req = "prepend nokey 0 0 1\r\nx\r\n" },
+    { .name = "multiget 2 hits", .req = "get a b\r\n" },
+    { .name = "gets 2 keys", .req = "gets a b\r\n" },
+    { .name = "delete hit", .req = "delete b\r\n" },
+    { .name = "delete miss", .req = "delete b\r\n" },
+    { .name = "delete 0", .req = "delete a 0\r\n" },
+    { .name = "delete bad hold", .req = "delete a 1\r\n" },
+    { .name = "delete no key", .req = "delete\r\n" },
+    /* cas */
+    { .name = "cas: set", .req = "set c1 0 0 1\r\na\r\n" },
+    { .name = "cas: gets", .req = "gets c1\r\n" },
+    { .name = "cas ok", .req = "cas c1 3 0 1 $CAS\r\nb\r\n" },
+    { .name = "cas stale", .req = "cas c1 0 0 1 $CAS\r\nc\r\n" },
+    { .name = "cas: gets again", .req = "gets c1\r\n" },
+    { .name = "cas miss", .req = "cas nokey 0 0 1 1\r\nx\r\n" },
+    { .name = "cas bad value", .req = "cas c1 0 0 1 abc\r\nx\r\n" },
+    { .name = "cas missing arg", .req = "cas c1 0 0 1\r\n" },
+    { .name = "cas noreply", .req = "cas c1 0 0 1 $CAS noreply\r\nd\r\n" },
+    { .name = "cas: get", .req = "gets c1\r\n" },
+    { .name = "gets changes after touch?",
+      .req = "touch c1 0\r\ngets c1\r\n" },
+    /* noreply */
+    { .name = "set noreply", .req = "set n1 0 0 1 noreply\r\n1\r\n" },
+    { .name = "add noreply", .req = "add n1 0 0 1 noreply\r\n2\r\n" },
+    { .name = "replace noreply", .req = "replace n1 0 0 1 noreply\r\n3\r\n" },
+    { .name = "append noreply", .req = "append n1 0 0 1 noreply\r\n4\r\n" },
+    { .name = "prepend noreply", .req = "prepend n1 0 0 1 noreply\r\n5\r\n" },
+    { .name = "get after noreply", .req = "get n1\r\n" },
+    { .name = "incr noreply", .req = "incr n1 10 noreply\r\n" },
+    { .name = "decr noreply", .req = "decr n1 1 noreply\r\n" },
+    { .name = "touch noreply", .req = "touch n1 100 noreply\r\n" },
+    { .name = "get after incr noreply", .req = "get n1\r\n" },
+    { .name = "delete noreply", .req = "delete n1 noreply\r\n" },
+    { .name = "delete miss noreply", .req = "delete n1 noreply\r\n" },
+    { .name = "get after delete noreply", .req = "get n1\r\n" },
+    { .name = "incr miss noreply", .req = "incr n1 1 noreply\r\n" },
+    { .name = "add noreply pipelined",
+      .req = "add p1 0 0 1 noreply\r\na\r\nadd p1 0 0 1 "
+      "noreply\r\nb\r\nget p1\r\n" },
+    /* incr / decr */
+    { .name = "incr: set", .req = "set c 0 0 2\r\n10\r\n" },
+    { .name = "incr", .req = "incr c 5\r\n" },
+    { .name = "decr below 0", .req = "decr c 100\r\n" },
+    { .name = "incr max", .req = "incr c 18446744073709551615\r\n" },
+    { .name = "incr wrap", .req = "incr c 1\r\n" },
+    { .name = "incr: set max",
+      .req = "set c 0 0 20\r\n18446744073709551615\r\n" },
+    { .name = "incr wrap 2", .req = "incr c 2\r\n" },
+    { .name = "get after wrap", .req = "get c\r\n", .allow = ALLOW_PAD },
+    { .name = "incr miss", .req = "incr nokey 1\r\n" },
+    { .name = "decr miss", .req = "decr nokey 1\r\n" },
+    { .name = "incr: set text", .req = "set t 0 0 3\r\nabc\r\n" },
+    { .name = "incr non-numeric", .req = "incr t 1\r\n" },
+    { .name = "decr non-numeric", .req = "decr t 1\r\n" },
+    { .name = "incr: set 21 digits",
+      .req = "set big 0 0 21\r\n000000000000000000001\r\n" },
+    { .name = "incr 21 digits", .req = "incr big 1\r\n",
+      .allow = ALLOW_INCR_LEN },
+    { .name = "incr: set leading space", .req = "set sp 0 0 3\r\n 12\r\n" },
+    { .name = "incr leading space", .req = "incr sp 1\r\n",
+      .allow = ALLOW_INCR_SPACE },
+    { .name = "incr bad delta", .req = "incr c abc\r\n" },
+    { .name = "incr negative delta", .req = "incr c -1\r\n" },
+    { .name = "decr delta 2^64", .req = "decr c 18446744073709551616\r\n" },
+    { .name = "incr no delta", .req = "incr c\r\n" },
+    { .name = "decr: set", .req = "set d 0 0 3\r\n100\r\n" },
+    { .name = "decr shorter", .req = "decr d 1\r\n" },
+    { .name = "get after decr", .req = "get d\r\n", .allow = ALLOW_PAD },
+    { .name = "incr back", .req = "incr d 1\r\n" },
+    { .name = "get after incr", .req = "get d\r\n" },
+    { .name = "incr keeps flags",
+      .req = "set fi 9 0 1\r\n1\r\nincr fi 1\r\nget fi\r\n" },
+    /* touch / gat / gats */
+    { .name = "touch hit", .req = "touch a 100\r\n" },
+    { .name = "touch miss", .req = "touch nokey 100\r\n" },
+    { .name = "touch bad exptime", .req = "touch a abc\r\n" },
+    { .name = "touch no exptime", .req = "touch a\r\n" },
+    { .name = "gat hit", .req = "gat 100 a\r\n" },
+    { .name = "gat multi", .req = "gat 100 a nokey c1\r\n" },
+    { .name = "gats", .req = "gats 100 a c1\r\n" },
+    { .name = "gat no key", .req = "gat 100\r\n",
+      .allow = ALLOW_GAT_NOKEY },
+    { .name = "gat bad exptime", .req = "gat abc a\r\n" },
+    /* keys */
+    { .name = "key 250 set", .req = "set $K250 0 0 1\r\nx\r\n" },
+    { .name = "key 250 get", .req = "get $K250\r\n" },
+    { .name = "key 251 get", .req = "get $K251\r\n" },
+    { .name = "key 251 delete", .req = "delete $K251\r\n" },
+    { .name = "key 251 incr", .req = "incr $K251 1\r\n" },
+    { .name = "key 251 touch", .req = "touch $K251 1\r\n" },
+    { .name = "key 250 multiget", .req = "get a $K250 b\r\n" },
+    /* bad input that keeps both in step */
+    { .name = "bad data chunk", .req = "set a 0 0 2\r\nabcd\r\n" },
+    { .name = "get after bad chunk", .req = "get a\r\n" },
+    { .name = "too few tokens", .req = "set a 0 0\r\n" },
+    { .name = "too many tokens", .req = "set a 0 0 1 noreply extra\r\n" },
+    { .name = "bad flags", .req = "set a x 0 1\r\n" },
+    { .name = "bad exptime", .req = "set a 0 x 1\r\n" },
+    { .name = "bad length", .req = "set a 0 0 x\r\n" },
+    { .name = "negative length", .req = "set a 0 0 -1\r\n" },
+    { .name = "too large", .req = "set tb 0 0 1100000\r\n$V1100000\r\n" },
+    { .name = "too large noreply",
+      .req = "set tb 0 0 1100000 noreply\r\n$V1100000\r\n" },
+    { .name = "get after too large", .req = "get tb a\r\n" },
+    { .name = "get no key", .req = "get\r\n" },
+    { .name = "gets no key", .req = "gets\r\n" },
+    { .name = "uppercase", .req = "GET a\r\n" },
+    { .name = "empty line", .req = "\r\n" },
+    { .name = "bare newline", .req = "get a\n" },
+    { .name = "unknown", .req = "bogus\r\n" },
+    { .name = "unknown args", .req = "bogus a b c\r\n" },
+    { .name = "tab separator", .req = "get\ta\r\n" },
+    { .name = "double space", .req = "get  a\r\n" },
+    { .name = "trailing space", .req = "get a \r\n" },
+    /* misc commands */
+    { .name = "version", .req = "version\r\n" },
+    { .name = "version args", .req = "version x y\r\n" },
+    { .name = "noop", .req = "noop\r\n" },
+    { .name = "verbosity", .req = "verbosity 1\r\n" },
+    { .name = "verbosity noreply", .req = "verbosity 1 noreply\r\n" },
+    { .name = "verbosity none", .req = "verbosity\r\n" },
+    { .name = "verbosity junk", .req = "verbosity abc\r\n",
+      .bug = "rend answers OK; memcached: CLIENT_ERROR bad command line "
+             "format" },
+    { .name = "stats", .req = "stats\r\n", .stats = 1 },
+    { .name = "stats settings", .req = "stats settings\r\n", .stats = 1 },
+    { .name = "stats bogus", .req = "stats bogus\r\n" },
+    { .name = "stats reset", .req = "stats reset\r\n" },
+    /* expiry */
+    { .name = "exp: set 1s", .req = "set e1 0 1 1\r\nx\r\n" },
+    { .name = "exp: set 100s", .req = "set e2 0 100 1\r\nx\r\n" },
+    { .name = "exp: touch to 1s", .req = "touch e2 1\r\n" },
+    { .name = "exp: set 1s again", .req = "set e3 0 1 1\r\nx\r\n" },
+    { .name = "exp: gat extends", .req = "gat 100 e3\r\n" },
+    { .name = "exp: set negative", .req = "set e4 0 -1 1\r\nx\r\n" },
+    { .name = "exp: get negative", .req = "get e4\r\n" },
+    { .name = "exp: set absolute past",
+      .req = "set e5 0 1000000000 1\r\nx\r\n" },
+    { .name = "exp: get absolute past", .req = "get e5\r\n" },
+    { .name = "exp: set 0", .req = "set e6 0 0 1\r\nx\r\n" },
+    { .name = "exp: get before", .req = "get e1 e2 e3 e6\r\n" },
+    { .name = "exp: sleep", .req = NULL, .sleep_ms = 2200 },
+    { .name = "exp: get after", .req = "get e1 e2 e3 e6\r\n" },
+    { .name = "exp: add over expired", .req = "add e1 0 0 1\r\ny\r\n" },
+    { .name = "exp: incr expired", .req = "incr e2 1\r\n" },
+    { .name = "exp: touch expired", .req = "touch e2 10\r\n" },
+    /* flush_all with a delay */
+    { .name = "flush: set", .req = "set f1 0 0 1\r\nx\r\n" },
+    { .name = "flush: delay 3", .req = "flush_all 3\r\n" },
+    { .name = "flush: get before", .req = "get f1\r\n" },
+    { .name = "flush: sleep", .req = NULL, .sleep_ms = 3300 },
+    { .name = "flush: get after", .req = "get f1 a\r\n" },
+    { .name = "flush: set after", .req = "set f2 0 0 1\r\nx\r\n" },
+    { .name = "flush: get new", .req = "get f2\r\n" },
+    { .name = "flush negative", .req = "flush_all -1\r\n",
+      .bug = "rend rejects a negative delay; memcached answers OK" },
+    { .name = "flush junk", .req = "flush_all abc\r\n",
+      .bug = "memcached: CLIENT_ERROR invalid exptime argument" },
+    { .name = "flush noreply", .req = "flush_all noreply\r\n" },
+    { .name = "flush: get after noreply", .req = "get f2\r\n" },
+    { .name = "flush 0", .req = "flush_all 0\r\n" },
+    /* pipelined mix in one write */
+    { .name = "pipeline",
+      .req = "set x 0 0 1\r\n1\r\nget x\r\nincr x 2\r\ndelete x\r\n"
+      "get x\r\nbogus\r\nadd x 0 0 1\r\n2\r\ngets x y\r\n" },
+    { .name = "quit", .req = "quit\r\n", .close = 1 },
+    { .name = "after quit: get", .req = "get x\r\n" },
+    { .name = "quit with args", .req = "quit now\r\n", .close = 1 },
+};
+
+/* ---- the binary table -------------------------------------------------
+ * One request packet per step (see struct bstep); .cas: 0 = none, 1 = the
+ * last cas seen, 2 = a wrong cas. */
+#define INC(d, i, e) EXT(d i e)
+#define U64_0 "\x00\x00\x00\x00\x00\x00\x00\x00"
+#define U64_1 "\x00\x00\x00\x00\x00\x00\x00\x01"
+#define U64_5 "\x00\x00\x00\x00\x00\x00\x00\x05"
+#define U64_10 "\x00\x00\x00\x00\x00\x00\x00\x0a"
+#define U64_MAX "\xff\xff\xff\xff\xff\xff\xff\xff"
+#define EXP_NOCREATE "\xff\xff\xff\xff"
+
+static const struct bstep bin_steps[] = {
+    { .name = "flush", .op = 0x08 },
+    { .name = "set", .op = 0x01, EX8("\x00\x00\x00\x05", Z4), .key = "a",
+      VAL("abc") },
+    { .name = "get hit", .op = 0x00, .key = "a" },
+    { .name = "getk hit", .op = 0x0c, .key = "a" },
+    { .name = "getq hit", .op = 0x09, .key = "a" },
+    { .name = "getkq hit", .op = 0x0d, .key = "a" },
+    { .name = "get miss", .op = 0x00, .key = "nokey" },
+    { .name = "getk miss", .op = 0x0c, .key = "nokey" },
+    { .name = "getq miss", .op = 0x09, .key = "nokey" },
+    { .name = "getkq miss", .op = 0x0d, .key = "nokey" },
+    { .name = "add live", .op = 0x02, EX8(Z4, Z4), .key = "a", VAL("x") },
+    { .name = "add new", .op = 0x02, EX8(Z4, Z4), .key = "b", VAL("x") },
+    { .name = "addq live", .op = 0x12, EX8(Z4, Z4), .key = "a", VAL("x") },
+    { .name = "addq new", .op = 0x12, EX8(Z4, Z4), .key = "b2", VAL("x") },
+    { .name = "replace miss", .op = 0x03, EX8(Z4, Z4), .key = "nokey",
+      VAL("x") },
+    { .name = "replace hit", .op = 0x03, EX8("\x00\x00\x00\x07", Z4),
+      .key = "b", VAL("yy") },
+    { .name = "replaceq miss", .op = 0x13, EX8(Z4, Z4), .key = "nokey",
+      VAL("x") },
+    { .name = "replaceq hit", .op = 0x13, EX8(Z4, Z4), .key = "b2", VAL("q") },
+    { .name = "append", .op = 0x0e, .key = "b", VAL("zz") },
+    { .name = "prepend", .op = 0x0f, .key = "b", VAL("ww") },
+    { .name = "appendq", .op = 0x19, .key = "b", VAL("A") },
+    { .name = "prependq", .op = 0x1a, .key = "b", VAL("P") },
+    { .name = "append miss", .op = 0x0e, .key = "nokey", VAL("x") },
+    { .name = "appendq miss", .op = 0x19, .key = "nokey", VAL("x") },
+    { .name = "prepend miss", .op = 0x0f, .key = "nokey", VAL("x") },
+    { .name = "getk after append", .op = 0x0c, .key = "b" },
+    { .name = "setq", .op = 0x11, EX8(Z4, Z4), .key = "s", VAL("quiet") },
+    { .name = "get setq", .op = 0x00, .key = "s" },
+    /* cas */
+    { .name = "cas: set", .op = 0x01, EX8(Z4, Z4), .key = "c1", VAL("a") },
+    { .name = "set with cas", .op = 0x01, EX8(Z4, Z4), .key = "c1", VAL("b"),
+      .cas = 1 },
+    { .name = "set with stale cas", .op = 0x01, EX8(Z4, Z4), .key = "c1",
+      VAL("c"), .cas = 2 },
+    { .name = "set with cas on miss", .op = 0x01, EX8(Z4, Z4), .key = "nokey",
+      VAL("c"), .cas = 2 },
+    { .name = "replace with cas", .op = 0x03, EX8(Z4, Z4), .key = "c1",
+      VAL("d"), .cas = 1 },
+    { .name = "replace with stale cas", .op = 0x03, EX8(Z4, Z4), .key = "c1",
+      VAL("e"), .cas = 2 },
+    { .name = "append with cas", .op = 0x0e, .key = "c1", VAL("f"), .cas = 1 },
+    { .name = "append with stale cas", .op = 0x0e, .key = "c1", VAL("g"),
+      .cas = 2,
+      .bug = BUG_CAS },
+    { .name = "delete with stale cas", .op = 0x04, .key = "c1", .cas = 2,
+      .bug = BUG_CAS },
+    { .name = "cas: set again", .op = 0x01, EX8(Z4, Z4), .key = "c1",
+      VAL("z") },
+    { .name = "get c1", .op = 0x00, .key = "c1" },
+    { .name = "delete with cas", .op = 0x04, .key = "c1", .cas = 1 },
+    /* delete */
+    { .name = "delete hit", .op = 0x04, .key = "b" },
+    { .name = "delete miss", .op = 0x04, .key = "b" },
+    { .name = "deleteq hit", .op = 0x14, .key = "b2" },
+    { .name = "deleteq miss", .op = 0x14, .key = "b2" },
+    /* incr / decr */
+    { .name = "incr miss create", .op = 0x05, INC(U64_5, U64_10, Z4),
+      .key = "n" },
+    { .name = "incr", .op = 0x05, INC(U64_5, U64_10, Z4), .key = "n" },
+    { .name = "get n", .op = 0x00, .key = "n" },
+    { .name = "decr below 0", .op = 0x06, INC(U64_MAX, U64_0, Z4),
+      .key = "n" },
+    { .name = "incr max", .op = 0x05, INC(U64_MAX, U64_0, Z4), .key = "n" },
+    { .name = "incr wrap", .op = 0x05, INC(U64_1, U64_0, Z4), .key = "n" },
+    { .name = "incr miss no-create", .op = 0x05,
+      INC(U64_1, U64_0, EXP_NOCREATE), .key = "nokey" },
+    { .name = "decr miss create", .op = 0x06, INC(U64_1, U64_5, Z4),
+      .key = "dn" },
+    { .name = "decr miss no-create", .op = 0x06,
+      INC(U64_1, U64_5, EXP_NOCREATE), .key = "nokey2" },
+    { .name = "incrq", .op = 0x15, INC(U64_1, U64_0, Z4), .key = "n" },
+    { .name = "decrq", .op = 0x16, INC(U64_1, U64_0, Z4), .key = "n" },
+    { .name = "incrq miss no-create", .op = 0x15,
+      INC(U64_1, U64_0, EXP_NOCREATE), .key = "nokey" },
+    { .name = "get n again", .op = 0x00, .key = "n",
+      .allow = ALLOW_PAD },
+    { .name = "incr non-numeric", .op = 0x05, INC(U64_1, U64_0, Z4),
+      .key = "a" },
+    { .name = "decr shorter: set", .op = 0x01, EX8(Z4, Z4), .key = "d",
+      VAL("100") },
+    { .name = "decr shorter", .op = 0x06, INC(U64_1, U64_0, Z4), .key = "d" },
+    { .name = "get d", .op = 0x00, .key = "d", .allow = ALLOW_PAD },
+    { .name = "incr with cas", .op = 0x05, INC(U64_1, U64_0, Z4), .key = "d",
+      .cas = 2,
+      .bug = BUG_CAS },
+    /* touch / gat */
+    { .name = "touch hit", .op = 0x1c, EXT("\x00\x00\x00\x64"), .key = "a",
+      .bug = BUG_TOUCH },
+    { .name = "touch miss", .op = 0x1c, EXT("\x00\x00\x00\x64"),
+      .key = "nokey" },
+    { .name = "gat hit", .op = 0x1d, EXT("\x00\x00\x00\x64"), .key = "a" },
+    { .name = "gat miss", .op = 0x1d, EXT("\x00\x00\x00\x64"),
+      .key = "nokey" },
+    { .name = "gatq hit", .op = 0x1e, EXT("\x00\x00\x00\x64"), .key = "a" },
+    { .name = "gatq miss", .op = 0x1e, EXT("\x00\x00\x00\x64"),
+      .key = "nokey" },
+    { .name = "gatk hit", .op = 0x23, EXT("\x00\x00\x00\x64"), .key = "a" },
+    { .name = "gatk miss", .op = 0x23, EXT("\x00\x00\x00\x64"),
+      .key = "nokey" },
+    { .name = "gatkq hit", .op = 0x24, EXT("\x00\x00\x00\x64"), .key = "a" },
+    { .name = "gatkq miss", .op = 0x24, EXT("\x00\x00\x00\x64"),
+      .key = "nokey" },
+    /* malformed but framed requests */
+    { .name = "get with extras", .op = 0x00, EXT(Z4), .key = "a",
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "get no key", .op = 0x00,
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "set no extras", .op = 0x01, .key = "a", VAL("x"),
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "set no key", .op = 0x01, EX8(Z4, Z4), VAL("x"),
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "delete with value", .op = 0x04, .key = "a", VAL("x"),
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "incr short extras", .op = 0x05, EXT(U64_1), .key = "n",
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "touch no extras", .op = 0x1c, .key = "a",
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "noop with key", .op = 0x0a, .key = "a",
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "key 250", .op = 0x01, EX8(Z4, Z4), .key = "$K250", VAL("x") },
+    { .name = "key 250 get", .op = 0x0c, .key = "$K250" },
+    { .name = "key 251 set", .op = 0x01, EX8(Z4, Z4), .key = "$K251",
+      VAL("x"),
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "key 251 get", .op = 0x00, .key = "$K251",
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "too large", .op = 0x01, EX8(Z4, Z4), .key = "tb",
+      .val = "$V1100000", .vlen = 9 },
+    { .name = "get after too large", .op = 0x00, .key = "tb" },
+    { .name = "unknown opcode", .op = 0x30 },
+    { .name = "unknown opcode with body", .op = 0x3f, .key = "k", VAL("v"),
+      .allow = ALLOW_MC_FRAMING },
+    { .name = "sasl list", .op = 0x20 },
+    { .name = "still in sync", .op = 0x00, .key = "a" },
+    /* misc */
+    { .name = "noop", .op = 0x0a },
+    { .name = "version", .op = 0x0b },
+    { .name = "verbosity", .op = 0x1b, EXT("\x00\x00\x00\x01"),
+      .allow = ALLOW_MC_FRAMING },
+    { .name = "verbosity no extras", .op = 0x1b,
+      .allow = ALLOW_MC_FRAMING },
+    { .name = "stat", .op = 0x10, .stats = 1 },
+    { .name = "stat settings", .op = 0x10, .key = "settings", .stats = 1 },
+    { .name = "stat bogus", .op = 0x10, .key = "bogus" },
+    { .name = "stat reset", .op = 0x10, .key = "reset" },
+    /* expiry */
+    { .name = "exp: set 1s", .op = 0x01, EX8(Z4, "\x00\x00\x00\x01"),
+      .key = "e1", VAL("x") },
+    { .name = "exp: set 100s", .op = 0x01, EX8(Z4, "\x00\x00\x00\x64"),
+      .key = "e2", VAL("x") },
+    { .name = "exp: touch to 1s", .op = 0x1c, EXT("\x00\x00\x00\x01"),
+      .key = "e2",
+      .bug = BUG_TOUCH },
+    { .name = "exp: set 1s again", .op = 0x01, EX8(Z4, "\x00\x00\x00\x01"),
+      .key = "e3", VAL("x") },
+    { .name = "exp: gat extends", .op = 0x1d, EXT("\x00\x00\x00\x64"),
+      .key = "e3" },
+    { .name = "exp: incr create 1s", .op = 0x05,
+      INC(U64_1, U64_5, "\x00\x00\x00\x01"), .key = "e4" },
+    { .name = "exp: set negative", .op = 0x01, EX8(Z4, "\xff\xff\xff\xff"),
+      .key = "e5", VAL("x") },
+    { .name = "exp: get negative", .op = 0x00, .key = "e5",
+      .bug = "a binary exptime is unsigned in memcached: 0xffffffff is "
+             "far future, not expired" },
+    { .name = "exp: sleep", .op = 0, .sleep_ms = 2200 },
+    { .name = "exp: get e1", .op = 0x00, .key = "e1" },
+    { .name = "exp: get e2", .op = 0x00, .key = "e2" },
+    { .name = "exp: get e3", .op = 0x00, .key = "e3" },
+    { .name = "exp: get e4", .op = 0x00, .key = "e4" },
+    /* flush with a delay */
+    { .name = "flush: set", .op = 0x01, EX8(Z4, Z4), .key = "f1", VAL("x") },
+    { .name = "flush: delay 3", .op = 0x08, EXT("\x00\x00\x00\x03") },
+    { .name = "flush: get before", .op = 0x00, .key = "f1" },
+    { .name = "flush: sleep", .op = 0, .sleep_ms = 3300 },
+    { .name = "flush: get after", .op = 0x00, .key = "f1" },
+    { .name = "flushq", .op = 0x18 },
+    { .name = "flush bad extras", .op = 0x08, EXT("\x00\x00"),
+      .allow = ALLOW_EINVAL_OPEN },
+    { .name = "quitq", .op = 0x17, .close = 1 },
+    { .name = "after quitq: noop", .op = 0x0a },
+    { .name = "quit", .op = 0x07, .close = 1 },
+};
+
+static struct rend_srv mc, rd;
+
+static int
+start_pair(void)
+{
+    const char *conf = getenv("REND_SRCDIR");
+    char path[1024];
+    int rc = rend_srv_start_memcached(&mc, NULL);
+
+    if (rc == -2) {
+        return 77;
+    }
+    ck_assert_int_eq(rc, 0);
+    snprintf(path, sizeof(path), "%s/conf/inmem.lua", conf ? conf : "..");
+    ck_assert_int_eq(rend_srv_start(&rd, path, NULL), 0);
+    return 0;
+}
+
+static void
+stop_pair(void)
+{
+    rend_srv_stop(&mc, 3000, NULL);
+    ck_assert_int_eq(rend_srv_stop(&rd, 3000, NULL), 0);
+}
+
+static void
+report(const char *what, const struct diff_result *dr)
+{
+    printf("%s: %d steps, %d equal, %d allowed, %d known bugs, "
+           "%d MISMATCHES, %d fixed bugs\n", what, dr->steps, dr->equal,
+           dr->allowed, dr->known_bugs, dr->mismatches, dr->fixed_bugs);
+    fflush(stdout);
+}
+
+START_TEST(text_differential)
+{
+    struct diff_result dr;
+
+    if (start_pair() == 77) {
+        return;
+    }
+    diff_run_text(&mc, &rd, text_steps,
+                  sizeof(text_steps) / sizeof(text_steps[0]), &dr);
+    stop_pair();
+    report("text", &dr);
+    ck_assert_int_eq(dr.mismatches, 0);
+    ck_assert_int_eq(dr.fixed_bugs, 0);
+    ck_assert_int_gt(dr.equal, (int)(sizeof(text_steps)
+                                     / sizeof(text_steps[0])) / 2);
+}
+END_TEST
+
+START_TEST(binary_differential)
+{
+    struct diff_result dr;
+
+    if (start_pair() == 77) {
+        return;
+    }
+    diff_run_bin(&mc, &rd, bin_steps,
+                 sizeof(bin_steps) / sizeof(bin_steps[0]), &dr);
+    stop_pair();
+    report("binary", &dr);
+    ck_assert_int_eq(dr.mismatches, 0);
+    ck_assert_int_eq(dr.fixed_bugs, 0);
+    ck_assert_int_gt(dr.equal, (int)(sizeof(bin_steps)
+                                     / sizeof(bin_steps[0])) / 2);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("diff");
+    TCase *tt = tcase_create("text");
+    TCase *tb = tcase_create("binary");
+    SRunner *sr;
+    int nfailed;
+
+    if (access(getenv("MEMCACHED") && *getenv("MEMCACHED")
+               ? getenv("MEMCACHED") : "/usr/bin/memcached", X_OK) != 0) {
+        fprintf(stderr, "no memcached: skipped\n");
+        return 77;
+    }
+    tcase_set_timeout(tt, 50);
+    tcase_set_timeout(tb, 50);
+    tcase_add_test(tt, text_differential);
+    tcase_add_test(tb, binary_differential);
+    suite_add_tcase(s, tt);
+    suite_add_tcase(s, tb);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    nfailed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nfailed == 0 ? 0 : 1;
+}
