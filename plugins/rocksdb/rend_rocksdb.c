@@ -136,7 +136,7 @@ parse_opts(struct rdb *r, const struct rend_kv *kv, size_t n,
                    errlen)
         || opt_flag(kv, n, "wal_sync", 0, &o->wal_sync, err, errlen)
         || opt_flag(kv, n, "disable_wal", 0, &o->disable_wal, err, errlen)
-        || opt_named(kv, n, "compression", compressions, "lz4",
+        || opt_named(kv, n, "compression", compressions, "none",
                      &o->compression, err, errlen)
         || opt_named(kv, n, "compaction", compactions, "level",
                      &o->compaction, err, errlen)
