@@ -16,21 +16,35 @@
 
 static char dir[256];
 
+/* Unchecked fixture (runs in the parent once per case): one temp dir that
+ * is removed even when a test fails; each test uses its own subdirectory. */
 static void
-setup(void)
+make_dir(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/rend_rocksdb_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void
+remove_dir(void)
+{
+    char cmd[300];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "cannot remove %s\n", dir);
+    }
+}
+
+static void
+setup(void)
+{
     rend_th_set_now(0);
 }
 
 static void
 teardown(void)
 {
-    char cmd[300];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
     rend_th_set_now(0);
 }
 
@@ -568,6 +582,7 @@ rocksdb_suite(void)
     Suite *s = suite_create("rocksdb");
     TCase *tc = tcase_create("core");
 
+    tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_ops);
