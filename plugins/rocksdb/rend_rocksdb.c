@@ -41,7 +41,7 @@ static const struct named_int read_modes[] = {
     { NULL, 0 },
 };
 
-/* Every numeric option: name, default, max, and where it lands. */
+/* Parsed options that only setup_options needs. */
 struct num_opts {
     uint64_t block_cache_mb, write_buffer_mb, max_write_buffers;
     uint64_t background_jobs, readers;
