@@ -71,13 +71,16 @@ pattern_of(const struct rend_lg_data *d, uint32_t idx)
     return d->pattern + idx % 61;
 }
 
+/* "v%010u|" without snprintf: this runs for every get hit */
 static void
 value_header(char *hdr, uint32_t idx)
 {
-    char tmp[16];
-
-    snprintf(tmp, sizeof(tmp), "v%010u|", idx);
-    memcpy(hdr, tmp, VHDR_LEN);
+    hdr[0] = 'v';
+    for (int i = 10; i >= 1; i--) {
+        hdr[i] = (char)('0' + idx % 10);
+        idx /= 10;
+    }
+    hdr[11] = '|';
 }
 
 static void
@@ -196,18 +199,45 @@ line_is(const char *line, size_t n, const char *word)
     return n >= w && memcmp(line, word, w) == 0 && (n == w || line[w] == ' ');
 }
 
+/* Parses " <digits>" at *p (before end) into *v; advances *p. */
+static int
+parse_u64(const char **p, const char *end, uint64_t *v)
+{
+    const char *s = *p;
+    uint64_t n = 0;
+
+    if (s >= end || *s != ' ') {
+        return 0;
+    }
+    s++;
+    if (s >= end || *s < '0' || *s > '9') {
+        return 0;
+    }
+    while (s < end && *s >= '0' && *s <= '9') {
+        n = n * 10 + (uint64_t)(*s - '0');
+        s++;
+    }
+    *p = s;
+    *v = n;
+    return 1;
+}
+
 static enum rend_lg_result
 parse_text_value(const struct rend_lg_data *d, const char *buf, size_t len,
                  size_t linelen, uint32_t idx, size_t *used)
 {
-    char line[MAX_LINE + 1], key[256];
-    unsigned long flags;
-    size_t bytes, total;
+    const char *p = buf + 6, *end = buf + linelen, *key;
+    size_t keylen, total;
+    uint64_t flags, bytes;
     const char *data;
 
-    memcpy(line, buf, linelen);
-    line[linelen] = '\0';
-    if (sscanf(line, "VALUE %255s %lu %zu", key, &flags, &bytes) != 3) {
+    key = p;
+    while (p < end && *p != ' ') {
+        p++;
+    }
+    keylen = (size_t)(p - key);
+    if (!parse_u64(&p, end, &flags) || !parse_u64(&p, end, &bytes)
+        || bytes > ((uint64_t)1 << 32)) {
         return REND_LG_PROTO_ERROR;
     }
     total = linelen + 2 + bytes + 2 + 5;
@@ -219,7 +249,7 @@ parse_text_value(const struct rend_lg_data *d, const char *buf, size_t len,
         return REND_LG_PROTO_ERROR;
     }
     *used = total;
-    if (strlen(key) != REND_LG_KEY_LEN
+    if (keylen != REND_LG_KEY_LEN
         || memcmp(key, key_of(d, idx), REND_LG_KEY_LEN) != 0
         || flags != idx || !value_matches(d, data, bytes, idx)) {
         return REND_LG_BAD_VALUE;

@@ -18,9 +18,13 @@
 #   MEMASLAP_TIME=10s        memaslap cross-check length (0 = skip it)
 #   PROFILE=0                1: perf record rend during one more get90 run
 #   SERVER_CPU=0 CLIENT_CPU=1
-#   QUIET_PCT=25 QUIET_WAIT=30  before each run, wait up to QUIET_WAIT s for
-#                            the machine to use under QUIET_PCT% cpu (others'
-#                            builds and tests skew every number)
+#   QUIET_PCT=25 QUIET_WAIT=5 QUIET_BUDGET=60
+#                            before each run, wait up to QUIET_WAIT s (and
+#                            QUIET_BUDGET s in all) for the machine to use
+#                            under QUIET_PCT% cpu: others' builds and tests
+#                            skew every number.  A run during which other
+#                            processes used more than 30% of a cpu is marked
+#                            noisy, and medians use the clean runs if any.
 #
 # A scenario is one function scenario_NAME that starts its servers with
 # start_memcached / start_rend, declares two targets with add_target and
@@ -34,11 +38,12 @@ top=$(cd "$here/../.." && pwd)
 : "${DEPTH:=1}" "${THREADS:=1}" "${LG_THREADS:=1}" "${VALUE_SIZE:=100}"
 : "${KEYS:=10000}" "${PROTOCOL:=text}" "${REPEAT:=3}" "${MEMASLAP_TIME:=10s}"
 : "${PROFILE:=0}" "${SERVER_CPU:=0}" "${CLIENT_CPU:=1}"
-: "${QUIET_PCT:=25}" "${QUIET_WAIT:=30}"
+: "${QUIET_PCT:=25}" "${QUIET_WAIT:=5}" "${QUIET_BUDGET:=60}"
 : "${MEMCACHED:=memcached}" "${MEMASLAP:=/usr/bin/memcaslap}"
 : "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
 LOADGEN=$here/rend_loadgen
 HZ=$(getconf CLK_TCK)
+quiet_deadline=$((SECONDS + QUIET_BUDGET))
 MIXES="get90:0.9 set90:0.1"
 
 work=$(mktemp -d /tmp/rend-bench.XXXXXX) || exit 1
@@ -109,7 +114,7 @@ start_memcached() {
 
 # start_rend NAME CONFIG [VAR=value...]: sets NAME_pid and NAME_port.
 start_rend() {
-    local name=$1 conf=$2 pf=$work/$1.port pid
+    local name=$1 conf=$2 pf=$work/$1.port pid port
     shift 2
     rm -f "$pf"
     env REND_PLUGIN_DIR="$REND_PLUGIN_DIR" "$@" taskset -c "$SERVER_CPU" \
@@ -118,8 +123,12 @@ start_rend() {
     server_pids+=("$pid")
     wait_file "$pf" || return 1
     printf -v "${name}_pid" '%s' "$pid"
-    printf -v "${name}_port" '%s' "$(head -n 1 "$pf")"
-    wait_tcp "$(head -n 1 "$pf")"
+    port=$(head -n 1 "$pf")
+    printf -v "${name}_port" '%s' "$port"
+    case $port in
+    /*) wait_file "$port" ;;
+    *) wait_tcp "$port" ;;
+    esac
 }
 
 stop_servers() {
@@ -166,6 +175,7 @@ wait_quiet() {
         b1=$(busy)
         pct=$(((b1 - b0) * 200 / HZ))
         [ "$pct" -le "$QUIET_PCT" ] && return 0
+        [ "$SECONDS" -ge "$quiet_deadline" ] && break
     done
     log "run.sh: the machine stays busy (${pct}% cpu), running anyway"
 }
@@ -176,8 +186,8 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # appended to $results.
 run_one() {
     local sc=$1 mix=$2 ratio=$3 label=$4 rep=$5 out res t0 t1 c0 c1 w0 w1
-    local ops p99 replies errors hit cli cpu_us srv_pct b0 b1 mach_pct
-    wait_quiet
+    local ops p99 replies errors hit cli cpu_us srv_pct b0 b1 mach_pct noisy
+    [ "$rep" = profile ] || wait_quiet
     # shellcheck disable=SC2086
     c0=$(ticks ${T_PIDS[$label]})
     b0=$(busy)
@@ -205,14 +215,20 @@ run_one() {
     cpu_us=$(awk -v t="$t0" -v hz="$HZ" -v n="$replies" 'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }')
     srv_pct=$(awk -v t="$t0" -v hz="$HZ" -v w="$t1" 'BEGIN { printf "%.0f", t / hz / (w / 1e9) * 100 }')
     mach_pct=$(awk -v t="$((b1 - b0))" -v hz="$HZ" -v w="$t1" 'BEGIN { printf "%.0f", t / hz / (w / 1e9) * 100 }')
-    echo "$sc $mix $label $rep $ops $p99 $cpu_us $srv_pct $cli $mach_pct $errors $hit" >>"$results"
-    log "$(printf '%-6s %-5s %-15s rep %s: %8s ops/s  p99 %8s us  cpu %6s us/req  server %3s%%  client %5s%%  machine %3s%%  errors %s  hits %s' \
-        "$sc" "$mix" "$label" "$rep" "$ops" "$p99" "$cpu_us" "$srv_pct" "$cli" "$mach_pct" "$errors" "$hit")"
+    noisy=$(awk -v m="$mach_pct" -v s="$srv_pct" -v c="$cli" 'BEGIN { print (m - s - c > 30) ? "noisy" : "clean" }')
+    echo "$sc $mix $label $rep $ops $p99 $cpu_us $srv_pct $cli $mach_pct $errors $hit $noisy" >>"$results"
+    log "$(printf '%-6s %-5s %-15s rep %s: %8s ops/s  p99 %8s us  cpu %6s us/req  server %3s%%  client %5s%%  machine %3s%%  errors %s  hits %s  %s' \
+        "$sc" "$mix" "$label" "$rep" "$ops" "$p99" "$cpu_us" "$srv_pct" "$cli" "$mach_pct" "$errors" "$hit" "$noisy")"
 }
 
 # median SCENARIO MIX LABEL COLUMN (1-based column of $results)
+# over the clean runs, or over all runs when none was clean
 median() {
-    awk -v s="$1" -v m="$2" -v l="$3" -v c="$4" '$1 == s && $2 == m && $3 == l { print $c }' "$results" |
+    local want=clean
+    awk -v s="$1" -v m="$2" -v l="$3" '$1 == s && $2 == m && $3 == l && $13 == "clean"' "$results" |
+        grep -q . || want=any
+    awk -v s="$1" -v m="$2" -v l="$3" -v c="$4" -v w="$want" \
+        '$1 == s && $2 == m && $3 == l && (w == "any" || $13 == w) { print $c }' "$results" |
         sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'
 }
 
@@ -274,10 +290,13 @@ profile_target() {
     local perf_pid=$!
     run_one "$sc" get90 0.9 "$label" profile
     wait "$perf_pid"
+    perf report -i "$data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null |
+        grep -E '^ +[0-9.]+%' | sed 's/[ -]*$//' >"$work/perf.txt"
     {
-        echo "perf: $sc $label, get90, top 15 symbols (self)"
-        perf report -i "$data" --no-children --sort symbol --stdio 2>/dev/null |
-            grep -E '^ +[0-9.]+%' | head -n 15
+        echo "perf: $sc $label, get90, top 15 symbols (self, all of the process)"
+        head -n 15 "$work/perf.txt"
+        echo "perf: $sc $label, get90, top 15 user-space symbols (self)"
+        grep -v 'kernel' "$work/perf.txt" | head -n 15
     } >>"$work/profile"
     sed -i '/ profile /d' "$results"
 }
@@ -293,14 +312,16 @@ scenario_inmem() {
     stop_servers
 }
 
-# rend's CPU here is rend + its memcached: the work the pair does per request.
+# rend listens on a unix socket too, so both sides see the same client
+# transport (memcached -s has no TCP, hence no memaslap here).  rend's CPU is
+# rend + its memcached: the work the pair does per request.
 scenario_proxy() {
     start_memcached mcu "$work/mc.sock" || return
-    start_rend rend "$here/conf/proxy.lua" REND_MC_SERVERS="$work/mc.sock" || return
+    start_rend rend "$here/conf/proxy.lua" REND_MC_SERVERS="$work/mc.sock" \
+        REND_UNIX="$work/rend.sock" || return
     add_target memcached-unix "$work/mc.sock" "$mcu_pid"
-    add_target rend-proxy "127.0.0.1:$rend_port" "$rend_pid $mcu_pid" "127.0.0.1:$rend_port"
+    add_target rend-proxy "$rend_port" "$rend_pid $mcu_pid"
     compare proxy memcached-unix rend-proxy
-    memaslap_check proxy rend-proxy
     profile_target proxy rend-proxy "$rend_pid"
     stop_servers
 }
@@ -324,8 +345,8 @@ echo "| scenario | mix | base / rend | base ops/s | rend ops/s | ratio | base p9
 echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 cat "$summary"
 echo
-echo "Every run (scenario mix target rep ops/s p99_us cpu_us/req server_cpu% client_cpu% machine_cpu% errors hit_ratio);"
-echo "machine_cpu% is all cpus together (max $(nproc)00%): well above server+client means other load ran too:"
+echo "Every run (scenario mix target rep ops/s p99_us cpu_us/req server_cpu% client_cpu% machine_cpu% errors hit_ratio clean|noisy);"
+echo "machine_cpu% is all cpus together (max $(nproc)00%); noisy = other processes used over 30% of a cpu:"
 sed 's/^/    /' "$results"
 [ -s "$work/memaslap" ] && { echo; cat "$work/memaslap"; }
 [ -s "$work/profile" ] && { echo; cat "$work/profile"; }
