@@ -536,7 +536,9 @@ out:
         return;
     }
     compact(c);
-    rend_worker_flush_dirty(w);
+    /* Handlers' buffered ops are flushed once per loop iteration (the
+     * worker's prepare watcher), so requests of many connections read in
+     * one iteration share one backend write. */
 }
 
 static int
