@@ -10,6 +10,7 @@
 #
 # Environment (defaults):
 #   SCENARIOS="inmem proxy"  which scenario_NAME functions to run
+#                            (also: l1l2 routefn)
 #   DURATION=5 WARMUP=1      measured / unmeasured seconds per run
 #   CONNS=50 DEPTH=1         connections, requests in flight per connection
 #   THREADS=1                server worker threads (memcached -t, rend -t)
@@ -44,7 +45,7 @@ top=$(cd "$here/../.." && pwd)
 LOADGEN=$here/rend_loadgen
 HZ=$(getconf CLK_TCK)
 quiet_deadline=$((SECONDS + QUIET_BUDGET))
-MIXES="get90:0.9 set90:0.1"
+: "${MIXES:=get90:0.9 set90:0.1}"
 
 work=$(mktemp -d /tmp/rend-bench.XXXXXX) || exit 1
 results=$work/results
@@ -323,6 +324,29 @@ scenario_proxy() {
     add_target rend-proxy "$rend_port" "$rend_pid $mcu_pid"
     compare proxy memcached-unix rend-proxy
     profile_target proxy rend-proxy "$rend_pid"
+    stop_servers
+}
+
+# The L1/L2 orchestration against L1-only on the same inmem L1: gets all
+# hit L1 (the key space fits); sets also write the lmdb L2 (group commit).
+scenario_l1l2() {
+    start_rend base "$top/conf/inmem.lua" REND_PORT=0 || return
+    rm -rf "$work/l1l2-data"
+    start_rend rend "$here/conf/l1l2.lua" REND_DATA="$work/l1l2-data" || return
+    add_target rend-inmem "127.0.0.1:$base_port" "$base_pid"
+    add_target rend-l1l2 "127.0.0.1:$rend_port" "$rend_pid"
+    compare l1l2 rend-inmem rend-l1l2
+    stop_servers
+}
+
+# A route_fn (Lua, per request) against the same route compiled to C.
+scenario_routefn() {
+    start_rend base "$top/conf/inmem.lua" REND_PORT=0 || return
+    start_rend rend "$here/conf/routefn.lua" || return
+    add_target rend-inmem "127.0.0.1:$base_port" "$base_pid"
+    add_target rend-routefn "127.0.0.1:$rend_port" "$rend_pid"
+    compare routefn rend-inmem rend-routefn
+    profile_target routefn rend-routefn "$rend_pid"
     stop_servers
 }
 
