@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <ev.h>
 
@@ -43,13 +44,77 @@ struct rend_mc_buf {
 int rend_mc_buf_reserve(struct rend_mc_buf *b, size_t n);
 /* Append bytes.  0 or -1. */
 int rend_mc_buf_add(struct rend_mc_buf *b, const void *p, size_t n);
-/* Append printf-formatted text.  0 or -1. */
+/* Append printf-formatted text.  0 or -1.  Not for hot paths: commands
+ * are built with the rend_mc_put_* helpers below. */
 int rend_mc_buf_printf(struct rend_mc_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Drop consumed bytes; reset to empty when all is consumed. */
 void rend_mc_buf_compact(struct rend_mc_buf *b);
 /* Free the storage. */
 void rend_mc_buf_free(struct rend_mc_buf *b);
+
+/* ---- hand-written formatting (no printf on the hot path) ----
+ * The caller reserves room first (rend_mc_buf_reserve), writes through a
+ * cursor p = b->data + b->len, then sets b->len = p - b->data.  A decimal
+ * number takes at most REND_MC_NUM_MAX bytes. */
+#define REND_MC_NUM_MAX 21
+
+static inline char *
+rend_mc_put(char *p, const void *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* Appends a string literal. */
+#define REND_MC_PUTS(p, lit) rend_mc_put((p), (lit), sizeof(lit) - 1)
+
+static inline char *
+rend_mc_put_u64(char *p, uint64_t v)
+{
+    char tmp[REND_MC_NUM_MAX];
+    char *e = tmp + sizeof(tmp), *d = e;
+
+    do {
+        *--d = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return rend_mc_put(p, d, (size_t)(e - d));
+}
+
+static inline char *
+rend_mc_put_i64(char *p, int64_t v)
+{
+    if (v < 0) {
+        *p++ = '-';
+        return rend_mc_put_u64(p, (uint64_t)0 - (uint64_t)v);
+    }
+    return rend_mc_put_u64(p, (uint64_t)v);
+}
+
+/* Parses an unsigned decimal in [p, end): at least one digit, at most 20,
+ * stopping at the first non-digit.  Returns the end of the digits, or NULL
+ * (no digit, or more than UINT64_MAX). */
+static inline const char *
+rend_mc_get_u64(const char *p, const char *end, uint64_t *out)
+{
+    const char *start = p;
+    uint64_t v = 0;
+
+    while (p < end && (unsigned char)(*p - '0') < 10) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return NULL;
+        }
+        v = v * 10 + d;
+        p++;
+    }
+    if (p == start) {
+        return NULL;
+    }
+    *out = v;
+    return p;
+}
 
 /* ---- keys ---- */
 
@@ -61,6 +126,10 @@ struct rend_mc_wkey {
     size_t len;
     int b64;
 };
+
+/* 1 when key can go on the wire as it is (1..250 bytes, no byte <= 0x20
+ * nor 0x7f), else 0.  Pure. */
+int rend_mc_key_raw(const char *key, size_t nkey);
 
 /* Build the wire key for key+suffix.  0, or REND_EINVAL when too long. */
 int rend_mc_wkey(struct rend_mc_wkey *w, const char *key, size_t nkey,
@@ -113,6 +182,10 @@ unsigned rend_mc_ring_replicas(const struct rend_mc_ring *ring,
                                const char *key, size_t nkey, unsigned *out,
                                unsigned n);
 
+/* As rend_mc_ring_replicas, from an already computed key hash. */
+unsigned rend_mc_ring_replicas_at(const struct rend_mc_ring *ring,
+                                  uint32_t hash, unsigned *out, unsigned n);
+
 /* ---- instance, servers ---- */
 
 struct rend_mc_server_conf {
@@ -144,6 +217,14 @@ struct rend_mc_inst {
     size_t slab_size;
     size_t item_size_max;
 };
+
+/* Where key goes: its first n replica servers into srv[] (returns how
+ * many) and *connhash, the hash that picks its connection.  A single
+ * server costs no MD5 (and no hash at all with one connection).  Pure;
+ * any thread. */
+unsigned rend_mc_route(const struct rend_mc_inst *in, const char *key,
+                       size_t nkey, unsigned *srv, unsigned n,
+                       uint32_t *connhash);
 
 /* ---- per-thread connections ---- */
 
@@ -219,6 +300,46 @@ struct rend_mc_srv {
     ev_timer retry;
 };
 
+/* Free list of same-sized per-op states of one worker thread, so an op
+ * costs no malloc once the pool is warm.  Only touched on that thread. */
+struct rend_mc_pool {
+    void *head;        /* first free object; its first bytes link on */
+    unsigned n;        /* objects on the list */
+};
+
+#define REND_MC_POOL_MAX 4096
+
+/* An object of size bytes (>= sizeof(void *)) from pool, or malloc'ed;
+ * NULL when out of memory.  Contents are undefined. */
+static inline void *
+rend_mc_pool_get(struct rend_mc_pool *pool, size_t size)
+{
+    void *x = pool->head;
+
+    if (x == NULL) {
+        return malloc(size);
+    }
+    memcpy(&pool->head, x, sizeof(void *));
+    pool->n--;
+    return x;
+}
+
+/* Gives x back to pool (freed when the pool is full). */
+static inline void
+rend_mc_pool_put(struct rend_mc_pool *pool, void *x)
+{
+    if (pool->n >= REND_MC_POOL_MAX) {
+        free(x);
+        return;
+    }
+    memcpy(x, &pool->head, sizeof(void *));
+    pool->head = x;
+    pool->n++;
+}
+
+/* Frees every object on pool. */
+void rend_mc_pool_drain(struct rend_mc_pool *pool);
+
 struct rend_mc_thr {
     struct rend_mc_inst *inst;
     struct ev_loop *loop;
@@ -227,6 +348,8 @@ struct rend_mc_thr {
     struct rend_mc_conn *dirty;
     struct rend_mc_req *free_reqs;
     unsigned nfree_reqs;
+    struct rend_mc_pool pops;   /* plain-mode op states (rend_mc_ops.c) */
+    struct rend_mc_pool cops;   /* chunked-mode op states (rend_mc_chunk.c) */
 };
 
 /* Set up / tear down the thread's servers (no connection is opened until

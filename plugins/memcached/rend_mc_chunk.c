@@ -24,6 +24,10 @@
 #define TOKEN_LEN 16
 #define CHUNK_OVERHEAD 71
 #define RMW_TRIES 5
+#define SEEN_INLINE 256            /* chunk marks kept in the op state */
+#define PIECE_META UINT32_MAX      /* piece number of <key>-meta */
+#define CMD_ROOM (64 + 6 * REND_MC_NUM_MAX)  /* a command line minus key */
+#define RAW_SUFFIX_MAX 11          /* "-" and a 32-bit number */
 
 struct meta {
     uint32_t len, flags, nchunks, chunksize, instime, exptime;
@@ -46,12 +50,14 @@ struct cop {
     size_t ntmp;
     const char *wvalue;        /* value being written */
     size_t nwvalue;
-    unsigned char *seen;
+    unsigned char *seen;       /* seen_inline, or heap for many chunks */
     unsigned got;
     int bad, err, meta_st;
     int tries;
     int chunks_queued;         /* set: the chunk batch follows the meta */
     int starting, result;
+    int raw;                   /* every piece key goes on the wire raw */
+    unsigned char seen_inline[SEEN_INLINE];
 };
 
 static void
@@ -94,12 +100,29 @@ meta_decode(struct meta *m, const unsigned char *b)
     memcpy(m->token, b + 24, TOKEN_LEN);
 }
 
+/* Points p->seen at n zeroed marks.  0 or REND_ENOMEM. */
+static int
+seen_reset(struct cop *p, size_t n)
+{
+    if (p->seen != p->seen_inline) {
+        free(p->seen);
+    }
+    p->seen = n <= SEEN_INLINE ? p->seen_inline : malloc(n);
+    if (p->seen == NULL) {
+        return REND_ENOMEM;
+    }
+    memset(p->seen, 0, n);
+    return 0;
+}
+
 static void
 cop_free(struct cop *p)
 {
     free(p->tmp);
-    free(p->seen);
-    free(p);
+    if (p->seen != p->seen_inline) {
+        free(p->seen);
+    }
+    rend_mc_pool_put(&p->t->cops, p);
 }
 
 /* Completes the op with st (synchronously while the op call runs). */
@@ -125,20 +148,57 @@ conn(struct cop *p, int *err)
     return rend_mc_conn_get(p->t, p->srv, p->keyhash, err);
 }
 
-/* Appends the wire form of key+suffix; *bflag becomes " b" for a base64
- * key (the caller puts it among the flags) or "". */
-static int
-append_key(struct rend_mc_buf *b, struct cop *p, const char *suffix,
-           const char **bflag)
+/* Starts a command in b: the 3-byte verb ("mg ", "ms ", "md ") and the
+ * wire key of piece i (PIECE_META: "<key>-meta", else "<key>-<i>"), with
+ * room reserved for extra more bytes and a command line.  Returns the
+ * write cursor (the caller sets b->len when done) and *b64 (the command
+ * needs the `b` flag), or NULL (no memory, or the key cannot be sent). */
+static char *
+start_cmd(struct rend_mc_buf *b, struct cop *p, const char *verb, uint32_t i,
+          size_t extra, int *b64)
 {
     struct rend_mc_wkey w;
+    char suffix[RAW_SUFFIX_MAX + 1];
+    size_t ns;
+    char *c;
 
-    if (rend_mc_wkey(&w, p->op->key, p->op->nkey, suffix, strlen(suffix))
-        != 0) {
-        return -1;
+    if (rend_mc_buf_reserve(b, REND_MC_KEY_MAX + CMD_ROOM + extra) != 0) {
+        return NULL;
     }
-    *bflag = w.b64 ? " b" : "";
-    return rend_mc_buf_add(b, w.text, w.len);
+    c = rend_mc_put(b->data + b->len, verb, 3);
+    if (p->raw) {
+        c = rend_mc_put(c, p->op->key, p->op->nkey);
+        if (i == PIECE_META) {
+            c = REND_MC_PUTS(c, "-meta");
+        } else {
+            *c++ = '-';
+            c = rend_mc_put_u64(c, i);
+        }
+        *b64 = 0;
+        return c;
+    }
+    if (i == PIECE_META) {
+        ns = 5;
+        memcpy(suffix, "-meta", ns);
+    } else {
+        suffix[0] = '-';
+        ns = (size_t)(rend_mc_put_u64(suffix + 1, i) - suffix);
+    }
+    if (rend_mc_wkey(&w, p->op->key, p->op->nkey, suffix, ns) != 0) {
+        return NULL;
+    }
+    *b64 = w.b64;
+    return rend_mc_put(c, w.text, w.len);
+}
+
+/* Ends a command line: " O<o>\r\n", and records it in b. */
+static void
+end_cmd(struct rend_mc_buf *b, char *c, uint32_t o)
+{
+    c = REND_MC_PUTS(c, " O");
+    c = rend_mc_put_u64(c, o);
+    c = REND_MC_PUTS(c, "\r\n");
+    b->len = (size_t)(c - b->data);
 }
 
 static void
@@ -152,11 +212,10 @@ ignore_reply(void *ud, int err, const struct rend_mc_reply *r)
 static int
 send_meta_get(struct cop *p, int with_ttl, rend_mc_reply_f *cb)
 {
-    const char *bf = "";
-    int err;
+    int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
     uint32_t o;
-    int rc;
+    char *w;
 
     if (c == NULL) {
         return err;
@@ -165,16 +224,20 @@ send_meta_get(struct cop *p, int with_ttl, rend_mc_reply_f *cb)
     if (o == 0) {
         return REND_ENOMEM;
     }
-    rc = rend_mc_buf_add(&c->out, "mg ", 3);
-    rc = rc ? rc : append_key(&c->out, p, "-meta", &bf);
-    rc = rc ? rc : rend_mc_buf_printf(&c->out, "%s", bf);
-    if (rc == 0 && with_ttl) {
-        rc = rend_mc_buf_printf(&c->out, " T%lld", (long long)p->ttl);
-    }
-    rc = rc ? rc : rend_mc_buf_printf(&c->out, " v f t c O%u\r\n", o);
-    if (rc != 0) {
+    w = start_cmd(&c->out, p, "mg ", PIECE_META, 0, &b64);
+    if (w == NULL) {
         c->deferred_err = REND_ENOMEM;
+        return 0;
     }
+    if (b64) {
+        w = REND_MC_PUTS(w, " b");
+    }
+    if (with_ttl) {
+        w = REND_MC_PUTS(w, " T");
+        w = rend_mc_put_i64(w, p->ttl);
+    }
+    w = REND_MC_PUTS(w, " v f t c");
+    end_cmd(&c->out, w, o);
     return 0;
 }
 
@@ -217,17 +280,13 @@ static int
 send_chunk_reads(struct cop *p, int with_value, int with_ttl,
                  rend_mc_reply_f *cb)
 {
-    const char *bf = "";
-    int err;
+    int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
-    int rc = 0;
 
     if (c == NULL) {
         return err;
     }
-    free(p->seen);
-    p->seen = calloc(p->m.nchunks + 1, 1);
-    if (p->seen == NULL) {
+    if (seen_reset(p, (size_t)p->m.nchunks + 1) != 0) {
         return REND_ENOMEM;
     }
     p->got = 0;
@@ -236,21 +295,26 @@ send_chunk_reads(struct cop *p, int with_value, int with_ttl,
     if (rend_mc_conn_push(c, cb, p, 1) == 0) {
         return REND_ENOMEM;
     }
-    for (uint32_t i = 0; rc == 0 && i < p->m.nchunks; i++) {
-        char suffix[16];
-        snprintf(suffix, sizeof(suffix), "-%u", i);
-        rc = rend_mc_buf_add(&c->out, "mg ", 3);
-        rc = rc ? rc : append_key(&c->out, p, suffix, &bf);
-        rc = rc ? rc : rend_mc_buf_printf(&c->out, "%s", bf);
-        if (rc == 0 && with_ttl) {
-            rc = rend_mc_buf_printf(&c->out, " T%lld", (long long)p->ttl);
+    for (uint32_t i = 0; i < p->m.nchunks; i++) {
+        char *w = start_cmd(&c->out, p, "mg ", i, 0, &b64);
+        if (w == NULL) {
+            c->deferred_err = REND_ENOMEM;
+            return 0;
         }
-        rc = rc ? rc
-                : rend_mc_buf_printf(&c->out, "%s q O%u\r\n",
-                                     with_value ? " v" : "", i);
+        if (b64) {
+            w = REND_MC_PUTS(w, " b");
+        }
+        if (with_ttl) {
+            w = REND_MC_PUTS(w, " T");
+            w = rend_mc_put_i64(w, p->ttl);
+        }
+        if (with_value) {
+            w = REND_MC_PUTS(w, " v");
+        }
+        w = REND_MC_PUTS(w, " q");
+        end_cmd(&c->out, w, i);
     }
-    rc = rc ? rc : rend_mc_buf_add(&c->out, "mn\r\n", 4);
-    if (rc != 0) {
+    if (rend_mc_buf_add(&c->out, "mn\r\n", 4) != 0) {
         c->deferred_err = REND_ENOMEM;
     }
     return 0;
@@ -328,12 +392,10 @@ new_meta(struct cop *p, const char *value, size_t n, uint32_t flags,
 static int
 send_meta_store(struct cop *p, char mode, uint64_t cas, rend_mc_reply_f *cb)
 {
-    const char *bf = "";
-    int err;
+    int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
-    unsigned char b[META_LEN];
     uint32_t o;
-    int rc;
+    char *w;
 
     if (c == NULL) {
         return err;
@@ -342,22 +404,32 @@ send_meta_store(struct cop *p, char mode, uint64_t cas, rend_mc_reply_f *cb)
     if (o == 0) {
         return REND_ENOMEM;
     }
-    meta_encode(&p->m, b);
-    rc = rend_mc_buf_add(&c->out, "ms ", 3);
-    rc = rc ? rc : append_key(&c->out, p, "-meta", &bf);
-    rc = rc ? rc
-            : rend_mc_buf_printf(&c->out, " %d%s F%u T%lld M%c c O%u",
-                                 META_LEN, bf, p->wflags, (long long)p->ttl,
-                                 mode, o);
-    if (rc == 0 && cas != 0) {
-        rc = rend_mc_buf_printf(&c->out, " C%llu", (unsigned long long)cas);
-    }
-    rc = rc ? rc : rend_mc_buf_add(&c->out, "\r\n", 2);
-    rc = rc ? rc : rend_mc_buf_add(&c->out, b, META_LEN);
-    rc = rc ? rc : rend_mc_buf_add(&c->out, "\r\n", 2);
-    if (rc != 0) {
+    w = start_cmd(&c->out, p, "ms ", PIECE_META, META_LEN, &b64);
+    if (w == NULL) {
         c->deferred_err = REND_ENOMEM;
+        return 0;
     }
+    *w++ = ' ';
+    w = rend_mc_put_u64(w, META_LEN);
+    if (b64) {
+        w = REND_MC_PUTS(w, " b");
+    }
+    w = REND_MC_PUTS(w, " F");
+    w = rend_mc_put_u64(w, p->wflags);
+    w = REND_MC_PUTS(w, " T");
+    w = rend_mc_put_i64(w, p->ttl);
+    w = REND_MC_PUTS(w, " M");
+    *w++ = mode;
+    w = REND_MC_PUTS(w, " c");
+    if (cas != 0) {
+        w = REND_MC_PUTS(w, " C");
+        w = rend_mc_put_u64(w, cas);
+    }
+    end_cmd(&c->out, w, o);
+    meta_encode(&p->m, (unsigned char *)c->out.data + c->out.len);
+    c->out.len += META_LEN;
+    memcpy(c->out.data + c->out.len, "\r\n", 2);
+    c->out.len += 2;
     return 0;
 }
 
@@ -368,11 +440,9 @@ static void chunk_write_reply(void *ud, int err,
 static int
 send_chunk_writes(struct cop *p)
 {
-    const char *bf = "";
-    int err;
+    int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
-    static const char zeros[4096];
-    int rc = 0;
+    size_t piece = (size_t)p->chunk_size + TOKEN_LEN + 2;
 
     if (c == NULL) {
         return err;
@@ -381,33 +451,42 @@ send_chunk_writes(struct cop *p)
     if (rend_mc_conn_push(c, chunk_write_reply, p, 1) == 0) {
         return REND_ENOMEM;
     }
-    rc = rend_mc_buf_reserve(&c->out, (size_t)p->m.nchunks
-                                          * (p->chunk_size + TOKEN_LEN + 300));
-    for (uint32_t i = 0; rc == 0 && i < p->m.nchunks; i++) {
-        char suffix[16];
+    if (rend_mc_buf_reserve(&c->out, (size_t)p->m.nchunks
+                                         * (piece + REND_MC_KEY_MAX
+                                            + CMD_ROOM) + 4) != 0) {
+        c->deferred_err = REND_ENOMEM;
+        return 0;
+    }
+    for (uint32_t i = 0; i < p->m.nchunks; i++) {
         size_t off = (size_t)i * p->chunk_size;
         size_t n = p->nwvalue - off < p->chunk_size ? p->nwvalue - off
                                                     : p->chunk_size;
-        size_t pad = p->chunk_size - n;
+        char *w = start_cmd(&c->out, p, "ms ", i, piece, &b64);
 
-        snprintf(suffix, sizeof(suffix), "-%u", i);
-        rc = rend_mc_buf_add(&c->out, "ms ", 3);
-        rc = rc ? rc : append_key(&c->out, p, suffix, &bf);
-        rc = rc ? rc
-                : rend_mc_buf_printf(&c->out, " %u%s F%u T%lld q O%u\r\n",
-                                     p->chunk_size + TOKEN_LEN, bf, p->wflags,
-                                     (long long)p->ttl, i);
-        rc = rc ? rc : rend_mc_buf_add(&c->out, p->m.token, TOKEN_LEN);
-        rc = rc ? rc : rend_mc_buf_add(&c->out, p->wvalue + off, n);
-        while (rc == 0 && pad > 0) {
-            size_t z = pad < sizeof(zeros) ? pad : sizeof(zeros);
-            rc = rend_mc_buf_add(&c->out, zeros, z);
-            pad -= z;
+        if (w == NULL) {
+            c->deferred_err = REND_ENOMEM;
+            return 0;
         }
-        rc = rc ? rc : rend_mc_buf_add(&c->out, "\r\n", 2);
+        *w++ = ' ';
+        w = rend_mc_put_u64(w, p->chunk_size + TOKEN_LEN);
+        if (b64) {
+            w = REND_MC_PUTS(w, " b");
+        }
+        w = REND_MC_PUTS(w, " F");
+        w = rend_mc_put_u64(w, p->wflags);
+        w = REND_MC_PUTS(w, " T");
+        w = rend_mc_put_i64(w, p->ttl);
+        w = REND_MC_PUTS(w, " q");
+        end_cmd(&c->out, w, i);
+        w = c->out.data + c->out.len;
+        w = rend_mc_put(w, p->m.token, TOKEN_LEN);
+        w = rend_mc_put(w, p->wvalue + off, n);
+        memset(w, 0, p->chunk_size - n);
+        w += p->chunk_size - n;
+        w = REND_MC_PUTS(w, "\r\n");
+        c->out.len = (size_t)(w - c->out.data);
     }
-    rc = rc ? rc : rend_mc_buf_add(&c->out, "mn\r\n", 4);
-    if (rc != 0) {
+    if (rend_mc_buf_add(&c->out, "mn\r\n", 4) != 0) {
         c->deferred_err = REND_ENOMEM;
     }
     return 0;
@@ -416,19 +495,23 @@ send_chunk_writes(struct cop *p)
 static void
 forget_meta(struct cop *p)
 {
-    const char *bf = "";
-    int err;
+    int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
     uint32_t o;
+    char *w;
 
     if (c == NULL || (o = rend_mc_conn_push(c, ignore_reply, NULL, 0)) == 0) {
         return;
     }
-    if (rend_mc_buf_add(&c->out, "md ", 3) != 0
-        || append_key(&c->out, p, "-meta", &bf) != 0
-        || rend_mc_buf_printf(&c->out, "%s O%u\r\n", bf, o) != 0) {
+    w = start_cmd(&c->out, p, "md ", PIECE_META, 0, &b64);
+    if (w == NULL) {
         c->deferred_err = REND_ENOMEM;
+        return;
     }
+    if (b64) {
+        w = REND_MC_PUTS(w, " b");
+    }
+    end_cmd(&c->out, w, o);
 }
 
 static void
@@ -659,8 +742,9 @@ delete_batch_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    const char *bf = "";
     struct cop *p = ud;
+    int b64;
+    char *w;
     struct rend_mc_conn *c;
     int rc = take_meta(p, err, r);
 
@@ -687,19 +771,21 @@ delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
     }
     p->meta_st = REND_OK;
     p->err = 0;
-    rc = rend_mc_buf_add(&c->out, "md ", 3);
-    rc = rc ? rc : append_key(&c->out, p, "-meta", &bf);
-    rc = rc ? rc
-            : rend_mc_buf_printf(&c->out, "%s q O%u\r\n", bf, p->m.nchunks);
-    for (uint32_t i = 0; rc == 0 && i < p->m.nchunks; i++) {
-        char suffix[16];
-        snprintf(suffix, sizeof(suffix), "-%u", i);
-        rc = rend_mc_buf_add(&c->out, "md ", 3);
-        rc = rc ? rc : append_key(&c->out, p, suffix, &bf);
-        rc = rc ? rc : rend_mc_buf_printf(&c->out, "%s q O%u\r\n", bf, i);
+    for (uint32_t i = 0; i <= p->m.nchunks; i++) {
+        /* the meta first (opaque nchunks), then every chunk */
+        uint32_t piece = i == 0 ? PIECE_META : i - 1;
+        w = start_cmd(&c->out, p, "md ", piece, 0, &b64);
+        if (w == NULL) {
+            c->deferred_err = REND_ENOMEM;
+            return;
+        }
+        if (b64) {
+            w = REND_MC_PUTS(w, " b");
+        }
+        w = REND_MC_PUTS(w, " q");
+        end_cmd(&c->out, w, i == 0 ? p->m.nchunks : i - 1);
     }
-    rc = rc ? rc : rend_mc_buf_add(&c->out, "mn\r\n", 4);
-    if (rc != 0) {
+    if (rend_mc_buf_add(&c->out, "mn\r\n", 4) != 0) {
         c->deferred_err = REND_ENOMEM;
     }
 }
@@ -866,8 +952,10 @@ rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
         p->got = 0;
         p->bad = 0;
         p->err = 0;
-        free(p->seen);
-        p->seen = calloc(1, 1);
+        if (seen_reset(p, 1) != 0) {
+            end(p, REND_ENOMEM);
+            return;
+        }
         struct rend_mc_reply mn = { .kind = REND_MC_R_MN };
         rmw_chunks_reply(p, 0, &mn);
         return;
@@ -915,9 +1003,9 @@ rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
 {
     struct rend_mc_inst *in = t->inst;
     struct rend_mc_wkey w;
-    char suffix[16];
+    char suffix[2 + REND_MC_NUM_MAX];
     struct cop *p;
-    size_t cv;
+    size_t cv, ns;
     int rc;
 
     if (op->nkey == 0 || op->nkey + CHUNK_OVERHEAD + TOKEN_LEN + 1
@@ -926,21 +1014,30 @@ rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
     }
     cv = in->slab_size - CHUNK_OVERHEAD - op->nkey;
     /* the longest derived key must fit the protocol */
-    snprintf(suffix, sizeof(suffix), "-%zu",
-             in->item_size_max / (cv - TOKEN_LEN) + 1);
-    if (rend_mc_wkey(&w, op->key, op->nkey, "-meta", 5) != 0
-        || rend_mc_wkey(&w, op->key, op->nkey, suffix, strlen(suffix)) != 0) {
+    suffix[0] = '-';
+    ns = (size_t)(rend_mc_put_u64(suffix + 1,
+                                  in->item_size_max / (cv - TOKEN_LEN) + 1)
+                  - suffix);
+    if (rend_mc_key_raw(op->key, op->nkey)) {
+        if (op->nkey + (ns > 5 ? ns : 5) > REND_MC_KEY_MAX) {
+            return REND_EINVAL;
+        }
+    } else if (rend_mc_wkey(&w, op->key, op->nkey, "-meta", 5) != 0
+               || rend_mc_wkey(&w, op->key, op->nkey, suffix, ns) != 0) {
         return REND_EINVAL;
     }
-    p = calloc(1, sizeof(*p));
+    p = rend_mc_pool_get(&t->cops, sizeof(*p));
     if (p == NULL) {
         return REND_ENOMEM;
     }
+    memset(p, 0, offsetof(struct cop, seen_inline));
+    p->seen = p->seen_inline;
     p->t = t;
     p->op = op;
+    p->raw = rend_mc_key_raw(op->key, op->nkey)
+             && op->nkey + RAW_SUFFIX_MAX <= REND_MC_KEY_MAX;
     p->chunk_size = (uint32_t)(cv - TOKEN_LEN);
-    p->keyhash = rend_mc_key_hash(op->key, op->nkey);
-    p->srv = rend_mc_ring_server_of(&in->ring, op->key, op->nkey);
+    rend_mc_route(in, op->key, op->nkey, &p->srv, 1, &p->keyhash);
     p->ttl = rend_mc_ttl(op->exptime, in->host->now());
     p->starting = 1;
     p->result = REND_PENDING;

@@ -25,7 +25,8 @@
 
 #include "rend_mc.h"
 
-#define READ_CHUNK 65536
+#define READ_BUF 262144   /* input buffer size: one read takes a burst */
+#define READ_MIN 16384    /* free room below which the buffer grows */
 #define MAX_LINE 65536
 #define FREE_REQS_MAX 1024
 
@@ -321,18 +322,22 @@ wio_cb(struct ev_loop *loop, ev_io *w, int revents)
     conn_write(c);
 }
 
+/* Reply kind from the first bytes of a line; -1 when unknown. */
 static int
 kind_of(const char *p, size_t n)
 {
     if (n >= 2 && (n == 2 || p[2] == ' ')) {
-        if (!memcmp(p, "HD", 2)) return REND_MC_R_HD;
-        if (!memcmp(p, "VA", 2)) return REND_MC_R_VA;
-        if (!memcmp(p, "EN", 2)) return REND_MC_R_EN;
-        if (!memcmp(p, "NF", 2)) return REND_MC_R_NF;
-        if (!memcmp(p, "NS", 2)) return REND_MC_R_NS;
-        if (!memcmp(p, "EX", 2)) return REND_MC_R_EX;
-        if (!memcmp(p, "MN", 2)) return REND_MC_R_MN;
-        if (!memcmp(p, "OK", 2)) return REND_MC_R_OK;
+        switch (p[0] << 8 | p[1]) {
+        case 'H' << 8 | 'D': return REND_MC_R_HD;
+        case 'V' << 8 | 'A': return REND_MC_R_VA;
+        case 'E' << 8 | 'N': return REND_MC_R_EN;
+        case 'N' << 8 | 'F': return REND_MC_R_NF;
+        case 'N' << 8 | 'S': return REND_MC_R_NS;
+        case 'E' << 8 | 'X': return REND_MC_R_EX;
+        case 'M' << 8 | 'N': return REND_MC_R_MN;
+        case 'O' << 8 | 'K': return REND_MC_R_OK;
+        default: break;
+        }
     }
     if (n >= 12 && !memcmp(p, "CLIENT_ERROR", 12)) return REND_MC_R_CLIENT_ERROR;
     if (n >= 12 && !memcmp(p, "SERVER_ERROR", 12)) return REND_MC_R_SERVER_ERROR;
@@ -340,55 +345,54 @@ kind_of(const char *p, size_t n)
     return -1;
 }
 
-/* Parses the flag tokens of a meta reply line starting at p. */
+/* Parses the flag tokens of a meta reply line from p to end (the flags
+ * this plugin asks for: f, t, c, O; others are skipped).  0 or -1. */
 static int
 parse_flags(struct rend_mc_reply *r, const char *p, const char *end)
 {
     while (p < end) {
-        const char *tok, *e;
-        char *stop;
-        char num[32];
-        size_t n;
+        const char *stop;
+        uint64_t v;
+        char f;
+        int neg = 0;
 
-        while (p < end && *p == ' ') {
+        if (*p == ' ') {
             p++;
-        }
-        if (p == end) {
-            break;
-        }
-        tok = p;
-        while (p < end && *p != ' ') {
-            p++;
-        }
-        e = p;
-        n = (size_t)(e - tok - 1);
-        if (n >= sizeof(num)) {
             continue;
         }
-        memcpy(num, tok + 1, n);
-        num[n] = '\0';
-        switch (*tok) {
+        f = *p++;
+        if (f != 'f' && f != 't' && f != 'c' && f != 'O') {
+            while (p < end && *p != ' ') {
+                p++;
+            }
+            continue;
+        }
+        if (f == 't' && p < end && *p == '-') {
+            neg = 1;
+            p++;
+        }
+        stop = rend_mc_get_u64(p, end, &v);
+        if (stop == NULL || (stop < end && *stop != ' ')) {
+            return -1;
+        }
+        p = stop;
+        switch (f) {
         case 'f':
-            r->flags = (uint32_t)strtoul(num, &stop, 10);
+            r->flags = (uint32_t)v;
             r->has_flags = 1;
             break;
         case 't':
-            r->ttl = strtoll(num, &stop, 10);
+            r->ttl = neg ? -(int64_t)v : (int64_t)v;
             r->has_ttl = 1;
             break;
         case 'c':
-            r->cas = strtoull(num, &stop, 10);
+            r->cas = v;
             r->has_cas = 1;
             break;
-        case 'O':
-            r->opaque = (uint32_t)strtoul(num, &stop, 10);
+        default:
+            r->opaque = (uint32_t)v;
             r->has_opaque = 1;
             break;
-        default:
-            continue;
-        }
-        if (*stop != '\0') {
-            return -1;
         }
     }
     return 0;
@@ -402,7 +406,7 @@ parse_reply(struct rend_mc_conn *c, struct rend_mc_reply *r)
     struct rend_mc_buf *in = &c->in;
     char *start = in->data + in->off;
     size_t avail = in->len - in->off, linelen, nline;
-    char *nl, *p, *end;
+    const char *nl, *p, *end;
 
     nl = memchr(start, '\n', avail);
     if (nl == NULL) {
@@ -413,19 +417,25 @@ parse_reply(struct rend_mc_conn *c, struct rend_mc_reply *r)
     if (nline > 0 && start[nline - 1] == '\r') {
         nline--;
     }
-    memset(r, 0, sizeof(*r));
-    r->line = start;
-    r->nline = nline;
     r->kind = kind_of(start, nline);
     if (r->kind < 0) {
         return -1;
     }
+    r->value = NULL;
+    r->nvalue = 0;
+    r->has_flags = r->has_ttl = r->has_cas = r->has_opaque = 0;
+    r->flags = 0;
+    r->ttl = 0;
+    r->cas = 0;
+    r->opaque = 0;
+    r->line = start;
+    r->nline = nline;
     end = start + nline;
     p = start + 2;
     if (r->kind == REND_MC_R_VA) {
-        char *stop;
-        unsigned long long n = strtoull(start + 3, &stop, 10);
-        if (stop == start + 3 || n > UINT32_MAX) {
+        uint64_t n;
+        const char *stop = rend_mc_get_u64(start + 3, end, &n);
+        if (stop == NULL || n > UINT32_MAX) {
             return -1;
         }
         if (avail < linelen + n + 2) {
@@ -491,7 +501,8 @@ rio_cb(struct ev_loop *loop, ev_io *w, int revents)
     ssize_t n;
     int rc;
 
-    if (rend_mc_buf_reserve(&c->in, READ_CHUNK) != 0) {
+    if (rend_mc_buf_reserve(&c->in, c->in.cap == 0 ? READ_BUF : READ_MIN)
+        != 0) {
         conn_drop(c, REND_ENOMEM, 0);
         return;
     }
@@ -616,6 +627,8 @@ rend_mc_thr_close(struct rend_mc_thr *t)
         t->free_reqs = r->next;
         free(r);
     }
+    rend_mc_pool_drain(&t->pops);
+    rend_mc_pool_drain(&t->cops);
 }
 
 /* See rend_mc.h. */

@@ -148,6 +148,22 @@ unsigned
 rend_mc_ring_replicas(const struct rend_mc_ring *ring, const char *key,
                       size_t nkey, unsigned *out, unsigned n)
 {
+    if (n == 0) {
+        return 0;
+    }
+    if (ring->nservers <= 1 || ring->npoints == 0) {
+        out[0] = 0;
+        return 1;
+    }
+    return rend_mc_ring_replicas_at(ring, rend_mc_key_hash(key, nkey), out,
+                                    n);
+}
+
+/* Up to n distinct servers clockwise from the point of hash. */
+unsigned
+rend_mc_ring_replicas_at(const struct rend_mc_ring *ring, uint32_t hash,
+                         unsigned *out, unsigned n)
+{
     unsigned got = 0;
     size_t at;
 
@@ -158,7 +174,7 @@ rend_mc_ring_replicas(const struct rend_mc_ring *ring, const char *key,
         out[0] = 0;
         return 1;
     }
-    at = rend_mc_ring_find(ring, rend_mc_key_hash(key, nkey));
+    at = rend_mc_ring_find(ring, hash);
     for (size_t step = 0; step < ring->npoints && got < n; step++) {
         unsigned s = ring->points[(at + step) % ring->npoints].server;
         unsigned j;
@@ -169,4 +185,33 @@ rend_mc_ring_replicas(const struct rend_mc_ring *ring, const char *key,
         }
     }
     return got;
+}
+
+/* FNV-1a: picks a key's connection when no ring hash is needed. */
+static uint32_t
+fnv1a(const char *key, size_t nkey)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < nkey; i++) {
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* Servers and connection hash of key; MD5 only for a pool of several. */
+unsigned
+rend_mc_route(const struct rend_mc_inst *in, const char *key, size_t nkey,
+              unsigned *srv, unsigned n, uint32_t *connhash)
+{
+    uint32_t h;
+
+    if (in->nservers <= 1 || in->ring.npoints == 0) {
+        *connhash = in->conns_per_server > 1 ? fnv1a(key, nkey) : 0;
+        srv[0] = 0;
+        return n > 0 ? 1 : 0;
+    }
+    h = rend_mc_key_hash(key, nkey);
+    *connhash = h;
+    return rend_mc_ring_replicas_at(&in->ring, h, srv, n);
 }

@@ -22,7 +22,9 @@ struct leg {
 struct pop {
     struct rend_mc_thr *t;
     struct rend_op *op;
-    struct rend_mc_wkey wk;
+    const char *key;    /* wire key: op->key itself, or wk.text */
+    size_t nkey;
+    int b64;            /* the wire key is base64 (`b` flag) */
     uint32_t keyhash;
     unsigned srv[MAX_REPLICAS];
     int st[MAX_REPLICAS];
@@ -32,6 +34,7 @@ struct pop {
     unsigned pending;   /* writes: replies outstanding */
     int starting;       /* inside the op call: finish synchronously */
     int hit_from;       /* replica whose hit filled the op, or -1 */
+    struct rend_mc_wkey wk;  /* binary-unsafe keys only */
 };
 
 static int
@@ -168,71 +171,111 @@ finish(struct pop *p)
     if (p->starting) {
         return st;
     }
-    free(p);
+    rend_mc_pool_put(&p->t->pops, p);
     h->done(op, st);
     return REND_PENDING;
 }
 
-/* Appends op's command for replica i to c->out with opaque o. */
+/* Room for a command line without key and value: verb, every flag with
+ * its number, opaque, CRLFs. */
+#define CMD_ROOM (64 + 5 * REND_MC_NUM_MAX)
+
+/* Appends op's command to c->out with opaque o, formatted by hand. */
 static int
 format(struct pop *p, struct rend_mc_conn *c, uint32_t o)
 {
     struct rend_op *op = p->op;
     struct rend_mc_buf *b = &c->out;
-    const char *k = p->wk.text, *bf = p->wk.b64 ? " b" : "";
-    int64_t ttl = rend_mc_ttl(op->exptime, p->t->inst->host->now());
-    const char *mode;
-    int rc;
+    int has_value = op->code >= REND_OP_SET && op->code <= REND_OP_CAS;
+    int no_value = (op->opflags & REND_OPF_NO_VALUE) != 0;
+    int64_t ttl = 0;
+    char *w;
 
+    if (rend_mc_buf_reserve(b, p->nkey + CMD_ROOM
+                                   + (has_value ? op->nvalue : 0)) != 0) {
+        return -1;
+    }
+    if (op->code == REND_OP_GAT || op->code == REND_OP_TOUCH
+        || (has_value && op->code != REND_OP_APPEND
+            && op->code != REND_OP_PREPEND)) {
+        ttl = rend_mc_ttl(op->exptime, p->t->inst->host->now());
+    }
+    w = b->data + b->len;
     switch (op->code) {
     case REND_OP_GET:
-        return rend_mc_buf_printf(b, "mg %s%s%s f t c O%u\r\n", k, bf,
-                                  (op->opflags & REND_OPF_NO_VALUE) ? ""
-                                                                     : " v",
-                                  o);
     case REND_OP_GAT:
-        return rend_mc_buf_printf(b, "mg %s%s T%lld%s f t c O%u\r\n", k, bf,
-                                  (long long)ttl,
-                                  (op->opflags & REND_OPF_NO_VALUE) ? ""
-                                                                     : " v",
-                                  o);
     case REND_OP_TOUCH:
-        return rend_mc_buf_printf(b, "mg %s%s T%lld O%u\r\n", k, bf,
-                                  (long long)ttl, o);
+        w = REND_MC_PUTS(w, "mg ");
+        w = rend_mc_put(w, p->key, p->nkey);
+        if (p->b64) {
+            w = REND_MC_PUTS(w, " b");
+        }
+        if (op->code != REND_OP_GET) {
+            w = REND_MC_PUTS(w, " T");
+            w = rend_mc_put_i64(w, ttl);
+        }
+        if (op->code != REND_OP_TOUCH) {
+            if (!no_value) {
+                w = REND_MC_PUTS(w, " v");
+            }
+            w = REND_MC_PUTS(w, " f t c");
+        }
+        break;
     case REND_OP_DELETE:
-        return rend_mc_buf_printf(b, "md %s%s O%u\r\n", k, bf, o);
+        w = REND_MC_PUTS(w, "md ");
+        w = rend_mc_put(w, p->key, p->nkey);
+        if (p->b64) {
+            w = REND_MC_PUTS(w, " b");
+        }
+        break;
     case REND_OP_INCR:
     case REND_OP_DECR:
-        return rend_mc_buf_printf(b, "ma %s%s M%c D%llu v c O%u\r\n", k, bf,
-                                  op->code == REND_OP_INCR ? 'I' : 'D',
-                                  (unsigned long long)op->delta, o);
-    case REND_OP_APPEND:
-    case REND_OP_PREPEND:
-        rc = rend_mc_buf_printf(b, "ms %s %u%s M%c c O%u\r\n", k, op->nvalue,
-                                bf, op->code == REND_OP_APPEND ? 'A' : 'P', o);
+        w = REND_MC_PUTS(w, "ma ");
+        w = rend_mc_put(w, p->key, p->nkey);
+        if (p->b64) {
+            w = REND_MC_PUTS(w, " b");
+        }
+        w = op->code == REND_OP_INCR ? REND_MC_PUTS(w, " MI D")
+                                     : REND_MC_PUTS(w, " MD D");
+        w = rend_mc_put_u64(w, op->delta);
+        w = REND_MC_PUTS(w, " v c");
         break;
     default:
-        mode = op->code == REND_OP_ADD       ? "E"
-               : op->code == REND_OP_REPLACE ? "R"
-                                             : "S";
-        rc = rend_mc_buf_printf(b, "ms %s %u%s F%u T%lld M%s c O%u", k,
-                                op->nvalue, bf, op->flags, (long long)ttl,
-                                mode, o);
-        if (rc == 0 && op->code == REND_OP_CAS) {
-            rc = rend_mc_buf_printf(b, " C%llu", (unsigned long long)op->cas);
+        w = REND_MC_PUTS(w, "ms ");
+        w = rend_mc_put(w, p->key, p->nkey);
+        *w++ = ' ';
+        w = rend_mc_put_u64(w, op->nvalue);
+        if (p->b64) {
+            w = REND_MC_PUTS(w, " b");
         }
-        if (rc == 0) {
-            rc = rend_mc_buf_add(b, "\r\n", 2);
+        if (op->code == REND_OP_APPEND || op->code == REND_OP_PREPEND) {
+            w = op->code == REND_OP_APPEND ? REND_MC_PUTS(w, " MA")
+                                           : REND_MC_PUTS(w, " MP");
+        } else {
+            w = REND_MC_PUTS(w, " F");
+            w = rend_mc_put_u64(w, op->flags);
+            w = REND_MC_PUTS(w, " T");
+            w = rend_mc_put_i64(w, ttl);
+            w = op->code == REND_OP_ADD       ? REND_MC_PUTS(w, " ME")
+                : op->code == REND_OP_REPLACE ? REND_MC_PUTS(w, " MR")
+                                              : REND_MC_PUTS(w, " MS");
         }
+        w = REND_MC_PUTS(w, " c");
         break;
     }
-    if (rc == 0) {
-        rc = rend_mc_buf_add(b, op->value, op->nvalue);
+    w = REND_MC_PUTS(w, " O");
+    w = rend_mc_put_u64(w, o);
+    if (op->code == REND_OP_CAS) {
+        w = REND_MC_PUTS(w, " C");
+        w = rend_mc_put_u64(w, op->cas);
     }
-    if (rc == 0) {
-        rc = rend_mc_buf_add(b, "\r\n", 2);
+    w = REND_MC_PUTS(w, "\r\n");
+    if (has_value) {
+        w = rend_mc_put(w, op->value, op->nvalue);
+        w = REND_MC_PUTS(w, "\r\n");
     }
-    return rc;
+    b->len = (size_t)(w - b->data);
+    return 0;
 }
 
 static void leg_reply(void *ud, int err, const struct rend_mc_reply *r);
@@ -308,21 +351,34 @@ rend_mc_op_plain(struct rend_mc_thr *t, struct rend_op *op)
     struct pop *p;
     int rc;
 
-    p = calloc(1, sizeof(*p));
+    if (op->nkey == 0) {
+        return REND_EINVAL;
+    }
+    p = rend_mc_pool_get(&t->pops, sizeof(*p));
     if (p == NULL) {
         return REND_ENOMEM;
     }
-    rc = rend_mc_wkey(&p->wk, op->key, op->nkey, "", 0);
-    if (rc != 0) {
-        free(p);
-        return rc;
+    if (rend_mc_key_raw(op->key, op->nkey)) {
+        p->key = op->key;
+        p->nkey = op->nkey;
+        p->b64 = 0;
+    } else {
+        rc = rend_mc_wkey(&p->wk, op->key, op->nkey, "", 0);
+        if (rc != 0) {
+            rend_mc_pool_put(&t->pops, p);
+            return rc;
+        }
+        p->key = p->wk.text;
+        p->nkey = p->wk.len;
+        p->b64 = p->wk.b64;
     }
     p->t = t;
     p->op = op;
     p->hit_from = -1;
-    p->keyhash = rend_mc_key_hash(op->key, op->nkey);
-    p->nsrv = rend_mc_ring_replicas(&in->ring, op->key, op->nkey, p->srv,
-                                    in->replicas);
+    p->next = 0;
+    p->pending = 0;
+    p->nsrv = rend_mc_route(in, op->key, op->nkey, p->srv, in->replicas,
+                            &p->keyhash);
     for (unsigned i = 0; i < p->nsrv; i++) {
         p->legs[i].p = p;
         p->legs[i].i = i;
@@ -344,7 +400,7 @@ rend_mc_op_plain(struct rend_mc_thr *t, struct rend_op *op)
     }
     p->starting = 0;
     if (rc != REND_PENDING) {
-        free(p);
+        rend_mc_pool_put(&t->pops, p);
     }
     return rc;
 }

@@ -145,6 +145,13 @@ text_safe(const char *p, size_t n)
     return 1;
 }
 
+/* See rend_mc.h. */
+int
+rend_mc_key_raw(const char *key, size_t nkey)
+{
+    return nkey > 0 && nkey <= REND_MC_KEY_MAX && text_safe(key, nkey);
+}
+
 /* Fills w with key+suffix as sent on the wire (see rend_mc.h). */
 int
 rend_mc_wkey(struct rend_mc_wkey *w, const char *key, size_t nkey,
@@ -200,4 +207,17 @@ rend_mc_abs_exptime(int64_t ttl, int64_t now)
         return 0;
     }
     return now + (ttl == 0 ? 1 : ttl);
+}
+
+/* Frees the free objects of pool; runs on the pool's thread. */
+void
+rend_mc_pool_drain(struct rend_mc_pool *pool)
+{
+    void *x;
+
+    while ((x = pool->head) != NULL) {
+        memcpy(&pool->head, x, sizeof(void *));
+        free(x);
+    }
+    pool->n = 0;
 }
