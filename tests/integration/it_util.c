@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "it_util.h"
@@ -77,6 +78,12 @@ it_expect_reply(int fd, const char *reply)
                 rend_io_closed(fd, 0));
         show("expected", reply, n);
         show("got", got, r);
+        if (current != NULL) {
+            int st = 0;
+            if (waitpid(current->pid, &st, WNOHANG) == current->pid) {
+                fprintf(stderr, "rend has exited: status 0x%x\n", st);
+            }
+        }
         fprintf(stderr, "rend stderr:\n%s\n", log ? log : "");
         free(log);
     }

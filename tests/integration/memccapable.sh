@@ -1,0 +1,57 @@
+#!/bin/sh
+# memccapable.sh - libmemcached's memccapable (ASCII -a and binary -b)
+# against rend on the embedded default config and on conf/inmem.lua.
+# Exit 77 (skip) when memccapable is not installed.
+MEMCCAPABLE=${MEMCCAPABLE:-$(command -v memccapable)}
+[ -n "$MEMCCAPABLE" ] && [ -x "$MEMCCAPABLE" ] || { echo "no memccapable: skipped"; exit 77; }
+REND_BIN=${REND_BIN:-../core/rend}
+SRCDIR=${REND_SRCDIR:-..}
+dir=$(mktemp -d /tmp/rend-memccapable-XXXXXX) || exit 1
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+# start rend with "$@" and the port file; sets pid and port
+start() {
+    rm -f "$dir/port"
+    REND_MEMORY_MB=64 "$REND_BIN" -p 0 --port-file "$dir/port" "$@" \
+        2>"$dir/stderr" &
+    pid=$!
+    i=0
+    while [ ! -s "$dir/port" ]; do
+        i=$((i + 1))
+        if [ $i -gt 500 ] || ! kill -0 "$pid" 2>/dev/null; then
+            echo "rend did not start:"; cat "$dir/stderr"; exit 1
+        fi
+        sleep 0.01
+    done
+    port=$(head -n 1 "$dir/port")
+}
+
+stop() {
+    kill "$pid" 2>/dev/null
+    wait "$pid"
+    rc=$?
+    pid=
+    [ $rc -eq 0 ] || { echo "rend exit status $rc"; cat "$dir/stderr"; exit 1; }
+}
+
+fail=0
+for conf in default inmem; do
+    if [ $conf = default ]; then start; else start -c "$SRCDIR/conf/inmem.lua"; fi
+    for mode in -a -b; do
+        if timeout 60 "$MEMCCAPABLE" -h 127.0.0.1 -p "$port" $mode \
+            >"$dir/out" 2>&1; then
+            echo "PASS memccapable $mode on $conf config"
+        else
+            echo "FAIL memccapable $mode on $conf config:"
+            grep -v '\[pass\]' "$dir/out"
+            fail=1
+        fi
+    done
+    stop
+done
+exit $fail
