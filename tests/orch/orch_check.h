@@ -23,10 +23,11 @@
 /* orch_peek(o, idx, key, value) must be want (1 = has value, 0 = absent) */
 #define EXPECT_PEEK(o, idx, key, value, want)                              \
     do {                                                                   \
-        int p_ = orch_peek((o), (idx), (key), (value));                    \
+        const char *v_ = (value);                                          \
+        int p_ = orch_peek((o), (idx), (key), v_);                         \
         ck_assert_msg(p_ == (want), "listener %d key %s: peek %d, want %d " \
                       "(value %s)", (idx), (key), p_, (want),              \
-                      (value) ? (value) : "-");                            \
+                      v_ ? v_ : "-");                                      \
     } while (0)
 
 /* an absolute expiry within 2 s of now + rel */
