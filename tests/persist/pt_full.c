@@ -203,13 +203,13 @@ START_TEST(rocksdb_disk_full)
                   "disk full answered '%s'", line);
     check_readable(&c, 0, stored);
     /* Known bug: rocksdb keeps its background error after ENOSPC, so even
-     * deletes fail and writes never resume while rend runs.  When that is
+     * deletes fail and writes do not resume.  When that is
      * fixed this fails, so the check becomes strict. */
     ck_assert_int_ge(pt_cmd(&c, "delete pt:0\r\n", line, sizeof(line)), 0);
     ck_assert_msg(strcmp(line, "DELETED") != 0, "rocksdb deletes work on a "
                   "full disk now: assert that writes resume after them");
     printf("KNOWN BUG: rocksdb disk full: delete answered '%s'; writes do "
-           "not resume until restart\n", line);
+           "not resume\n", line);
     ck_assert_int_ge(pt_cmd(&c, "version\r\n", line, sizeof(line)), 0);
     ck_assert_msg(strncmp(line, "VERSION", 7) == 0, "%s", line);
     pt_conn_close(&c);
