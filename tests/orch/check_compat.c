@@ -74,6 +74,7 @@ START_TEST(l2_stock_memcached)
         return;
     }
     ck_assert_int_eq(rc, 0);
+    orch_guard_srv(&mc);
     args[3] = mc.path;
     ck_assert_int_eq(orch_start_file(&srv, NULL, args), 0);
     ck_assert_int_eq(srv.nports, 2);
@@ -136,8 +137,6 @@ main(void)
 {
     Suite *s = suite_create("compat");
     TCase *tc = tcase_create("flags");
-    SRunner *sr;
-    int failed;
 
     memset(&mc, 0, sizeof(mc));
     tcase_add_checked_fixture(tc, NULL, teardown);
@@ -145,9 +144,5 @@ main(void)
     tcase_add_test(tc, l2_stock_memcached);
     tcase_set_timeout(tc, 40);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return orch_run(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -229,16 +229,10 @@ main(void)
 {
     Suite *s = suite_create("reload");
     TCase *tc = tcase_create("sighup");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, reload_under_load);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return orch_run(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -44,6 +44,72 @@ orch_conf_path(char *buf, size_t cap, const char *name)
     return buf;
 }
 
+/* ---- cleanup after failed tests ----------------------------------- */
+
+/* Check ends a failed test's process with _exit(), skipping teardowns, so
+ * every temp dir lives under one base dir that orch_run removes, and the
+ * rend_server dirs (made elsewhere) are listed in BASE/srv-dirs. */
+void
+orch_guard_srv(const struct rend_srv *s)
+{
+    const char *base = getenv("ORCH_BASE");
+    char list[128];
+    FILE *f;
+
+    if (base == NULL || s->dir[0] == '\0') {
+        return;
+    }
+    snprintf(list, sizeof(list), "%s/srv-dirs", base);
+    f = fopen(list, "a");
+    if (f != NULL) {
+        fprintf(f, "%s\n", s->dir);
+        fclose(f);
+    }
+}
+
+static void
+rm_rf(const char *dir)
+{
+    char cmd[320];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "orch: could not remove %s\n", dir);
+    }
+}
+
+int
+orch_run(Suite *s)
+{
+    char base[64] = "/tmp/rend-orch-XXXXXX", list[128], line[256];
+    SRunner *sr = srunner_create(s);
+    int failed;
+    FILE *f;
+
+    if (mkdtemp(base) == NULL) {
+        perror("mkdtemp");
+        srunner_free(sr);
+        return 1;
+    }
+    setenv("ORCH_BASE", base, 1);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    snprintf(list, sizeof(list), "%s/srv-dirs", base);
+    f = fopen(list, "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "/tmp/rend-", 10) == 0 && access(line, F_OK) == 0) {
+            rm_rf(line);
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    rm_rf(base);
+    return failed;
+}
+
 /* ---- server ------------------------------------------------------- */
 
 static int
@@ -52,7 +118,8 @@ make_dir(struct orch *o)
     char so[512];
 
     memset(o, 0, sizeof(*o));
-    snprintf(o->dir, sizeof(o->dir), "/tmp/rend-orch-XXXXXX");
+    snprintf(o->dir, sizeof(o->dir), "%s/t-XXXXXX",
+             env_or("ORCH_BASE", "/tmp"));
     if (mkdtemp(o->dir) == NULL) {
         perror("mkdtemp");
         return -1;
@@ -77,15 +144,10 @@ make_dir(struct orch *o)
 static void
 remove_dir(struct orch *o)
 {
-    char cmd[128];
-
     if (o->dir[0] == '\0') {
         return;
     }
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", o->dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "orch: could not remove %s\n", o->dir);
-    }
+    rm_rf(o->dir);
     o->dir[0] = '\0';
 }
 
@@ -124,6 +186,7 @@ start(struct orch *o, const char *conf, const char *const *extra)
     if (rend_srv_start(&o->srv, conf, args) != 0) {
         return -1;
     }
+    orch_guard_srv(&o->srv);
     /* the port file is written once every listener is up; its first line
      * may appear before the rest, so wait for stability */
     for (int tries = 0; tries < 100; tries++) {

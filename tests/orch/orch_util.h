@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
+
 #include "rend_server.h"
 
 #define ORCH_MAX_PORTS 8
@@ -80,6 +82,17 @@ int orch_copy_conf(const struct orch *o, const char *path);
  * rend's exit code as rend_srv_stop.  keep_dir=1 keeps DIR (for a
  * restart on the same data). */
 int orch_stop(struct orch *o, int keep_dir);
+
+/* Run suite s (CK_NORMAL) with every temp dir of its tests under one
+ * base dir ($ORCH_BASE), removed afterwards with the rend_server dirs
+ * passed to orch_guard_srv, also when a failed test skipped its
+ * teardown (Check ends it with _exit).  Returns the number of failed
+ * tests; frees s.  Main thread, once per program. */
+int orch_run(Suite *s);
+
+/* Have orch_run remove started server s's dir (orch_start_* does this
+ * for its own servers).  Any test thread. */
+void orch_guard_srv(const struct rend_srv *s);
 
 /* Absolute path of tests/orch/conf/NAME in buf ($REND_SRCDIR/tests/...,
  * default ".."). */
