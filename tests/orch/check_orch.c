@@ -148,6 +148,15 @@ START_TEST(l12_get_backfills_l1)
     ck_assert_int_eq(stat("cmd_get_hits_l1"), 3);
     ck_assert_int_eq(stat("cmd_get_hits_l2"), 1);
 
+    if (_i == 1) {
+        /* Rend's GetE through L1/L2: L2's absolute expiry, back-filled */
+        EXPECT_RES(&cv2, orch_store(&cv2, "set", "e", "v", 2, 700, 0),
+                   ORCH_OK);
+        EXPECT_RES(&c12, orch_get(&c12, "gete", "e", 0, &it), ORCH_OK);
+        ck_assert_int_eq(it.exptime, expiry_on(&e2, "e"));
+        ck_assert_uint_eq(it.flags, 2);
+        ck_assert_int_eq(expiry_on(&e1, "e"), it.exptime);
+    }
     /* an immortal L2 item stays immortal in L1 */
     EXPECT_RES(&cv2, orch_store(&cv2, "set", "forever", "v", 0, 0, 0),
                ORCH_OK);
@@ -444,6 +453,41 @@ START_TEST(batch_refreshes_existing_l1)
 }
 END_TEST
 
+START_TEST(batch_other_writes_as_l12)
+{
+    uint64_t n = 0;
+
+    connect_all(_i);
+    /* replace / append on both tiers; an L2-only key stays out of L1 */
+    EXPECT_RES(&c12, orch_store(&c12, "set", "k", "b", 0, 0, 0), ORCH_OK);
+    EXPECT_RES(&cb, orch_store(&cb, "replace", "k", "r", 0, 0, 0), ORCH_OK);
+    EXPECT_RES(&cb, orch_store(&cb, "append", "k", "s", 0, 0, 0), ORCH_OK);
+    EXPECT_PEEK(&srv, P_L1, "k", "rs", 1);
+    EXPECT_PEEK(&srv, P_L2, "k", "rs", 1);
+    EXPECT_RES(&cv2, orch_store(&cv2, "set", "o", "x", 0, 0, 0), ORCH_OK);
+    EXPECT_RES(&cb, orch_store(&cb, "prepend", "o", "w", 0, 0, 0), ORCH_OK);
+    EXPECT_PEEK(&srv, P_L2, "o", "wx", 1);
+    EXPECT_PEEK(&srv, P_L1, "o", NULL, 0);
+    /* incr acts on L2 and invalidates L1 */
+    EXPECT_RES(&c12, orch_store(&c12, "set", "n", "1", 0, 0, 0), ORCH_OK);
+    EXPECT_RES(&cb, orch_arith(&cb, "incr", "n", 2, &n), ORCH_OK);
+    ck_assert_uint_eq(n, 3);
+    EXPECT_PEEK(&srv, P_L1, "n", NULL, 0);
+    EXPECT_PEEK(&srv, P_L2, "n", "3", 1);
+    /* touch of an L2-missing key removes the stale L1 copy */
+    EXPECT_RES(&cv1, orch_store(&cv1, "set", "s", "stale", 0, 0, 0), ORCH_OK);
+    EXPECT_RES(&cb, orch_touch(&cb, "s", 100), ORCH_NOT_FOUND);
+    EXPECT_PEEK(&srv, P_L1, "s", NULL, 0);
+    EXPECT_RES(&cb, orch_touch(&cb, "k", 100), ORCH_OK);
+    EXPECT_EXPIRY(expiry_on(&e1, "k"), 100);
+    EXPECT_EXPIRY(expiry_on(&e2, "k"), 100);
+    /* flush reaches both */
+    EXPECT_RES(&cb, orch_flush(&cb), ORCH_OK);
+    EXPECT_PEEK(&srv, P_L1, "k", NULL, 0);
+    EXPECT_PEEK(&srv, P_L2, "k", NULL, 0);
+}
+END_TEST
+
 START_TEST(batch_gets_reads_l1_first)
 {
     struct orch_item it;
@@ -504,6 +548,7 @@ orch_suite(void)
         { "flush", l12_flush_both },
         { "batch_fill", batch_never_fills_l1 },
         { "batch_refresh", batch_refreshes_existing_l1 },
+        { "batch_writes", batch_other_writes_as_l12 },
         { "batch_gets", batch_gets_reads_l1_first },
         { "batch_gat", batch_gat_keeps_expiry },
     };
