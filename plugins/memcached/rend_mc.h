@@ -295,6 +295,9 @@ struct rend_mc_srv {
     struct rend_mc_conn *conns;
     unsigned nconns;
     unsigned fails;     /* consecutive failures */
+    int64_t depth;      /* requests outstanding on this thread */
+    int64_t depth_pub;  /* depth last added to conf->queued */
+    uint64_t nreq_unpub;  /* requests not yet added to conf->requests */
     int down;
     double backoff;     /* seconds until the next retry */
     ev_timer retry;

@@ -45,6 +45,21 @@ stat_sadd(int64_t *p, int64_t n)
     __atomic_add_fetch(p, n, __ATOMIC_RELAXED);
 }
 
+/* Publishes s's request count and queue depth to the shared counters:
+ * once per batch (flush, read event, reset), not once per request. */
+static void
+srv_publish(struct rend_mc_srv *s)
+{
+    if (s->nreq_unpub != 0) {
+        stat_add(&s->conf->requests, s->nreq_unpub);
+        s->nreq_unpub = 0;
+    }
+    if (s->depth != s->depth_pub) {
+        stat_sadd(&s->conf->queued, s->depth - s->depth_pub);
+        s->depth_pub = s->depth;
+    }
+}
+
 static struct rend_mc_req *
 req_alloc(struct rend_mc_thr *t)
 {
@@ -166,8 +181,9 @@ conn_drop(struct rend_mc_conn *c, int err, int count)
     }
     list = c->head;
     c->head = c->tail = NULL;
-    stat_sadd(&c->srv->conf->queued, -(int64_t)c->depth);
+    c->srv->depth -= c->depth;
     c->depth = 0;
+    srv_publish(c->srv);
     c->deferred_err = 0;
     conn_close(c);
     if (count) {
@@ -482,7 +498,7 @@ dispatch(struct rend_mc_conn *c, const struct rend_mc_reply *r)
         c->tail = NULL;
     }
     c->depth--;
-    stat_sadd(&c->srv->conf->queued, -1);
+    c->srv->depth--;
     if (r->kind != REND_MC_R_SERVER_ERROR && r->kind != REND_MC_R_ERROR) {
         c->srv->fails = 0;
         if (c->srv->down == 0) {
@@ -528,11 +544,12 @@ rio_cb(struct ev_loop *loop, ev_io *w, int revents)
         conn_drop(c, c->deferred_err, 1);
         return;
     }
-    if (c->head == NULL) {
-        ev_timer_stop(loop, &c->tmo);
-    } else if (!ev_is_active(&c->tmo)) {
+    /* With an empty queue the timer is left to run out (tmo_cb ignores
+     * it): cheaper than stopping and restarting it for every batch. */
+    if (c->head != NULL && !ev_is_active(&c->tmo)) {
         arm_timeout(c);
     }
+    srv_publish(c->srv);
     if (c->in.off == c->in.len) {
         c->in.off = c->in.len = 0;
     }
@@ -683,8 +700,8 @@ rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
     }
     c->tail = r;
     c->depth++;
-    stat_add(&c->srv->conf->requests, 1);
-    stat_sadd(&c->srv->conf->queued, 1);
+    c->srv->nreq_unpub++;
+    c->srv->depth++;
     if (!c->dirty) {
         c->dirty = 1;
         c->next_dirty = t->dirty;
@@ -705,6 +722,7 @@ rend_mc_thr_flush(struct rend_mc_thr *t)
     while ((c = t->dirty) != NULL) {
         t->dirty = c->next_dirty;
         c->dirty = 0;
+        srv_publish(c->srv);
         if (c->deferred_err != 0 && !c->parsing) {
             conn_drop(c, c->deferred_err, 0);
         } else if (c->state == REND_MC_CONNECTED && !ev_is_active(&c->wio)) {
