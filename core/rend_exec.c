@@ -175,16 +175,20 @@ rend_kop_issue(struct rend_kop *k, struct rend_hinst *hi, int code)
 {
     struct rend_worker *w = k->req->conn->w;
     rend_op_f *f = hi->h.ops[code];
+    void *tctx = hi->tctx[w->id];
 
     if (f == NULL) {
         return REND_ENOTSUP;
+    }
+    if (tctx == NULL) {
+        return REND_EDOWN; /* its thread_init failed (logged) */
     }
     k->op.code = (uint16_t)code;
     k->op.core = k;
     if (hi->h.flush != NULL) {
         rend_worker_mark_dirty(w, hi);
     }
-    return f(hi->tctx[w->id], &k->op);
+    return f(tctx, &k->op);
 }
 
 int
@@ -222,7 +226,7 @@ count_cmd(struct rend_worker *w, struct rend_req *r)
             REND_STAT_ADD(&w->st, cmd_touch, r->nkeys);
         }
         break;
-    case REND_CMD_TOUCH:
+    case REND_CMD_TOUCH: case REND_CMD_BTOUCH:
         REND_STAT_INC(&w->st, cmd_touch);
         break;
     case REND_CMD_FLUSH:

@@ -319,6 +319,11 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
         rend_gen_put(g);
         return;
     }
+    if (rend_workers_prepare(g) != 0) {
+        __atomic_add_fetch(&rend_config_reload_failures, 1, __ATOMIC_RELAXED);
+        rend_gen_put(g);
+        return;
+    }
     rend_workers_swap(g);
     rend_gen_put(current);
     current = g;

@@ -236,22 +236,27 @@ fail:
 }
 
 int
+rend_hinst_prepare(struct rend_hinst *hi, unsigned nthreads)
+{
+    if (hi->tctx != NULL) {
+        return hi->nthreads >= nthreads ? 0 : REND_EINVAL;
+    }
+    hi->tctx = calloc(nthreads, sizeof(void *));
+    if (hi->tctx == NULL) {
+        return REND_ENOMEM;
+    }
+    hi->nthreads = nthreads;
+    return 0;
+}
+
+int
 rend_hinst_thread_init(struct rend_hinst *hi, const struct rend_thread *thr)
 {
     void *t = NULL;
     int rc;
 
-    if (hi->tctx == NULL || hi->nthreads < thr->nthreads) {
-        void **n = calloc(thr->nthreads, sizeof(void *));
-        if (n == NULL) {
-            return REND_ENOMEM;
-        }
-        if (hi->tctx != NULL) {
-            memcpy(n, hi->tctx, hi->nthreads * sizeof(void *));
-            free(hi->tctx);
-        }
-        hi->tctx = n;
-        hi->nthreads = thr->nthreads;
+    if (hi->tctx == NULL || thr->id >= hi->nthreads) {
+        return REND_EINTERNAL; /* rend_hinst_prepare was not called */
     }
     if (hi->h.thread_init == NULL) {
         hi->tctx[thr->id] = hi->inst;

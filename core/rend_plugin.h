@@ -40,6 +40,10 @@ const char *rend_plugin_dir(void);
 struct rend_hinst *rend_hinst_new(const char *plugin, const char *name,
                                   const struct rend_kv *opts, size_t nopts,
                                   char *err, size_t errlen);
+/* Size the per-worker context table; on the main thread, before any
+ * worker may call rend_hinst_thread_init (workers then only write their
+ * own slot).  0 or a negative status. */
+int rend_hinst_prepare(struct rend_hinst *hi, unsigned nthreads);
 /* Per-worker init/exit; run on worker thread `thr->id`. */
 int rend_hinst_thread_init(struct rend_hinst *hi, const struct rend_thread *thr);
 void rend_hinst_thread_exit(struct rend_hinst *hi, unsigned id);

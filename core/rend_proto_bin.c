@@ -85,7 +85,7 @@ static const struct opinfo ops[256] = {
     [OP_VERSION] = { 1, REND_CMD_VERSION, 0, 0, 0, 0, 0 },
     [OP_STAT] = { 1, REND_CMD_STATS, 0, 0, 0, 2, 0 },
     [OP_VERBOSITY] = { 1, REND_CMD_VERBOSITY, 0, 0, 4, 0, 0 },
-    [OP_TOUCH] = { 1, REND_CMD_TOUCH, 0, 0, 4, 1, 0 },
+    [OP_TOUCH] = { 1, REND_CMD_BTOUCH, 0, 0, 4, 1, 0 },
     [OP_GAT] = { 1, REND_CMD_GAT, 0, 0, 4, 1, 0 },
     [OP_GATQ] = { 1, REND_CMD_GAT, 1, 0, 4, 1, 0 },
     [OP_GATK] = { 1, REND_CMD_GAT, 0, 1, 4, 1, 0 },
@@ -241,7 +241,8 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
     switch (r->cmd) {
     case REND_CMD_SET: case REND_CMD_ADD: case REND_CMD_REPLACE:
         r->flags = rd32(ext);
-        r->exptime = rend_exptime_abs((int32_t)rd32(ext + 4), rend_now());
+        /* unsigned on the binary wire: 0xffffffff is far in the future */
+        r->exptime = rend_exptime_abs(rd32(ext + 4), rend_now());
         /* fall through */
     case REND_CMD_APPEND: case REND_CMD_PREPEND:
         r->value = (const char *)key + keylen;
@@ -255,7 +256,7 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
         r->delta = rd64(ext);
         r->initial = rd64(ext + 8);
         r->bin_incr_create = e != 0xffffffffu;
-        r->bin_exptime = rend_exptime_abs((int32_t)e, rend_now());
+        r->bin_exptime = rend_exptime_abs(e, rend_now());
         break;
     }
     case REND_CMD_FLUSH:
@@ -264,8 +265,8 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
             r->exptime = e == 0 ? 0 : rend_exptime_abs(e, rend_now());
         }
         break;
-    case REND_CMD_TOUCH: case REND_CMD_GAT:
-        r->exptime = rend_exptime_abs((int32_t)rd32(ext), rend_now());
+    case REND_CMD_BTOUCH: case REND_CMD_GAT:
+        r->exptime = rend_exptime_abs(rd32(ext), rend_now());
         break;
     case REND_CMD_VERBOSITY:
         r->delta = rd32(ext);
@@ -430,6 +431,16 @@ rend_bin_format(struct rend_conn *c, struct rend_req *r)
         return;
     case REND_CMD_NOOP:
         respond(c, r, ST_OK, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+        return;
+    case REND_CMD_BTOUCH:
+        if (k->status == REND_OK) {
+            unsigned char fl[4];
+            wr32(fl, k->flags);
+            respond(c, r, ST_OK, fl, 4, NULL, 0, NULL, 0, NULL, k->cas);
+        } else {
+            respond_error(c, r, wire_status(k->status == REND_MISS
+                                            ? REND_NOT_FOUND : k->status));
+        }
         return;
     case REND_CMD_VERSION:
         respond(c, r, ST_OK, NULL, 0, NULL, 0, rend_settings.version,

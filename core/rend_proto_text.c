@@ -307,10 +307,11 @@ parse_other(struct rend_conn *c, struct tok *t, int nt)
         }
         if (args == 1) {
             int64_t d;
-            if (rend_parse_i64(t[1].p, t[1].n, &d) != 0 || d < 0) {
-                return reply(c, S_BAD_FORMAT);
+            if (rend_parse_i64(t[1].p, t[1].n, &d) != 0) {
+                return reply(c, "CLIENT_ERROR invalid exptime argument\r\n");
             }
-            e = d == 0 ? 0 : rend_exptime_abs(d, rend_now());
+            /* memcached: 0 or negative = now */
+            e = d <= 0 ? 0 : rend_exptime_abs(d, rend_now());
         }
         r = rend_req_new(c);
         if (r == NULL) {
@@ -331,15 +332,28 @@ parse_other(struct rend_conn *c, struct tok *t, int nt)
         return r;
     }
     if (TOK_IS(cmd, "verbosity")) {
-        /* as memcached: one or two arguments, the level read leniently */
+        /* as memcached: one or two arguments; with noreply nothing is
+         * answered, not even an error */
+        uint32_t level = 0;
         if (nt < 2 || nt > 3) {
             return reply(c, S_BAD_REQUEST);
+        }
+        if (args != 1 || rend_parse_u32(t[1].p, t[1].n, &level) != 0) {
+            if (quiet) {
+                r = rend_req_new(c);
+                if (r != NULL) {
+                    r->cmd = REND_CMD_NOOP;
+                    r->quiet = 1;
+                }
+                return r;
+            }
+            return reply(c, S_BAD_FORMAT);
         }
         r = rend_req_new(c);
         if (r != NULL) {
             r->cmd = REND_CMD_VERBOSITY;
             r->quiet = (uint8_t)quiet;
-            r->delta = strtoul(t[1].p, NULL, 10);
+            r->delta = level;
         }
         return r;
     }
@@ -632,7 +646,9 @@ rend_text_format(struct rend_conn *c, struct rend_req *r)
         break;
     }
     case REND_CMD_NOOP:
-        OUT_LIT(c, "Yep, it works.\r\n");
+        if (!r->quiet) {
+            OUT_LIT(c, "Yep, it works.\r\n");
+        }
         break;
     case REND_CMD_QUIT:
         break;

@@ -26,6 +26,7 @@
     X(GAT, "gat", REND_OP_GAT, 0)                                           \
     X(GATS, "gats", REND_OP_GAT, 0)                                         \
     X(TOUCH, "touch", REND_OP_TOUCH, 0)                                     \
+    X(BTOUCH, "touch", REND_OP_GAT, 0) /* binary: answers the flags */      \
     X(SET, "set", REND_OP_SET, 0)                                           \
     X(ADD, "add", REND_OP_ADD, 0)                                           \
     X(REPLACE, "replace", REND_OP_REPLACE, 0)                               \

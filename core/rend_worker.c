@@ -300,6 +300,9 @@ rend_workers_start(unsigned n, struct rend_gen *gen)
         return -1;
     }
     rend_nworkers = n;
+    if (rend_workers_prepare(gen) != 0) {
+        return -1;
+    }
     rend_clock_tick();
     for (unsigned i = 0; i < n; i++) {
         struct rend_worker *w = &rend_workers[i];
@@ -348,6 +351,19 @@ rend_workers_dispatch(int fd, unsigned listener)
     w->newconns = nc;
     pthread_mutex_unlock(&w->mu);
     ev_async_send(w->loop, &w->wake);
+}
+
+int
+rend_workers_prepare(struct rend_gen *gen)
+{
+    for (unsigned i = 0; i < gen->nhinsts; i++) {
+        if (rend_hinst_prepare(gen->hinsts[i], rend_nworkers) != 0) {
+            rend_log(REND_LOG_ERR, "handler %s: cannot prepare %u workers",
+                     gen->hinsts[i]->name, rend_nworkers);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void

@@ -68,6 +68,9 @@ extern __thread struct rend_worker *rend_self;
 int rend_workers_start(unsigned n, struct rend_gen *gen);
 /* Hand an accepted socket to the next worker (round robin). */
 void rend_workers_dispatch(int fd, unsigned listener);
+/* Size gen's handler context tables for the workers (main thread, before
+ * the workers see gen).  0 or -1. */
+int rend_workers_prepare(struct rend_gen *gen);
 /* Publish a new config generation to every worker. */
 void rend_workers_swap(struct rend_gen *gen);
 /* Stop and join every worker; connections are closed. */
