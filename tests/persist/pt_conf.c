@@ -2,7 +2,10 @@
  * pt_conf.c - every shipped config loads: each conf/NAME.lua passes
  * `rend --check-config -c FILE` (REND_DATA set to a temp dir), and every
  * conf/NAME.lua is listed in conf/Makefile.am's dist_conf_DATA, so what is
- * checked here is what gets installed.
+ * checked here is what gets installed.  The two memcached examples also
+ * run against real memcached servers: rend-production.lua (chunked L1 on
+ * a unix socket + lmdb L2 + batch port) and memcached-pool.lua (three
+ * servers, two replicas per key).
  */
 #include "config.h"
 
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pt_util.h"
 #include "rend_server.h"
 
 static const char *
@@ -119,6 +123,133 @@ START_TEST(bad_config_refused)
 }
 END_TEST
 
+/* Start rend on conf/NAME with the instance's data dir. */
+static void
+start_shipped(struct pt_inst *in, const char *name)
+{
+    ck_assert_int_eq(pt_inst_init(in, "l1l2-lmdb.lua"), 0);
+    snprintf(in->conf, sizeof(in->conf), "%s/conf/%s", srcdir(), name);
+    setenv("REND_PORT", "0", 1);
+    setenv("REND_BATCH_PORT", "0", 1);
+    setenv("REND_ADDRESS", "127.0.0.1", 1);
+    ck_assert_int_eq(pt_inst_start(in), 0);
+}
+
+/* A text command straight to a memcached on a unix socket. */
+static void
+mc_cmd(const struct rend_srv *mc, const char *req, char *out, size_t cap)
+{
+    struct pt_conn c;
+
+    c.off = c.len = 0;
+    c.fd = rend_srv_connect(mc);
+    ck_assert_int_ge(c.fd, 0);
+    ck_assert_int_ge(pt_cmd(&c, req, out, cap), 0);
+    pt_conn_close(&c);
+}
+
+START_TEST(production_conf_runs)
+{
+    struct rend_srv mc;
+    struct pt_inst in;
+    struct pt_conn a, b;
+    char line[256], val[64];
+    size_t vlen;
+    uint32_t flags;
+    int rc = rend_srv_start_memcached(&mc, NULL);
+
+    if (rc == -2) {
+        printf("SKIP: no memcached binary\n");
+        return;
+    }
+    ck_assert_int_eq(rc, 0);
+    setenv("REND_L1_SOCK", mc.path, 1);
+    start_shipped(&in, "rend-production.lua");
+    ck_assert_int_eq(pt_conn_open(&a, &in, 0), 0);
+    ck_assert_int_eq(pt_conn_open(&b, &in, 1), 0);
+
+    ck_assert_int_ge(pt_cmd(&a, "set on 3 0 5\r\nhello\r\n", line,
+                            sizeof(line)), 0);
+    ck_assert_str_eq(line, "STORED");
+    ck_assert_int_eq(pt_get(&a, "on", val, sizeof(val), &vlen, &flags), 1);
+    ck_assert_uint_eq(flags, 3);
+    ck_assert_int_eq(pt_stat(&a, "stats", "cmd_get_hits_l1"), 1);
+    /* the L1 copy is in Rend's chunked layout: a 40-byte meta item */
+    mc_cmd(&mc, "get on-meta\r\n", line, sizeof(line));
+    ck_assert_str_eq(line, "VALUE on-meta 3 40");
+
+    ck_assert_int_ge(pt_cmd(&b, "set batch 4 0 5\r\nworld\r\n", line,
+                            sizeof(line)), 0);
+    ck_assert_str_eq(line, "STORED");
+    ck_assert_int_eq(pt_get(&b, "batch", val, sizeof(val), &vlen, &flags), 1);
+    ck_assert_int_eq(memcmp(val, "world", 5), 0);
+    ck_assert_int_eq(pt_stat(&a, "stats", "cmd_get_hits_l2"), 1);
+    pt_conn_close(&a);
+    pt_conn_close(&b);
+    pt_inst_cleanup(&in);
+    rend_srv_stop(&mc, 5000, NULL);
+}
+END_TEST
+
+START_TEST(pool_conf_replicates)
+{
+    struct rend_srv mc[3];
+    struct pt_inst in;
+    struct pt_conn a;
+    char pool[400], line[256], req[64];
+    int copies[3] = { 0, 0, 0 };
+
+    for (int k = 0; k < 3; k++) {
+        int rc = rend_srv_start_memcached(&mc[k], NULL);
+        if (rc == -2) {
+            printf("SKIP: no memcached binary\n");
+            return;
+        }
+        ck_assert_int_eq(rc, 0);
+    }
+    snprintf(pool, sizeof(pool), "%s,%s,%s", mc[0].path, mc[1].path,
+             mc[2].path);
+    setenv("REND_POOL", pool, 1);
+    ck_assert_int_eq(pt_inst_init(&in, "l1l2-lmdb.lua"), 0);
+    snprintf(in.conf, sizeof(in.conf), "%s/conf/memcached-pool.lua",
+             srcdir());
+    setenv("REND_PORT", "0", 1);
+    setenv("REND_ADDRESS", "127.0.0.1", 1);
+    /* one listener: read the port with rend_srv_start directly */
+    setenv("REND_DATA", in.data, 1);
+    ck_assert_int_eq(rend_srv_start(&in.srv, in.conf, NULL), 0);
+    ck_assert_int_eq(pt_conn_open(&a, &in, 0), 0);
+    for (int n = 0; n < 100; n++) {
+        snprintf(req, sizeof(req), "set r%d 0 0 1\r\nx\r\n", n);
+        ck_assert_int_ge(pt_cmd(&a, req, line, sizeof(line)), 0);
+        ck_assert_str_eq(line, "STORED");
+    }
+    /* every key is on exactly two of the three servers */
+    for (int n = 0; n < 100; n++) {
+        int on = 0;
+        snprintf(req, sizeof(req), "mg r%d v\r\n", n);
+        for (int k = 0; k < 3; k++) {
+            mc_cmd(&mc[k], req, line, sizeof(line));
+            if (strncmp(line, "VA ", 3) == 0) {
+                on++;
+                copies[k]++;
+            }
+        }
+        ck_assert_msg(on == 2, "key r%d is on %d servers", n, on);
+    }
+    printf("memcached-pool.lua: copies per server %d/%d/%d\n", copies[0],
+           copies[1], copies[2]);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_gt(copies[k], 0);
+    }
+    pt_conn_close(&a);
+    pt_inst_cleanup(&in);
+    for (int k = 0; k < 3; k++) {
+        rend_srv_stop(&mc[k], 5000, NULL);
+    }
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -128,6 +259,8 @@ conf_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, shipped_configs_check);
     tcase_add_test(tc, bad_config_refused);
+    tcase_add_test(tc, production_conf_runs);
+    tcase_add_test(tc, pool_conf_replicates);
     suite_add_tcase(s, tc);
     return s;
 }
