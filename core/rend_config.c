@@ -54,18 +54,20 @@ struct build {
     unsigned cap_hinsts, cap_routes;
 };
 
+/* Route keys of a config and the commands they route. */
 static const struct {
     const char *name;
-    int op;
-} command_ops[] = {
-    { "get", REND_OP_GET }, { "gets", REND_OP_GET }, { "gete", REND_OP_GET },
-    { "gat", REND_OP_GAT }, { "gats", REND_OP_GAT },
-    { "touch", REND_OP_TOUCH }, { "set", REND_OP_SET }, { "add", REND_OP_ADD },
-    { "replace", REND_OP_REPLACE }, { "append", REND_OP_APPEND },
-    { "prepend", REND_OP_PREPEND }, { "cas", REND_OP_CAS },
-    { "delete", REND_OP_DELETE }, { "incr", REND_OP_INCR },
-    { "decr", REND_OP_DECR }, { "flush", REND_OP_FLUSH },
-    { "flush_all", REND_OP_FLUSH },
+    int cmd;
+} command_routes[] = {
+    { "get", REND_CMD_GET }, { "gets", REND_CMD_GETS },
+    { "gete", REND_CMD_GETE }, { "gat", REND_CMD_GAT },
+    { "gats", REND_CMD_GATS }, { "touch", REND_CMD_TOUCH },
+    { "touch", REND_CMD_BTOUCH }, { "set", REND_CMD_SET },
+    { "add", REND_CMD_ADD }, { "replace", REND_CMD_REPLACE },
+    { "append", REND_CMD_APPEND }, { "prepend", REND_CMD_PREPEND },
+    { "cas", REND_CMD_CAS }, { "delete", REND_CMD_DELETE },
+    { "incr", REND_CMD_INCR }, { "decr", REND_CMD_DECR },
+    { "flush", REND_CMD_FLUSH }, { "flush_all", REND_CMD_FLUSH },
 };
 
 static char *
@@ -290,9 +292,9 @@ add:
     return rt;
 }
 
-/* Fill by_op from the routes table at idx. */
+/* Fill by_cmd from the routes table at idx. */
 static int
-compile_routes(struct build *b, int idx, struct rend_route **by_op,
+compile_routes(struct build *b, int idx, struct rend_route **by_cmd,
                uint8_t *async)
 {
     lua_State *L = b->L;
@@ -304,23 +306,24 @@ compile_routes(struct build *b, int idx, struct rend_route **by_op,
     if (def == NULL) {
         return -1;
     }
-    for (int op = 0; op < REND_OP__COUNT; op++) {
-        by_op[op] = def;
+    for (int cmd = 0; cmd < REND_CMD__COUNT; cmd++) {
+        by_cmd[cmd] = def;
     }
-    for (size_t i = 0; i < sizeof(command_ops) / sizeof(command_ops[0]); i++) {
-        lua_getfield(L, idx, command_ops[i].name);
+    for (size_t i = 0; i < sizeof(command_routes) / sizeof(command_routes[0]);
+         i++) {
+        lua_getfield(L, idx, command_routes[i].name);
         if (lua_istable(L, -1)) {
             struct rend_route *rt = route_for(b, lua_gettop(L));
             if (rt == NULL) {
                 lua_pop(L, 1);
                 return -1;
             }
-            by_op[command_ops[i].op] = rt;
+            by_cmd[command_routes[i].cmd] = rt;
         }
         lua_pop(L, 1);
     }
-    for (int op = 0; op < REND_OP__COUNT; op++) {
-        *async |= by_op[op]->async;
+    for (int cmd = 0; cmd < REND_CMD__COUNT; cmd++) {
+        *async |= by_cmd[cmd]->async;
     }
     return 0;
 }
@@ -350,7 +353,7 @@ compile_prefixes(struct build *b, int idx, struct rend_routes *rs)
         p->prefix = malloc(len + 1);
         memcpy(p->prefix, s, len + 1);
         p->len = (uint32_t)len;
-        if (compile_routes(b, lua_gettop(L), p->by_op, &rs->async) != 0) {
+        if (compile_routes(b, lua_gettop(L), p->by_cmd, &rs->async) != 0) {
             lua_pop(L, 3);
             return -1;
         }
@@ -405,7 +408,7 @@ compile_listeners(struct build *b, int res)
             free(mode);
         }
         lua_getfield(L, li, "routes");
-        if (compile_routes(b, lua_gettop(L), lc->routes.by_op,
+        if (compile_routes(b, lua_gettop(L), lc->routes.by_cmd,
                            &lc->routes.async) != 0
             || compile_prefixes(b, lua_gettop(L), &lc->routes) != 0) {
             lua_pop(L, 3);

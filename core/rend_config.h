@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <rend/handler.h>
 
+#include "rend_req.h"
+
 struct rend_hinst;
 
 enum rend_strategy {
@@ -32,11 +34,11 @@ struct rend_route {
 struct rend_prefix_routes {
     char *prefix;
     uint32_t len;
-    struct rend_route *by_op[REND_OP__COUNT];
+    struct rend_route *by_cmd[REND_CMD__COUNT];
 };
 
 struct rend_routes {
-    struct rend_route *by_op[REND_OP__COUNT];
+    struct rend_route *by_cmd[REND_CMD__COUNT];
     struct rend_prefix_routes *prefixes;  /* longest first */
     unsigned nprefixes;
     uint8_t async;                        /* some route may pend */
@@ -71,18 +73,18 @@ struct rend_gen {
     char *lua_text;               /* the config text, for worker VMs */
 };
 
-/* Find the route for op on key (prefix routes first). */
+/* Find the route for command cmd on key (prefix routes first). */
 static inline const struct rend_route *
-rend_routes_find(const struct rend_routes *rs, int op, const char *key,
+rend_routes_find(const struct rend_routes *rs, int cmd, const char *key,
                  uint32_t nkey)
 {
     for (unsigned i = 0; i < rs->nprefixes; i++) {
         const struct rend_prefix_routes *p = &rs->prefixes[i];
         if (nkey >= p->len && __builtin_memcmp(key, p->prefix, p->len) == 0) {
-            return p->by_op[op];
+            return p->by_cmd[cmd];
         }
     }
-    return rs->by_op[op];
+    return rs->by_cmd[cmd];
 }
 
 /* Load a config: `path` (a file) or, when NULL, the embedded default.

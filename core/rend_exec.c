@@ -274,7 +274,7 @@ rend_exec_start(struct rend_conn *c, struct rend_req *r)
     for (uint32_t i = 0; i < r->nkeys; i++) {
         struct rend_kop *k = &r->kops[i];
         k->req = r;
-        k->route = rend_routes_find(rs, op, k->op.key, k->op.nkey);
+        k->route = rend_routes_find(rs, r->cmd, k->op.key, k->op.nkey);
         if (k->route == NULL) {
             rend_kop_finish(k, REND_ENOTSUP);
             continue;

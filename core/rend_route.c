@@ -259,7 +259,7 @@ l12_start(struct rend_kop *k)
         }
         return;
     case REND_OP_GAT:
-        if (cmd == REND_CMD_GATS || batch(k)) {
+        if (cmd == REND_CMD_GATS || cmd == REND_CMD_BTOUCH || batch(k)) {
             k->stage = S_L2_GAT;
             issue(k, 2, REND_OP_GAT);
         } else {
@@ -358,6 +358,10 @@ l12_step(struct rend_kop *k, int st)
         return;
     case S_L2_GAT:
         if (st != REND_OK) {
+            if (st == REND_MISS && r->cmd == REND_CMD_BTOUCH) {
+                cleanup_l1(k, REND_MISS); /* as text touch: no stale copy */
+                return;
+            }
             rend_kop_finish(k, st < 0 ? st : REND_MISS);
             return;
         }
@@ -366,7 +370,8 @@ l12_step(struct rend_kop *k, int st)
             k->exptime = r->exptime;
         }
         k->pend = REND_OK;
-        if (batch(k)) {
+        if (batch(k) || r->cmd == REND_CMD_BTOUCH) {
+            /* binary touch: refresh an L1 copy, never add one */
             k->stage = S_L1_TOUCH;
             set_inputs(k);
             issue(k, 1, REND_OP_TOUCH);

@@ -492,13 +492,14 @@ START_TEST(batch_gets_reads_l1_first)
 {
     struct orch_item it;
 
-    /* README: batch gets is "L1; miss -> L2" */
+    /* README: batch gets reads L2 (its cas is the one cas checks) and does
+     * not back-fill L1 */
     connect_all(_i);
     EXPECT_RES(&cv1, orch_store(&cv1, "set", "k", "l1", 0, 0, 0), ORCH_OK);
     EXPECT_RES(&cv2, orch_store(&cv2, "set", "k", "l2", 0, 0, 0), ORCH_OK);
     EXPECT_RES(&cb, orch_get(&cb, "gets", "k", 0, &it), ORCH_OK);
-    ck_assert_msg(strcmp(it.value, "l1") == 0,
-                  "batch gets served '%s', README says L1 first", it.value);
+    ck_assert_msg(strcmp(it.value, "l2") == 0,
+                  "batch gets served '%s', README says L2", it.value);
 }
 END_TEST
 

@@ -163,7 +163,10 @@ END_TEST
 
 START_TEST(l2_touch_error_is_the_clients)
 {
-    start_with("", "fail_touch = \"etimedout\"", _i);
+    /* text touch is L2.touch; binary touch (it answers the flags) is
+     * L2.gat: make both fail */
+    start_with("", "fail_touch = \"etimedout\", fail_gat = \"etimedout\"",
+               _i);
     EXPECT_RES(&c12, orch_store(&c12, "set", "k", "v", 0, 0, 0), ORCH_OK);
     EXPECT_RES(&c12, orch_touch(&c12, "k", 100), ORCH_SERVER_ERROR);
     ck_assert_int_eq(calls("l1", "touch"), 0);
