@@ -36,6 +36,7 @@ rend_conn_new(struct rend_worker *w, int fd, unsigned listener)
 
     if (c == NULL) {
         close(fd);
+        __atomic_sub_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
         return NULL;
     }
     c->fd = fd;
@@ -53,7 +54,6 @@ rend_conn_new(struct rend_worker *w, int fd, unsigned listener)
     }
     w->conns = c;
     w->nconns++;
-    __atomic_add_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
     REND_STAT_INC(&w->st, total_connections);
     return c;
 }

@@ -52,8 +52,9 @@ struct rend_conn {
     struct rend_conn *prev, *next;  /* worker's list */
 };
 
-/* Accept a connected socket on worker w.  Returns NULL (fd closed) on
- * failure. */
+/* Adopt a connected socket on worker w; the accept thread has already
+ * counted it in rend_curr_conns.  Returns NULL (fd closed, count dropped)
+ * on failure. */
 struct rend_conn *rend_conn_new(struct rend_worker *w, int fd,
                                 unsigned listener);
 /* Close now (output dropped).  The memory stays until no request is

@@ -137,6 +137,9 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
             }
             continue;
         }
+        /* counted here, not when a worker adopts it, so a burst of
+         * accepts cannot overshoot the limit */
+        __atomic_add_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
         rend_workers_dispatch(fd, l->index);
     }
 }
