@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pt_util.h"
 
@@ -235,6 +236,9 @@ write_until_killed(struct pt_inst *in, struct pt_conn *c, struct crash_log *l)
             break;
         }
         if (rend_now_ms() - t0 >= CRASH_LOAD_MS) {
+            /* 0..3 ms after the send: the window is being parsed,
+             * applied or committed */
+            usleep((useconds_t)(rend_now_ms() * 7919 % 3000));
             pt_inst_kill9(in);
             killed = 1;
         }
