@@ -40,7 +40,9 @@ buf_add(struct buf *b, const void *p, size_t n)
         }
         b->cap = cap;
     }
-    memcpy(b->p + b->n, p, n);
+    if (n > 0) {
+        memcpy(b->p + b->n, p, n);
+    }
     b->n += n;
     b->p[b->n] = '\0';
 }
@@ -86,7 +88,9 @@ elem_add(struct elems *e, const char *p, size_t n)
     if (s == NULL) {
         abort();
     }
-    memcpy(s, p, n);
+    if (n > 0) {
+        memcpy(s, p, n);
+    }
     s[n] = '\0';
     e->v[e->n++] = s;
 }

@@ -371,8 +371,12 @@ bin_req(unsigned char *p, uint8_t op, const char *key, const char *val,
         p[24 + 7] = 1;                       /* delta 1 */
         memset(p + 24 + 16, 0xff, 4);        /* no auto-create */
     }
-    memcpy(p + 24 + extlen, key, nk);
-    memcpy(p + 24 + extlen + nk, val, nv);
+    if (nk > 0) {
+        memcpy(p + 24 + extlen, key, nk);
+    }
+    if (nv > 0) {
+        memcpy(p + 24 + extlen + nk, val, nv);
+    }
     return 24 + body;
 }
 

@@ -494,9 +494,15 @@ bin_call(struct orch_conn *c, uint8_t opcode, const void *ext, uint8_t extlen,
     put32(req + 8, (uint32_t)total);
     put32(req + 12, opaque);
     put64(req + 16, cas);
-    memcpy(req + 24, ext, extlen);
-    memcpy(req + 24 + extlen, key, nkey);
-    memcpy(req + 24 + extlen + nkey, value, nval);
+    if (extlen > 0) {
+        memcpy(req + 24, ext, extlen);
+    }
+    if (nkey > 0) {
+        memcpy(req + 24 + extlen, key, nkey);
+    }
+    if (nval > 0) {
+        memcpy(req + 24 + extlen + nkey, value, nval);
+    }
     if (rend_io_send(c->fd, req, 24 + total, ORCH_IO_MS) != 0) {
         snprintf(c->last, sizeof(c->last), "(send failed)");
         return -1;
