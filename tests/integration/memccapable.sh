@@ -1,6 +1,7 @@
 #!/bin/sh
 # memccapable.sh - libmemcached's memccapable (ASCII -a and binary -b)
-# against rend on the embedded default config and on conf/inmem.lua.
+# against rend on the embedded default config, on conf/inmem.lua, and in
+# front of a real memcached through the memcached plugin, plain and chunked.
 # Exit 77 (skip) when memccapable is not installed.
 MEMCCAPABLE=${MEMCCAPABLE:-$(command -v memccapable)}
 [ -n "$MEMCCAPABLE" ] && [ -x "$MEMCCAPABLE" ] || { echo "no memccapable: skipped"; exit 77; }
@@ -8,8 +9,10 @@ REND_BIN=${REND_BIN:-../core/rend}
 SRCDIR=${REND_SRCDIR:-..}
 dir=$(mktemp -d /tmp/rend-memccapable-XXXXXX) || exit 1
 pid=
+mcpid=
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    [ -n "$mcpid" ] && kill "$mcpid" 2>/dev/null && wait "$mcpid" 2>/dev/null
     rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
@@ -17,7 +20,8 @@ trap cleanup EXIT INT TERM
 # start rend with "$@" and the port file; sets pid and port
 start() {
     rm -f "$dir/port"
-    REND_MEMORY_MB=64 "$REND_BIN" -p 0 --port-file "$dir/port" "$@" \
+    REND_MEMORY_MB=64 REND_DATA="$dir/data" "$REND_BIN" -p 0 \
+        --port-file "$dir/port" "$@" \
         2>"$dir/stderr" &
     pid=$!
     i=0
@@ -39,9 +43,30 @@ stop() {
     [ $rc -eq 0 ] || { echo "rend exit status $rc"; cat "$dir/stderr"; exit 1; }
 }
 
+MEMCACHED=${MEMCACHED:-$(command -v memcached)}
+confs="default inmem"
+if [ -n "$MEMCACHED" ] && [ -x "$MEMCACHED" ]; then
+    "$MEMCACHED" -u root -s "$dir/mc.sock" -m 64 &
+    mcpid=$!
+    for chunked in false true; do
+        printf 'local mc = handler "memcached" { name = "l1", servers = "%s", chunked = %s }\nlisten { address = "127.0.0.1", port = 0, routes = { default = l1only(mc) } }\n' \
+            "$dir/mc.sock" "$chunked" >"$dir/mc-$chunked.lua"
+    done
+    confs="$confs memcached memcached-chunked"
+    i=0
+    while [ ! -S "$dir/mc.sock" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+else
+    echo "no memcached: the memcached-plugin configs are skipped"
+fi
+
 fail=0
-for conf in default inmem; do
-    if [ $conf = default ]; then start; else start -c "$SRCDIR/conf/inmem.lua"; fi
+for conf in $confs; do
+    case $conf in
+    default) start ;;
+    inmem) start -c "$SRCDIR/conf/inmem.lua" ;;
+    memcached) start -c "$dir/mc-false.lua" ;;
+    memcached-chunked) start -c "$dir/mc-true.lua" ;;
+    esac
     for mode in -a -b; do
         if timeout 60 "$MEMCCAPABLE" -h 127.0.0.1 -p "$port" $mode \
             >"$dir/out" 2>&1; then
