@@ -14,6 +14,7 @@
  * 1 = could not run (bad arguments, cannot connect).
  */
 #include "rend_lg_hist.h"
+#include "rend_lg_interval.h"
 #include "rend_lg_proto.h"
 
 #include <arpa/inet.h>
@@ -42,7 +43,7 @@
 struct options {
     const char *server;
     unsigned conns, threads, depth, nkeys;
-    double get_ratio, duration, warmup;
+    double get_ratio, duration, warmup, interval;
     size_t vsize;
     int binary, prefill;
     uint64_t seed;
@@ -86,6 +87,7 @@ struct worker {
     int prefilling;
     struct counters c;
     struct rend_lg_hist hist;
+    struct rend_lg_iv_local iv;   /* --interval only */
 };
 
 static struct options opt = {
@@ -330,6 +332,9 @@ account(struct worker *w, const struct inflight *f, enum rend_lg_result res,
         return;
     }
     rend_lg_hist_record(&w->hist, now > f->sent_ns ? now - f->sent_ns : 0);
+    if (opt.interval > 0) {
+        rend_lg_iv_record(&w->iv, now, now > f->sent_ns ? now - f->sent_ns : 0);
+    }
     w->c.ops++;
     if (f->op == REND_LG_SET) {
         w->c.sets++;
@@ -452,12 +457,18 @@ worker_main(void *arg)
     fill_all(w);
     while (!atomic_load_explicit(&stopping, memory_order_relaxed)) {
         run_once(w, 10);
+        if (opt.interval > 0 && atomic_load(&recording)) {
+            rend_lg_iv_tick(&w->iv, now_ns());
+        }
     }
     end = now_ns() + DRAIN_NS;
     while (w->outstanding > 0 && now_ns() < end) {
         run_once(w, 10);
     }
     w->c.err_lost += w->outstanding;
+    if (opt.interval > 0) {
+        rend_lg_iv_publish(&w->iv);
+    }
     return NULL;
 }
 
@@ -470,6 +481,33 @@ sleep_s(double s)
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+static void
+sleep_until(uint64_t t)
+{
+    uint64_t now = now_ns();
+
+    if (t > now) {
+        sleep_s((double)(t - now) / 1e9);
+    }
+}
+
+/* Sleeps through the measured window that began at t0, printing each
+ * --interval slot once it is complete; returns how many were printed. */
+static unsigned
+measure_window(uint64_t t0)
+{
+    uint64_t end = t0 + (uint64_t)(opt.duration * 1e9);
+    uint64_t step = (uint64_t)(opt.interval * 1e9);
+    unsigned k = 0;
+
+    while (step > 0 && t0 + (k + 1) * step + REND_LG_IV_GRACE_NS < end) {
+        sleep_until(t0 + (k + 1) * step + REND_LG_IV_GRACE_NS);
+        rend_lg_iv_print(k++);
+    }
+    sleep_until(end);
+    return k;
 }
 
 static double
@@ -517,6 +555,8 @@ usage(FILE *f)
         "  -P, --protocol P      text or binary (text)\n"
         "  -S, --seed N          seed of keys choice and values (1)\n"
         "      --no-prefill      skip the prefill (gets may miss)\n"
+        "      --interval S      also print ops/s and latency every S seconds\n"
+        "                        of the measured window (INTERVAL lines)\n"
         "      --free-port       print a free TCP port on 127.0.0.1 and exit\n"
         "Exit: 0 ok, 3 run done but errors were counted, 1 could not run.\n");
 }
@@ -537,6 +577,7 @@ parse_options(int argc, char **argv)
         { "protocol", required_argument, NULL, 'P' },
         { "seed", required_argument, NULL, 'S' },
         { "no-prefill", no_argument, NULL, 'N' },
+        { "interval", required_argument, NULL, 'I' },
         { "free-port", no_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -557,6 +598,7 @@ parse_options(int argc, char **argv)
         case 'w': opt.warmup = strtod(optarg, NULL); break;
         case 'S': opt.seed = strtoull(optarg, NULL, 10); break;
         case 'N': opt.prefill = 0; break;
+        case 'I': opt.interval = strtod(optarg, NULL); break;
         case 'F': exit(print_free_port());
         case 'h': usage(stdout); exit(0);
         case 'P':
@@ -572,10 +614,10 @@ parse_options(int argc, char **argv)
     if (optind != argc || opt.conns == 0 || opt.threads == 0
         || opt.threads > opt.conns || opt.depth == 0 || opt.nkeys == 0
         || opt.get_ratio < 0 || opt.get_ratio > 1 || opt.duration <= 0
-        || opt.warmup < 0 || opt.vsize == 0 || opt.vsize > (64u << 20)) {
+        || opt.warmup < 0 || opt.interval < 0 || opt.vsize == 0 || opt.vsize > (64u << 20)) {
         fprintf(stderr, "rend_loadgen: bad arguments (need 1 <= threads <= "
                 "conns, depth >= 1, keys >= 1, 0 <= get-ratio <= 1, "
-                "duration > 0, 1 <= value-size <= 64 MiB)\n");
+                "duration > 0, interval >= 0, 1 <= value-size <= 64 MiB)\n");
         return -1;
     }
     get_threshold = (uint64_t)(opt.get_ratio * 4294967296.0);
@@ -674,8 +716,13 @@ main(int argc, char **argv)
     static struct rend_lg_hist hist;
     uint64_t t_start, t_prefilled, t0, t1;
     double cpu0, cpu1;
+    unsigned printed;
 
     if (parse_options(argc, argv) != 0) {
+        return 1;
+    }
+    if (opt.interval > 0 && rend_lg_iv_init(opt.interval, opt.duration) != 0) {
+        fprintf(stderr, "rend_loadgen: out of memory\n");
         return 1;
     }
     if (resolve_server(opt.server) != 0) {
@@ -704,8 +751,11 @@ main(int argc, char **argv)
     sleep_s(opt.warmup);
     cpu0 = cpu_seconds();
     t0 = now_ns();
+    if (opt.interval > 0) {
+        rend_lg_iv_start(t0);
+    }
     atomic_store(&recording, 1);
-    sleep_s(opt.duration);
+    printed = measure_window(t0);
     atomic_store(&recording, 0);
     t1 = now_ns();
     cpu1 = cpu_seconds();
@@ -714,6 +764,9 @@ main(int argc, char **argv)
         pthread_join(ws[t].tid, NULL);
         add_counters(&total, &ws[t].c);
         rend_lg_hist_merge(&hist, &ws[t].hist);
+    }
+    for (unsigned k = printed; k < rend_lg_iv_slots(); k++) {
+        rend_lg_iv_print(k);
     }
     report(&total, &hist, (double)(t1 - t0) / 1e9,
            (double)(t_prefilled - t_start) / 1e9,

@@ -10,7 +10,9 @@
 #
 # Environment (defaults):
 #   SCENARIOS="inmem proxy"  which scenario_NAME functions to run
-#                            (also: l1l2 routefn)
+#                            (also: l1l2 routefn, and the persistent L2
+#                            ones: l1l2_periodic l1l2_rocksdb
+#                            l1l2_rocksdb_nosync l1l2_miss l1l2_rocksdb_miss)
 #   DURATION=5 WARMUP=1      measured / unmeasured seconds per run
 #   CONNS=50 DEPTH=1         connections, requests in flight per connection
 #   THREADS=1                server worker threads (memcached -t, rend -t)
@@ -339,6 +341,67 @@ scenario_l1l2() {
     stop_servers
 }
 
+# l1l2_stats SCENARIO PORT: the L1/L2 get counters of the rend on PORT
+# (`stats`, all runs of the scenario so far), one line of the notes.
+l1l2_stats() {
+    local s
+    s=$( (exec 3<>"/dev/tcp/127.0.0.1/$2" && printf 'stats\r\nquit\r\n' >&3 &&
+        cat <&3) 2>/dev/null | tr -d '\r')
+    awk -v sc="$1" '$1 == "STAT" { v[$2] = $3 }
+        END {
+            h = v["cmd_get_hits_l1"] + 0; m = v["cmd_get_misses_l1"] + 0
+            printf "%s: cmd_get_hits_l1 %d cmd_get_misses_l1 %d cmd_get_hits_l2 %d cmd_get_misses_l2 %d, L1 hit ratio %.4f\n",
+                sc, h, m, v["cmd_get_hits_l2"], v["cmd_get_misses_l2"], h + m ? h / (h + m) : 0
+        }' <<<"$s" >>"$work/notes"
+}
+
+# l1l2_vs_inmem SCENARIO LABEL CONFIG [VAR=value...]: the L1/L2 rend of
+# CONFIG (data in $work/SCENARIO-data, removed afterwards) against inmem
+# L1-only (conf/inmem.lua); its L1/L2 get counters go to the notes.
+l1l2_vs_inmem() {
+    local sc=$1 label=$2 conf=$3
+    shift 3
+    start_rend base "$top/conf/inmem.lua" REND_PORT=0 || return
+    rm -rf "$work/$sc-data"
+    start_rend rend "$conf" REND_DATA="$work/$sc-data" "$@" || return
+    add_target rend-inmem "127.0.0.1:$base_port" "$base_pid"
+    add_target "$label" "127.0.0.1:$rend_port" "$rend_pid"
+    compare "$sc" rend-inmem "$label"
+    l1l2_stats "$sc" "$rend_port"
+    stop_servers
+    rm -rf "$work/$sc-data"
+}
+
+# The persistent L2s behind the inmem L1 (issue 4).  Gets hit L1 when the
+# key space fits it (l1l2, l1l2_rocksdb with 1 GB of L1) and miss it when it
+# does not (the _miss ones: 1 MB of L1, e.g. KEYS=200000).  Sets are durable
+# (lmdb sync = "commit", rocksdb wal_sync = true) except in l1l2_periodic
+# (lmdb sync = "periodic") and l1l2_rocksdb_nosync (wal_sync = false).
+scenario_l1l2_periodic() {
+    l1l2_vs_inmem l1l2_periodic rend-l1l2-periodic "$here/conf/l1l2.lua" \
+        REND_SYNC=periodic
+}
+
+scenario_l1l2_rocksdb() {
+    l1l2_vs_inmem l1l2_rocksdb rend-l1l2-rocksdb "$here/conf/l1l2-rocksdb.lua" \
+        REND_WAL_SYNC=true
+}
+
+scenario_l1l2_rocksdb_nosync() {
+    l1l2_vs_inmem l1l2_rocksdb_nosync rend-l1l2-rocks-nosync \
+        "$here/conf/l1l2-rocksdb.lua" REND_WAL_SYNC=false
+}
+
+scenario_l1l2_miss() {
+    l1l2_vs_inmem l1l2_miss rend-l1l2-small "$here/conf/l1l2-small.lua" \
+        REND_L2=lmdb REND_SYNC=commit
+}
+
+scenario_l1l2_rocksdb_miss() {
+    l1l2_vs_inmem l1l2_rocksdb_miss rend-l1l2-small-rocks \
+        "$here/conf/l1l2-small.lua" REND_L2=rocksdb REND_WAL_SYNC=true
+}
+
 # A route_fn (Lua, per request) against the same route compiled to C.
 scenario_routefn() {
     start_rend base "$top/conf/inmem.lua" REND_PORT=0 || return
@@ -373,5 +436,6 @@ echo "Every run (scenario mix target rep ops/s p99_us cpu_us/req server_cpu% cli
 echo "machine_cpu% is all cpus together (max $(nproc)00%); noisy = other processes used over 30% of a cpu:"
 sed 's/^/    /' "$results"
 [ -s "$work/memaslap" ] && { echo; cat "$work/memaslap"; }
+[ -s "$work/notes" ] && { echo; cat "$work/notes"; }
 [ -s "$work/profile" ] && { echo; cat "$work/profile"; }
 exit 0
