@@ -413,6 +413,21 @@ scenario_routefn() {
     stop_servers
 }
 
+# As proxy, with the memcached plugin in chunked mode (conf/proxy-chunked.lua):
+# every value is a metadata item plus ~1 KB chunks.  Meant for large values,
+# e.g. SCENARIOS=proxy_chunked VALUE_SIZE=102400 KEYS=1000 (the key space
+# must fit memcached's -m 1024 on both sides, or misses skew the figures).
+scenario_proxy_chunked() {
+    start_memcached mcu "$work/mc.sock" || return
+    start_rend rend "$here/conf/proxy-chunked.lua" \
+        REND_MC_SERVERS="$work/mc.sock" REND_UNIX="$work/rend.sock" || return
+    add_target memcached-unix "$work/mc.sock" "$mcu_pid"
+    add_target rend-proxy-chunked "$rend_port" "$rend_pid $mcu_pid"
+    compare proxy_chunked memcached-unix rend-proxy-chunked
+    profile_target proxy_chunked rend-proxy-chunked "$rend_pid"
+    stop_servers
+}
+
 build
 log "rend bench: scenarios '$SCENARIOS', ${DURATION}s runs (+${WARMUP}s warmup), $CONNS conns, depth $DEPTH, $PROTOCOL, ${VALUE_SIZE}-byte values, $KEYS keys, server threads $THREADS, repeat $REPEAT"
 for sc in $SCENARIOS; do

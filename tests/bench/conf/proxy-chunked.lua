@@ -1,0 +1,20 @@
+-- proxy-chunked.lua (bench): as proxy.lua, but the memcached plugin stores
+-- values in Rend's chunked layout (chunked = true), so every value becomes
+-- a metadata item plus ~1 KB chunks in one memcached on a unix socket.
+--   REND_MC_SERVERS=/path/mc.sock rend -c tests/bench/conf/proxy-chunked.lua
+local mc = handler "memcached" {
+    name = "l1",
+    servers = env("REND_MC_SERVERS", "/tmp/memcached.sock"),
+    chunked = true,
+}
+
+local unix = env("REND_UNIX", "")
+if unix ~= "" then
+    listen { unix = unix, routes = { default = l1only(mc) } }
+else
+    listen {
+        address = env("REND_ADDRESS", "127.0.0.1"),
+        port = tonumber(env("REND_PORT", "11211")),
+        routes = { default = l1only(mc) },
+    }
+end
