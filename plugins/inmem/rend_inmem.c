@@ -242,27 +242,6 @@ op_concat(void *tctx, struct rend_op *op)
     return st;
 }
 
-/* memcached's rule: 1..20 decimal digits that fit in 64 bits. */
-static int
-parse_u64(const char *p, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (n == 0 || n > 20) {
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned d = (unsigned char)p[i] - '0';
-
-        if (d > 9 || v > (UINT64_MAX - d) / 10) {
-            return -1;
-        }
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 static int
 op_arith(void *tctx, struct rend_op *op)
 {
@@ -287,7 +266,7 @@ op_arith(void *tctx, struct rend_op *op)
         pthread_mutex_unlock(&s->mu);
         return REND_NOT_FOUND;
     }
-    if (parse_u64(INMEM_VALUE(it), it->nvalue, &v) != 0) {
+    if (rend_counter_parse(INMEM_VALUE(it), it->nvalue, &v) != 0) {
         pthread_mutex_unlock(&s->mu);
         return REND_NON_NUMERIC;
     }

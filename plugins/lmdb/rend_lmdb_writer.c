@@ -256,27 +256,6 @@ store(struct wctx *w, const MDB_val *key, int64_t exptime, uint32_t flags,
     return REND_OK;
 }
 
-/* Parse a stored number the way memcached does: 1..20 digits, no
- * overflow.  0 or -1. */
-static int
-parse_u64(const char *p, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (n == 0 || n > 20) {
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned d = (unsigned char)p[i] - '0';
-        if (d > 9 || v > (UINT64_MAX - d) / 10) {
-            return -1;
-        }
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 static int
 do_touch(struct wctx *w, struct rend_op *op, const MDB_val *key)
 {
@@ -401,7 +380,7 @@ do_arith(struct wctx *w, struct rend_op *op, const MDB_val *key)
     if (live <= 0) {
         return live == 0 ? REND_NOT_FOUND : live;
     }
-    if (parse_u64(it.data, it.ndata, &v) != 0) {
+    if (rend_counter_parse(it.data, it.ndata, &v) != 0) {
         return REND_NON_NUMERIC;
     }
     if (op->code == REND_OP_INCR) {

@@ -862,16 +862,9 @@ modify(struct cop *p)
         n += op->nvalue;
     } else {
         char num[24];
-        uint64_t x = 0;
-        if (n == 0 || n > 20) {
+        uint64_t x;
+        if (rend_counter_parse(p->tmp, n, &x) != 0) {
             return REND_NON_NUMERIC;
-        }
-        for (size_t i = 0; i < n; i++) {
-            unsigned d = (unsigned char)p->tmp[i] - '0';
-            if (d > 9 || x > (UINT64_MAX - d) / 10) {
-                return REND_NON_NUMERIC;
-            }
-            x = x * 10 + d;
         }
         if (op->code == REND_OP_INCR) {
             x += op->delta;

@@ -136,7 +136,6 @@ void rend_rdb_flush_load(struct rdb *r, struct rdb_flush *f);
 uint32_t rend_rdb_key_slot(const char *key, size_t nkey);
 /* Parse an incr/decr operand the way memcached does: 0 and *out, or -1
  * when the value is not a decimal number that fits in 64 bits. */
-int rend_rdb_parse_u64(const char *s, size_t n, uint64_t *out);
 /* Write 'k'+key into buf (RDB_KEY_MAX bytes); returns the length. */
 size_t rend_rdb_key(char *buf, const char *key, size_t nkey);
 /* Map a rocksdb error string to a status (REND_ENOSPC or REND_EIO). */

@@ -103,31 +103,6 @@ rend_rdb_key_slot(const char *key, size_t nkey)
     return (uint32_t)((h ^ (h >> 32)) % RDB_PENDING_SLOTS);
 }
 
-/* Any thread.  Digits only, at most 20 of them, no overflow. */
-int
-rend_rdb_parse_u64(const char *s, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (n == 0 || n > 20) {
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned d;
-
-        if (s[i] < '0' || s[i] > '9') {
-            return -1;
-        }
-        d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            return -1;
-        }
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Any thread; nkey < RDB_KEY_MAX (the core limits keys to 250 bytes). */
 size_t
 rend_rdb_key(char *buf, const char *key, size_t nkey)

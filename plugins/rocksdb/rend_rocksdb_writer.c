@@ -256,7 +256,7 @@ apply_arith(struct wctx *w, struct ent *e, struct rend_op *op)
     char *buf;
     int n;
 
-    if (rend_rdb_parse_u64(e->val, e->nval, &v) != 0) {
+    if (rend_counter_parse(e->val, e->nval, &v) != 0) {
         return REND_NON_NUMERIC;
     }
     if (op->code == REND_OP_INCR) {

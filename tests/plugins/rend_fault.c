@@ -166,26 +166,6 @@ put(struct fault *f, struct fitem **pp, const char *key, size_t nkey,
 }
 
 static int
-parse_number(const char *p, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (n == 0 || n > 20) {
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned d = (unsigned char)p[i] - '0';
-
-        if (d > 9 || v > (UINT64_MAX - d) / 10) {
-            return -1;
-        }
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
-static int
 do_flush(struct fault *f, int64_t when, int64_t now)
 {
     if (f->flush_at != 0 && f->flush_at <= now) {
@@ -214,7 +194,7 @@ do_arith(struct fault *f, struct fitem **pp, struct rend_op *op, int64_t now)
     uint64_t v;
     int len;
 
-    if (parse_number(it->value, it->nvalue, &v) != 0) {
+    if (rend_counter_parse(it->value, it->nvalue, &v) != 0) {
         return REND_NON_NUMERIC;
     }
     if (op->code == REND_OP_INCR) {

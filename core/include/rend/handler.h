@@ -286,4 +286,28 @@ rend_opt_bool(const struct rend_kv *opts, size_t n, const char *name,
     return 0;
 }
 
+/*
+ * The number an INCR/DECR finds in a value, by memcached's rule: 1 to 20
+ * decimal digits that fit in 64 bits.  0 on success, -1 when the value is
+ * not a number (REND_NON_NUMERIC).
+ */
+static inline int
+rend_counter_parse(const char *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (n == 0 || n > 20) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned char)p[i] - '0';
+        if (d > 9 || v > (UINT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
 #endif /* REND_HANDLER_H */
