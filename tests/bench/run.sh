@@ -350,6 +350,7 @@ l1l2_stats() {
     awk -v sc="$1" '$1 == "STAT" { v[$2] = $3 }
         END {
             h = v["cmd_get_hits_l1"] + 0; m = v["cmd_get_misses_l1"] + 0
+            if (h + m == 0) exit
             printf "%s: cmd_get_hits_l1 %d cmd_get_misses_l1 %d cmd_get_hits_l2 %d cmd_get_misses_l2 %d, L1 hit ratio %.4f\n",
                 sc, h, m, v["cmd_get_hits_l2"], v["cmd_get_misses_l2"], h + m ? h / (h + m) : 0
         }' <<<"$s" >>"$work/notes"
