@@ -426,7 +426,7 @@ rend_conn_req_done(struct rend_conn *c, struct rend_req *r)
         return; /* process() emits and writes when it returns */
     }
     emit_ready(c);
-    if (c->parked != NULL || c->rpos < c->rlen) {
+    if (c->parked != NULL || c->rpos < c->rlen || c->read_paused) {
         process(c);
     }
     if (!c->closed && c->unsent > 0 && !c->write_armed) {
@@ -456,6 +456,29 @@ compact(struct rend_conn *c)
         memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
         c->rlen -= c->rpos;
         c->rpos = 0;
+    }
+}
+
+static void
+pause_input(struct rend_conn *c)
+{
+    if (!c->read_paused) {
+        c->read_paused = 1;
+        ev_io_stop(c->w->loop, &c->rio);
+    }
+}
+
+/* Read again once neither reason to pause holds: output below the high
+ * mark, and no parsed request waiting for earlier ones.  Every pause must
+ * end here or in try_write; a pause nobody lifts leaves the connection
+ * silent and unclosed (the client's EOF is never read). */
+static void
+resume_input(struct rend_conn *c)
+{
+    if (c->read_paused && !c->closed && !c->closing && c->parked == NULL
+        && c->unsent < REND_OUT_HIGH) {
+        c->read_paused = 0;
+        ev_io_start(c->w->loop, &c->rio);
     }
 }
 
@@ -490,8 +513,7 @@ process(struct rend_conn *c)
         if (c->unsent >= REND_OUT_HIGH) {
             /* the client is not reading its replies: stop reading */
             if (!c->read_paused) {
-                c->read_paused = 1;
-                ev_io_stop(w->loop, &c->rio);
+                pause_input(c);
                 REND_STAT_INC(&w->st, conn_yields);
             }
             break;
@@ -536,6 +558,7 @@ out:
         return;
     }
     compact(c);
+    resume_input(c);
     /* Handlers' buffered ops are flushed once per loop iteration (the
      * worker's prepare watcher), so requests of many connections read in
      * one iteration share one backend write. */
@@ -583,14 +606,16 @@ on_read(struct ev_loop *loop, ev_io *watcher, int revents)
     struct rend_conn *c = watcher->data;
     ssize_t n;
 
-    if (c->parked != NULL || c->npending > 0) {
-        /* waiting for earlier requests: only take more input if there is
-         * room, so a slow backend cannot make us buffer without bound */
-        if (c->rbuf != NULL && c->rlen == c->rcap && c->rpos == 0) {
-            ev_io_stop(loop, &c->rio);
-            c->read_paused = 1;
-            return;
-        }
+    if (c->parked != NULL && c->rbuf != NULL && c->rlen == c->rcap
+        && c->rpos == 0) {
+        /* A parsed request waits for earlier ones and the input buffer is
+         * full: stop reading until it starts, so a slow backend cannot make
+         * us buffer without bound.  process() resumes reading once the
+         * parked request has started.  (Without a parked request, a full
+         * buffer holds one incomplete request: grow it, up to the request
+         * size limit, or nothing could ever move.) */
+        pause_input(c);
+        return;
     }
     if (c->rbuf == NULL || c->rlen == c->rcap) {
         if (grow_rbuf(c) != 0) {
