@@ -170,12 +170,35 @@ rend_kop_finish(struct rend_kop *k, int status)
     }
 }
 
+/*
+ * The host->done contract, checked on every op: op->magic is OP_ISSUED
+ * while the handler owns the op and OP_FINAL once it has been completed
+ * (by an inline status or by host->done).  A second completion is logged
+ * and ignored, so a plugin bug costs one log line, not a corrupted
+ * completion list.  (An op touched after completion in other ways is not
+ * detectable here; ASan catches it once the request memory is freed.)
+ */
+#define OP_ISSUED 0x72656e64u /* "rend" */
+#define OP_FINAL 0x66696e6cu  /* "finl" */
+
+static void
+contract_violation(const char *what)
+{
+    static unsigned logged;
+
+    if (__atomic_fetch_add(&logged, 1, __ATOMIC_RELAXED) < 100) {
+        rend_log(REND_LOG_ERR, "handler contract violation: %s (ignored)",
+                 what);
+    }
+}
+
 int
 rend_kop_issue(struct rend_kop *k, struct rend_hinst *hi, int code)
 {
     struct rend_worker *w = k->req->conn->w;
     rend_op_f *f = hi->h.ops[code];
     void *tctx = hi->tctx[w->id];
+    int rc;
 
     if (f == NULL) {
         return REND_ENOTSUP;
@@ -188,7 +211,17 @@ rend_kop_issue(struct rend_kop *k, struct rend_hinst *hi, int code)
     if (hi->h.flush != NULL) {
         rend_worker_mark_dirty(w, hi);
     }
-    return f(tctx, &k->op);
+    __atomic_store_n(&k->op.magic, OP_ISSUED, __ATOMIC_RELAXED);
+    rc = f(tctx, &k->op);
+    if (rc != REND_PENDING
+        && __atomic_exchange_n(&k->op.magic, OP_FINAL, __ATOMIC_ACQ_REL)
+               != OP_ISSUED) {
+        /* host->done already ran: that completion is queued and wins */
+        contract_violation("an op returned a final status after calling "
+                           "host->done");
+        return REND_PENDING;
+    }
+    return rc;
 }
 
 int
@@ -306,6 +339,11 @@ host_value_alloc(struct rend_op *op, size_t n)
 static void
 host_done(struct rend_op *op, int status)
 {
+    if (__atomic_exchange_n(&op->magic, OP_FINAL, __ATOMIC_ACQ_REL)
+        != OP_ISSUED) {
+        contract_violation("host->done called for an op already complete");
+        return;
+    }
     rend_worker_complete(op->core, status);
 }
 

@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "orch_check.h"
@@ -446,6 +447,35 @@ START_TEST(async_l2_pipelined_in_order_binary)
 }
 END_TEST
 
+/* A handler that completes an op twice (host->done twice, or host->done
+ * and an inline status) is caught: one answer per request, a log line, and
+ * the server keeps serving.  _i = 0: double done (async), 1: done and
+ * return (sync). */
+START_TEST(done_twice_is_caught)
+{
+    struct orch_item it;
+    const char *l2 = _i == 0 ? "async = true, break_contract = \"double_done\""
+                             : "break_contract = \"done_and_return\"";
+    char *log;
+
+    start_with("", l2, 0);
+    for (int i = 0; i < 20; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        EXPECT_RES(&c12, orch_store(&c12, "set", key, "v", 1, 0, 0), ORCH_OK);
+        EXPECT_RES(&c12, orch_delete(&c12, key), ORCH_OK);
+        EXPECT_RES(&c12, orch_get(&c12, "get", key, 0, &it), ORCH_MISS);
+    }
+    EXPECT_RES(&cv1, orch_store(&cv1, "set", "after", "ok", 0, 0, 0),
+               ORCH_OK);
+    log = rend_srv_stderr(&srv.srv);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strstr(log, "handler contract violation") != NULL,
+                  "no contract violation logged:\n%s", log);
+    free(log);
+}
+END_TEST
+
 static Suite *
 fault_suite(void)
 {
@@ -464,6 +494,7 @@ fault_suite(void)
         { "l2_touch_fails", l2_touch_error_is_the_clients, 1 },
         { "async_text", async_l2_pipelined_in_order, 0 },
         { "async_binary", async_l2_pipelined_in_order_binary, 0 },
+        { "done_twice", done_twice_is_caught, 1 },
     };
 
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

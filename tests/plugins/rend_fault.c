@@ -15,6 +15,10 @@
  *   async=true          every op returns REND_PENDING and completes from
  *                       a background thread (caps REND_CAP_ASYNC)...
  *   delay_us=<n>        ...n microseconds after it was issued (default 0).
+ *   break_contract=<how> break the host->done contract on purpose, to
+ *                       prove the core catches it: double_done (async:
+ *                       host->done twice per op) or done_and_return
+ *                       (call host->done, then also return the status).
  * Stats: calls_<op> (ops issued, failed ones included), items.
  */
 #include <pthread.h>
@@ -58,6 +62,7 @@ struct fault {
     char *prefix;
     size_t nprefix;
     int async;
+    int double_done, done_and_return;
     uint64_t delay_us;
     _Atomic uint64_t calls[REND_OP__COUNT];
 
@@ -358,7 +363,13 @@ completer(void *arg)
             f->qtail = NULL;
         }
         pthread_mutex_unlock(&f->qmu);
-        f->host->done(p->op, complete(f, p->op));
+        {
+            int st = complete(f, p->op);
+            f->host->done(p->op, st);
+            if (f->double_done) {
+                f->host->done(p->op, st);
+            }
+        }
         free(p);
         pthread_mutex_lock(&f->qmu);
     }
@@ -404,6 +415,11 @@ fault_op(void *tctx, struct rend_op *op)
         return REND_ENOTSUP;
     }
     atomic_fetch_add(&f->calls[op->code], 1);
+    if (f->done_and_return) {
+        int st = complete(f, op);
+        f->host->done(op, st);
+        return st;
+    }
     return f->async ? enqueue(f, op) : complete(f, op);
 }
 
@@ -461,11 +477,24 @@ parse_opts(struct fault *f, const struct rend_kv *opts, size_t n, char *err,
         snprintf(err, errlen, "delay_us must be 0..60000000");
         return -1;
     }
+    {
+        const char *b = rend_opt_str(opts, n, "break_contract", NULL);
+        if (b != NULL && strcmp(b, "double_done") == 0) {
+            f->double_done = 1;
+        } else if (b != NULL && strcmp(b, "done_and_return") == 0) {
+            f->done_and_return = 1;
+        } else if (b != NULL) {
+            snprintf(err, errlen, "break_contract must be double_done or "
+                     "done_and_return");
+            return -1;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         const char *k = opts[i].key;
 
         if (strncmp(k, "fail_", 5) != 0 && strcmp(k, "async") != 0
-            && strcmp(k, "delay_us") != 0) {
+            && strcmp(k, "delay_us") != 0
+            && strcmp(k, "break_contract") != 0) {
             f->host->log(REND_LOG_WARN, f->name, "unknown option '%s'", k);
         }
     }
