@@ -420,8 +420,9 @@ inmem_create(const struct rend_host *host, const char *instance,
              const struct rend_kv *opts, size_t nopts, void **inst, char *err,
              size_t errlen)
 {
-    static const char *known[] = { "memory_mb", "item_size_max", "hash_power",
-                                   "stripes", "eviction" };
+    static const char *const known[] = { "memory_mb", "item_size_max",
+                                         "hash_power", "stripes", "eviction",
+                                         NULL };
     struct inmem *m = calloc(1, sizeof(*m));
 
     if (m == NULL) {
@@ -435,17 +436,9 @@ inmem_create(const struct rend_host *host, const char *instance,
         inmem_destroy(m);
         return REND_EINVAL;
     }
-    for (size_t i = 0; i < nopts; i++) {
-        size_t k = 0;
-
-        while (k < sizeof(known) / sizeof(known[0])
-               && strcmp(opts[i].key, known[k]) != 0) {
-            k++;
-        }
-        if (k == sizeof(known) / sizeof(known[0])) {
-            host->log(REND_LOG_WARN, m->name, "unknown option '%s' ignored",
-                      opts[i].key);
-        }
+    if (rend_opt_check_known(opts, nopts, known, err, errlen) != 0) {
+        inmem_destroy(m);
+        return REND_EINVAL;
     }
     if (inmem_table_init(m) != 0) {
         inmem_destroy(m);

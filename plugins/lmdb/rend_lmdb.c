@@ -137,15 +137,8 @@ parse_opts(struct rend_lmdb *inst, const struct rend_kv *o, size_t n,
         { "max_readers", 512, 8, 65536, &max_readers },
     };
 
-    for (size_t i = 0; i < n; i++) {
-        size_t k = 0;
-        while (known_opts[k] != NULL && strcmp(known_opts[k], o[i].key) != 0) {
-            k++;
-        }
-        if (known_opts[k] == NULL) {
-            snprintf(err, errlen, "unknown option '%s'", o[i].key);
-            return REND_EINVAL;
-        }
+    if (rend_opt_check_known(o, n, known_opts, err, errlen) != 0) {
+        return REND_EINVAL;
     }
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
         if (rend_opt_u64(o, n, nums[i].name, nums[i].def, nums[i].max,

@@ -201,14 +201,8 @@ mc_create(const struct rend_host *host, const char *instance,
     }
     in->host = host;
     in->name = strdup(instance != NULL ? instance : "memcached");
-    for (size_t i = 0; i < nopts; i++) {
-        size_t k;
-        for (k = 0; known_opts[k] && strcmp(known_opts[k], opts[i].key); k++) {
-        }
-        if (known_opts[k] == NULL) {
-            snprintf(err, errlen, "unknown option '%s'", opts[i].key);
-            goto fail;
-        }
+    if (rend_opt_check_known(opts, nopts, known_opts, err, errlen) != 0) {
+        goto fail;
     }
     servers = rend_opt_str(opts, nopts, "servers", NULL);
     if (servers == NULL) {

@@ -93,7 +93,7 @@ static int
 parse_opts(struct rdb *r, const struct rend_kv *kv, size_t n,
            struct num_opts *o, char *err, size_t errlen)
 {
-    static const char *known[] = {
+    static const char *const known[] = {
         "path", "block_cache_mb", "write_buffer_mb", "max_write_buffers",
         "wal_sync", "disable_wal", "compression", "compaction",
         "background_jobs", "item_size_max", "max_batch", "read_mode",
@@ -101,16 +101,8 @@ parse_opts(struct rdb *r, const struct rend_kv *kv, size_t n,
     };
     const char *path = rend_opt_str(kv, n, "path", NULL);
 
-    for (size_t i = 0; i < n; i++) {
-        size_t k = 0;
-
-        while (known[k] != NULL && strcmp(known[k], kv[i].key) != 0) {
-            k++;
-        }
-        if (known[k] == NULL) {
-            r->host->log(REND_LOG_WARN, r->name, "ignoring unknown option %s",
-                         kv[i].key);
-        }
+    if (rend_opt_check_known(kv, n, known, err, errlen) != 0) {
+        return -1;
     }
     if (path == NULL || path[0] == '\0') {
         snprintf(err, errlen, "option path is required");

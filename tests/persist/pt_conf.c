@@ -96,30 +96,51 @@ START_TEST(shipped_configs_check)
 }
 END_TEST
 
-/* The check must be able to fail: a config naming an unknown lmdb option
- * is refused (inmem only warns about unknown options, by design). */
+/* The check must be able to fail, and every plugin follows one rule for
+ * unknown options: refused, with the option named (a typo is caught). */
 START_TEST(bad_config_refused)
 {
-    char file[] = "/tmp/rend-conf-bad-XXXXXX", data[] = "/tmp/rend-conf-XXXXXX";
-    char cmd[64];
-    const char *args[] = { "--check-config", "-c", file, NULL };
-    int fd = mkstemp(file), rc;
-    FILE *f;
+    static const char *const handlers[] = {
+        "handler \"lmdb\" { name = \"l1\", no_such = 1,\n"
+        "    path = env(\"REND_DATA\", \"data\") .. \"/lmdb\" }\n",
+        "handler \"inmem\" { name = \"l1\", no_such = 1 }\n",
+        "handler \"memcached\" { name = \"l1\", no_such = 1,\n"
+        "    servers = \"127.0.0.1:1\" }\n",
+#ifdef HAVE_ROCKSDB
+        "handler \"rocksdb\" { name = \"l1\", no_such = 1,\n"
+        "    path = env(\"REND_DATA\", \"data\") .. \"/rocks\" }\n",
+#endif
+    };
 
-    ck_assert_int_ge(fd, 0);
-    ck_assert_ptr_nonnull(mkdtemp(data));
-    setenv("REND_DATA", data, 1);
-    f = fdopen(fd, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("local l1 = handler \"lmdb\" { name = \"l1\", no_such = 1,\n"
-          "    path = env(\"REND_DATA\", \"data\") .. \"/lmdb\" }\n"
-          "listen { port = 0, routes = { default = l1only(l1) } }\n", f);
-    fclose(f);
-    rc = rend_srv_run(args, 30000, NULL);
-    unlink(file);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data);
-    ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(rc, 1);
+    for (size_t h = 0; h < sizeof(handlers) / sizeof(handlers[0]); h++) {
+        char file[] = "/tmp/rend-conf-bad-XXXXXX";
+        char data[] = "/tmp/rend-conf-XXXXXX";
+        char cmd[64];
+        const char *args[] = { "--check-config", "-c", file, NULL };
+        int fd = mkstemp(file), rc;
+        char *err = NULL;
+        FILE *f;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_ptr_nonnull(mkdtemp(data));
+        setenv("REND_DATA", data, 1);
+        f = fdopen(fd, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "local l1 = %s"
+                "listen { port = 0, routes = { default = l1only(l1) } }\n",
+                handlers[h]);
+        fclose(f);
+        rc = rend_srv_run(args, 30000, &err);
+        unlink(file);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", data);
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_msg(rc == 1, "%s: --check-config exited %d", handlers[h],
+                      rc);
+        ck_assert_msg(err != NULL && strstr(err, "no_such") != NULL,
+                      "%s: the refusal does not name the option: %s",
+                      handlers[h], err ? err : "(none)");
+        free(err);
+    }
 }
 END_TEST
 

@@ -495,7 +495,8 @@ parse_opts(struct fault *f, const struct rend_kv *opts, size_t n, char *err,
         if (strncmp(k, "fail_", 5) != 0 && strcmp(k, "async") != 0
             && strcmp(k, "delay_us") != 0
             && strcmp(k, "break_contract") != 0) {
-            f->host->log(REND_LOG_WARN, f->name, "unknown option '%s'", k);
+            snprintf(err, errlen, "unknown option '%s'", k);
+            return -1;
         }
     }
     return 0;

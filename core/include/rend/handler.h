@@ -2,7 +2,9 @@
  * rend/handler.h - the handler (plugin) ABI.  This header and rend/status.h
  * are the only rend headers a plugin may include.
  *
- * A plugin is a shared object that exports exactly one symbol:
+ * A plugin is a shared object named rend_<name>.so (the loader looks for
+ * that file in the plugin directory when a config says handler "<name>")
+ * that exports exactly one symbol:
  *
  *     const struct rend_handler rend_handler_v1 = { REND_HANDLER_INIT, ... };
  *
@@ -25,12 +27,17 @@
  * core owns and frees.  Memory never crosses the boundary to be freed on
  * the other side.  If the client goes away, the core keeps the op alive
  * until done fires and then drops the result: plugins never see cancellation.
+ *
+ * Keys are not NUL-terminated: use op->nkey.  A value of length 0 may be
+ * NULL.  The option array given to create() (keys and values) is freed as
+ * soon as create() returns: copy what you keep.
  */
 #ifndef REND_HANDLER_H
 #define REND_HANDLER_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -71,9 +78,12 @@ enum rend_log_level {
  *   DECR     REND_OK (out_number = new value) | REND_NOT_FOUND
  *            | REND_NON_NUMERIC.  incr wraps at 2^64, decr stops at 0.
  *   FLUSH    REND_OK; every item stored before op->exptime (0 = now) is
- *            invalid from op->exptime on.  key is empty.
- * Every store (SET..PREPEND, CAS, INCR, DECR, TOUCH, GAT) that succeeds
- * sets out_cas to the item's new cas when the handler keeps cas values.
+ *            invalid from op->exptime on; -1 (a negative client delay)
+ *            means the same as 0.  key is empty (nkey 0).
+ * Every store (SET..PREPEND, CAS, INCR, DECR) that succeeds sets out_cas to
+ * the item's new cas when the handler keeps cas values.  TOUCH and GAT do
+ * not change the data: out_cas is the item's cas, unchanged (memcached
+ * keeps the cas on touch).
  */
 enum rend_opcode {
     REND_OP_GET = 0,
@@ -141,8 +151,9 @@ struct rend_host {
     /* Log one line; `who` is the instance name.  Thread-safe. */
     void (*log)(int level, const char *who, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
-    /* Current unix time in seconds (cached per loop iteration; tests may
-     * move it).  Thread-safe. */
+    /* Current unix time in seconds (a clock the core advances on a
+     * 1-second tick, so it may lag the wall clock by up to a second).
+     * Thread-safe. */
     int64_t (*now)(void);
     /* Reserve n bytes for op's result value; sets op->out_value and
      * op->out_nvalue and returns out_value, or NULL when out of memory.
@@ -193,7 +204,8 @@ struct rend_handler {
                   char *err, size_t errlen);
     /* Free an instance; every thread_exit has run before. */
     void (*destroy)(void *inst);
-    /* Per worker thread, on that thread.  Optional. */
+    /* Per worker thread, on that thread.  Optional: when thread_init is
+     * NULL, every op gets the instance pointer (inst) as its tctx. */
     int (*thread_init)(void *inst, const struct rend_thread *thr,
                        void **tctx);
     void (*thread_exit)(void *inst, void *tctx);
@@ -224,6 +236,27 @@ struct rend_handler {
 /*
  * Option helpers for create(): header-only, so plugins link no core code.
  */
+
+/* The one rule for unknown options: every plugin refuses them, naming the
+ * option, so a typo in a config is caught at load time.  known is a
+ * NULL-terminated list.  0 when every option is known; otherwise -1 with
+ * "unknown option 'NAME'" in err (create() then fails with REND_EINVAL). */
+static inline int
+rend_opt_check_known(const struct rend_kv *opts, size_t n,
+                     const char *const *known, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (known[k] != NULL && strcmp(known[k], opts[i].key) != 0) {
+            k++;
+        }
+        if (known[k] == NULL) {
+            snprintf(err, errlen, "unknown option '%s'", opts[i].key);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* Last value of `name`, or def. */
 static inline const char *

@@ -11,10 +11,10 @@
 
 #define REND_STATUS_MAP(X)                                                   \
     X(REND_OK, 0, "ok")                                                      \
-    X(REND_MISS, 1, "miss")                 /* get/gat/touch: no such item */ \
-    X(REND_NOT_STORED, 2, "not stored")     /* add on existing, append miss */ \
+    X(REND_MISS, 1, "miss")                 /* get/gat: no such item */     \
+    X(REND_NOT_STORED, 2, "not stored") /* add exists; replace/append miss */ \
     X(REND_EXISTS, 3, "exists")             /* cas mismatch */               \
-    X(REND_NOT_FOUND, 4, "not found")       /* delete/replace/cas/incr miss */ \
+    X(REND_NOT_FOUND, 4, "not found")   /* touch/delete/cas/incr/decr miss */ \
     X(REND_NON_NUMERIC, 5, "non-numeric value") /* incr/decr on text */     \
     X(REND_PENDING, 64, "pending")          /* async: host->done follows */  \
     X(REND_ENOMEM, -1, "out of memory")                                      \
