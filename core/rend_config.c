@@ -387,8 +387,9 @@ compile_listeners(struct build *b, int res)
         lua_pop(L, 1);
         return -1;
     }
-    if (n > 255) {
-        snprintf(b->err, b->errlen, "%s: too many listeners", g->source);
+    if (n > REND_MAX_LISTENERS) { /* config.lua refuses it with a line */
+        snprintf(b->err, b->errlen, "%s: more than %d listeners", g->source,
+                 REND_MAX_LISTENERS);
         lua_pop(L, 1);
         return -1;
     }

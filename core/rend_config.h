@@ -8,6 +8,9 @@
 #ifndef REND_CONFIG_H
 #define REND_CONFIG_H
 
+/* Listeners one config may declare (lua/rend/config.lua has the same). */
+#define REND_MAX_LISTENERS 64
+
 #include <stddef.h>
 #include <stdint.h>
 #include <rend/handler.h>

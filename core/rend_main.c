@@ -33,7 +33,6 @@
 #include "rend_worker.h"
 
 #define DEFAULT_MAX_CONNS 16384
-#define MAX_LISTENERS 64
 
 struct rend_settings rend_settings = {
     .item_size_max = 1024 * 1024,
@@ -50,7 +49,7 @@ struct listener {
     char *unix_path;
 };
 
-static struct listener listeners[MAX_LISTENERS];
+static struct listener listeners[REND_MAX_LISTENERS];
 static unsigned nlisteners;
 static struct rend_gen *current;
 static const char *config_path;
@@ -240,7 +239,7 @@ open_listeners(struct ev_loop *loop, struct rend_gen *g, const char *port_file)
             return -1;
         }
     }
-    for (unsigned i = 0; i < g->nlisteners && i < MAX_LISTENERS; i++) {
+    for (unsigned i = 0; i < g->nlisteners && i < REND_MAX_LISTENERS; i++) {
         const struct rend_listen_conf *lc = &g->listeners[i];
         struct listener *l = &listeners[nlisteners];
         int port = 0;
@@ -299,6 +298,32 @@ load_config(const struct rend_gen *prev, char *err, size_t errlen)
     return rend_config_load(NULL, prev, err, errlen);
 }
 
+/* settings{} is read once at start (threads, connection limit, item size
+ * are fixed for the process): say so when a reload changes it. */
+static void
+warn_unapplied_settings(const struct rend_gen *old, const struct rend_gen *g)
+{
+    static const char *const why = "takes effect at the next restart";
+
+    if (g->threads != old->threads) {
+        rend_log(REND_LOG_WARN, "reload: settings.threads changed (%u -> %u): "
+                 "%s; running with %u", old->threads, g->threads, why,
+                 rend_settings.threads);
+    }
+    if (g->max_conns != old->max_conns) {
+        rend_log(REND_LOG_WARN, "reload: settings.max_connections changed "
+                 "(%u -> %u): %s; running with %u", old->max_conns,
+                 g->max_conns, why, rend_settings.max_conns);
+    }
+    if (g->item_size_max != old->item_size_max) {
+        rend_log(REND_LOG_WARN, "reload: settings.item_size_max changed "
+                 "(%llu -> %llu): %s; running with %u",
+                 (unsigned long long)old->item_size_max,
+                 (unsigned long long)g->item_size_max, why,
+                 rend_settings.item_size_max);
+    }
+}
+
 static void
 on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -327,6 +352,7 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
         rend_gen_put(g);
         return;
     }
+    warn_unapplied_settings(current, g);
     rend_workers_swap(g);
     rend_gen_put(current);
     current = g;

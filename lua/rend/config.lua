@@ -13,6 +13,16 @@
 
 local R = { listeners = {}, handlers = {}, settings = {}, fns = {}, nseq = 0 }
 
+-- Limits the core enforces; a value outside them is refused here, with
+-- the config's file:line, rather than ignored.
+local MAX_LISTENERS = 64
+local SETTING_RANGE = {
+    threads = { 1, 256 },
+    max_connections = { 1, 1048576 },
+    item_size_max = { 1024, 1073741824 },
+}
+
+
 -- Every route gets a sequence number in creation order; rend matches the
 -- routes a route_fn returns in each worker's VM by it.
 local function seq()
@@ -206,6 +216,9 @@ function M.listen(l)
         fail("listen: routes missing", 2)
     end
     check_routes(l.routes, "listen", 2)
+    if #R.listeners >= MAX_LISTENERS then
+        fail("listen: at most " .. MAX_LISTENERS .. " listeners", 2)
+    end
     local file, line = where(2)
     l.file, l.line = file, line
     R.listeners[#R.listeners + 1] = l
@@ -222,8 +235,13 @@ function M.settings(s)
         if not known[k] then
             fail("settings: unknown setting \"" .. tostring(k) .. "\"", 2)
         end
-        if type(v) ~= "number" or v < 0 then
-            fail("settings: " .. k .. " must be a non-negative number", 2)
+        if type(v) ~= "number" or v < 0 or v ~= math.floor(v) then
+            fail("settings: " .. k .. " must be a non-negative integer", 2)
+        end
+        local r = SETTING_RANGE[k]
+        if v ~= 0 and (v < r[1] or v > r[2]) then
+            fail(string.format("settings: %s must be 0 (the default) or "
+                 .. "%d..%d", k, r[1], r[2]), 2)
         end
         R.settings[k] = v
     end

@@ -224,6 +224,33 @@ START_TEST(reload_under_load)
 }
 END_TEST
 
+/* A reload that changes settings{} is applied except for the settings,
+ * which take effect at restart, and the log says so. */
+START_TEST(reload_settings_change_is_reported)
+{
+    static const char *const base =
+        "local l1 = handler \"inmem\" { name = \"l1\" }\n"
+        "listen { port = 0, address = \"127.0.0.1\","
+        " routes = { default = l1only(l1) } }\n";
+    char text[1024];
+    char *log;
+
+    snprintf(text, sizeof(text), "%ssettings { threads = 2 }\n", base);
+    ck_assert_int_eq(orch_start_text(&srv, text), 0);
+    snprintf(text, sizeof(text), "%ssettings { threads = 3, "
+             "item_size_max = 2097152 }\n", base);
+    ck_assert_int_eq(orch_write_conf(&srv, text), 0);
+    reload(0);
+    ck_assert_int_eq(orch_stat(&srv, NULL, "config_reloads"), 1);
+    log = rend_srv_stderr(&srv.srv);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strstr(log, "settings.threads changed (2 -> 3)") != NULL
+                  && strstr(log, "settings.item_size_max changed") != NULL,
+                  "no warning about unapplied settings:\n%s", log);
+    free(log);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -232,6 +259,7 @@ main(void)
 
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, reload_under_load);
+    tcase_add_test(tc, reload_settings_change_is_reported);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return orch_run(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -144,6 +144,52 @@ START_TEST(bad_config_refused)
 }
 END_TEST
 
+/* --check-config on `text` must fail and name `needle` in its message. */
+static void
+expect_refused(const char *text, const char *needle)
+{
+    char file[] = "/tmp/rend-conf-lim-XXXXXX";
+    const char *args[] = { "--check-config", "-c", file, NULL };
+    int fd = mkstemp(file), rc;
+    char *err = NULL;
+    FILE *f;
+
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    rc = rend_srv_run(args, 30000, &err);
+    unlink(file);
+    ck_assert_msg(rc == 1, "accepted (exit %d): %s", rc, text);
+    ck_assert_msg(err != NULL && strstr(err, needle) != NULL,
+                  "refusal does not say '%s': %s", needle, err ? err : "");
+    free(err);
+}
+
+/* Every limit either works or is refused with file:line and a reason. */
+START_TEST(limits_refused_with_a_line)
+{
+    char text[16384];
+    size_t n = 0;
+
+    n += (size_t)snprintf(text + n, sizeof(text) - n,
+                          "local l1 = handler \"inmem\" { name = \"l1\" }\n");
+    for (int i = 0; i < 65; i++) {
+        n += (size_t)snprintf(text + n, sizeof(text) - n,
+                              "listen { port = 0, routes = { default = "
+                              "l1only(l1) } }\n");
+    }
+    expect_refused(text, ":66: listen: at most 64 listeners");
+    expect_refused("settings { item_size_max = 10 }\n",
+                   ":1: settings: item_size_max must be");
+    expect_refused("settings { threads = 100000 }\n",
+                   ":1: settings: threads must be");
+    expect_refused("settings { threads = 1.5 }\n",
+                   ":1: settings: threads must be a non-negative integer");
+}
+END_TEST
+
 /* Start rend on conf/NAME with the instance's data dir. */
 static void
 start_shipped(struct pt_inst *in, const char *name)
@@ -280,6 +326,7 @@ conf_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, shipped_configs_check);
     tcase_add_test(tc, bad_config_refused);
+    tcase_add_test(tc, limits_refused_with_a_line);
     tcase_add_test(tc, production_conf_runs);
     tcase_add_test(tc, pool_conf_replicates);
     suite_add_tcase(s, tc);
