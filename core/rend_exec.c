@@ -155,6 +155,51 @@ req_complete(struct rend_req *r)
     rend_conn_req_done(c, r);
 }
 
+/* memcached's per-command outcome counters, from the outcome the client
+ * sees, whatever route kind or protocol produced it.  As in memcached, a
+ * gat/gats counts in cmd_get and cmd_touch, and its outcome as a touch. */
+static void
+count_outcome(struct rend_stats *st, const struct rend_req *r, int status)
+{
+    int hit = status == REND_OK;
+    int miss = status == REND_NOT_FOUND || status == REND_MISS;
+
+    switch (r->cmd) {
+    case REND_CMD_GET: case REND_CMD_GETS: case REND_CMD_GETE:
+        if (hit) REND_STAT_INC(st, get_hits);
+        else if (miss) REND_STAT_INC(st, get_misses);
+        break;
+    case REND_CMD_DELETE:
+        if (hit) REND_STAT_INC(st, delete_hits);
+        else if (miss) REND_STAT_INC(st, delete_misses);
+        break;
+    case REND_CMD_INCR:
+        if (hit) REND_STAT_INC(st, incr_hits);
+        else if (miss) REND_STAT_INC(st, incr_misses);
+        break;
+    case REND_CMD_DECR:
+        if (hit) REND_STAT_INC(st, decr_hits);
+        else if (miss) REND_STAT_INC(st, decr_misses);
+        break;
+    case REND_CMD_TOUCH: case REND_CMD_BTOUCH:
+    case REND_CMD_GAT: case REND_CMD_GATS:
+        if (hit) REND_STAT_INC(st, touch_hits);
+        else if (miss) REND_STAT_INC(st, touch_misses);
+        break;
+    case REND_CMD_CAS:
+        if (hit) REND_STAT_INC(st, cas_hits);
+        else if (miss) REND_STAT_INC(st, cas_misses);
+        else if (status == REND_EXISTS) REND_STAT_INC(st, cas_badval);
+        break;
+    default:
+        break;
+    }
+    if (status == REND_ENOMEM && rend_cmd_table[r->cmd].op >= REND_OP_SET
+        && rend_cmd_table[r->cmd].op <= REND_OP_CAS) {
+        REND_STAT_INC(st, store_no_memory);
+    }
+}
+
 void
 rend_kop_finish(struct rend_kop *k, int status)
 {
@@ -162,6 +207,7 @@ rend_kop_finish(struct rend_kop *k, int status)
 
     k->status = status;
     k->done = 1;
+    count_outcome(&r->conn->w->st, r, status);
     if (status < 0 && status != REND_ETOOBIG) {
         REND_STAT_INC(&r->conn->w->st, handler_errors);
     }

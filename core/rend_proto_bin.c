@@ -382,12 +382,10 @@ emit_stat(void *ud, const char *name, const char *value)
 static void
 format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
 {
-    struct rend_worker *w = c->w;
     unsigned char ext[8];
     int st = k->status;
 
     if (st == REND_OK) {
-        REND_STAT_INC(&w->st, get_hits);
         wr32(ext, k->flags);
         wr32(ext + 4, (uint32_t)(k->exptime > 0 ? k->exptime : 0));
         respond(c, r, ST_OK, ext, r->cmd == REND_CMD_GETE ? 8 : 4,
@@ -400,7 +398,6 @@ format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
         return;
     }
     if (st >= 0) {
-        REND_STAT_INC(&w->st, get_misses);
         if (r->quiet) {
             return;
         }
@@ -454,6 +451,7 @@ rend_bin_format(struct rend_conn *c, struct rend_req *r)
     case REND_CMD_STATS: {
         struct stat_out so = { c, r };
         if (r->narg == 5 && memcmp(r->arg, "reset", 5) == 0) {
+            rend_stats_reset();
             respond(c, r, ST_OK, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
             return;
         }

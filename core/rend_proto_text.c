@@ -513,17 +513,13 @@ static void
 format_retrieval(struct rend_conn *c, struct rend_req *r)
 {
     int err = 0;
-    struct rend_worker *w = c->w;
 
     for (uint32_t i = 0; i < r->nkeys; i++) {
         struct rend_kop *k = &r->kops[i];
         if (k->status == REND_OK) {
-            REND_STAT_INC(&w->st, get_hits);
             format_value(c, r, k);
         } else if (k->status < 0) {
             err = k->status;
-        } else {
-            REND_STAT_INC(&w->st, get_misses);
         }
     }
     if (err != 0) {
@@ -556,6 +552,7 @@ format_stats(struct rend_conn *c, struct rend_req *r)
     struct stats_out so = { c };
 
     if (r->narg == 5 && memcmp(r->arg, "reset", 5) == 0) {
+        rend_stats_reset();
         OUT_LIT(c, "RESET\r\n");
         return;
     }

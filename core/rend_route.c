@@ -154,6 +154,21 @@ incr_add_inputs(struct rend_kop *k)
 
 /* ---- L1 only ------------------------------------------------------ */
 
+/* The get family's L1 outcome, counted as on the L1/L2 path. */
+static void
+count_l1_get(struct rend_kop *k, int st)
+{
+    struct rend_stats *s = STATS(k);
+
+    if (st == REND_OK) {
+        REND_STAT_INC(s, cmd_get_hits_l1);
+    } else if (st < 0) {
+        REND_STAT_INC(s, cmd_get_errors_l1);
+    } else {
+        REND_STAT_INC(s, cmd_get_misses_l1);
+    }
+}
+
 static void
 l1only_step(struct rend_kop *k, int st)
 {
@@ -162,6 +177,9 @@ l1only_step(struct rend_kop *k, int st)
     switch (k->stage) {
     case S_FIRST:
     case S_INCR_RETRY:
+        if (cmd_op(k) == REND_OP_GET) {
+            count_l1_get(k, st);
+        }
         capture(k);
         if (st == REND_NOT_FOUND && k->stage == S_FIRST
             && r->bin_incr_create) {
@@ -280,13 +298,6 @@ l12_step(struct rend_kop *k, int st)
     struct rend_req *r = k->req;
     struct rend_stats *s = STATS(k);
 
-    if (st < 0) {
-        if (k->tier == 2) {
-            REND_STAT_INC(s, errors_l2);
-        } else {
-            REND_STAT_INC(s, errors_l1);
-        }
-    }
     switch (k->stage) {
     case S_L1_GET:
         if (st == REND_OK) {
@@ -471,6 +482,13 @@ rend_route_start(struct rend_kop *k)
 void
 rend_route_step(struct rend_kop *k, int status)
 {
+    if (status < 0) { /* a tier failed, whatever the route kind */
+        if (k->tier == 2) {
+            REND_STAT_INC(STATS(k), errors_l2);
+        } else {
+            REND_STAT_INC(STATS(k), errors_l1);
+        }
+    }
     switch (k->route->strategy) {
     case REND_ST_L1L2:
     case REND_ST_L1L2_BATCH:

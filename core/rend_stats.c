@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,8 +21,11 @@
 uint64_t rend_config_reloads;
 uint64_t rend_config_reload_failures;
 
-void
-rend_stats_sum(struct rend_stats *out)
+static pthread_mutex_t baseline_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rend_stats baseline; /* the sums at the last stats reset */
+
+static void
+raw_sum(struct rend_stats *out)
 {
     memset(out, 0, sizeof(*out));
     for (unsigned i = 0; i < rend_nworkers; i++) {
@@ -31,6 +35,29 @@ rend_stats_sum(struct rend_stats *out)
         REND_STATS_MAP(REND_STATS_SUM)
 #undef REND_STATS_SUM
     }
+}
+
+void
+rend_stats_sum(struct rend_stats *out)
+{
+    raw_sum(out);
+    pthread_mutex_lock(&baseline_mu);
+#define REND_STATS_SUB(name)                                                \
+    out->name = out->name > baseline.name ? out->name - baseline.name : 0;
+    REND_STATS_MAP(REND_STATS_SUB)
+#undef REND_STATS_SUB
+    pthread_mutex_unlock(&baseline_mu);
+}
+
+void
+rend_stats_reset(void)
+{
+    struct rend_stats now;
+
+    raw_sum(&now);
+    pthread_mutex_lock(&baseline_mu);
+    baseline = now;
+    pthread_mutex_unlock(&baseline_mu);
 }
 
 static void

@@ -10,7 +10,7 @@
 
 #define REND_STATS_MAP(X)                                                   \
     X(cmd_get) X(cmd_set) X(cmd_touch) X(cmd_flush)                         \
-    X(get_hits) X(get_misses) X(get_expired) X(get_flushed)                 \
+    X(get_hits) X(get_misses)                                               \
     X(delete_hits) X(delete_misses) X(incr_hits) X(incr_misses)             \
     X(decr_hits) X(decr_misses) X(cas_hits) X(cas_misses) X(cas_badval)     \
     X(touch_hits) X(touch_misses) X(store_too_large) X(store_no_memory)     \
@@ -35,8 +35,13 @@ struct rend_stats {
                      __ATOMIC_RELAXED)
 #define REND_STAT_INC(st, field) REND_STAT_ADD(st, field, 1)
 
-/* Sum of every worker's counters into out. */
+/* Sum of every worker's counters into out, less what `stats reset` took
+ * away.  Any thread. */
 void rend_stats_sum(struct rend_stats *out);
+/* `stats reset`: every counter above reads 0 from now on (the workers'
+ * own counters are not written: the current sums become the baseline).
+ * Any thread. */
+void rend_stats_reset(void);
 
 /* Connections open now (all workers). */
 extern unsigned rend_curr_conns;
