@@ -21,7 +21,7 @@
 
 #define RBUF_INIT (16 * 1024)
 #define OBUF_INIT 4096
-#define SMALL_VALUE 2048 /* values up to this are copied into obuf */
+#define SMALL_VALUE REND_SMALL_VALUE
 #define IOV_BATCH 64
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);

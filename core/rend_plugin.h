@@ -52,8 +52,8 @@ void rend_hinst_get(struct rend_hinst *hi);
  * must have run rend_hinst_thread_exit before. */
 void rend_hinst_put(struct rend_hinst *hi);
 
-/* Validate the descriptor at `path` without creating anything (tests and
- * `rend --check-plugin`).  0 on success, -1 with err filled. */
+/* Validate the descriptor at `path` without creating anything (tests).
+ * 0 on success, -1 with err filled. */
 int rend_plugin_check(const char *path, char *err, size_t errlen);
 
 /* The host API handed to plugins. */

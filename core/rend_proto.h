@@ -24,7 +24,7 @@ void rend_bin_format(struct rend_conn *c, struct rend_req *r);
 
 /* Stats for `stats [group]`: emit(ud, name, value) per line.  Returns 0,
  * or -1 for an unknown group. */
-typedef void rend_stats_emit_f(void *ud, const char *name, const char *value);
+typedef rend_stat_emit_f rend_stats_emit_f; /* the ABI's emitter */
 int rend_stats_collect(const char *group, size_t ngroup,
                        rend_stats_emit_f *emit, void *ud);
 

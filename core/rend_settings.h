@@ -12,6 +12,8 @@
 #define REND_KEY_MAX 250
 #define REND_LINE_MAX (64 * 1024)       /* longest text command line */
 #define REND_OUT_HIGH (4u * 1024 * 1024) /* stop reading above this */
+#define REND_SMALL_VALUE 2048 /* values up to this are copied into the output
+                               * buffer; larger ones are sent by reference */
 
 struct rend_settings {
     unsigned threads;         /* -t */

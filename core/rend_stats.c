@@ -1,6 +1,6 @@
 /*
- * rend_stats.c - `stats` groups: general (memcached's names), settings,
- * handlers (each instance's own stats) and routes.
+ * rend_stats.c - `stats` groups: general (memcached's names), settings and
+ * handlers (each instance's own stats).
  */
 #include "config.h"
 
@@ -61,15 +61,6 @@ rend_stats_reset(void)
 }
 
 static void
-emit_u64(rend_stats_emit_f *emit, void *ud, const char *name, uint64_t v)
-{
-    char buf[32];
-
-    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-    emit(ud, name, buf);
-}
-
-static void
 general(rend_stats_emit_f *emit, void *ud)
 {
     struct rend_stats s;
@@ -79,44 +70,44 @@ general(rend_stats_emit_f *emit, void *ud)
 
     rend_stats_sum(&s);
     getrusage(RUSAGE_SELF, &ru);
-    emit_u64(emit, ud, "pid", (uint64_t)getpid());
-    emit_u64(emit, ud, "uptime", (uint64_t)(now - rend_settings.started));
-    emit_u64(emit, ud, "time", (uint64_t)now);
+    rend_stat_u64(emit, ud, "pid", (uint64_t)getpid());
+    rend_stat_u64(emit, ud, "uptime", (uint64_t)(now - rend_settings.started));
+    rend_stat_u64(emit, ud, "time", (uint64_t)now);
     emit(ud, "version", PACKAGE_VERSION);
     emit(ud, "libevent", "libev");
-    emit_u64(emit, ud, "pointer_size", sizeof(void *) * 8);
+    rend_stat_u64(emit, ud, "pointer_size", sizeof(void *) * 8);
     snprintf(buf, sizeof(buf), "%ld.%06ld", (long)ru.ru_utime.tv_sec,
              (long)ru.ru_utime.tv_usec);
     emit(ud, "rusage_user", buf);
     snprintf(buf, sizeof(buf), "%ld.%06ld", (long)ru.ru_stime.tv_sec,
              (long)ru.ru_stime.tv_usec);
     emit(ud, "rusage_system", buf);
-    emit_u64(emit, ud, "max_connections", rend_settings.max_conns);
-    emit_u64(emit, ud, "curr_connections",
+    rend_stat_u64(emit, ud, "max_connections", rend_settings.max_conns);
+    rend_stat_u64(emit, ud, "curr_connections",
              __atomic_load_n(&rend_curr_conns, __ATOMIC_RELAXED));
-    emit_u64(emit, ud, "total_connections", s.total_connections);
-    emit_u64(emit, ud, "rejected_connections", s.rejected_connections);
+    rend_stat_u64(emit, ud, "total_connections", s.total_connections);
+    rend_stat_u64(emit, ud, "rejected_connections", s.rejected_connections);
 #define REND_STATS_EMIT(name)                                               \
     if (strcmp(#name, "total_connections") != 0                             \
         && strcmp(#name, "rejected_connections") != 0) {                    \
-        emit_u64(emit, ud, #name, s.name);                                  \
+        rend_stat_u64(emit, ud, #name, s.name);                                  \
     }
     REND_STATS_MAP(REND_STATS_EMIT)
 #undef REND_STATS_EMIT
-    emit_u64(emit, ud, "threads", rend_nworkers);
-    emit_u64(emit, ud, "config_reloads",
+    rend_stat_u64(emit, ud, "threads", rend_nworkers);
+    rend_stat_u64(emit, ud, "config_reloads",
              __atomic_load_n(&rend_config_reloads, __ATOMIC_RELAXED));
-    emit_u64(emit, ud, "config_reload_failures",
+    rend_stat_u64(emit, ud, "config_reload_failures",
              __atomic_load_n(&rend_config_reload_failures, __ATOMIC_RELAXED));
 }
 
 static void
 settings(rend_stats_emit_f *emit, void *ud)
 {
-    emit_u64(emit, ud, "maxconns", rend_settings.max_conns);
-    emit_u64(emit, ud, "num_threads", rend_settings.threads);
-    emit_u64(emit, ud, "item_size_max", rend_settings.item_size_max);
-    emit_u64(emit, ud, "verbosity", (uint64_t)rend_settings.verbose);
+    rend_stat_u64(emit, ud, "maxconns", rend_settings.max_conns);
+    rend_stat_u64(emit, ud, "num_threads", rend_settings.threads);
+    rend_stat_u64(emit, ud, "item_size_max", rend_settings.item_size_max);
+    rend_stat_u64(emit, ud, "verbosity", (uint64_t)rend_settings.verbose);
     emit(ud, "plugin_dir", rend_plugin_dir());
 }
 

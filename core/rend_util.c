@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include <rend/handler.h>
+
 #include "rend_util.h"
 
 static int64_t clock_now;    /* cached unix seconds */
@@ -38,23 +40,7 @@ rend_clock_set_offset(int64_t seconds)
 int
 rend_parse_u64(const char *s, size_t n, uint64_t *out)
 {
-    uint64_t v = 0;
-
-    if (n == 0 || n > 20) {
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned d = (unsigned char)s[i] - '0';
-        if (d > 9) {
-            return -1;
-        }
-        if (v > (UINT64_MAX - d) / 10) {
-            return -1;
-        }
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
+    return rend_counter_parse(s, n, out); /* the same rule as incr's */
 }
 
 int

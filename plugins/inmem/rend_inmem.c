@@ -462,15 +462,6 @@ inmem_thread_exit(void *inst, void *tctx)
 }
 
 static void
-emit_u64(rend_stat_emit_f *emit, void *ud, const char *name, uint64_t v)
-{
-    char buf[24];
-
-    snprintf(buf, sizeof(buf), "%" PRIu64, v);
-    emit(ud, name, buf);
-}
-
-static void
 inmem_stats(void *inst, rend_stat_emit_f *emit, void *ud)
 {
     struct inmem *m = inst;
@@ -489,7 +480,7 @@ inmem_stats(void *inst, rend_stat_emit_f *emit, void *ud)
         buckets += s->mask + 1;
         pthread_mutex_unlock(&s->mu);
     }
-#define EMIT(name, v) emit_u64(emit, ud, name, v)
+#define EMIT(name, v) rend_stat_u64(emit, ud, name, v)
     EMIT("items", items);
     EMIT("bytes", bytes);
     EMIT("limit_bytes", m->limit);

@@ -449,15 +449,6 @@ op_write(void *tctx, struct rend_op *op)
     return rend_lmdb_writer_submit(t->inst, op);
 }
 
-static void
-emit_u64(rend_stat_emit_f *emit, void *ud, const char *name, uint64_t v)
-{
-    char buf[32];
-
-    snprintf(buf, sizeof(buf), "%" PRIu64, v);
-    emit(ud, name, buf);
-}
-
 #define LOAD(inst, f) __atomic_load_n(&(inst)->n.f, __ATOMIC_RELAXED)
 
 /* stats(): any thread.  Counters are atomics; the item count comes from a
@@ -485,33 +476,33 @@ lmdb_stats(void *p, rend_stat_emit_f *emit, void *ud)
     queued = inst->q.len;
     pthread_mutex_unlock(&inst->lock);
 
-    emit_u64(emit, ud, "items", items);
-    emit_u64(emit, ud, "map_size", info.me_mapsize);
-    emit_u64(emit, ud, "map_used", (info.me_last_pgno + 1) * st.ms_psize);
-    emit_u64(emit, ud, "page_size", st.ms_psize);
-    emit_u64(emit, ud, "commits", commits);
-    emit_u64(emit, ud, "writes", writes);
+    rend_stat_u64(emit, ud, "items", items);
+    rend_stat_u64(emit, ud, "map_size", info.me_mapsize);
+    rend_stat_u64(emit, ud, "map_used", (info.me_last_pgno + 1) * st.ms_psize);
+    rend_stat_u64(emit, ud, "page_size", st.ms_psize);
+    rend_stat_u64(emit, ud, "commits", commits);
+    rend_stat_u64(emit, ud, "writes", writes);
     snprintf(buf, sizeof(buf), "%.2f",
              commits ? (double)writes / (double)commits : 0.0);
     emit(ud, "ops_per_commit", buf);
-    emit_u64(emit, ud, "writes_queued", queued);
-    emit_u64(emit, ud, "write_errors", LOAD(inst, write_errors));
-    emit_u64(emit, ud, "enospc", LOAD(inst, enospc));
-    emit_u64(emit, ud, "busy", LOAD(inst, busy));
-    emit_u64(emit, ud, "batch_fallbacks", LOAD(inst, fallbacks));
-    emit_u64(emit, ud, "gets", LOAD(inst, gets));
-    emit_u64(emit, ud, "get_hits", LOAD(inst, get_hits));
-    emit_u64(emit, ud, "read_errors", LOAD(inst, read_errors));
-    emit_u64(emit, ud, "reaped", LOAD(inst, reaped));
-    emit_u64(emit, ud, "reap_passes", LOAD(inst, reap_passes));
-    emit_u64(emit, ud, "syncs", LOAD(inst, syncs));
-    emit_u64(emit, ud, "flushes", LOAD(inst, flushes));
-    emit_u64(emit, ud, "flush_at",
+    rend_stat_u64(emit, ud, "writes_queued", queued);
+    rend_stat_u64(emit, ud, "write_errors", LOAD(inst, write_errors));
+    rend_stat_u64(emit, ud, "enospc", LOAD(inst, enospc));
+    rend_stat_u64(emit, ud, "busy", LOAD(inst, busy));
+    rend_stat_u64(emit, ud, "batch_fallbacks", LOAD(inst, fallbacks));
+    rend_stat_u64(emit, ud, "gets", LOAD(inst, gets));
+    rend_stat_u64(emit, ud, "get_hits", LOAD(inst, get_hits));
+    rend_stat_u64(emit, ud, "read_errors", LOAD(inst, read_errors));
+    rend_stat_u64(emit, ud, "reaped", LOAD(inst, reaped));
+    rend_stat_u64(emit, ud, "reap_passes", LOAD(inst, reap_passes));
+    rend_stat_u64(emit, ud, "syncs", LOAD(inst, syncs));
+    rend_stat_u64(emit, ud, "flushes", LOAD(inst, flushes));
+    rend_stat_u64(emit, ud, "flush_at",
              (uint64_t)__atomic_load_n(&inst->flush_at, __ATOMIC_RELAXED));
-    emit_u64(emit, ud, "flushed_before",
+    rend_stat_u64(emit, ud, "flushed_before",
              (uint64_t)__atomic_load_n(&inst->flushed_before,
                                        __ATOMIC_RELAXED));
-    emit_u64(emit, ud, "readers", inst->readers);
+    rend_stat_u64(emit, ud, "readers", inst->readers);
     emit(ud, "sync", inst->sync == REND_LMDB_SYNC_COMMIT ? "commit"
                                                           : "periodic");
 }

@@ -331,14 +331,13 @@ mc_flush(void *tctx)
 }
 
 static void
-emit_u64(rend_stat_emit_f *emit, void *ud, unsigned i, const char *what,
-         uint64_t v)
+emit_server_u64(rend_stat_emit_f *emit, void *ud, unsigned i,
+                const char *what, uint64_t v)
 {
-    char name[64], val[32];
+    char name[64];
 
     snprintf(name, sizeof(name), "server_%u_%s", i, what);
-    snprintf(val, sizeof(val), "%llu", (unsigned long long)v);
-    emit(ud, name, val);
+    rend_stat_u64(emit, ud, name, v);
 }
 
 static void
@@ -356,15 +355,15 @@ mc_stats(void *inst, rend_stat_emit_f *emit, void *ud)
         emit(ud, name, s->name);
         snprintf(name, sizeof(name), "server_%u_state", i);
         emit(ud, name, down > 0 ? "down" : "up");
-        emit_u64(emit, ud, i, "requests",
+        emit_server_u64(emit, ud, i, "requests",
                  __atomic_load_n(&s->requests, __ATOMIC_RELAXED));
-        emit_u64(emit, ud, i, "errors",
+        emit_server_u64(emit, ud, i, "errors",
                  __atomic_load_n(&s->errors, __ATOMIC_RELAXED));
-        emit_u64(emit, ud, i, "timeouts",
+        emit_server_u64(emit, ud, i, "timeouts",
                  __atomic_load_n(&s->timeouts, __ATOMIC_RELAXED));
-        emit_u64(emit, ud, i, "reconnects",
+        emit_server_u64(emit, ud, i, "reconnects",
                  __atomic_load_n(&s->reconnects, __ATOMIC_RELAXED));
-        emit_u64(emit, ud, i, "queue_depth", q > 0 ? (uint64_t)q : 0);
+        emit_server_u64(emit, ud, i, "queue_depth", q > 0 ? (uint64_t)q : 0);
     }
 }
 

@@ -432,15 +432,6 @@ op_write(void *tctx, struct rend_op *op)
 }
 
 static void
-emit_u64(rend_stat_emit_f *emit, void *ud, const char *name, uint64_t v)
-{
-    char buf[32];
-
-    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-    emit(ud, name, buf);
-}
-
-static void
 emit_prop(struct rdb *r, rend_stat_emit_f *emit, void *ud, const char *name,
           const char *prop)
 {
@@ -473,21 +464,21 @@ rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
     emit_prop(r, emit, ud, "write_stopped", "rocksdb.is-write-stopped");
     emit_prop(r, emit, ud, "delayed_write_rate",
               "rocksdb.actual-delayed-write-rate");
-    emit_u64(emit, ud, "block_cache_bytes", rocksdb_cache_get_usage(r->cache));
-    emit_u64(emit, ud, "writes", atomic_load(&c->writes));
-    emit_u64(emit, ud, "commits", commits);
-    emit_u64(emit, ud, "ops_per_commit", commits ? ops / commits : 0);
-    emit_u64(emit, ud, "commit_avg_us", commits ? us / commits : 0);
-    emit_u64(emit, ud, "writes_queued", atomic_load(&c->queued));
-    emit_u64(emit, ud, "write_errors", atomic_load(&c->write_errors));
-    emit_u64(emit, ud, "gets_inline", atomic_load(&c->gets_inline));
-    emit_u64(emit, ud, "gets_incomplete", atomic_load(&c->gets_incomplete));
-    emit_u64(emit, ud, "gets_pool", atomic_load(&c->gets_pool));
-    emit_u64(emit, ud, "gets_writer", atomic_load(&c->gets_writer));
-    emit_u64(emit, ud, "reads_queued", atomic_load(&c->pool_queued));
-    emit_u64(emit, ud, "expired_dropped", atomic_load(&c->expired_dropped));
-    emit_u64(emit, ud, "flushed_dropped", atomic_load(&c->flushed_dropped));
-    emit_u64(emit, ud, "flush_compactions",
+    rend_stat_u64(emit, ud, "block_cache_bytes", rocksdb_cache_get_usage(r->cache));
+    rend_stat_u64(emit, ud, "writes", atomic_load(&c->writes));
+    rend_stat_u64(emit, ud, "commits", commits);
+    rend_stat_u64(emit, ud, "ops_per_commit", commits ? ops / commits : 0);
+    rend_stat_u64(emit, ud, "commit_avg_us", commits ? us / commits : 0);
+    rend_stat_u64(emit, ud, "writes_queued", atomic_load(&c->queued));
+    rend_stat_u64(emit, ud, "write_errors", atomic_load(&c->write_errors));
+    rend_stat_u64(emit, ud, "gets_inline", atomic_load(&c->gets_inline));
+    rend_stat_u64(emit, ud, "gets_incomplete", atomic_load(&c->gets_incomplete));
+    rend_stat_u64(emit, ud, "gets_pool", atomic_load(&c->gets_pool));
+    rend_stat_u64(emit, ud, "gets_writer", atomic_load(&c->gets_writer));
+    rend_stat_u64(emit, ud, "reads_queued", atomic_load(&c->pool_queued));
+    rend_stat_u64(emit, ud, "expired_dropped", atomic_load(&c->expired_dropped));
+    rend_stat_u64(emit, ud, "flushed_dropped", atomic_load(&c->flushed_dropped));
+    rend_stat_u64(emit, ud, "flush_compactions",
              atomic_load(&c->flush_compactions));
 }
 

@@ -237,6 +237,16 @@ struct rend_handler {
  * Option helpers for create(): header-only, so plugins link no core code.
  */
 
+/* Emit one unsigned stat (for a stats callback). */
+static inline void
+rend_stat_u64(rend_stat_emit_f *emit, void *ud, const char *name, uint64_t v)
+{
+    char buf[24];
+
+    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+    emit(ud, name, buf);
+}
+
 /* The one rule for unknown options: every plugin refuses them, naming the
  * option, so a typo in a config is caught at load time.  known is a
  * NULL-terminated list.  0 when every option is known; otherwise -1 with
