@@ -85,6 +85,8 @@ set_inputs(struct rend_kop *k)
     op->exptime = r->exptime;
     op->cas = r->cas;
     op->delta = r->delta;
+    /* binary touch answers flags only: the tiers need not read the value */
+    op->opflags = r->cmd == REND_CMD_BTOUCH ? REND_OPF_NO_VALUE : 0;
 }
 
 /* Keep op's results as the client's result. */
