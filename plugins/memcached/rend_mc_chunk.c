@@ -759,6 +759,9 @@ delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
             end(p, REND_NOT_FOUND);
             return;
         }
+    } else if (p->op->cas != 0 && p->op->cas != p->meta_cas) {
+        end(p, REND_EXISTS); /* a request cas that no longer matches */
+        return;
     }
     c = conn(p, &rc);
     if (c == NULL) {
@@ -931,6 +934,10 @@ rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
                        ? REND_NOT_FOUND
                        : REND_NOT_STORED;
         end(p, rc < 0 ? rc : miss);
+        return;
+    }
+    if (p->op->cas != 0 && p->op->cas != p->meta_cas) {
+        end(p, REND_EXISTS); /* a request cas that no longer matches */
         return;
     }
     free(p->tmp);

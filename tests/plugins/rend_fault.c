@@ -16,6 +16,8 @@
  *                       a background thread (caps REND_CAP_ASYNC)...
  *   delay_us=<n>        ...n microseconds after it was issued (default 0).
  * Stats: calls_<op> (ops issued, failed ones included), items.
+ * A fill (REND_OP_FILL: the core's L1 copy keeping L2's cas) is scripted
+ * and counted as a set.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,7 +34,7 @@
 
 static const char *opnames[REND_OP__COUNT] = {
     "get", "gat", "touch", "set", "add", "replace", "append", "prepend",
-    "cas", "delete", "incr", "decr", "flush",
+    "cas", "delete", "incr", "decr", "flush", "fill",
 };
 
 struct fitem {
@@ -40,6 +42,7 @@ struct fitem {
     uint32_t nkey, nvalue, flags;
     int64_t exptime, stored;
     uint64_t cas;
+    uint64_t seq; /* flush order (a fill sets cas, not seq) */
     char *value;
     char key[];
 };
@@ -92,7 +95,7 @@ hash(const char *k, size_t n)
 static int
 dead(const struct fault *f, const struct fitem *it, int64_t now)
 {
-    return REND_EXPIRED(it->exptime, now) || it->cas <= f->flush_cas
+    return REND_EXPIRED(it->exptime, now) || it->seq <= f->flush_cas
            || it->stored < f->flush_before
            || (f->flush_at != 0 && f->flush_at <= now
                && it->stored < f->flush_at);
@@ -152,7 +155,7 @@ put(struct fault *f, struct fitem **pp, const char *key, size_t nkey,
     it->flags = flags;
     it->exptime = exptime;
     it->stored = now;
-    it->cas = ++f->cas;
+    it->seq = it->cas = ++f->cas;
     if (*pp != NULL) {
         it->next = (*pp)->next;
         item_free(*pp);
@@ -272,6 +275,9 @@ execute(struct fault *f, struct rend_op *op)
         if (it == NULL) {
             return REND_NOT_STORED;
         }
+        if (op->cas != 0 && it->cas != op->cas) {
+            return REND_EXISTS;
+        }
         if (code == REND_OP_APPEND) {
             return put(f, pp, op->key, op->nkey, it->value, it->nvalue,
                        op->value, op->nvalue, it->flags, it->exptime, now,
@@ -284,6 +290,9 @@ execute(struct fault *f, struct rend_op *op)
         if (it == NULL) {
             return REND_NOT_FOUND;
         }
+        if (op->cas != 0 && it->cas != op->cas) {
+            return REND_EXISTS;
+        }
         *pp = it->next;
         item_free(it);
         f->items--;
@@ -293,7 +302,23 @@ execute(struct fault *f, struct rend_op *op)
         if (it == NULL) {
             return REND_NOT_FOUND;
         }
+        if (op->cas != 0 && it->cas != op->cas) {
+            return REND_EXISTS;
+        }
         return do_arith(f, pp, op, now);
+    case REND_OP_FILL: {
+        int st;
+
+        if (it == NULL && (op->opflags & REND_OPF_IF_PRESENT)) {
+            return REND_NOT_STORED;
+        }
+        st = put(f, pp, op->key, op->nkey, op->value, op->nvalue, "", 0,
+                 op->flags, op->exptime, now, &op->out_cas);
+        if (st == REND_OK && op->cas != 0) {
+            (*pp)->cas = op->out_cas = op->cas;
+        }
+        return st;
+    }
     case REND_OP_SET:
         break;
     default:
@@ -307,7 +332,8 @@ execute(struct fault *f, struct rend_op *op)
 static int
 scripted(const struct fault *f, const struct rend_op *op)
 {
-    int st = f->fail[op->code];
+    /* a fill (an L1 copy) is a set for scripting and counting */
+    int st = f->fail[op->code == REND_OP_FILL ? REND_OP_SET : op->code];
 
     if (st == NO_FAULT) {
         return NO_FAULT;
@@ -403,7 +429,8 @@ fault_op(void *tctx, struct rend_op *op)
     if (op->code >= REND_OP__COUNT) {
         return REND_ENOTSUP;
     }
-    atomic_fetch_add(&f->calls[op->code], 1);
+    atomic_fetch_add(&f->calls[op->code == REND_OP_FILL ? REND_OP_SET
+                                                        : op->code], 1);
     return f->async ? enqueue(f, op) : complete(f, op);
 }
 
@@ -607,7 +634,7 @@ REND_EXPORT const struct rend_handler rend_handler_v1 = {
         [REND_OP_APPEND] = fault_op,  [REND_OP_PREPEND] = fault_op,
         [REND_OP_CAS] = fault_op,     [REND_OP_DELETE] = fault_op,
         [REND_OP_INCR] = fault_op,    [REND_OP_DECR] = fault_op,
-        [REND_OP_FLUSH] = fault_op,
+        [REND_OP_FLUSH] = fault_op,   [REND_OP_FILL] = fault_op,
     },
     .stats = fault_stats,
     .walk = fault_walk,
