@@ -28,8 +28,8 @@
  *   decr     L2 only, then the L1 copy is deleted (its number would be
  *            stale).
  *   delete,
- *   touch    L2, then L1 (delete also when L2 had no item, so a stale L1
- *            copy cannot outlive it).
+ *   touch    L2, then L1 (delete, also when L2 had no item (and for cas),
+ *            so a stale L1 copy cannot outlive it).
  *   flush    L2, then L1.
  *   A failing L1 follow-up deletes the L1 key; the client gets L2's
  *   outcome.
@@ -221,7 +221,8 @@ l1_keeps_cas(const struct rend_kop *k)
 }
 
 /* The reply shows the client a cas it may send back: text gets/gats and
- * every binary get-family reply. */
+ * every binary get-family reply (a meta request asking for the cas, `c`,
+ * belongs here too). */
 static int
 shows_cas(const struct rend_kop *k)
 {
@@ -480,7 +481,8 @@ l12_step(struct rend_kop *k, int st)
         }
         if (st != REND_OK) {
             if (st == REND_NOT_FOUND && (cmd_op(k) == REND_OP_DELETE
-                                         || cmd_op(k) == REND_OP_TOUCH)) {
+                                         || cmd_op(k) == REND_OP_TOUCH
+                                         || cmd_op(k) == REND_OP_CAS)) {
                 cleanup_l1(k, st); /* no stale L1 copy may remain */
                 return;
             }

@@ -84,8 +84,9 @@ enum rend_log_level {
  * A non-zero op->cas on DELETE, APPEND, PREPEND, INCR or DECR (ABI minor
  * 1; binary requests carry one) must equal the live item's cas, else
  * REND_EXISTS and nothing changes; a missing item answers as without cas.
- * Every store (SET..PREPEND, CAS, INCR, DECR, TOUCH, GAT) that succeeds
- * sets out_cas to the item's new cas when the handler keeps cas values.
+ * Every store (SET..PREPEND, CAS, INCR, DECR, TOUCH, GAT, FILL) that
+ * succeeds sets out_cas to the item's new cas when the handler keeps cas
+ * values.
  */
 enum rend_opcode {
     REND_OP_GET = 0,
