@@ -40,7 +40,9 @@
  * show L2's cas, and binary get/gat may be served by L1.  An L1 that
  * cannot give an item a chosen cas (memcached: its cas is its own) gets a
  * plain set, and every read that shows a cas (text gets/gats, any binary
- * get/gat) goes to L2 first, as gets does.  An L2 answer "exists" also
+ * get/gat) goes to L2 first, as gets does, and then adds no copy to L1
+ * (such reads never look there; a gat refreshes an existing copy's
+ * expiry).  An L2 answer "exists" also
  * deletes the L1 copy: a copy that lost a race of two writers may hold
  * an older cas, and a cas loop must not keep reading it.
  *
@@ -396,7 +398,9 @@ l12_step(struct rend_kop *k, int st)
         if (st == REND_OK) {
             REND_STAT_INC(s, cmd_get_hits_l2);
             capture(k);
-            if (batch(k)) {
+            if (batch(k) || cas_from_l2(k)) {
+                /* a read that bypassed L1 for its cas does not fill it
+                 * either: its kind would not read the copy */
                 rend_kop_finish(k, REND_OK);
             } else {
                 k->pend = REND_OK;
@@ -458,8 +462,9 @@ l12_step(struct rend_kop *k, int st)
             k->exptime = r->exptime;
         }
         k->pend = REND_OK;
-        if (batch(k) || r->cmd == REND_CMD_BTOUCH) {
-            /* binary touch: refresh an L1 copy, never add one */
+        if (batch(k) || r->cmd == REND_CMD_BTOUCH || cas_from_l2(k)) {
+            /* binary touch, and a gat that bypassed L1 for its cas:
+             * refresh an L1 copy's expiry, never add one */
             k->stage = S_L1_TOUCH;
             set_inputs(k);
             k->op.cas = 0;

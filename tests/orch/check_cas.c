@@ -373,6 +373,28 @@ START_TEST(binary_request_cas_on_other_writes)
 }
 END_TEST
 
+/* Which reads copy an L2 item into L1: all of them when L1 keeps L2's
+ * cas; with a memcached L1 a read that shows a cas (gets, binary get)
+ * bypasses L1 and adds no copy, while text get fills as always. */
+START_TEST(fill_policy)
+{
+    int keeps;
+
+    if (start(_i)) {
+        return;
+    }
+    keeps = _i / 2 == T_INMEM_LMDB || _i / 2 == T_INMEM_ROCKSDB;
+    EXPECT_RES(&cv2, orch_store(&cv2, "set", "fp", "v", 0, 0, 0), ORCH_OK);
+    (void)read_cas(&c12, "fp", "v");
+    EXPECT_PEEK(&srv, P_L1, "fp", keeps ? "v" : NULL, keeps);
+    if (!bin) {
+        (void)orch_delete(&cv1, "fp");
+        EXPECT_RES(&c12, orch_get(&c12, "get", "fp", 0, NULL), ORCH_OK);
+        EXPECT_PEEK(&srv, P_L1, "fp", "v", 1);
+    }
+}
+END_TEST
+
 static Suite *
 cas_suite(void)
 {
@@ -387,6 +409,7 @@ cas_suite(void)
         { "gat", gat_cas_is_accepted },
         { "stale_l1", stale_l1_copy_converges },
         { "other_writes", binary_request_cas_on_other_writes },
+        { "fill_policy", fill_policy },
     };
 
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
