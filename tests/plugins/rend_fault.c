@@ -30,6 +30,15 @@
 #include <rend/handler.h>
 
 #define NBUCKETS 4096
+
+/* Built with FAULT_ABI_1_0 (rend_fault_v10.so) it is an ABI 1.0 plugin:
+ * no FILL op, and a request cas on delete, append, prepend, incr and
+ * decr goes unchecked, as 1.0 allowed. */
+#ifdef FAULT_ABI_1_0
+#define CAS_DIFFERS(op, it) 0
+#else
+#define CAS_DIFFERS(op, it) ((op)->cas != 0 && (it)->cas != (op)->cas)
+#endif
 #define NO_FAULT 1000 /* not a status */
 
 static const char *opnames[REND_OP__COUNT] = {
@@ -275,7 +284,7 @@ execute(struct fault *f, struct rend_op *op)
         if (it == NULL) {
             return REND_NOT_STORED;
         }
-        if (op->cas != 0 && it->cas != op->cas) {
+        if (CAS_DIFFERS(op, it)) {
             return REND_EXISTS;
         }
         if (code == REND_OP_APPEND) {
@@ -290,7 +299,7 @@ execute(struct fault *f, struct rend_op *op)
         if (it == NULL) {
             return REND_NOT_FOUND;
         }
-        if (op->cas != 0 && it->cas != op->cas) {
+        if (CAS_DIFFERS(op, it)) {
             return REND_EXISTS;
         }
         *pp = it->next;
@@ -302,7 +311,7 @@ execute(struct fault *f, struct rend_op *op)
         if (it == NULL) {
             return REND_NOT_FOUND;
         }
-        if (op->cas != 0 && it->cas != op->cas) {
+        if (CAS_DIFFERS(op, it)) {
             return REND_EXISTS;
         }
         return do_arith(f, pp, op, now);
@@ -619,7 +628,12 @@ fault_walk(void *inst, rend_walk_f *fn, void *ud)
 }
 
 REND_EXPORT const struct rend_handler rend_handler_v1 = {
+#ifdef FAULT_ABI_1_0
+    .abi_major = REND_ABI_MAJOR, .abi_minor = 0,
+    .size = sizeof(struct rend_handler), .build_sig = REND_BUILD_SIG,
+#else
     REND_HANDLER_INIT,
+#endif
     .caps = REND_CAP_ASYNC | REND_CAP_CAS,
     .name = "fault",
     .version = "1.0",
@@ -634,7 +648,10 @@ REND_EXPORT const struct rend_handler rend_handler_v1 = {
         [REND_OP_APPEND] = fault_op,  [REND_OP_PREPEND] = fault_op,
         [REND_OP_CAS] = fault_op,     [REND_OP_DELETE] = fault_op,
         [REND_OP_INCR] = fault_op,    [REND_OP_DECR] = fault_op,
-        [REND_OP_FLUSH] = fault_op,   [REND_OP_FILL] = fault_op,
+        [REND_OP_FLUSH] = fault_op,
+#ifndef FAULT_ABI_1_0
+        [REND_OP_FILL] = fault_op,
+#endif
     },
     .stats = fault_stats,
     .walk = fault_walk,
