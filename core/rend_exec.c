@@ -252,6 +252,12 @@ rend_kop_issue(struct rend_kop *k, struct rend_hinst *hi, int code)
     if (tctx == NULL) {
         return REND_EDOWN; /* its thread_init failed (logged) */
     }
+    if (k->op.cas != 0 && hi->h.abi_minor < 1
+        && (code == REND_OP_DELETE || code == REND_OP_APPEND
+            || code == REND_OP_PREPEND || code == REND_OP_INCR
+            || code == REND_OP_DECR)) {
+        return REND_ENOTSUP; /* an ABI 1.0 plugin would ignore the cas */
+    }
     k->op.code = (uint16_t)code;
     k->op.core = k;
     if (hi->h.flush != NULL) {

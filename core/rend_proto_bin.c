@@ -247,8 +247,9 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
     case REND_CMD_APPEND: case REND_CMD_PREPEND:
         r->value = (const char *)key + keylen;
         r->nvalue = vlen;
-        if ((r->cmd == REND_CMD_SET || r->cmd == REND_CMD_REPLACE) && cas != 0) {
-            r->cmd = REND_CMD_CAS;
+        if ((r->cmd == REND_CMD_SET || r->cmd == REND_CMD_ADD
+             || r->cmd == REND_CMD_REPLACE) && cas != 0) {
+            r->cmd = REND_CMD_CAS; /* memcached's rule, add included */
         }
         break;
     case REND_CMD_INCR: case REND_CMD_DECR: {

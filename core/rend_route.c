@@ -7,32 +7,48 @@
  *
  * L1/L2 (L2 is the source of truth, L1 a cache of it):
  *   get      L1.get; hit -> reply.  Miss (or L1 failure) -> L2.get; hit ->
- *            L1.set with L2's flags and absolute expiry (a failed back-fill
- *            deletes the L1 key and never fails the request) -> reply.
+ *            L1 copy with L2's flags and absolute expiry (a failed
+ *            back-fill deletes the L1 key and never fails the request) ->
+ *            reply.
  *   gets     L2.get (the cas a client may send back must be L2's), then
  *            back-fill L1 as above.
  *   gat      L1.gat; hit -> L2.touch; L2 has no such item -> the L1 copy is
  *            deleted, counted as an inconsistency, reply miss.  L1 miss ->
- *            L2.gat; hit -> L1.set with the new expiry.
+ *            L2.gat; hit -> L1 copy with the new expiry.
  *   gats     L2.gat, back-fill.
- *   set, add L2 first; if stored -> L1.set (add too: L1 must not keep an
+ *   set, add L2 first; if stored -> L1 copy (add too: L1 must not keep an
  *            older value than L2 just accepted).
- *   replace,
+ *   replace  L2 first; if stored -> L1 copy only over an existing one.
  *   append,
- *   prepend  L2 first; if stored -> the same op on L1 (a miss there is fine).
- *   cas,
+ *   prepend  L2 first; if stored -> the same op on L1 (a miss there is
+ *            fine), or L1.delete when L1 keeps cas (below).
+ *   cas      L2 first; if stored -> L1 copy, or L1.delete when L1 cannot
+ *            keep cas.
  *   incr,
- *   decr     L2 only, then the L1 copy is deleted (its cas / number would
- *            be stale).
+ *   decr     L2 only, then the L1 copy is deleted (its number would be
+ *            stale).
  *   delete,
- *   touch    L2, then L1 (delete also when L2 had no item, so a stale L1
- *            copy cannot outlive it).
+ *   touch    L2, then L1 (delete, also when L2 had no item (and for cas),
+ *            so a stale L1 copy cannot outlive it).
  *   flush    L2, then L1.
  *   A failing L1 follow-up deletes the L1 key; the client gets L2's
  *   outcome.
  *
+ * cas.  Every cas a client sees must be one L2 accepts (only L2 checks a
+ * request cas; L1 follow-ups never carry it).  An "L1 copy" is a FILL
+ * under L2's cas when the L1 handler has that op (inmem): then L1 hits
+ * show L2's cas, and binary get/gat may be served by L1.  An L1 that
+ * cannot give an item a chosen cas (memcached: its cas is its own) gets a
+ * plain set, and every read that shows a cas (text gets/gats, any binary
+ * get/gat) goes to L2 first, as gets does, and then adds no copy to L1
+ * (such reads never look there; a gat refreshes an existing copy's
+ * expiry).  An L2 answer "exists" also
+ * deletes the L1 copy: a copy that lost a race of two writers may hold
+ * an older cas, and a cas loop must not keep reading it.
+ *
  * L1/L2 batch (bulk loads; never adds keys to L1): as L1/L2 except
- *   set, add L2, then L1.replace (refreshes only keys L1 already holds).
+ *   set, add,
+ *   cas      L2, then an L1 copy only over an existing one.
  *   get      L1.get, miss -> L2.get, no back-fill.
  *   gat      L2.gat; hit -> L1.touch with the requested expiry.
  *
@@ -79,6 +95,7 @@ set_inputs(struct rend_kop *k)
     const struct rend_req *r = k->req;
     struct rend_op *op = &k->op;
 
+    op->opflags = 0;
     op->value = r->value;
     op->nvalue = r->nvalue;
     op->flags = r->flags;
@@ -217,6 +234,48 @@ batch(const struct rend_kop *k)
     return k->route->strategy == REND_ST_L1L2_BATCH;
 }
 
+/* L1 can hold a copy under L2's cas (it has the FILL op), so a cas read
+ * from L1 is one L2 accepts. */
+static int
+l1_keeps_cas(const struct rend_kop *k)
+{
+    return k->route->l1->h.ops[REND_OP_FILL] != NULL;
+}
+
+/* The reply shows the client a cas it may send back: text gets/gats and
+ * every binary get-family reply (a meta request asking for the cas, `c`,
+ * belongs here too). */
+static int
+shows_cas(const struct rend_kop *k)
+{
+    int cmd = k->req->cmd;
+
+    return cmd == REND_CMD_GETS || cmd == REND_CMD_GATS
+           || k->req->proto == REND_PROTO_BINARY;
+}
+
+/* A read whose cas must come from L2 because L1's would not be L2's. */
+static int
+cas_from_l2(const struct rend_kop *k)
+{
+    return shows_cas(k) && !l1_keeps_cas(k);
+}
+
+/* Issue on L1 the store of a copy of k's item: FILL under L2's cas `cas`
+ * when L1 can keep it, else `plain` (L1 picks its own cas). */
+static void
+store_copy_l1(struct rend_kop *k, int plain, int if_present, uint64_t cas)
+{
+    if (l1_keeps_cas(k)) {
+        k->op.cas = cas;
+        k->op.opflags = if_present ? REND_OPF_IF_PRESENT : 0;
+        issue(k, 1, REND_OP_FILL);
+    } else {
+        k->op.cas = 0;
+        issue(k, 1, plain);
+    }
+}
+
 /* Back-fill L1 with the value held in k (from L2). */
 static void
 fill_l1(struct rend_kop *k)
@@ -227,7 +286,7 @@ fill_l1(struct rend_kop *k)
     k->op.flags = k->flags;
     k->op.exptime = k->exptime;
     REND_STAT_INC(STATS(k), cmd_get_set_l1);
-    issue(k, 1, REND_OP_SET);
+    store_copy_l1(k, REND_OP_SET, 0, k->cas);
 }
 
 /* Delete k's key in L1, then finish with `outcome`. */
@@ -236,6 +295,7 @@ cleanup_l1(struct rend_kop *k, int outcome)
 {
     k->pend = outcome;
     k->stage = S_L1_CLEANUP;
+    k->op.cas = 0; /* whatever L1's copy is, it goes */
     REND_STAT_INC(STATS(k), l1_invalidations);
     issue(k, 1, REND_OP_DELETE);
 }
@@ -263,6 +323,35 @@ l1_followup(const struct rend_kop *k)
     }
 }
 
+/* The L1 follow-up after L2 accepted a write (k holds L2's results, k->op
+ * the request's inputs). */
+static void
+write_l1(struct rend_kop *k)
+{
+    int code = l1_followup(k);
+
+    k->op.cas = 0; /* the request's cas was L2's to check */
+    if (l1_keeps_cas(k)) {
+        switch (cmd_op(k)) {
+        case REND_OP_SET:
+        case REND_OP_ADD:
+        case REND_OP_CAS:
+            store_copy_l1(k, code, batch(k), k->cas);
+            return;
+        case REND_OP_REPLACE:
+            store_copy_l1(k, code, 1, k->cas);
+            return;
+        case REND_OP_APPEND:
+        case REND_OP_PREPEND:
+            code = REND_OP_DELETE; /* L1 would give it its own cas */
+            break;
+        default:
+            break;
+        }
+    }
+    issue(k, 1, code);
+}
+
 static void
 l12_start(struct rend_kop *k)
 {
@@ -270,7 +359,7 @@ l12_start(struct rend_kop *k)
 
     switch (cmd_op(k)) {
     case REND_OP_GET:
-        if (cmd == REND_CMD_GETS) {
+        if (cmd == REND_CMD_GETS || cas_from_l2(k)) {
             k->stage = S_L2_GET;
             issue(k, 2, REND_OP_GET);
         } else {
@@ -279,7 +368,8 @@ l12_start(struct rend_kop *k)
         }
         return;
     case REND_OP_GAT:
-        if (cmd == REND_CMD_GATS || cmd == REND_CMD_BTOUCH || batch(k)) {
+        if (cmd == REND_CMD_GATS || cmd == REND_CMD_BTOUCH || batch(k)
+            || cas_from_l2(k)) {
             k->stage = S_L2_GAT;
             issue(k, 2, REND_OP_GAT);
         } else {
@@ -321,7 +411,9 @@ l12_step(struct rend_kop *k, int st)
         if (st == REND_OK) {
             REND_STAT_INC(s, cmd_get_hits_l2);
             capture(k);
-            if (batch(k)) {
+            if (batch(k) || cas_from_l2(k)) {
+                /* a read that bypassed L1 for its cas does not fill it
+                 * either: its kind would not read the copy */
                 rend_kop_finish(k, REND_OK);
             } else {
                 k->pend = REND_OK;
@@ -383,10 +475,12 @@ l12_step(struct rend_kop *k, int st)
             k->exptime = r->exptime;
         }
         k->pend = REND_OK;
-        if (batch(k) || r->cmd == REND_CMD_BTOUCH) {
-            /* binary touch: refresh an L1 copy, never add one */
+        if (batch(k) || r->cmd == REND_CMD_BTOUCH || cas_from_l2(k)) {
+            /* binary touch, and a gat that bypassed L1 for its cas:
+             * refresh an L1 copy's expiry, never add one */
             k->stage = S_L1_TOUCH;
             set_inputs(k);
+            k->op.cas = 0;
             issue(k, 1, REND_OP_TOUCH);
         } else {
             fill_l1(k);
@@ -405,8 +499,15 @@ l12_step(struct rend_kop *k, int st)
         }
         if (st != REND_OK) {
             if (st == REND_NOT_FOUND && (cmd_op(k) == REND_OP_DELETE
-                                         || cmd_op(k) == REND_OP_TOUCH)) {
+                                         || cmd_op(k) == REND_OP_TOUCH
+                                         || cmd_op(k) == REND_OP_CAS)) {
                 cleanup_l1(k, st); /* no stale L1 copy may remain */
+                return;
+            }
+            if (st == REND_EXISTS) {
+                /* the client's cas is not L2's: an L1 copy may be what
+                 * showed it, and must not show it again */
+                cleanup_l1(k, st);
                 return;
             }
             rend_kop_finish(k, st);
@@ -416,7 +517,7 @@ l12_step(struct rend_kop *k, int st)
         k->pend = REND_OK;
         k->stage = S_L1_WRITE;
         set_inputs(k);
-        issue(k, 1, l1_followup(k));
+        write_l1(k);
         return;
     case S_L2_INCR_ADD:
         if (st == REND_NOT_STORED) {
@@ -434,6 +535,7 @@ l12_step(struct rend_kop *k, int st)
         k->number = r->initial;
         k->pend = REND_OK;
         k->stage = S_L1_WRITE;
+        k->op.cas = 0;
         issue(k, 1, REND_OP_DELETE);
         return;
     case S_L1_WRITE:

@@ -25,7 +25,8 @@ struct inmem_item {
     struct inmem_item *hnext;       /* hash chain */
     struct inmem_item *prev, *next; /* recency list, head = newest */
     uint64_t hash;
-    uint64_t cas;
+    uint64_t cas;    /* the cas clients see (a FILL sets it) */
+    uint64_t seq;    /* from the cas counter when linked: flush order */
     int64_t exptime; /* absolute, 0 = never */
     int64_t stored;  /* host->now() when stored, for delayed flushes */
     uint32_t nkey;
@@ -78,8 +79,8 @@ struct inmem {
     struct inmem_stripe *stripes;
 
     _Atomic uint64_t bytes;       /* sum of INMEM_ITEM_SIZE over items */
-    _Atomic uint64_t cas;         /* last cas handed out */
-    _Atomic uint64_t flush_cas;   /* items with cas <= this are flushed */
+    _Atomic uint64_t cas;         /* last cas / seq handed out */
+    _Atomic uint64_t flush_cas;   /* items with seq <= this are flushed */
     _Atomic int64_t flush_before; /* items stored before this are gone... */
     _Atomic int64_t flush_at;     /* ...once now >= flush_at (0 = none) */
     _Atomic unsigned evict_cursor;
@@ -111,8 +112,9 @@ struct inmem_item *inmem_find(struct inmem *m, struct inmem_stripe *s,
 /* Record a hit for the eviction policy. */
 void inmem_touch_lru(struct inmem *m, struct inmem_stripe *s,
                      struct inmem_item *it);
-/* Put a new item in (it->hash set; gets a fresh cas).  old, when not NULL,
- * is the item it replaces and is freed.  Returns the new cas. */
+/* Put a new item in (it->hash set; gets a fresh seq, and that as its
+ * cas).  old, when not NULL, is the item it replaces and is freed.
+ * Returns the new cas. */
 uint64_t inmem_link(struct inmem *m, struct inmem_stripe *s,
                     struct inmem_item *it, struct inmem_item *old);
 /* Change an item's expiry. */

@@ -115,7 +115,7 @@ inmem_dead(struct inmem *m, const struct inmem_item *it, int64_t now)
     if (REND_EXPIRED(it->exptime, now)) {
         return 1;
     }
-    if (it->cas <= atomic_load_explicit(&m->flush_cas, memory_order_relaxed)) {
+    if (it->seq <= atomic_load_explicit(&m->flush_cas, memory_order_relaxed)) {
         return 1;
     }
     if (it->stored < atomic_load_explicit(&m->flush_before,
@@ -271,7 +271,8 @@ inmem_link(struct inmem *m, struct inmem_stripe *s, struct inmem_item *it,
     if (old != NULL) {
         inmem_unlink(m, s, old);
     }
-    it->cas = atomic_fetch_add_explicit(&m->cas, 1, memory_order_relaxed) + 1;
+    it->seq = atomic_fetch_add_explicit(&m->cas, 1, memory_order_relaxed) + 1;
+    it->cas = it->seq;
     it->ref = 0;
     it->ttl = it->exptime != 0;
     s->ttl_items += it->ttl;

@@ -125,7 +125,7 @@ op_touch(void *tctx, struct rend_op *op)
     return REND_OK;
 }
 
-/* ---- whole-value stores: set, add, replace, cas --------------------- */
+/* ---- whole-value stores: set, add, replace, cas, fill --------------- */
 
 static int
 op_store(void *tctx, struct rend_op *op)
@@ -170,6 +170,11 @@ op_store(void *tctx, struct rend_op *op)
             s->c.cas_hits++;
         }
         break;
+    case REND_OP_FILL:
+        if (old == NULL && (op->opflags & REND_OPF_IF_PRESENT)) {
+            st = REND_NOT_STORED;
+        }
+        break;
     default:
         break;
     }
@@ -179,6 +184,11 @@ op_store(void *tctx, struct rend_op *op)
         return st;
     }
     op->out_cas = inmem_link(m, s, it, old);
+    if (op->code == REND_OP_FILL && op->cas != 0) {
+        /* the source of truth's cas; seq still orders flushes */
+        it->cas = op->cas;
+        op->out_cas = op->cas;
+    }
     inmem_make_room(m, s, it, now); /* unlocks s */
     return REND_OK;
 }
@@ -225,6 +235,10 @@ op_concat(void *tctx, struct rend_op *op)
         pthread_mutex_unlock(&s->mu);
         return REND_NOT_STORED;
     }
+    if (op->cas != 0 && op->cas != old->cas) {
+        pthread_mutex_unlock(&s->mu);
+        return REND_EXISTS;
+    }
     if (too_big(m, op->nkey, (uint64_t)old->nvalue + op->nvalue)) {
         pthread_mutex_unlock(&s->mu);
         return REND_ETOOBIG;
@@ -266,6 +280,10 @@ op_arith(void *tctx, struct rend_op *op)
         pthread_mutex_unlock(&s->mu);
         return REND_NOT_FOUND;
     }
+    if (op->cas != 0 && op->cas != it->cas) {
+        pthread_mutex_unlock(&s->mu);
+        return REND_EXISTS;
+    }
     if (rend_counter_parse(INMEM_VALUE(it), it->nvalue, &v) != 0) {
         pthread_mutex_unlock(&s->mu);
         return REND_NON_NUMERIC;
@@ -282,8 +300,9 @@ op_arith(void *tctx, struct rend_op *op)
     if ((uint32_t)len == it->nvalue) {
         /* Same length: rewrite in place under a new cas. */
         memcpy(INMEM_VALUE(it), num, (size_t)len);
-        it->cas = atomic_fetch_add_explicit(&m->cas, 1,
+        it->seq = atomic_fetch_add_explicit(&m->cas, 1,
                                             memory_order_relaxed) + 1;
+        it->cas = it->seq;
         it->stored = now;
         inmem_touch_lru(m, s, it);
         op->out_cas = it->cas;
@@ -311,6 +330,10 @@ op_delete(void *tctx, struct rend_op *op)
         s->c.delete_misses++;
         pthread_mutex_unlock(&s->mu);
         return REND_NOT_FOUND;
+    }
+    if (op->cas != 0 && op->cas != it->cas) {
+        pthread_mutex_unlock(&s->mu);
+        return REND_EXISTS;
     }
     s->c.delete_hits++;
     inmem_unlink(m, s, it);
@@ -541,6 +564,7 @@ REND_EXPORT const struct rend_handler rend_handler_v1 = {
         [REND_OP_INCR] = op_arith,
         [REND_OP_DECR] = op_arith,
         [REND_OP_FLUSH] = op_flush,
+        [REND_OP_FILL] = op_store,
     },
     .stats = inmem_stats,
     .walk = inmem_walk,

@@ -326,6 +326,9 @@ do_store(struct wctx *w, struct rend_op *op, const MDB_val *key)
         if (!live) {
             return REND_NOT_STORED;
         }
+        if (op->cas != 0 && it.cas != op->cas) {
+            return REND_EXISTS;
+        }
         if (it.ndata + op->nvalue > inst->item_size_max) {
             return REND_ETOOBIG;
         }
@@ -352,13 +355,16 @@ do_store(struct wctx *w, struct rend_op *op, const MDB_val *key)
 }
 
 static int
-do_delete(struct wctx *w, const MDB_val *key)
+do_delete(struct wctx *w, const struct rend_op *op, const MDB_val *key)
 {
     struct rend_lmdb_item it;
     int exists, live = lookup(w, key, &it, 0, &exists);
 
     if (live < 0) {
         return live;
+    }
+    if (live && op->cas != 0 && it.cas != op->cas) {
+        return REND_EXISTS;
     }
     if (exists) {
         int rc = mdb_del(w->txn, w->inst->items, (MDB_val *)key, NULL);
@@ -379,6 +385,9 @@ do_arith(struct wctx *w, struct rend_op *op, const MDB_val *key)
 
     if (live <= 0) {
         return live == 0 ? REND_NOT_FOUND : live;
+    }
+    if (op->cas != 0 && it.cas != op->cas) {
+        return REND_EXISTS;
     }
     if (rend_counter_parse(it.data, it.ndata, &v) != 0) {
         return REND_NON_NUMERIC;
@@ -466,7 +475,7 @@ apply(struct wctx *w, struct rend_op *op)
     case REND_OP_CAS:
         return do_store(w, op, &key);
     case REND_OP_DELETE:
-        return do_delete(w, &key);
+        return do_delete(w, op, &key);
     case REND_OP_INCR:
     case REND_OP_DECR:
         return do_arith(w, op, &key);

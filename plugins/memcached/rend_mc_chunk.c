@@ -604,6 +604,19 @@ cond_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 
 /* ---- get / gat ---- */
 
+/* The gat's metadata rewrite gave the item a new cas: that is the one to
+ * show (a failed rewrite leaves the one read). */
+static void
+gat_meta_written(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct cop *p = ud;
+
+    if (err == 0 && r->kind == REND_MC_R_HD) {
+        p->op->out_cas = r->cas;
+    }
+    end(p, REND_OK);
+}
+
 static void
 get_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
@@ -625,7 +638,9 @@ get_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
         /* Rewrite the metadata's Exptime, unless someone wrote since. */
         p->m.exptime = (uint32_t)op->exptime;
         p->wflags = p->m.flags;
-        send_meta_store(p, 'S', p->meta_cas, ignore_reply);
+        if (send_meta_store(p, 'S', p->meta_cas, gat_meta_written) == 0) {
+            return;
+        }
     }
     end(p, REND_OK);
 }
@@ -668,7 +683,9 @@ touch_meta_written(void *ud, int err, const struct rend_mc_reply *r)
     struct cop *p = ud;
     int st = store_status(p, err, r);
 
-    if (st == REND_EXISTS) {
+    if (st == REND_OK) {
+        p->op->out_cas = r->cas; /* the rewrite's */
+    } else if (st == REND_EXISTS) {
         st = REND_OK; /* rewritten meanwhile: the newer write wins */
     } else if (st == REND_NOT_STORED) {
         st = REND_NOT_FOUND;
@@ -759,6 +776,9 @@ delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
             end(p, REND_NOT_FOUND);
             return;
         }
+    } else if (p->op->cas != 0 && p->op->cas != p->meta_cas) {
+        end(p, REND_EXISTS); /* a request cas that no longer matches */
+        return;
     }
     c = conn(p, &rc);
     if (c == NULL) {
@@ -931,6 +951,10 @@ rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
                        ? REND_NOT_FOUND
                        : REND_NOT_STORED;
         end(p, rc < 0 ? rc : miss);
+        return;
+    }
+    if (p->op->cas != 0 && p->op->cas != p->meta_cas) {
+        end(p, REND_EXISTS); /* a request cas that no longer matches */
         return;
     }
     free(p->tmp);

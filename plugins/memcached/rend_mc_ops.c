@@ -265,7 +265,12 @@ format(struct pop *p, struct rend_mc_conn *c, uint32_t o)
     }
     w = REND_MC_PUTS(w, " O");
     w = rend_mc_put_u64(w, o);
-    if (op->code == REND_OP_CAS) {
+    if (op->code == REND_OP_CAS
+        || (op->cas != 0 && (op->code == REND_OP_DELETE
+                             || op->code == REND_OP_APPEND
+                             || op->code == REND_OP_PREPEND
+                             || op->code == REND_OP_INCR
+                             || op->code == REND_OP_DECR))) {
         w = REND_MC_PUTS(w, " C");
         w = rend_mc_put_u64(w, op->cas);
     }

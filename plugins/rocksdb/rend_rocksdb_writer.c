@@ -346,6 +346,12 @@ apply(struct wctx *w, struct rend_op *op, unsigned char *mut)
         return rc;
     }
     live = ent_live(w, e);
+    if (live && op->cas != 0 && e->hdr.cas != op->cas
+        && (code == REND_OP_APPEND || code == REND_OP_PREPEND
+            || code == REND_OP_DELETE || code == REND_OP_INCR
+            || code == REND_OP_DECR)) {
+        return REND_EXISTS; /* a request cas that no longer matches */
+    }
     switch (code) {
     case REND_OP_GET:
         return live ? rend_rdb_fill(w->r, op, &e->hdr, e->val, e->nval)

@@ -850,10 +850,152 @@ START_TEST(expiry_boundary_exact)
 }
 END_TEST
 
+/* ABI 1.1: a non-zero op->cas is checked by delete, append, prepend,
+ * incr and decr. */
+static int
+run_with_cas(int code, const char *k, const char *value, uint64_t cas,
+             uint64_t *out_cas)
+{
+    struct rend_op op;
+    int st;
+
+    rend_th_op_init(&op, code, k, value, value ? strlen(value) : 0, 0, 0);
+    op.delta = 1;
+    op.cas = cas;
+    st = rend_th_run(th, &op);
+    if (out_cas != NULL) {
+        *out_cas = op.out_cas;
+    }
+    rend_th_op_fini(&op);
+    return st;
+}
+
+static uint64_t
+cas_of(const char *k)
+{
+    struct res r;
+    uint64_t c;
+
+    cu_get(th, REND_OP_GET, k, strlen(k), 0, 0, &r);
+    ck_assert_status(r.st, REND_OK);
+    c = r.cas;
+    res_free(&r);
+    ck_assert_uint_ne(c, 0);
+    return c;
+}
+
+START_TEST(request_cas_on_other_writes)
+{
+    const char *k = key("rc"), *miss = key("rc-miss");
+    uint64_t c, c2 = 0;
+
+    /* a missing item answers as without a cas */
+    ck_assert_status(run_with_cas(REND_OP_DELETE, miss, NULL, 7, NULL),
+                     REND_NOT_FOUND);
+    ck_assert_status(run_with_cas(REND_OP_APPEND, miss, "x", 7, NULL),
+                     REND_NOT_STORED);
+    ck_assert_status(run_with_cas(REND_OP_INCR, miss, NULL, 7, NULL),
+                     REND_NOT_FOUND);
+
+    ck_assert_status(cu_set(th, REND_OP_SET, k, "1", 0, 0), REND_OK);
+    c = cas_of(k);
+    ck_assert_status(run_with_cas(REND_OP_APPEND, k, "2", c + 999, NULL),
+                     REND_EXISTS);
+    ck_assert_status(run_with_cas(REND_OP_PREPEND, k, "0", c + 999, NULL),
+                     REND_EXISTS);
+    cu_expect(th, k, "1");
+    ck_assert_status(run_with_cas(REND_OP_APPEND, k, "2", c, &c2), REND_OK);
+    cu_expect(th, k, "12");
+    ck_assert_uint_eq(cas_of(k), c2);
+    /* c is stale now */
+    ck_assert_status(run_with_cas(REND_OP_PREPEND, k, "0", c, NULL),
+                     REND_EXISTS);
+    ck_assert_status(run_with_cas(REND_OP_PREPEND, k, "3", c2, &c), REND_OK);
+    cu_expect(th, k, "312");
+    ck_assert_status(run_with_cas(REND_OP_INCR, k, NULL, c + 999, NULL),
+                     REND_EXISTS);
+    ck_assert_status(run_with_cas(REND_OP_DECR, k, NULL, c + 999, NULL),
+                     REND_EXISTS);
+    cu_expect(th, k, "312");
+    ck_assert_status(run_with_cas(REND_OP_INCR, k, NULL, c, &c2), REND_OK);
+    cu_expect(th, k, "313");
+    ck_assert_status(run_with_cas(REND_OP_DECR, k, NULL, c2, &c), REND_OK);
+    cu_expect(th, k, "312");
+    ck_assert_status(run_with_cas(REND_OP_DELETE, k, NULL, c + 999, NULL),
+                     REND_EXISTS);
+    cu_expect(th, k, "312");
+    ck_assert_status(run_with_cas(REND_OP_DELETE, k, NULL, cas_of(k), NULL),
+                     REND_OK);
+    cu_expect_miss(th, k);
+}
+END_TEST
+
+/* ABI 1.1, optional: FILL stores a copy under the cas it is given. */
+START_TEST(fill_keeps_given_cas)
+{
+    const char *k = key("fill"), *k2 = key("fill2");
+    uint64_t out = 0;
+    struct rend_op op;
+    struct res r;
+    int64_t exp = rend_th_now() + 1000;
+
+    rend_th_op_init(&op, REND_OP_FILL, k, "copy", 4, 6, exp);
+    op.cas = 777777;
+    ck_assert_status(rend_th_run(th, &op), REND_OK);
+    ck_assert_uint_eq(op.out_cas, 777777);
+    rend_th_op_fini(&op);
+    cu_get(th, REND_OP_GET, k, strlen(k), 0, 0, &r);
+    ck_assert_status(r.st, REND_OK);
+    ck_assert_mem_eq(r.value, "copy", 4);
+    ck_assert_uint_eq(r.flags, 6);
+    ck_assert_int_eq(r.exptime, exp);
+    ck_assert_uint_eq(r.cas, 777777);
+    res_free(&r);
+    /* that cas is the item's for every check */
+    ck_assert_status(cu_store(th, REND_OP_CAS, k, strlen(k), "c", 1, 0, 0,
+                              777776, NULL), REND_EXISTS);
+    ck_assert_status(cu_store(th, REND_OP_CAS, k, strlen(k), "c", 1, 0, 0,
+                              777777, &out), REND_OK);
+    ck_assert_uint_ne(out, 777777);
+
+    /* IF_PRESENT: only over a live item */
+    rend_th_op_init(&op, REND_OP_FILL, k2, "x", 1, 0, 0);
+    op.cas = 5;
+    op.opflags = REND_OPF_IF_PRESENT;
+    ck_assert_status(rend_th_run(th, &op), REND_NOT_STORED);
+    rend_th_op_fini(&op);
+    cu_expect_miss(th, k2);
+    rend_th_op_init(&op, REND_OP_FILL, k, "y", 1, 0, 0);
+    op.cas = 5;
+    op.opflags = REND_OPF_IF_PRESENT;
+    ck_assert_status(rend_th_run(th, &op), REND_OK);
+    rend_th_op_fini(&op);
+    cu_expect(th, k, "y");
+    ck_assert_uint_eq(cas_of(k), 5);
+
+    /* a small given cas after a flush is not taken for a flushed item */
+    ck_assert_status(cu_simple(th, REND_OP_FLUSH, NULL, 0), REND_OK);
+    cu_expect_miss(th, k);
+    rend_th_op_init(&op, REND_OP_FILL, k2, "z", 1, 0, 0);
+    op.cas = 1;
+    ck_assert_status(rend_th_run(th, &op), REND_OK);
+    rend_th_op_fini(&op);
+    cu_expect(th, k2, "z");
+    ck_assert_uint_eq(cas_of(k2), 1);
+    /* cas 0: a fresh cas, as SET */
+    rend_th_op_init(&op, REND_OP_FILL, k, "w", 1, 0, 0);
+    ck_assert_status(rend_th_run(th, &op), REND_OK);
+    ck_assert_uint_ne(op.out_cas, 0);
+    out = op.out_cas;
+    rend_th_op_fini(&op);
+    ck_assert_uint_eq(cas_of(k), out);
+}
+END_TEST
+
 /* ---- suite ---------------------------------------------------------- */
 
 #define OP(x) (1u << REND_OP_##x)
-#define NTESTS 23
+#define NTESTS 25
 
 struct ctest {
     const char *name;
@@ -896,6 +1038,11 @@ fill_tests(struct ctest *tests)
     { "flush_delayed", flush_delayed, OP(FLUSH) | OP(SET) | OP(GET), 0, 0 },
     { "expiry_boundary_exact", expiry_boundary_exact,
       OP(FLUSH) | OP(SET) | OP(GET), 1, 0 },
+    { "request_cas_on_other_writes", request_cas_on_other_writes,
+      OP(DELETE) | OP(APPEND) | OP(PREPEND) | OP(INCR) | OP(DECR) | OP(SET)
+          | OP(GET), 0, 1 },
+    { "fill_keeps_given_cas", fill_keeps_given_cas,
+      OP(FILL) | OP(CAS) | OP(FLUSH) | OP(GET), 0, 1 },
     };
 
     memcpy(tests, all, sizeof(all));
@@ -903,7 +1050,8 @@ fill_tests(struct ctest *tests)
 
 static const char *opnames[] = { "get", "gat", "touch", "set", "add",
                                  "replace", "append", "prepend", "cas",
-                                 "delete", "incr", "decr", "flush" };
+                                 "delete", "incr", "decr", "flush",
+                                 "fill" };
 
 /* Why t cannot run on this handler, or NULL. */
 static const char *

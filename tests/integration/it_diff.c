@@ -49,8 +49,6 @@
 #define ALLOW_EINVAL_OPEN "memcached closes the connection after a binary " \
                           "Invalid arguments reply; rend keeps it open " \
                           "(the request was fully framed)"
-#define BUG_CAS "rend ignores a binary request cas on append/prepend/" \
-                "delete/incr/decr; memcached answers 0x0002 Data exists"
 #define ALLOW_PAD "memcached rewrites a shorter incr/decr result in place, " \
                   "padded with spaces; rend stores the plain decimal text"
 
@@ -304,12 +302,17 @@ static const struct bstep bin_steps[] = {
       VAL("d"), .cas = 1 },
     { .name = "replace with stale cas", .op = 0x03, EX8(Z4, Z4), .key = "c1",
       VAL("e"), .cas = 2 },
+    { .name = "add with stale cas", .op = 0x02, EX8(Z4, Z4), .key = "c1",
+      VAL("h"), .cas = 2 },
+    { .name = "add with cas", .op = 0x02, EX8(Z4, Z4), .key = "c1",
+      VAL("i"), .cas = 1 },
+    { .name = "add with cas on miss", .op = 0x02, EX8(Z4, Z4),
+      .key = "nokey", VAL("j"), .cas = 2 },
+    { .name = "get after add with cas", .op = 0x00, .key = "c1" },
     { .name = "append with cas", .op = 0x0e, .key = "c1", VAL("f"), .cas = 1 },
     { .name = "append with stale cas", .op = 0x0e, .key = "c1", VAL("g"),
-      .cas = 2,
-      .bug = BUG_CAS },
-    { .name = "delete with stale cas", .op = 0x04, .key = "c1", .cas = 2,
-      .bug = BUG_CAS },
+      .cas = 2 },
+    { .name = "delete with stale cas", .op = 0x04, .key = "c1", .cas = 2 },
     { .name = "cas: set again", .op = 0x01, EX8(Z4, Z4), .key = "c1",
       VAL("z") },
     { .name = "get c1", .op = 0x00, .key = "c1" },
@@ -347,8 +350,7 @@ static const struct bstep bin_steps[] = {
     { .name = "decr shorter", .op = 0x06, INC(U64_1, U64_0, Z4), .key = "d" },
     { .name = "get d", .op = 0x00, .key = "d", .allow = ALLOW_PAD },
     { .name = "incr with cas", .op = 0x05, INC(U64_1, U64_0, Z4), .key = "d",
-      .cas = 2,
-      .bug = BUG_CAS },
+      .cas = 2 },
     /* touch / gat */
     { .name = "touch hit", .op = 0x1c, EXT("\x00\x00\x00\x64"), .key = "a" },
     { .name = "touch miss", .op = 0x1c, EXT("\x00\x00\x00\x64"),

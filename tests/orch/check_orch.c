@@ -187,11 +187,13 @@ START_TEST(l12_gets_returns_l2_cas)
 
     EXPECT_RES(&c12, orch_store(&c12, "cas", "k", "v2", 0, 0, it.cas),
                ORCH_OK);
-    /* cas acts on L2 and invalidates L1 */
+    /* cas acts on L2; L1 gets the new value under L2's new cas */
     EXPECT_PEEK(&srv, P_L2, "k", "v2", 1);
-    EXPECT_PEEK(&srv, P_L1, "k", NULL, 0);
+    EXPECT_PEEK(&srv, P_L1, "k", "v2", 1);
     EXPECT_RES(&c12, orch_store(&c12, "cas", "k", "v3", 0, 0, it.cas),
                ORCH_EXISTS);
+    /* a refused cas also drops the L1 copy (it may be a stale one) */
+    EXPECT_PEEK(&srv, P_L1, "k", NULL, 0);
     EXPECT_RES(&c12, orch_store(&c12, "cas", "nokey", "v", 0, 0, 1),
                ORCH_NOT_FOUND);
 
@@ -300,8 +302,12 @@ START_TEST(l12_append_prepend)
     EXPECT_RES(&c12, orch_store(&c12, "append", "k", "c", 0, 0, 0), ORCH_OK);
     EXPECT_RES(&c12, orch_store(&c12, "prepend", "k", "a", 0, 0, 0),
                ORCH_OK);
-    EXPECT_PEEK(&srv, P_L1, "k", "abc", 1);
     EXPECT_PEEK(&srv, P_L2, "k", "abc", 1);
+    /* inmem L1 keeps L2's cas: an appended copy would get L1's own, so
+     * the copy is deleted and the next get back-fills it */
+    EXPECT_PEEK(&srv, P_L1, "k", NULL, 0);
+    EXPECT_RES(&c12, orch_get(&c12, "get", "k", 0, NULL), ORCH_OK);
+    EXPECT_PEEK(&srv, P_L1, "k", "abc", 1);
     /* L2 only: appended there, L1 miss is fine */
     EXPECT_RES(&cv2, orch_store(&cv2, "set", "o", "x", 0, 0, 0), ORCH_OK);
     EXPECT_RES(&c12, orch_store(&c12, "append", "o", "y", 0, 0, 0), ORCH_OK);
@@ -465,9 +471,13 @@ START_TEST(batch_other_writes_as_l12)
     /* replace / append on both tiers; an L2-only key stays out of L1 */
     EXPECT_RES(&c12, orch_store(&c12, "set", "k", "b", 0, 0, 0), ORCH_OK);
     EXPECT_RES(&cb, orch_store(&cb, "replace", "k", "r", 0, 0, 0), ORCH_OK);
+    EXPECT_PEEK(&srv, P_L1, "k", "r", 1);
     EXPECT_RES(&cb, orch_store(&cb, "append", "k", "s", 0, 0, 0), ORCH_OK);
-    EXPECT_PEEK(&srv, P_L1, "k", "rs", 1);
+    /* append: the L1 copy (it would not keep L2's cas) is deleted */
+    EXPECT_PEEK(&srv, P_L1, "k", NULL, 0);
     EXPECT_PEEK(&srv, P_L2, "k", "rs", 1);
+    EXPECT_RES(&c12, orch_get(&c12, "get", "k", 0, NULL), ORCH_OK);
+    EXPECT_PEEK(&srv, P_L1, "k", "rs", 1);
     EXPECT_RES(&cv2, orch_store(&cv2, "set", "o", "x", 0, 0, 0), ORCH_OK);
     EXPECT_RES(&cb, orch_store(&cb, "prepend", "o", "w", 0, 0, 0), ORCH_OK);
     EXPECT_PEEK(&srv, P_L2, "o", "wx", 1);

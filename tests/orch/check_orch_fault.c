@@ -174,6 +174,79 @@ START_TEST(l2_touch_error_is_the_clients)
 }
 END_TEST
 
+/* ---- an ABI 1.0 plugin (rend_fault_v10.so: no FILL) ---------------- */
+
+/* As start_with, with the 1.0 build for the tiers that ask for it. */
+static void
+start_v10(int l1_v10, int l2_v10, int bin)
+{
+    char conf[2048];
+
+    snprintf(conf, sizeof(conf),
+             "local so = env(\"ORCH_FAULT_SO\", \"\")\n"
+             "local so10 = so:gsub(\"rend_fault%%.so$\", "
+             "\"rend_fault_v10.so\")\n"
+             "local l1 = handler(%s) { name = \"l1\" }\n"
+             "local l2 = handler(%s) { name = \"l2\" }\n"
+             "listen { port = 0, address = \"127.0.0.1\","
+             " routes = { default = l1l2(l1, l2) } }\n"
+             "listen { port = 0, address = \"127.0.0.1\","
+             " routes = { default = l1l2_batch(l1, l2) } }\n"
+             "listen { port = 0, address = \"127.0.0.1\","
+             " routes = { default = l1only(l1) } }\n"
+             "listen { port = 0, address = \"127.0.0.1\","
+             " routes = { default = l1only(l2) } }\n",
+             l1_v10 ? "so10" : "so", l2_v10 ? "so10" : "so");
+    ck_assert_int_eq(orch_start_text(&srv, conf), 0);
+    ck_assert_int_eq(srv.nports, 4);
+    ck_assert_int_eq(orch_connect(&srv, P_L12, bin, &c12), 0);
+    ck_assert_int_eq(orch_connect(&srv, P_L1, bin, &cv1), 0);
+    ck_assert_int_eq(orch_connect(&srv, P_L2, bin, &cv2), 0);
+}
+
+/* An L1 without FILL cannot show L2's cas: reads that show one go to L2,
+ * and their cas works. */
+START_TEST(abi_1_0_l1_reads_cas_from_l2)
+{
+    struct orch_item it;
+
+    start_v10(1, 0, _i);
+    for (int n = 0; n < 5; n++) { /* L1's counter ahead of L2's */
+        EXPECT_RES(&cv1, orch_store(&cv1, "set", "j", "j", 0, 0, 0),
+                   ORCH_OK);
+    }
+    EXPECT_RES(&c12, orch_store(&c12, "set", "k", "v", 0, 0, 0), ORCH_OK);
+    EXPECT_PEEK(&srv, P_L1, "k", "v", 1); /* a plain L1 set */
+    EXPECT_RES(&c12, orch_get(&c12, _i ? "get" : "gets", "k", 0, &it),
+               ORCH_OK);
+    ck_assert_int_eq(calls("l2", "get"), 1);
+    EXPECT_RES(&c12, orch_store(&c12, "cas", "k", "w", 0, 0, it.cas),
+               ORCH_OK);
+    /* cas deleted the L1 copy: L2 again (binary get: L2 anyway) */
+    EXPECT_RES(&c12, orch_get(&c12, "get", "k", 0, &it), ORCH_OK);
+    ck_assert_str_eq(it.value, "w");
+    ck_assert_int_eq(calls("l2", "get"), 2);
+    /* text get fills and then reads L1; binary get never does */
+    EXPECT_RES(&c12, orch_get(&c12, "get", "k", 0, &it), ORCH_OK);
+    ck_assert_int_eq(calls("l2", "get"), _i ? 3 : 2);
+}
+END_TEST
+
+/* An ABI 1.0 L2 would ignore a request cas on delete: the core refuses
+ * to send it one ("Not supported"), and the item stays. */
+START_TEST(abi_1_0_l2_refuses_request_cas)
+{
+    start_v10(0, 1, 1);
+    EXPECT_RES(&c12, orch_store(&c12, "set", "k", "v", 0, 0, 0), ORCH_OK);
+    EXPECT_RES(&c12, orch_bin_cas(&c12, "delete", "k", NULL, 12345),
+               ORCH_SERVER_ERROR);
+    ck_assert_msg(strstr(c12.last, "0x83") != NULL, "reply %s", c12.last);
+    EXPECT_PEEK(&srv, P_L2, "k", "v", 1);
+    EXPECT_RES(&c12, orch_bin_cas(&c12, "delete", "k", NULL, 0), ORCH_OK);
+    EXPECT_PEEK(&srv, P_L2, "k", NULL, 0);
+}
+END_TEST
+
 /* ---- pipelined mixed requests against an async L2 ------------------ */
 
 #define NKEYS 8
@@ -449,24 +522,27 @@ END_TEST
 
 /* A handler that completes an op twice (host->done twice, or host->done
  * and an inline status) is caught: one answer per request, a log line, and
- * the server keeps serving.  _i = 0: double done (async), 1: done and
- * return (sync). */
+ * the server keeps serving.  _i = 0: double done (L1), 1: done and return
+ * (L2), on L1/L2. */
 START_TEST(done_twice_is_caught)
 {
     struct orch_item it;
-    const char *l2 = _i == 0 ? "async = true, break_contract = \"double_done\""
-                             : "break_contract = \"done_and_return\"";
+    struct orch_conn *c = &c12;
     char *log;
 
-    start_with("", l2, 0);
+    if (_i == 0) {
+        start_with("break_contract = \"double_done\"", "", 0);
+    } else {
+        start_with("", "break_contract = \"done_and_return\"", 0);
+    }
     for (int i = 0; i < 20; i++) {
         char key[16];
         snprintf(key, sizeof(key), "k%d", i);
-        EXPECT_RES(&c12, orch_store(&c12, "set", key, "v", 1, 0, 0), ORCH_OK);
-        EXPECT_RES(&c12, orch_delete(&c12, key), ORCH_OK);
-        EXPECT_RES(&c12, orch_get(&c12, "get", key, 0, &it), ORCH_MISS);
+        EXPECT_RES(c, orch_store(c, "set", key, "v", 1, 0, 0), ORCH_OK);
+        EXPECT_RES(c, orch_delete(c, key), ORCH_OK);
+        EXPECT_RES(c, orch_get(c, "get", key, 0, &it), ORCH_MISS);
     }
-    EXPECT_RES(&cv1, orch_store(&cv1, "set", "after", "ok", 0, 0, 0),
+    EXPECT_RES(&cv2, orch_store(&cv2, "set", "after", "ok", 0, 0, 0),
                ORCH_OK);
     log = rend_srv_stderr(&srv.srv);
     ck_assert_ptr_nonnull(log);
@@ -492,6 +568,8 @@ fault_suite(void)
         { "l2_get_fails", l2_get_fails_server_error, 1 },
         { "fill_fails", backfill_failure_never_fails_the_client, 1 },
         { "l2_touch_fails", l2_touch_error_is_the_clients, 1 },
+        { "abi10_l1", abi_1_0_l1_reads_cas_from_l2, 1 },
+        { "abi10_l2", abi_1_0_l2_refuses_request_cas, 0 },
         { "async_text", async_l2_pipelined_in_order, 0 },
         { "async_binary", async_l2_pipelined_in_order_binary, 0 },
         { "done_twice", done_twice_is_caught, 1 },

@@ -519,6 +519,7 @@ bin_call(struct orch_conn *c, uint8_t opcode, const void *ext, uint8_t extlen,
     r->status = hdr[6] << 8 | hdr[7];
     r->nbody = get32(hdr + 8);
     r->cas = get64(hdr + 16);
+    c->last_cas = r->cas;
     if (r->nbody >= sizeof(r->body)
         || rend_io_read_n(c->fd, r->body, r->nbody, ORCH_IO_MS) != r->nbody) {
         return -1;
@@ -646,6 +647,44 @@ bin_arith(struct orch_conn *c, const char *cmd, const char *key,
             return ORCH_BAD;
         }
         *out = get64(r.body);
+    }
+    return bin_outcome(r.status);
+}
+
+int
+orch_bin_cas(struct orch_conn *c, const char *cmd, const char *key,
+             const char *value, uint64_t cas)
+{
+    struct bin_reply r;
+    unsigned char ext[20];
+    uint8_t op, extlen = 0;
+
+    if (!c->bin) {
+        return ORCH_BAD;
+    }
+    memset(ext, 0, sizeof(ext));
+    if (strcmp(cmd, "set") == 0) {
+        op = 0x01;
+        extlen = 8;
+    } else if (strcmp(cmd, "append") == 0) {
+        op = 0x0e;
+    } else if (strcmp(cmd, "prepend") == 0) {
+        op = 0x0f;
+    } else if (strcmp(cmd, "delete") == 0) {
+        op = 0x04;
+        value = NULL;
+    } else if (strcmp(cmd, "incr") == 0 || strcmp(cmd, "decr") == 0) {
+        op = cmd[0] == 'i' ? 0x05 : 0x06;
+        put64(ext, 1);
+        put32(ext + 16, 0xffffffffu);
+        extlen = 20;
+        value = NULL;
+    } else {
+        return ORCH_BAD;
+    }
+    if (bin_call(c, op, extlen ? ext : NULL, extlen, key, value, cas, &r)
+        != 0) {
+        return ORCH_BAD;
     }
     return bin_outcome(r.status);
 }

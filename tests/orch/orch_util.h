@@ -49,6 +49,7 @@ struct orch_conn {
     int bin;
     uint32_t opaque;
     char last[256];     /* the last reply line / binary error text */
+    uint64_t last_cas;  /* binary: the cas of the last reply */
 };
 
 /* What a get-family reply carried. */
@@ -124,6 +125,12 @@ int orch_arith_init(struct orch_conn *c, const char *cmd, const char *key,
                     uint64_t delta, uint64_t initial, uint64_t *out);
 
 int orch_flush(struct orch_conn *c);
+
+/* Binary only: "set" "append" "prepend" "delete" "incr" "decr" (delta 1,
+ * no auto-create) carrying request cas `cas`; the reply's cas is in
+ * c->last_cas.  ORCH_BAD on a text connection. */
+int orch_bin_cas(struct orch_conn *c, const char *cmd, const char *key,
+                 const char *value, uint64_t cas);
 
 /* Shorthand: get `key` on listener idx (text) and compare its value; 1
  * when the value is `value`, 0 when it is absent, -1 otherwise. */

@@ -16,10 +16,13 @@
  *                       a background thread (caps REND_CAP_ASYNC)...
  *   delay_us=<n>        ...n microseconds after it was issued (default 0).
  *   break_contract=<how> break the host->done contract on purpose, to
- *                       prove the core catches it: double_done (async:
- *                       host->done twice per op) or done_and_return
- *                       (call host->done, then also return the status).
+ *                       prove the core catches it: double_done (host->done
+ *                       twice per op, then REND_PENDING) or done_and_return
+ *                       (host->done, then also return the status); both
+ *                       on the calling thread.
  * Stats: calls_<op> (ops issued, failed ones included), items.
+ * A fill (REND_OP_FILL: the core's L1 copy keeping L2's cas) is scripted
+ * and counted as a set.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,11 +35,20 @@
 #include <rend/handler.h>
 
 #define NBUCKETS 4096
+
+/* Built with FAULT_ABI_1_0 (rend_fault_v10.so) it is an ABI 1.0 plugin:
+ * no FILL op, and a request cas on delete, append, prepend, incr and
+ * decr goes unchecked, as 1.0 allowed. */
+#ifdef FAULT_ABI_1_0
+#define CAS_DIFFERS(op, it) 0
+#else
+#define CAS_DIFFERS(op, it) ((op)->cas != 0 && (it)->cas != (op)->cas)
+#endif
 #define NO_FAULT 1000 /* not a status */
 
 static const char *opnames[REND_OP__COUNT] = {
     "get", "gat", "touch", "set", "add", "replace", "append", "prepend",
-    "cas", "delete", "incr", "decr", "flush",
+    "cas", "delete", "incr", "decr", "flush", "fill",
 };
 
 struct fitem {
@@ -44,6 +56,7 @@ struct fitem {
     uint32_t nkey, nvalue, flags;
     int64_t exptime, stored;
     uint64_t cas;
+    uint64_t seq; /* flush order (a fill sets cas, not seq) */
     char *value;
     char key[];
 };
@@ -97,7 +110,7 @@ hash(const char *k, size_t n)
 static int
 dead(const struct fault *f, const struct fitem *it, int64_t now)
 {
-    return REND_EXPIRED(it->exptime, now) || it->cas <= f->flush_cas
+    return REND_EXPIRED(it->exptime, now) || it->seq <= f->flush_cas
            || it->stored < f->flush_before
            || (f->flush_at != 0 && f->flush_at <= now
                && it->stored < f->flush_at);
@@ -157,7 +170,7 @@ put(struct fault *f, struct fitem **pp, const char *key, size_t nkey,
     it->flags = flags;
     it->exptime = exptime;
     it->stored = now;
-    it->cas = ++f->cas;
+    it->seq = it->cas = ++f->cas;
     if (*pp != NULL) {
         it->next = (*pp)->next;
         item_free(*pp);
@@ -277,6 +290,9 @@ execute(struct fault *f, struct rend_op *op)
         if (it == NULL) {
             return REND_NOT_STORED;
         }
+        if (CAS_DIFFERS(op, it)) {
+            return REND_EXISTS;
+        }
         if (code == REND_OP_APPEND) {
             return put(f, pp, op->key, op->nkey, it->value, it->nvalue,
                        op->value, op->nvalue, it->flags, it->exptime, now,
@@ -289,6 +305,9 @@ execute(struct fault *f, struct rend_op *op)
         if (it == NULL) {
             return REND_NOT_FOUND;
         }
+        if (CAS_DIFFERS(op, it)) {
+            return REND_EXISTS;
+        }
         *pp = it->next;
         item_free(it);
         f->items--;
@@ -298,7 +317,23 @@ execute(struct fault *f, struct rend_op *op)
         if (it == NULL) {
             return REND_NOT_FOUND;
         }
+        if (CAS_DIFFERS(op, it)) {
+            return REND_EXISTS;
+        }
         return do_arith(f, pp, op, now);
+    case REND_OP_FILL: {
+        int st;
+
+        if (it == NULL && (op->opflags & REND_OPF_IF_PRESENT)) {
+            return REND_NOT_STORED;
+        }
+        st = put(f, pp, op->key, op->nkey, op->value, op->nvalue, "", 0,
+                 op->flags, op->exptime, now, &op->out_cas);
+        if (st == REND_OK && op->cas != 0) {
+            (*pp)->cas = op->out_cas = op->cas;
+        }
+        return st;
+    }
     case REND_OP_SET:
         break;
     default:
@@ -312,7 +347,8 @@ execute(struct fault *f, struct rend_op *op)
 static int
 scripted(const struct fault *f, const struct rend_op *op)
 {
-    int st = f->fail[op->code];
+    /* a fill (an L1 copy) is a set for scripting and counting */
+    int st = f->fail[op->code == REND_OP_FILL ? REND_OP_SET : op->code];
 
     if (st == NO_FAULT) {
         return NO_FAULT;
@@ -363,13 +399,7 @@ completer(void *arg)
             f->qtail = NULL;
         }
         pthread_mutex_unlock(&f->qmu);
-        {
-            int st = complete(f, p->op);
-            f->host->done(p->op, st);
-            if (f->double_done) {
-                f->host->done(p->op, st);
-            }
-        }
+        f->host->done(p->op, complete(f, p->op));
         free(p);
         pthread_mutex_lock(&f->qmu);
     }
@@ -414,11 +444,18 @@ fault_op(void *tctx, struct rend_op *op)
     if (op->code >= REND_OP__COUNT) {
         return REND_ENOTSUP;
     }
-    atomic_fetch_add(&f->calls[op->code], 1);
-    if (f->done_and_return) {
+    atomic_fetch_add(&f->calls[op->code == REND_OP_FILL ? REND_OP_SET
+                                                        : op->code], 1);
+    if (f->done_and_return || f->double_done) {
+        /* on the worker's own thread: both completions reach the core
+         * before it can act on the first */
         int st = complete(f, op);
         f->host->done(op, st);
-        return st;
+        if (f->done_and_return) {
+            return st;
+        }
+        f->host->done(op, st);
+        return REND_PENDING;
     }
     return f->async ? enqueue(f, op) : complete(f, op);
 }
@@ -622,7 +659,12 @@ fault_walk(void *inst, rend_walk_f *fn, void *ud)
 }
 
 REND_EXPORT const struct rend_handler rend_handler_v1 = {
+#ifdef FAULT_ABI_1_0
+    .abi_major = REND_ABI_MAJOR, .abi_minor = 0,
+    .size = sizeof(struct rend_handler), .build_sig = REND_BUILD_SIG,
+#else
     REND_HANDLER_INIT,
+#endif
     .caps = REND_CAP_ASYNC | REND_CAP_CAS,
     .name = "fault",
     .version = "1.0",
@@ -638,6 +680,9 @@ REND_EXPORT const struct rend_handler rend_handler_v1 = {
         [REND_OP_CAS] = fault_op,     [REND_OP_DELETE] = fault_op,
         [REND_OP_INCR] = fault_op,    [REND_OP_DECR] = fault_op,
         [REND_OP_FLUSH] = fault_op,
+#ifndef FAULT_ABI_1_0
+        [REND_OP_FILL] = fault_op,
+#endif
     },
     .stats = fault_stats,
     .walk = fault_walk,

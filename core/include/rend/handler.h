@@ -45,7 +45,9 @@
 #include <rend/status.h>
 
 #define REND_ABI_MAJOR 1 /* bump: anything removed, reordered or changed */
-#define REND_ABI_MINOR 0 /* bump: fields appended, new optional ops */
+#define REND_ABI_MINOR 1 /* bump: fields appended, new optional ops */
+/* Minor 1: REND_OP_FILL (optional), REND_OPF_IF_PRESENT, and a non-zero
+ * op->cas is checked by DELETE, APPEND, PREPEND, INCR and DECR. */
 
 /* Things two separately compiled objects must agree on. */
 #define REND_STR_(x) #x
@@ -80,10 +82,20 @@ enum rend_log_level {
  *   FLUSH    REND_OK; every item stored before op->exptime (0 = now) is
  *            invalid from op->exptime on; -1 (a negative client delay)
  *            means the same as 0.  key is empty (nkey 0).
- * Every store (SET..PREPEND, CAS, INCR, DECR) that succeeds sets out_cas to
- * the item's new cas when the handler keeps cas values.  TOUCH and GAT do
- * not change the data: out_cas is the item's cas, unchanged (memcached
- * keeps the cas on touch).
+ *   FILL     (optional, ABI minor 1) store a copy of an item of another
+ *            tier: as SET, but the item's cas becomes op->cas instead of
+ *            a new one (op->cas 0: a new one, as SET).  With
+ *            REND_OPF_IF_PRESENT only when a live item exists, else
+ *            REND_NOT_STORED.  REND_OK (out_cas = op->cas).  Only a
+ *            handler that can give an item an arbitrary cas provides it;
+ *            the core never uses another op in its place.
+ * A non-zero op->cas on DELETE, APPEND, PREPEND, INCR or DECR (ABI minor
+ * 1; binary requests carry one) must equal the live item's cas, else
+ * REND_EXISTS and nothing changes; a missing item answers as without cas.
+ * Every store (SET..PREPEND, CAS, INCR, DECR, FILL) that succeeds sets
+ * out_cas to the item's new cas when the handler keeps cas values.  TOUCH
+ * and GAT set out_cas to the item's cas after the op: unchanged where the
+ * handler keeps the cas on a touch, as memcached does.
  */
 enum rend_opcode {
     REND_OP_GET = 0,
@@ -99,6 +111,7 @@ enum rend_opcode {
     REND_OP_INCR,
     REND_OP_DECR,
     REND_OP_FLUSH,
+    REND_OP_FILL,    /* ABI minor 1 */
     REND_OP__COUNT
 };
 #define REND_OP_SLOTS 32 /* room in the ops table; never shrinks */
@@ -113,6 +126,7 @@ enum rend_opcode {
 
 /* Op flags (op->opflags). */
 #define REND_OPF_NO_VALUE 0x1 /* GET/GAT: caller needs flags/expiry only */
+#define REND_OPF_IF_PRESENT 0x2 /* FILL: only over a live item (replace) */
 
 struct rend_op {
     uint32_t magic;   /* core's; do not touch */
@@ -123,11 +137,13 @@ struct rend_op {
     const char *key;
     uint32_t nkey;
     uint32_t nvalue;
-    const char *value; /* SET..PREPEND, CAS: the bytes to store */
-    uint32_t flags;    /* SET, ADD, REPLACE, CAS: client flags */
+    const char *value; /* SET..PREPEND, CAS, FILL: the bytes to store */
+    uint32_t flags;    /* SET, ADD, REPLACE, CAS, FILL: client flags */
     uint32_t pad0;
-    int64_t exptime;   /* SET, ADD, REPLACE, CAS, GAT, TOUCH, FLUSH */
-    uint64_t cas;      /* CAS: the value the item must still have */
+    int64_t exptime;   /* SET, ADD, REPLACE, CAS, FILL, GAT, TOUCH, FLUSH */
+    uint64_t cas;      /* CAS (and, when non-zero, DELETE, APPEND,
+                        * PREPEND, INCR, DECR): the cas the item must still
+                        * have.  FILL: the cas to give the item */
     uint64_t delta;    /* INCR, DECR */
 
     /* Out: written by the handler before it completes the op. */
