@@ -20,12 +20,6 @@
 
 #define REQ_POOL_MAX 256
 
-const struct rend_cmd_info rend_cmd_table[REND_CMD__COUNT] = {
-#define REND_CMD_INFO(name, text, op, fl) [REND_CMD_##name] = { text, op, fl },
-    REND_CMD_MAP(REND_CMD_INFO)
-#undef REND_CMD_INFO
-};
-
 struct rend_req *
 rend_req_new(struct rend_conn *c)
 {
@@ -218,26 +212,19 @@ exec_local(struct rend_req *r)
 static void
 count_cmd(struct rend_worker *w, struct rend_req *r)
 {
-    switch (r->cmd) {
-    case REND_CMD_GET: case REND_CMD_GETS: case REND_CMD_GETE:
-    case REND_CMD_GAT: case REND_CMD_GATS:
+    unsigned cnt = rend_cmd_table[r->cmd].count;
+
+    if (cnt & REND_CNT_GET) {
         REND_STAT_ADD(&w->st, cmd_get, r->nkeys);
-        if (r->cmd == REND_CMD_GAT || r->cmd == REND_CMD_GATS) {
-            REND_STAT_ADD(&w->st, cmd_touch, r->nkeys);
-        }
-        break;
-    case REND_CMD_TOUCH: case REND_CMD_BTOUCH:
-        REND_STAT_INC(&w->st, cmd_touch);
-        break;
-    case REND_CMD_FLUSH:
-        REND_STAT_INC(&w->st, cmd_flush);
-        break;
-    case REND_CMD_SET: case REND_CMD_ADD: case REND_CMD_REPLACE:
-    case REND_CMD_APPEND: case REND_CMD_PREPEND: case REND_CMD_CAS:
-        REND_STAT_INC(&w->st, cmd_set);
-        break;
-    default:
-        break;
+    }
+    if (cnt & REND_CNT_TOUCH) {
+        REND_STAT_ADD(&w->st, cmd_touch, r->nkeys);
+    }
+    if (cnt & REND_CNT_SET) {
+        REND_STAT_ADD(&w->st, cmd_set, r->nkeys);
+    }
+    if (cnt & REND_CNT_FLUSH) {
+        REND_STAT_ADD(&w->st, cmd_flush, r->nkeys);
     }
 }
 

@@ -97,17 +97,33 @@ parse_exptime(const struct tok *t, int64_t *out)
     return 0;
 }
 
-/* get/gets/gat/gats: keys are the tokens after `first`. */
-static int
-parse_retrieval(struct rend_conn *c, int cmd, const char *line,
-                const char *eol, struct rend_req **out)
+/* One command line, as the syntax classes' parsers see it. */
+struct line {
+    const char *buf, *eol;  /* the line, without its \r\n */
+    const char *data;       /* the bytes after the line ... */
+    size_t avail;           /* ... and how many */
+    struct tok *t;          /* its first MAX_TOKENS tokens */
+    int nt;
+};
+
+/* A syntax class's parser: bytes consumed after the line (>= 0), or -2
+ * when a data block is incomplete. */
+typedef int64_t parse_f(struct rend_conn *c, int cmd, const struct line *l,
+                        struct rend_req **out);
+
+/* get/gets/gat/gats: keys are the tokens after the command (and the
+ * exptime for gat/gats). */
+static int64_t
+parse_retrieval(struct rend_conn *c, int cmd, const struct line *l,
+                struct rend_req **out)
 {
     struct rend_req *r;
+    const char *line = l->buf, *eol = l->eol;
     const char *p = line;
     uint32_t nkeys = 0, i = 0;
     struct tok t;
     int64_t exptime = 0;
-    int skip = (cmd == REND_CMD_GAT || cmd == REND_CMD_GATS) ? 2 : 1;
+    int skip = (rend_cmd_table[cmd].flags & REND_CMD_EXP_ARG) ? 2 : 1;
 
     /* count keys; validate lengths */
     for (int k = 0;; k++) {
@@ -165,10 +181,14 @@ noreply_tok(const struct tok *t)
 /* set/add/replace/append/prepend/cas: returns bytes of the data block
  * consumed beyond the line (>= 0), or -2 when the block is incomplete. */
 static int64_t
-parse_storage(struct rend_conn *c, int cmd, struct tok *t, int nt,
-              const char *data, size_t avail, struct rend_req **out)
+parse_storage(struct rend_conn *c, int cmd, const struct line *l,
+              struct rend_req **out)
 {
-    int want = cmd == REND_CMD_CAS ? 6 : 5;
+    const struct tok *t = l->t;
+    int nt = l->nt;
+    const char *data = l->data;
+    size_t avail = l->avail;
+    int want = (rend_cmd_table[cmd].flags & REND_CMD_CAS_ARG) ? 6 : 5;
     uint32_t flags, len;
     int64_t exptime;
     uint64_t cas = 0;
@@ -197,7 +217,7 @@ parse_storage(struct rend_conn *c, int cmd, struct tok *t, int nt,
         *out = reply(c, S_BAD_LENGTH);
         return 0;
     }
-    if (cmd == REND_CMD_CAS && rend_parse_u64(t[5].p, t[5].n, &cas) != 0) {
+    if (want == 6 && rend_parse_u64(t[5].p, t[5].n, &cas) != 0) {
         *out = reply(c, S_BAD_FORMAT);
         return 0;
     }
@@ -252,124 +272,184 @@ key_req(struct rend_conn *c, int cmd, const struct tok *key, int quiet)
     return r;
 }
 
-static struct rend_req *
-parse_other(struct rend_conn *c, struct tok *t, int nt)
+/* The trailing noreply of l, and the argument count without it. */
+static int
+quiet_args(const struct line *l, int *args)
 {
-    struct rend_req *r;
-    int quiet = nt > 1 && noreply_tok(&t[nt - 1]);
-    int args = nt - 1 - quiet;
-    const struct tok *cmd = &t[0];
+    int quiet = l->nt > 1 && noreply_tok(&l->t[l->nt - 1]);
 
-    if (TOK_IS(cmd, "delete")) {
-        /* delete <key> [0] [noreply] */
-        if (args < 1 || args > 2) {
-            return reply(c, S_BAD_REQUEST);
-        }
-        if (args == 2 && !TOK_IS(&t[2], "0")) {
-            return reply(c, "CLIENT_ERROR bad command line format.  "
-                            "Usage: delete <key> [noreply]\r\n");
-        }
-        return key_req(c, REND_CMD_DELETE, &t[1], quiet);
+    *args = l->nt - 1 - quiet;
+    return quiet;
+}
+
+/* delete <key> [0] [noreply] */
+static int64_t
+parse_delete(struct rend_conn *c, int cmd, const struct line *l,
+             struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+
+    if (args < 1 || args > 2) {
+        *out = reply(c, S_BAD_REQUEST);
+    } else if (args == 2 && !TOK_IS(&l->t[2], "0")) {
+        *out = reply(c, "CLIENT_ERROR bad command line format.  "
+                        "Usage: delete <key> [noreply]\r\n");
+    } else {
+        *out = key_req(c, cmd, &l->t[1], quiet);
     }
-    if (TOK_IS(cmd, "incr") || TOK_IS(cmd, "decr")) {
-        uint64_t delta;
-        if (args != 2) {
-            return reply(c, S_BAD_REQUEST);
+    return 0;
+}
+
+/* incr|decr <key> <delta> [noreply] */
+static int64_t
+parse_arith(struct rend_conn *c, int cmd, const struct line *l,
+            struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+    uint64_t delta;
+
+    if (args != 2) {
+        *out = reply(c, S_BAD_REQUEST);
+    } else if (rend_parse_u64(l->t[2].p, l->t[2].n, &delta) != 0) {
+        *out = reply(c, S_BAD_DELTA);
+    } else {
+        *out = key_req(c, cmd, &l->t[1], quiet);
+        if (*out != NULL && (*out)->cmd != REND_CMD_REPLY) {
+            (*out)->delta = delta;
         }
-        if (rend_parse_u64(t[2].p, t[2].n, &delta) != 0) {
-            return reply(c, S_BAD_DELTA);
-        }
-        r = key_req(c, cmd->p[0] == 'i' ? REND_CMD_INCR : REND_CMD_DECR,
-                    &t[1], quiet);
-        if (r != NULL && r->cmd != REND_CMD_REPLY) {
-            r->delta = delta;
-        }
-        return r;
     }
-    if (TOK_IS(cmd, "touch")) {
-        int64_t e;
-        if (args != 2) {
-            return reply(c, S_BAD_REQUEST);
+    return 0;
+}
+
+/* touch <key> <exptime> [noreply] */
+static int64_t
+parse_touch(struct rend_conn *c, int cmd, const struct line *l,
+            struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+    int64_t e;
+
+    if (args != 2) {
+        *out = reply(c, S_BAD_REQUEST);
+    } else if (parse_exptime(&l->t[2], &e) != 0) {
+        *out = reply(c, S_BAD_EXPTIME);
+    } else {
+        *out = key_req(c, cmd, &l->t[1], quiet);
+        if (*out != NULL && (*out)->cmd != REND_CMD_REPLY) {
+            (*out)->exptime = e;
         }
-        if (parse_exptime(&t[2], &e) != 0) {
-            return reply(c, S_BAD_EXPTIME);
-        }
-        r = key_req(c, REND_CMD_TOUCH, &t[1], quiet);
-        if (r != NULL && r->cmd != REND_CMD_REPLY) {
-            r->exptime = e;
-        }
-        return r;
     }
-    if (TOK_IS(cmd, "flush_all")) {
-        int64_t e = 0;
-        if (args > 1) {
-            return reply(c, S_BAD_REQUEST);
+    return 0;
+}
+
+/* flush_all [delay] [noreply] */
+static int64_t
+parse_flush(struct rend_conn *c, int cmd, const struct line *l,
+            struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+    int64_t e = 0;
+    struct rend_req *r;
+
+    if (args > 1) {
+        *out = reply(c, S_BAD_REQUEST);
+        return 0;
+    }
+    if (args == 1) {
+        int64_t d;
+        if (rend_parse_i64(l->t[1].p, l->t[1].n, &d) != 0) {
+            *out = reply(c, "CLIENT_ERROR invalid exptime argument\r\n");
+            return 0;
         }
-        if (args == 1) {
-            int64_t d;
-            if (rend_parse_i64(t[1].p, t[1].n, &d) != 0) {
-                return reply(c, "CLIENT_ERROR invalid exptime argument\r\n");
-            }
-            /* memcached: 0 or negative = now */
-            e = d <= 0 ? 0 : rend_exptime_abs(d, rend_now());
-        }
-        r = rend_req_new(c);
-        if (r == NULL) {
-            return NULL;
-        }
-        r->cmd = REND_CMD_FLUSH;
+        /* memcached: 0 or negative = now */
+        e = d <= 0 ? 0 : rend_exptime_abs(d, rend_now());
+    }
+    r = rend_req_new(c);
+    if (r != NULL) {
+        r->cmd = (uint8_t)cmd;
         r->quiet = (uint8_t)quiet;
         r->exptime = e;
-        return r;
     }
-    if (TOK_IS(cmd, "version") || TOK_IS(cmd, "noop") || TOK_IS(cmd, "quit")) {
-        /* memcached 1.6 ignores anything after these */
-        r = rend_req_new(c);
-        if (r != NULL) {
-            r->cmd = cmd->p[0] == 'v' ? REND_CMD_VERSION
-                     : cmd->p[0] == 'n' ? REND_CMD_NOOP : REND_CMD_QUIT;
-        }
-        return r;
-    }
-    if (TOK_IS(cmd, "verbosity")) {
-        /* as memcached: one or two arguments; with noreply nothing is
-         * answered, not even an error */
-        uint32_t level = 0;
-        if (nt < 2 || nt > 3) {
-            return reply(c, S_BAD_REQUEST);
-        }
-        if (args != 1 || rend_parse_u32(t[1].p, t[1].n, &level) != 0) {
-            if (quiet) {
-                r = rend_req_new(c);
-                if (r != NULL) {
-                    r->cmd = REND_CMD_NOOP;
-                    r->quiet = 1;
-                }
-                return r;
-            }
-            return reply(c, S_BAD_FORMAT);
-        }
-        r = rend_req_new(c);
-        if (r != NULL) {
-            r->cmd = REND_CMD_VERBOSITY;
-            r->quiet = (uint8_t)quiet;
-            r->delta = level;
-        }
-        return r;
-    }
-    if (TOK_IS(cmd, "stats")) {
-        r = rend_req_new(c);
-        if (r != NULL) {
-            r->cmd = REND_CMD_STATS;
-            if (nt > 1) {
-                r->arg = t[1].p;
-                r->narg = (uint32_t)(t[nt - 1].p + t[nt - 1].n - t[1].p);
-            }
-        }
-        return r;
-    }
-    return reply(c, S_ERROR);
+    *out = r;
+    return 0;
 }
+
+/* version, noop, quit: memcached 1.6 ignores anything after these */
+static int64_t
+parse_bare(struct rend_conn *c, int cmd, const struct line *l,
+           struct rend_req **out)
+{
+    (void)l;
+    *out = rend_req_new(c);
+    if (*out != NULL) {
+        (*out)->cmd = (uint8_t)cmd;
+    }
+    return 0;
+}
+
+/* verbosity <level> [noreply]: as memcached, one or two arguments; with
+ * noreply nothing is answered, not even an error */
+static int64_t
+parse_verbosity(struct rend_conn *c, int cmd, const struct line *l,
+                struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+    uint32_t level = 0;
+    struct rend_req *r;
+
+    if (l->nt < 2 || l->nt > 3) {
+        *out = reply(c, S_BAD_REQUEST);
+        return 0;
+    }
+    if (args != 1 || rend_parse_u32(l->t[1].p, l->t[1].n, &level) != 0) {
+        if (!quiet) {
+            *out = reply(c, S_BAD_FORMAT);
+            return 0;
+        }
+        cmd = REND_CMD_NOOP;
+    }
+    r = rend_req_new(c);
+    if (r != NULL) {
+        r->cmd = (uint8_t)cmd;
+        r->quiet = (uint8_t)quiet;
+        r->delta = level;
+    }
+    *out = r;
+    return 0;
+}
+
+/* stats [group ...] */
+static int64_t
+parse_stats(struct rend_conn *c, int cmd, const struct line *l,
+            struct rend_req **out)
+{
+    struct rend_req *r = rend_req_new(c);
+
+    if (r != NULL) {
+        r->cmd = (uint8_t)cmd;
+        if (l->nt > 1) {
+            r->arg = l->t[1].p;
+            r->narg = (uint32_t)(l->t[l->nt - 1].p + l->t[l->nt - 1].n
+                                 - l->t[1].p);
+        }
+    }
+    *out = r;
+    return 0;
+}
+
+static parse_f *const parsers[REND_TX__COUNT] = {
+    [REND_TX_RETRIEVAL] = parse_retrieval,
+    [REND_TX_STORAGE] = parse_storage,
+    [REND_TX_DELETE] = parse_delete,
+    [REND_TX_ARITH] = parse_arith,
+    [REND_TX_TOUCH] = parse_touch,
+    [REND_TX_FLUSH] = parse_flush,
+    [REND_TX_VERSION] = parse_bare,
+    [REND_TX_NOOP] = parse_bare,
+    [REND_TX_QUIT] = parse_bare,
+    [REND_TX_VERBOSITY] = parse_verbosity,
+    [REND_TX_STATS] = parse_stats,
+};
 
 int
 rend_text_parse(struct rend_conn *c, struct rend_req **out)
@@ -377,10 +457,11 @@ rend_text_parse(struct rend_conn *c, struct rend_req **out)
     const char *buf = c->rbuf + c->rpos;
     size_t avail = c->rlen - c->rpos;
     const char *nl = memchr(buf, '\n', avail);
-    const char *eol;
     struct tok t[MAX_TOKENS];
-    int nt, cmd = -1;
+    struct line l;
+    int cmd;
     size_t linelen;
+    int64_t used;
 
     *out = NULL;
     if (nl == NULL) {
@@ -397,66 +478,25 @@ rend_text_parse(struct rend_conn *c, struct rend_req **out)
         *out = reply(c, S_LINE_TOO_LONG);
         return -1;
     }
-    eol = nl;
-    if (eol > buf && eol[-1] == '\r') {
-        eol--;
+    l.buf = buf;
+    l.eol = nl;
+    if (l.eol > buf && l.eol[-1] == '\r') {
+        l.eol--;
     }
-    nt = tokenize(buf, eol, t, MAX_TOKENS);
-    if (nt == 0) {
+    l.data = nl + 1;
+    l.avail = avail - linelen;
+    l.t = t;
+    l.nt = tokenize(buf, l.eol, t, MAX_TOKENS);
+    cmd = l.nt == 0 ? -1 : rend_cmd_by_text(t[0].p, t[0].n);
+    if (cmd < 0 || parsers[rend_cmd_table[cmd].tx] == NULL) {
         *out = reply(c, S_ERROR);
         return (int)linelen;
     }
-    switch (t[0].n) {
-    case 3:
-        if (TOK_IS(&t[0], "get")) {
-            cmd = REND_CMD_GET;
-        } else if (TOK_IS(&t[0], "set")) {
-            cmd = REND_CMD_SET;
-        } else if (TOK_IS(&t[0], "add")) {
-            cmd = REND_CMD_ADD;
-        } else if (TOK_IS(&t[0], "gat")) {
-            cmd = REND_CMD_GAT;
-        } else if (TOK_IS(&t[0], "cas")) {
-            cmd = REND_CMD_CAS;
-        }
-        break;
-    case 4:
-        if (TOK_IS(&t[0], "gets")) {
-            cmd = REND_CMD_GETS;
-        } else if (TOK_IS(&t[0], "gats")) {
-            cmd = REND_CMD_GATS;
-        }
-        break;
-    case 6:
-        if (TOK_IS(&t[0], "append")) {
-            cmd = REND_CMD_APPEND;
-        }
-        break;
-    case 7:
-        if (TOK_IS(&t[0], "replace")) {
-            cmd = REND_CMD_REPLACE;
-        } else if (TOK_IS(&t[0], "prepend")) {
-            cmd = REND_CMD_PREPEND;
-        }
-        break;
-    default:
-        break;
+    used = parsers[rend_cmd_table[cmd].tx](c, cmd, &l, out);
+    if (used == -2) {
+        return 0;
     }
-    if (cmd == REND_CMD_GET || cmd == REND_CMD_GETS || cmd == REND_CMD_GAT
-        || cmd == REND_CMD_GATS) {
-        parse_retrieval(c, cmd, buf, eol, out);
-        return (int)linelen;
-    }
-    if (cmd >= 0) {
-        int64_t used = parse_storage(c, cmd, t, nt, nl + 1,
-                                     avail - linelen, out);
-        if (used == -2) {
-            return 0;
-        }
-        return (int)(linelen + (size_t)used);
-    }
-    *out = parse_other(c, t, nt);
-    return (int)linelen;
+    return (int)(linelen + (size_t)used);
 }
 
 /* ---- replies ------------------------------------------------------ */
@@ -495,7 +535,7 @@ format_value(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
     p += rend_u64toa(k->flags, p);
     *p++ = ' ';
     p += rend_u64toa(k->nvalue, p);
-    if (r->cmd == REND_CMD_GETS || r->cmd == REND_CMD_GATS) {
+    if (rend_cmd_table[r->cmd].flags & REND_CMD_CAS_ARG) {
         *p++ = ' ';
         p += rend_u64toa(k->cas, p);
     }
@@ -570,15 +610,14 @@ void
 rend_text_format(struct rend_conn *c, struct rend_req *r)
 {
     int st = r->kop1.status;
-    int cmd = r->cmd;
+    int tx = rend_cmd_table[r->cmd].tx;
     char num[32];
 
-    if (cmd == REND_CMD_REPLY) {
+    if (r->cmd == REND_CMD_REPLY) {
         rend_conn_out(c, r->text, r->ntext);
         return;
     }
-    if (cmd == REND_CMD_GET || cmd == REND_CMD_GETS || cmd == REND_CMD_GAT
-        || cmd == REND_CMD_GATS || cmd == REND_CMD_GETE) {
+    if (tx == REND_TX_RETRIEVAL) {
         format_retrieval(c, r);
         return;
     }
@@ -591,12 +630,11 @@ rend_text_format(struct rend_conn *c, struct rend_req *r)
         return;
     }
     if (st < 0) {
-        out_error(c, st, cmd >= REND_CMD_SET && cmd <= REND_CMD_CAS);
+        out_error(c, st, tx == REND_TX_STORAGE);
         return;
     }
-    switch (cmd) {
-    case REND_CMD_SET: case REND_CMD_ADD: case REND_CMD_REPLACE:
-    case REND_CMD_APPEND: case REND_CMD_PREPEND: case REND_CMD_CAS:
+    switch (tx) {
+    case REND_TX_STORAGE:
         if (st == REND_OK) {
             OUT_LIT(c, "STORED\r\n");
         } else if (st == REND_EXISTS) {
@@ -607,21 +645,21 @@ rend_text_format(struct rend_conn *c, struct rend_req *r)
             OUT_LIT(c, "NOT_STORED\r\n");
         }
         break;
-    case REND_CMD_DELETE:
+    case REND_TX_DELETE:
         if (st == REND_OK) {
             OUT_LIT(c, "DELETED\r\n");
         } else {
             OUT_LIT(c, "NOT_FOUND\r\n");
         }
         break;
-    case REND_CMD_TOUCH:
+    case REND_TX_TOUCH:
         if (st == REND_OK) {
             OUT_LIT(c, "TOUCHED\r\n");
         } else {
             OUT_LIT(c, "NOT_FOUND\r\n");
         }
         break;
-    case REND_CMD_INCR: case REND_CMD_DECR:
+    case REND_TX_ARITH:
         if (st == REND_OK) {
             size_t n = rend_u64toa(r->kops[0].number, num);
             num[n++] = '\r';
@@ -634,25 +672,25 @@ rend_text_format(struct rend_conn *c, struct rend_req *r)
             OUT_LIT(c, "NOT_FOUND\r\n");
         }
         break;
-    case REND_CMD_FLUSH:
-    case REND_CMD_VERBOSITY:
+    case REND_TX_FLUSH:
+    case REND_TX_VERBOSITY:
         OUT_LIT(c, "OK\r\n");
         break;
-    case REND_CMD_VERSION: {
+    case REND_TX_VERSION: {
         char line[128];
         int n = snprintf(line, sizeof(line), "VERSION %s\r\n",
                          rend_settings.version);
         rend_conn_out(c, line, (size_t)n);
         break;
     }
-    case REND_CMD_NOOP:
+    case REND_TX_NOOP:
         if (!r->quiet) {
             OUT_LIT(c, "Yep, it works.\r\n");
         }
         break;
-    case REND_CMD_QUIT:
+    case REND_TX_QUIT:
         break;
-    case REND_CMD_STATS:
+    case REND_TX_STATS:
         format_stats(c, r);
         break;
     default:

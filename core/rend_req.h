@@ -15,48 +15,7 @@
 #include <stdint.h>
 #include <rend/handler.h>
 
-/* X(name, text name, handler opcode or -1, flags) */
-#define REND_CMD_READ 0x1  /* no side effect: may run alongside other reads */
-#define REND_CMD_LOCAL 0x2 /* answered by the core, no handler */
-#define REND_CMD_BARRIER 0x4 /* runs alone: waits for all before it */
-#define REND_CMD_MAP(X)                                                     \
-    X(GET, "get", REND_OP_GET, REND_CMD_READ)                               \
-    X(GETS, "gets", REND_OP_GET, REND_CMD_READ)                             \
-    X(GETE, "gete", REND_OP_GET, REND_CMD_READ)                             \
-    X(GAT, "gat", REND_OP_GAT, 0)                                           \
-    X(GATS, "gats", REND_OP_GAT, 0)                                         \
-    X(TOUCH, "touch", REND_OP_TOUCH, 0)                                     \
-    X(BTOUCH, "touch", REND_OP_GAT, 0) /* binary: answers the flags */      \
-    X(SET, "set", REND_OP_SET, 0)                                           \
-    X(ADD, "add", REND_OP_ADD, 0)                                           \
-    X(REPLACE, "replace", REND_OP_REPLACE, 0)                               \
-    X(APPEND, "append", REND_OP_APPEND, 0)                                  \
-    X(PREPEND, "prepend", REND_OP_PREPEND, 0)                               \
-    X(CAS, "cas", REND_OP_CAS, 0)                                           \
-    X(DELETE, "delete", REND_OP_DELETE, 0)                                  \
-    X(INCR, "incr", REND_OP_INCR, 0)                                        \
-    X(DECR, "decr", REND_OP_DECR, 0)                                        \
-    X(FLUSH, "flush_all", REND_OP_FLUSH, REND_CMD_BARRIER)                               \
-    X(NOOP, "noop", -1, REND_CMD_READ | REND_CMD_LOCAL)                     \
-    X(VERSION, "version", -1, REND_CMD_READ | REND_CMD_LOCAL)               \
-    X(VERBOSITY, "verbosity", -1, REND_CMD_LOCAL)                           \
-    X(STATS, "stats", -1, REND_CMD_READ | REND_CMD_LOCAL)                   \
-    X(QUIT, "quit", -1, REND_CMD_LOCAL | REND_CMD_BARRIER)                                   \
-    X(REPLY, "(reply)", -1, REND_CMD_READ | REND_CMD_LOCAL)
-
-enum rend_cmd {
-#define REND_CMD_ENUM(name, text, op, fl) REND_CMD_##name,
-    REND_CMD_MAP(REND_CMD_ENUM)
-#undef REND_CMD_ENUM
-    REND_CMD__COUNT
-};
-
-struct rend_cmd_info {
-    const char *name;
-    int op;
-    unsigned flags;
-};
-extern const struct rend_cmd_info rend_cmd_table[REND_CMD__COUNT];
+#include "rend_cmd.h"
 
 enum rend_proto { REND_PROTO_TEXT = 0, REND_PROTO_BINARY = 1 };
 

@@ -246,11 +246,12 @@ l1_followup(const struct rend_kop *k)
 static void
 l12_start(struct rend_kop *k)
 {
-    int cmd = k->req->cmd;
+    /* gets, gats, binary touch: the cas / flags come from L2 */
+    int sot = (rend_cmd_table[k->req->cmd].flags & REND_CMD_SOT) != 0;
 
     switch (cmd_op(k)) {
     case REND_OP_GET:
-        if (cmd == REND_CMD_GETS) {
+        if (sot) {
             k->stage = S_L2_GET;
             issue(k, 2, REND_OP_GET);
         } else {
@@ -259,7 +260,7 @@ l12_start(struct rend_kop *k)
         }
         return;
     case REND_OP_GAT:
-        if (cmd == REND_CMD_GATS || cmd == REND_CMD_BTOUCH || batch(k)) {
+        if (sot || batch(k)) {
             k->stage = S_L2_GAT;
             issue(k, 2, REND_OP_GAT);
         } else {

@@ -217,6 +217,69 @@ setup(void)
     rend_settings.item_size_max = 1024 * 1024;
 }
 
+/* The command table is the one source: every text token parses back to
+ * its row, every binary opcode maps to its row, and README's list of route
+ * keys is the table's. */
+START_TEST(command_table_is_the_source)
+{
+    const char *src = getenv("REND_SRCDIR");
+    char path[1024], *readme = NULL;
+    FILE *f;
+    long n;
+
+    for (int cmd = 0; cmd < REND_CMD__COUNT; cmd++) {
+        const struct rend_cmd_info *ci = &rend_cmd_table[cmd];
+        if (ci->text != NULL) {
+            ck_assert_int_eq(rend_cmd_by_text(ci->text, ci->ntext), cmd);
+            ck_assert_int_ne(ci->tx, REND_TX_NONE);
+        }
+        for (int v = 0; v < 4; v++) {
+            if (ci->bin[v] != 0) {
+                const struct rend_bin_op *o
+                    = &rend_cmd_by_opcode[ci->bin[v] & 0xff];
+                ck_assert(o->valid && o->cmd == cmd);
+                ck_assert_int_eq(o->quiet, v & 1);
+                ck_assert_int_eq(o->echo_key, v >> 1);
+            }
+        }
+        ck_assert((ci->op < 0) == ((ci->flags & REND_CMD_LOCAL) != 0));
+    }
+    ck_assert_int_eq(rend_cmd_by_text("gete", 4), -1);
+    snprintf(path, sizeof(path), "%s/README.md", src ? src : "..");
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    readme = calloc(1, (size_t)n + 1);
+    ck_assert(fread(readme, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    for (int cmd = 0; cmd < REND_CMD__COUNT; cmd++) {
+        const char *keys[2] = { rend_cmd_table[cmd].route,
+                                rend_cmd_table[cmd].alias };
+        for (int i = 0; i < 2 && keys[i] != NULL; i++) {
+            /* in README's "Route keys are command names (`...`)" */
+            const char *list = strstr(readme, "Route keys are command names");
+            const char *end, *p;
+            size_t kl = strlen(keys[i]);
+            int found = 0;
+            ck_assert_ptr_nonnull(list);
+            list = strchr(list, '`');
+            end = strchr(list + 1, '`');
+            for (p = list + 1; p < end; p++) {
+                if (strncmp(p, keys[i], kl) == 0 && (p[kl] == ' '
+                    || p[kl] == '\n' || p + kl == end)
+                    && (p[-1] == ' ' || p[-1] == '\n' || p[-1] == '`')) {
+                    found = 1;
+                }
+            }
+            ck_assert_msg(found, "README's route keys lack %s", keys[i]);
+        }
+    }
+    free(readme);
+}
+END_TEST
+
 START_TEST(text_storage_and_retrieval)
 {
     int used;
@@ -400,6 +463,7 @@ core_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("parsers");
     tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, command_table_is_the_source);
     tcase_add_test(tc, text_storage_and_retrieval);
     tcase_add_test(tc, text_errors);
     tcase_add_test(tc, text_line_too_long);
