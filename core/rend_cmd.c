@@ -54,6 +54,9 @@ static const char *const class_names[REND_TX__COUNT] = {
     [REND_TX_FLUSH] = "flush", [REND_TX_VERSION] = "version",
     [REND_TX_NOOP] = "noop", [REND_TX_QUIT] = "quit",
     [REND_TX_VERBOSITY] = "verbosity", [REND_TX_STATS] = "stats",
+    [REND_TX_MG] = "meta get", [REND_TX_MS] = "meta set",
+    [REND_TX_MD] = "meta delete", [REND_TX_MA] = "meta arithmetic",
+    [REND_TX_MN] = "meta noop", [REND_TX_ME] = "meta debug",
 };
 
 static const char *const op_names[] = {

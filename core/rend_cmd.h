@@ -63,6 +63,16 @@ enum rend_text_class {
     REND_TX_QUIT,
     REND_TX_VERBOSITY,  /* verbosity <level> [noreply] */
     REND_TX_STATS,      /* stats [group...] */
+    /* memcached's meta commands: mg/ms/md/ma parse into the get, gets,
+     * gat, gats, set, add, replace, append, prepend, cas, delete, incr
+     * and decr rows (so they route, count and orchestrate exactly as
+     * those) and answer in the meta form (rend_req.meta) */
+    REND_TX_MG,         /* mg <key> <flag>* */
+    REND_TX_MS,         /* ms <key> <datalen> <flag>* */
+    REND_TX_MD,         /* md <key> <flag>* */
+    REND_TX_MA,         /* ma <key> <flag>* */
+    REND_TX_MN,         /* mn */
+    REND_TX_ME,         /* me <key> */
     REND_TX__COUNT
 };
 
@@ -139,6 +149,18 @@ enum rend_text_class {
     X(QUIT, .name = "quit", TEXT("quit"), .tx = REND_TX_QUIT, .op = -1,     \
       .flags = REND_CMD_LOCAL | REND_CMD_BARRIER,                           \
       .bin = { BIN(0x07), BIN(0x17) })                                      \
+    X(MG, .name = "mg", TEXT("mg"), .tx = REND_TX_MG, .op = -1,           \
+      .flags = REND_CMD_LOCAL) /* runs as get, gets (c), gat (T), gats */   \
+    X(MS, .name = "ms", TEXT("ms"), .tx = REND_TX_MS, .op = -1,           \
+      .flags = REND_CMD_LOCAL) /* set add replace append prepend cas */     \
+    X(MD, .name = "md", TEXT("md"), .tx = REND_TX_MD, .op = -1,           \
+      .flags = REND_CMD_LOCAL) /* runs as delete */                         \
+    X(MA, .name = "ma", TEXT("ma"), .tx = REND_TX_MA, .op = -1,           \
+      .flags = REND_CMD_LOCAL) /* runs as incr or decr */                   \
+    X(MN, .name = "mn", TEXT("mn"), .tx = REND_TX_MN, .op = -1,           \
+      .flags = REND_CMD_READ | REND_CMD_LOCAL)                              \
+    X(ME, .name = "me", TEXT("me"), .tx = REND_TX_ME, .op = -1,           \
+      .flags = REND_CMD_READ | REND_CMD_LOCAL) /* no debug data: EN */      \
     X(REPLY, .name = "(reply)", .op = -1, /* a reply made by a parser */    \
       .flags = REND_CMD_READ | REND_CMD_LOCAL)
 

@@ -437,6 +437,464 @@ parse_stats(struct rend_conn *c, int cmd, const struct line *l,
     return 0;
 }
 
+/* ---- meta commands (memcached 1.6) -----------------------------------
+ * mg/ms/md/ma become the classic rows (get, gets, gat, gats, set, add,
+ * replace, append, prepend, cas, delete, incr, decr), so they route,
+ * count and orchestrate exactly as the text commands; r->meta makes the
+ * reply the meta form.  Error texts are memcached 1.6.18's, which differ
+ * per command. */
+
+#define S_ERROR_PLAIN "ERROR\r\n"
+#define S_M_INVALID "CLIENT_ERROR invalid flag\r\n"
+#define S_M_DUP "CLIENT_ERROR duplicate flag\r\n"
+#define S_M_BAD_TOKEN "CLIENT_ERROR bad token in command line format\r\n"
+#define S_M_INV_DUP "CLIENT_ERROR invalid or duplicate flag\r\n"
+#define S_M_DECODE "CLIENT_ERROR error decoding key\r\n"
+
+static int
+b64_val(char ch)
+{
+    if (ch >= 'A' && ch <= 'Z') {
+        return ch - 'A';
+    }
+    if (ch >= 'a' && ch <= 'z') {
+        return ch - 'a' + 26;
+    }
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0' + 52;
+    }
+    return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+/* Standard base64 with padding; returns the decoded length, or -1. */
+static int
+b64_decode(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    if (n == 0 || n % 4 != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4], pad = 0;
+        for (int j = 0; j < 4; j++) {
+            if (in[i + j] == '=' && i + 4 == n && j >= 2) {
+                v[j] = 0;
+                pad++;
+            } else if (pad > 0 || (v[j] = b64_val(in[i + j])) < 0) {
+                return -1;
+            }
+        }
+        if (o + 3 - (size_t)pad > cap) {
+            return -1;
+        }
+        out[o++] = (char)(v[0] << 2 | v[1] >> 4);
+        if (pad < 2) {
+            out[o++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
+        }
+        if (pad < 1) {
+            out[o++] = (char)((v[2] & 3) << 6 | v[3]);
+        }
+    }
+    return o == 0 ? -1 : (int)o;
+}
+
+static size_t
+b64_encode(const char *in, size_t n, char *out)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                            "0123456789+/";
+    const unsigned char *u = (const unsigned char *)in;
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)u[i] << 16;
+        if (i + 1 < n) {
+            v |= (unsigned)u[i + 1] << 8;
+        }
+        if (i + 2 < n) {
+            v |= u[i + 2];
+        }
+        out[o++] = a[v >> 18 & 63];
+        out[o++] = a[v >> 12 & 63];
+        out[o++] = i + 1 < n ? a[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? a[v & 63] : '=';
+    }
+    return o;
+}
+
+/* A meta command's flags, checked against the command's valid set.
+ * tok[ch] is the token of flag ch (its text after the letter). */
+struct mflags {
+    struct tok tok[128];
+    uint8_t seen[128];
+};
+
+enum { MF_OK = 0, MF_INVALID, MF_DUP };
+
+static int
+meta_scan(const struct line *l, int first, const char *valid,
+          const char *returned, struct rend_meta *m, struct mflags *f)
+{
+    memset(f->seen, 0, sizeof(f->seen));
+    m->nret = 0;
+    for (int i = first; i < l->nt; i++) {
+        unsigned char ch = (unsigned char)l->t[i].p[0];
+        if (ch >= 128 || strchr(valid, ch) == NULL) {
+            return MF_INVALID;
+        }
+        if (f->seen[ch]) {
+            return MF_DUP;
+        }
+        f->seen[ch] = 1;
+        f->tok[ch].p = l->t[i].p + 1;
+        f->tok[ch].n = l->t[i].n - 1;
+        if (strchr(returned, ch) != NULL && m->nret < sizeof(m->ret)) {
+            m->ret[m->nret++] = (char)ch;
+        }
+    }
+    m->q = f->seen['q'];
+    m->b = f->seen['b'];
+    return MF_OK;
+}
+
+/* Numeric flag tokens. */
+static int
+mf_i64(const struct mflags *f, int ch, int64_t *out)
+{
+    return rend_parse_i64(f->tok[ch].p, f->tok[ch].n, out);
+}
+
+static int
+mf_u64(const struct mflags *f, int ch, uint64_t *out)
+{
+    return rend_parse_u64(f->tok[ch].p, f->tok[ch].n, out);
+}
+
+/* A new meta request for key token t[1] (decoded when b); NULL with
+ * *err set when the key is bad. */
+static struct rend_req *
+meta_req(struct rend_conn *c, const struct line *l, int b, int cmd,
+         const char *decode_err, const char **err)
+{
+    struct rend_req *r;
+    const struct tok *key = &l->t[1];
+
+    if (key->n > REND_KEY_MAX) {
+        *err = S_BAD_FORMAT;
+        return NULL;
+    }
+    r = rend_req_new(c);
+    if (r == NULL || rend_req_set_keys(r, 1) != 0) {
+        if (r != NULL) {
+            rend_req_free(r);
+        }
+        *err = "SERVER_ERROR out of memory\r\n";
+        return NULL;
+    }
+    r->cmd = (uint8_t)cmd;
+    if (b) {
+        int n = b64_decode(key->p, key->n, r->m.key, sizeof(r->m.key));
+        if (n < 0) {
+            rend_req_free(r);
+            *err = decode_err;
+            return NULL;
+        }
+        r->kops[0].op.key = r->m.key;
+        r->kops[0].op.nkey = (uint32_t)n;
+    } else {
+        r->kops[0].op.key = key->p;
+        r->kops[0].op.nkey = key->n;
+    }
+    return r;
+}
+
+/* Fill in what every meta request carries: class, flags, opaque. */
+static void
+meta_common(struct rend_req *r, int tx, const struct rend_meta *m,
+            const struct mflags *f)
+{
+    uint8_t nret = m->nret;
+
+    r->meta = (uint8_t)tx;
+    memcpy(r->m.ret, m->ret, nret);
+    r->m.nret = nret;
+    r->m.q = m->q;
+    r->m.b = m->b;
+    r->m.v = f->seen['v'];
+    r->m.has_ttl = 0;
+    r->m.has_recache = 0;
+    if (f->seen['O']) {
+        r->arg = f->tok['O'].p; /* copied by rend_req_own */
+        r->narg = f->tok['O'].n;
+    }
+}
+
+/* mg <key> <flags>*: T -> gat (gats with c), else get (gets with c).
+ * Not supported: E (memcached 1.6.18 refuses it too: invalid flag);
+ * u (no LRU bump) is accepted and has no effect. */
+static int64_t
+parse_mg(struct rend_conn *c, int cmd, const struct line *l,
+         struct rend_req **out)
+{
+    struct rend_meta m;
+    struct mflags f;
+    struct rend_req *r;
+    const char *err = NULL;
+    int64_t ttl = 0, viv = 0, rec = 0;
+    int sc;
+
+    (void)cmd;
+    if (l->nt < 2) {
+        *out = reply(c, S_ERROR_PLAIN);
+        return 0;
+    }
+    if (l->t[1].n > REND_KEY_MAX) {
+        *out = reply(c, S_BAD_FORMAT);
+        return 0;
+    }
+    sc = meta_scan(l, 2, "bcfhklOqstuvNRT", "cfhklOstk", &m, &f);
+    if (sc != MF_OK) {
+        *out = reply(c, sc == MF_DUP ? S_M_DUP : S_M_INVALID);
+        return 0;
+    }
+    if ((f.seen['T'] && mf_i64(&f, 'T', &ttl) != 0)
+        || (f.seen['N'] && mf_i64(&f, 'N', &viv) != 0)
+        || (f.seen['R'] && mf_i64(&f, 'R', &rec) != 0)) {
+        *out = reply(c, S_M_BAD_TOKEN);
+        return 0;
+    }
+    r = meta_req(c, l, m.b,
+                 f.seen['T'] ? (f.seen['c'] ? REND_CMD_GATS : REND_CMD_GAT)
+                 : (f.seen['c'] ? REND_CMD_GETS : REND_CMD_GET),
+                 S_M_DECODE, &err);
+    if (r == NULL) {
+        *out = reply(c, err);
+        return 0;
+    }
+    meta_common(r, REND_TX_MG, &m, &f);
+    if (f.seen['T']) {
+        r->exptime = rend_exptime_abs(ttl, rend_now());
+        r->m.has_ttl = 1;
+        r->m.ttl = ttl;
+    }
+    if (f.seen['N']) {
+        r->vivify = 1;
+        r->bin_exptime = rend_exptime_abs(viv, rend_now());
+    }
+    if (f.seen['R']) {
+        r->m.has_recache = 1;
+        r->m.recache = rec;
+    }
+    *out = r;
+    return 0;
+}
+
+/* ms <key> <datalen> <flags>*: mode M (E add, A append, P prepend,
+ * R replace, S set), C compare cas (set/replace -> cas; append/prepend
+ * carry it as binary append does), F client flags, T ttl, I accepted but
+ * without effect (the handlers keep no stale state).  A bad flag after
+ * a valid length answers and discards the data block, as memcached. */
+static int64_t
+parse_ms(struct rend_conn *c, int cmd, const struct line *l,
+         struct rend_req **out)
+{
+    struct rend_meta m;
+    struct mflags f;
+    struct rend_req *r;
+    const char *err = NULL;
+    uint32_t len, flags = 0;
+    int64_t ttl = 0;
+    uint64_t cas = 0;
+    int sc;
+
+    (void)cmd;
+    if (l->nt < 2) {
+        *out = reply(c, S_ERROR_PLAIN);
+        return 0;
+    }
+    if (l->nt < 3 || l->t[1].n > REND_KEY_MAX
+        || rend_parse_u32(l->t[2].p, l->t[2].n, &len) != 0) {
+        *out = reply(c, S_BAD_FORMAT);
+        return 0;
+    }
+    if (len > rend_settings.item_size_max) {
+        REND_STAT_INC(&c->w->st, store_too_large);
+        c->swallow = (uint64_t)len + 2;
+        *out = reply(c, S_TOO_LARGE);
+        return 0;
+    }
+    sc = meta_scan(l, 3, "bcCfFIkMOqstT", "cOk", &m, &f);
+    err = sc == MF_DUP ? S_M_DUP : sc == MF_INVALID ? S_M_INVALID : NULL;
+    if (err == NULL && f.seen['F']
+        && rend_parse_u32(f.tok['F'].p, f.tok['F'].n, &flags) != 0) {
+        err = S_BAD_FORMAT;
+    }
+    if (err == NULL && ((f.seen['T'] && mf_i64(&f, 'T', &ttl) != 0)
+                        || (f.seen['C'] && mf_u64(&f, 'C', &cas) != 0))) {
+        err = S_M_BAD_TOKEN;
+    }
+    cmd = REND_CMD_SET;
+    if (err == NULL && f.seen['M']) {
+        char mode = f.tok['M'].n == 1 ? f.tok['M'].p[0] : 0;
+        cmd = mode == 'S' ? REND_CMD_SET : mode == 'E' ? REND_CMD_ADD
+              : mode == 'R' ? REND_CMD_REPLACE : mode == 'A' ? REND_CMD_APPEND
+              : mode == 'P' ? REND_CMD_PREPEND : -1;
+        if (cmd < 0) {
+            err = "CLIENT_ERROR invalid mode for ms M token\r\n";
+        }
+    }
+    if (err != NULL) {
+        c->swallow = (uint64_t)len + 2;
+        *out = reply(c, err);
+        return 0;
+    }
+    if (f.seen['C'] && (cmd == REND_CMD_SET || cmd == REND_CMD_REPLACE)) {
+        cmd = REND_CMD_CAS;
+    }
+    if (l->avail < (size_t)len + 2) {
+        return -2;
+    }
+    if (l->data[len] != '\r' || l->data[len + 1] != '\n') {
+        *out = reply(c, S_BAD_CHUNK);
+        return (int64_t)len + 2;
+    }
+    r = meta_req(c, l, m.b, cmd, S_M_DECODE, &err);
+    if (r == NULL) {
+        *out = reply(c, err);
+        return (int64_t)len + 2;
+    }
+    meta_common(r, REND_TX_MS, &m, &f);
+    r->flags = flags;
+    r->exptime = rend_exptime_abs(ttl, rend_now());
+    r->cas = cas;
+    r->value = l->data;
+    r->nvalue = len;
+    *out = r;
+    return (int64_t)len + 2;
+}
+
+/* md <key> <flags>*: delete.  C is carried as the request cas (the
+ * handlers do not check it on delete yet); I (invalidate: mark stale)
+ * deletes, since the handlers keep no stale state; T has no effect. */
+static int64_t
+parse_md(struct rend_conn *c, int cmd, const struct line *l,
+         struct rend_req **out)
+{
+    struct rend_meta m;
+    struct mflags f;
+    struct rend_req *r;
+    const char *err = NULL;
+    int64_t ttl = 0;
+    uint64_t cas = 0;
+
+    (void)cmd;
+    if (l->nt < 2) {
+        *out = reply(c, S_ERROR_PLAIN);
+        return 0;
+    }
+    if (l->t[1].n > REND_KEY_MAX) {
+        *out = reply(c, S_BAD_FORMAT);
+        return 0;
+    }
+    if (meta_scan(l, 2, "bcCIkOqtT", "Ok", &m, &f) != MF_OK
+        || (f.seen['T'] && mf_i64(&f, 'T', &ttl) != 0)
+        || (f.seen['C'] && mf_u64(&f, 'C', &cas) != 0)) {
+        *out = reply(c, S_M_INV_DUP);
+        return 0;
+    }
+    r = meta_req(c, l, m.b, REND_CMD_DELETE, S_M_INV_DUP, &err);
+    if (r == NULL) {
+        *out = reply(c, err);
+        return 0;
+    }
+    meta_common(r, REND_TX_MD, &m, &f);
+    r->cas = cas;
+    *out = r;
+    return 0;
+}
+
+/* ma <key> <flags>*: incr (mode I, +) or decr (D, -) by D (default 1);
+ * N<ttl> creates a missing item with J (default 0), as binary incr's
+ * initial value.  T sets the ttl after the incr/decr (a touch). */
+static int64_t
+parse_ma(struct rend_conn *c, int cmd, const struct line *l,
+         struct rend_req **out)
+{
+    struct rend_meta m;
+    struct mflags f;
+    struct rend_req *r;
+    const char *err = NULL;
+    int64_t ttl = 0, viv = 0;
+    uint64_t delta = 1, initial = 0, cas = 0;
+
+    if (l->nt < 2) {
+        *out = reply(c, S_ERROR_PLAIN);
+        return 0;
+    }
+    if (l->t[1].n > REND_KEY_MAX) {
+        *out = reply(c, S_BAD_FORMAT);
+        return 0;
+    }
+    if (meta_scan(l, 2, "bcCDJkMNOqtTv", "ctOk", &m, &f) != MF_OK
+        || (f.seen['T'] && mf_i64(&f, 'T', &ttl) != 0)
+        || (f.seen['N'] && mf_i64(&f, 'N', &viv) != 0)
+        || (f.seen['D'] && mf_u64(&f, 'D', &delta) != 0)
+        || (f.seen['J'] && mf_u64(&f, 'J', &initial) != 0)
+        || (f.seen['C'] && mf_u64(&f, 'C', &cas) != 0)) {
+        *out = reply(c, S_M_INV_DUP);
+        return 0;
+    }
+    cmd = REND_CMD_INCR;
+    if (f.seen['M']) {
+        char mode = f.tok['M'].n == 1 ? f.tok['M'].p[0] : 0;
+        cmd = mode == 'I' || mode == '+' ? REND_CMD_INCR
+              : mode == 'D' || mode == '-' ? REND_CMD_DECR : -1;
+        if (cmd < 0) {
+            *out = reply(c, "CLIENT_ERROR invalid mode for ma M token\r\n");
+            return 0;
+        }
+    }
+    r = meta_req(c, l, m.b, cmd, S_M_INV_DUP, &err);
+    if (r == NULL) {
+        *out = reply(c, err);
+        return 0;
+    }
+    meta_common(r, REND_TX_MA, &m, &f);
+    r->delta = delta;
+    r->cas = cas;
+    if (f.seen['N']) {
+        r->bin_incr_create = 1;
+        r->initial = initial;
+        r->bin_exptime = rend_exptime_abs(viv, rend_now());
+    }
+    if (f.seen['T']) {
+        r->m.has_ttl = 1;
+        r->m.ttl = ttl;
+        r->touch_after = 1;
+        r->exptime = rend_exptime_abs(ttl, rend_now());
+    }
+    *out = r;
+    return 0;
+}
+
+/* me <key>: rend keeps no debug data; answered as memcached answers for
+ * a key it does not hold. */
+static int64_t
+parse_mn_me(struct rend_conn *c, int cmd, const struct line *l,
+            struct rend_req **out)
+{
+    if (cmd == REND_CMD_ME && (l->nt < 2 || l->t[1].n > REND_KEY_MAX)) {
+        *out = reply(c, S_BAD_FORMAT);
+        return 0;
+    }
+    *out = rend_req_new(c);
+    if (*out != NULL) {
+        (*out)->cmd = (uint8_t)cmd;
+    }
+    return 0;
+}
+
 static parse_f *const parsers[REND_TX__COUNT] = {
     [REND_TX_RETRIEVAL] = parse_retrieval,
     [REND_TX_STORAGE] = parse_storage,
@@ -449,6 +907,12 @@ static parse_f *const parsers[REND_TX__COUNT] = {
     [REND_TX_QUIT] = parse_bare,
     [REND_TX_VERBOSITY] = parse_verbosity,
     [REND_TX_STATS] = parse_stats,
+    [REND_TX_MG] = parse_mg,
+    [REND_TX_MS] = parse_ms,
+    [REND_TX_MD] = parse_md,
+    [REND_TX_MA] = parse_ma,
+    [REND_TX_MN] = parse_mn_me,
+    [REND_TX_ME] = parse_mn_me,
 };
 
 int
@@ -606,6 +1070,179 @@ format_stats(struct rend_conn *c, struct rend_req *r)
     OUT_LIT(c, "END\r\n");
 }
 
+/* A meta reply's flags, in the order the request gave them.  l and h are
+ * answered as memcached does for an item never read since it was stored
+ * (l0, h0): the handlers keep no access time or fetched bit. */
+static char *
+meta_flags_out(char *p, const struct rend_req *r, const struct rend_kop *k,
+               int hit)
+{
+    for (uint8_t i = 0; i < r->m.nret; i++) {
+        char ch = r->m.ret[i];
+        if (!hit && ch != 'k' && ch != 'O') {
+            continue; /* a miss answers only the key and opaque */
+        }
+        *p++ = ' ';
+        *p++ = ch;
+        switch (ch) {
+        case 'k':
+            if (r->m.b) {
+                p += b64_encode(k->op.key, k->op.nkey, p);
+                memcpy(p, " b", 2);
+                p += 2;
+            } else {
+                memcpy(p, k->op.key, k->op.nkey);
+                p += k->op.nkey;
+            }
+            break;
+        case 'O':
+            memcpy(p, r->arg, r->narg);
+            p += r->narg;
+            break;
+        case 'c':
+            p += rend_u64toa(k->cas, p);
+            break;
+        case 'f':
+            p += rend_u64toa(k->flags, p);
+            break;
+        case 's':
+            p += rend_u64toa(k->nvalue, p);
+            break;
+        case 't': {
+            int64_t ttl;
+            if (r->m.has_ttl) {
+                ttl = r->m.ttl; /* ma T, mg T: the ttl just set */
+            } else if (r->meta == REND_TX_MA) {
+                /* created by N: its ttl; else unknown (the handlers' incr
+                 * returns no expiry): -1 as for an immortal item */
+                ttl = k->won && r->bin_exptime != 0
+                      ? r->bin_exptime - rend_now() : -1;
+            } else {
+                ttl = k->exptime == 0 ? -1 : k->exptime - rend_now();
+            }
+            if (ttl == 0 && r->m.has_ttl) {
+                ttl = -1;
+            }
+            if (ttl < 0) {
+                *p++ = '-';
+                ttl = -ttl;
+            }
+            p += rend_u64toa((uint64_t)ttl, p);
+            break;
+        }
+        case 'l': case 'h':
+            *p++ = '0';
+            break;
+        default:
+            break;
+        }
+    }
+    return p;
+}
+
+/* mg, ms, md, ma replies: HD / VA <len> / EN / NF / NS / EX + flags. */
+static void
+format_meta(struct rend_conn *c, struct rend_req *r)
+{
+    struct rend_kop *k = &r->kops[0];
+    int st = k->status, hit = 0, va = 0, won = 0;
+    const char *code = "HD";
+    char num[24], *p, *s;
+    const char *data = NULL;
+    uint32_t ndata = 0;
+
+    if (st < 0) {
+        out_error(c, st, r->meta == REND_TX_MS);
+        return;
+    }
+    switch (r->meta) {
+    case REND_TX_MG:
+        if (st != REND_OK) {
+            REND_STAT_INC(&c->w->st, get_misses);
+            if (r->m.q) {
+                return;
+            }
+            code = "EN";
+            break;
+        }
+        REND_STAT_INC(&c->w->st, get_hits);
+        hit = 1;
+        va = r->m.v;
+        won = k->won;
+        if (r->m.has_recache && k->exptime > 0
+            && k->exptime - rend_now() < r->m.recache) {
+            /* no token state in the handlers: every fetch under the
+             * threshold wins (memcached answers Z after the first) */
+            won = 1;
+        }
+        data = k->value;
+        ndata = k->nvalue;
+        break;
+    case REND_TX_MS:
+    case REND_TX_MD:
+        if (st == REND_OK && r->m.q) {
+            return;
+        }
+        hit = st == REND_OK && r->meta == REND_TX_MS;
+        code = st == REND_OK ? "HD" : st == REND_EXISTS ? "EX"
+               : st == REND_NOT_FOUND || r->meta == REND_TX_MD ? "NF" : "NS";
+        break;
+    case REND_TX_MA:
+        if (st == REND_NON_NUMERIC) {
+            OUT_LIT(c, "CLIENT_ERROR cannot increment or decrement "
+                       "non-numeric value\r\n");
+            return;
+        }
+        if (st != REND_OK) {
+            code = st == REND_EXISTS ? "EX" : "NF";
+            break;
+        }
+        if (r->m.q) {
+            return;
+        }
+        hit = 1;
+        va = r->m.v;
+        ndata = (uint32_t)rend_u64toa(k->number, num);
+        data = num;
+        break;
+    default:
+        break;
+    }
+    p = rend_conn_out_reserve(c, 64 + (size_t)r->m.nret * 24
+                                 + k->op.nkey * 2 + r->narg);
+    if (p == NULL) {
+        rend_conn_close(c);
+        return;
+    }
+    s = p;
+    if (va) {
+        memcpy(p, "VA ", 3);
+        p += 3;
+        p += rend_u64toa(ndata, p);
+    } else {
+        memcpy(p, code, 2);
+        p += 2;
+    }
+    p = meta_flags_out(p, r, k, hit);
+    if (won) {
+        memcpy(p, " W", 2);
+        p += 2;
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    rend_conn_out_commit(c, (size_t)(p - s));
+    if (!va) {
+        return;
+    }
+    if (data == k->value && ndata > 0) {
+        rend_conn_out_take(c, k->value, ndata);
+        k->value = NULL;
+    } else if (ndata > 0) {
+        rend_conn_out(c, data, ndata);
+    }
+    OUT_LIT(c, "\r\n");
+}
+
 void
 rend_text_format(struct rend_conn *c, struct rend_req *r)
 {
@@ -615,6 +1252,10 @@ rend_text_format(struct rend_conn *c, struct rend_req *r)
 
     if (r->cmd == REND_CMD_REPLY) {
         rend_conn_out(c, r->text, r->ntext);
+        return;
+    }
+    if (r->meta) {
+        format_meta(c, r);
         return;
     }
     if (tx == REND_TX_RETRIEVAL) {
@@ -689,6 +1330,12 @@ rend_text_format(struct rend_conn *c, struct rend_req *r)
         }
         break;
     case REND_TX_QUIT:
+        break;
+    case REND_TX_MN:
+        OUT_LIT(c, "MN\r\n");
+        break;
+    case REND_TX_ME:
+        OUT_LIT(c, "EN\r\n");
         break;
     case REND_TX_STATS:
         format_stats(c, r);

@@ -16,6 +16,7 @@
 #include <rend/handler.h>
 
 #include "rend_cmd.h"
+#include "rend_settings.h"
 
 enum rend_proto { REND_PROTO_TEXT = 0, REND_PROTO_BINARY = 1 };
 
@@ -34,6 +35,7 @@ struct rend_kop {
     uint8_t tier;               /* tier of the op in flight: 1 or 2 */
     uint8_t retried;            /* binary incr create: retried once */
     uint8_t done;
+    uint8_t won;                /* meta: this request created the item (W) */
     int pend;                   /* outcome decided, follow-up op running */
     int status;                 /* the outcome the client sees */
     /* Result kept across stages (owned; freed with the request). */
@@ -59,6 +61,9 @@ struct rend_req {
     uint8_t bin_incr_create;    /* binary incr/decr: create when missing */
     uint8_t text_owned;         /* text is malloc'd */
     uint8_t started;
+    uint8_t meta;               /* meta command: its class (REND_TX_MG...) */
+    uint8_t vivify;             /* meta mg N: add an empty item on a miss */
+    uint8_t touch_after;        /* meta ma T: touch (r->exptime) after */
     uint32_t nkeys;
     uint32_t pending;           /* kops not finished */
     uint32_t opaque;            /* binary */
@@ -79,6 +84,30 @@ struct rend_req {
     uint32_t narg;
     char numbuf[24];            /* binary incr/decr initial value */
     struct rend_kop kop1;
+    /* meta commands only (set by their parser; not cleared for others) */
+    struct rend_meta {
+        char ret[16];           /* flags to answer, in request order */
+        uint8_t nret;
+        uint8_t q, b, v, has_ttl, has_recache;
+        int64_t ttl;            /* T token (relative, as sent) */
+        int64_t recache;        /* R token */
+        char key[REND_KEY_MAX]; /* a base64 key, decoded */
+    } m;
 };
+
+/* r's scheduling class (REND_CMD_READ / REND_CMD_BARRIER): its row's,
+ * except that a request which may write after a miss (binary incr with
+ * an initial value, meta ma N and mg N) runs alone, so a later request
+ * cannot overtake the item it creates. */
+static inline unsigned
+rend_req_sched(const struct rend_req *r)
+{
+    unsigned fl = rend_cmd_table[r->cmd].flags;
+
+    if (r->bin_incr_create || r->vivify) {
+        fl = (fl & ~(unsigned)REND_CMD_READ) | REND_CMD_BARRIER;
+    }
+    return fl;
+}
 
 #endif /* REND_REQ_H */
