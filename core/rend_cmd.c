@@ -113,6 +113,11 @@ rend_cmd_print(FILE *f)
                 fprintf(f, " -");
             }
         }
+        if (ci->runs_as != NULL) {
+            fprintf(f, "%s | as %s | as %s | as %s |\n", any ? "" : "-",
+                    ci->runs_as, ci->runs_as, ci->runs_as);
+            continue;
+        }
         fprintf(f, "%s | %s%s%s | %s | %s |\n", any ? "" : "-",
                 ci->route ? ci->route : "-", ci->alias ? ", " : "",
                 ci->alias ? ci->alias : "",

@@ -16,6 +16,7 @@
  *   .tx      text syntax / reply class (enum rend_text_class)
  *   .route   route key in a config's routes table (NULL: never routed);
  *   .alias   a second route key for the same command
+ *   .runs_as the rows a command is parsed into (meta), for the docs
  *   .op      the handler op it runs (REND_OP_*), -1 = answered by the core
  *   .flags   REND_CMD_* below
  *   .count   command counters it moves (REND_CNT_*)
@@ -149,14 +150,17 @@ enum rend_text_class {
     X(QUIT, .name = "quit", TEXT("quit"), .tx = REND_TX_QUIT, .op = -1,     \
       .flags = REND_CMD_LOCAL | REND_CMD_BARRIER,                           \
       .bin = { BIN(0x07), BIN(0x17) })                                      \
+    /* meta: each is parsed into the rows in .runs_as (rend_proto_text.c) \
+     * and runs, routes and counts as that row */                          \
     X(MG, .name = "mg", TEXT("mg"), .tx = REND_TX_MG, .op = -1,           \
-      .flags = REND_CMD_LOCAL) /* runs as get, gets (c), gat (T), gats */   \
+      .flags = REND_CMD_LOCAL, .runs_as = "get gets gat gats")              \
     X(MS, .name = "ms", TEXT("ms"), .tx = REND_TX_MS, .op = -1,           \
-      .flags = REND_CMD_LOCAL) /* set add replace append prepend cas */     \
+      .flags = REND_CMD_LOCAL,                                              \
+      .runs_as = "set add replace append prepend cas")                      \
     X(MD, .name = "md", TEXT("md"), .tx = REND_TX_MD, .op = -1,           \
-      .flags = REND_CMD_LOCAL) /* runs as delete */                         \
+      .flags = REND_CMD_LOCAL, .runs_as = "delete")                         \
     X(MA, .name = "ma", TEXT("ma"), .tx = REND_TX_MA, .op = -1,           \
-      .flags = REND_CMD_LOCAL) /* runs as incr or decr */                   \
+      .flags = REND_CMD_LOCAL, .runs_as = "incr decr")                      \
     X(MN, .name = "mn", TEXT("mn"), .tx = REND_TX_MN, .op = -1,           \
       .flags = REND_CMD_READ | REND_CMD_LOCAL)                              \
     X(ME, .name = "me", TEXT("me"), .tx = REND_TX_ME, .op = -1,           \
@@ -178,6 +182,7 @@ struct rend_cmd_info {
     uint8_t tx;          /* enum rend_text_class */
     const char *route;
     const char *alias;
+    const char *runs_as;
     int op;
     unsigned flags;
     unsigned count;
