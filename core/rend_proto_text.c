@@ -450,6 +450,11 @@ parse_stats(struct rend_conn *c, int cmd, const struct line *l,
 #define S_M_BAD_TOKEN "CLIENT_ERROR bad token in command line format\r\n"
 #define S_M_INV_DUP "CLIENT_ERROR invalid or duplicate flag\r\n"
 #define S_M_DECODE "CLIENT_ERROR error decoding key\r\n"
+#define S_M_OPAQUE "CLIENT_ERROR opaque token too long\r\n"
+#define META_OPAQUE_MAX 32 /* memcached's limit on the O token, O included */
+
+/* An O token longer than memcached takes (mg, ms, md check it). */
+#define OPAQUE_TOO_LONG(f) ((f)->seen['O'] && (f)->tok['O'].n + 1 > META_OPAQUE_MAX)
 
 static int
 b64_val(char ch)
@@ -664,6 +669,10 @@ parse_mg(struct rend_conn *c, int cmd, const struct line *l,
         *out = reply(c, S_M_BAD_TOKEN);
         return 0;
     }
+    if (OPAQUE_TOO_LONG(&f)) {
+        *out = reply(c, S_M_OPAQUE);
+        return 0;
+    }
     r = meta_req(c, l, m.b,
                  f.seen['T'] ? (f.seen['c'] ? REND_CMD_GATS : REND_CMD_GAT)
                  : (f.seen['c'] ? REND_CMD_GETS : REND_CMD_GET),
@@ -725,7 +734,8 @@ parse_ms(struct rend_conn *c, int cmd, const struct line *l,
         return 0;
     }
     sc = meta_scan(l, 3, "bcCfFIkMOqstT", "cOk", &m, &f);
-    err = sc == MF_DUP ? S_M_DUP : sc == MF_INVALID ? S_M_INVALID : NULL;
+    err = sc == MF_DUP ? S_M_DUP : sc == MF_INVALID ? S_M_INVALID
+          : OPAQUE_TOO_LONG(&f) ? S_M_OPAQUE : NULL;
     if (err == NULL && f.seen['F']
         && rend_parse_u32(f.tok['F'].p, f.tok['F'].n, &flags) != 0) {
         err = S_BAD_FORMAT;
@@ -801,6 +811,10 @@ parse_md(struct rend_conn *c, int cmd, const struct line *l,
         || (f.seen['T'] && mf_i64(&f, 'T', &ttl) != 0)
         || (f.seen['C'] && mf_u64(&f, 'C', &cas) != 0)) {
         *out = reply(c, S_M_INV_DUP);
+        return 0;
+    }
+    if (OPAQUE_TOO_LONG(&f)) {
+        *out = reply(c, S_M_OPAQUE);
         return 0;
     }
     r = meta_req(c, l, m.b, REND_CMD_DELETE, S_M_INV_DUP, &err);

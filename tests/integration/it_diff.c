@@ -311,6 +311,9 @@ static const struct dstep text_steps[] = {
       "ma ma1 Jx N0\r\nma ma1 Nx\r\nma ma1 Tx\r\nma ma1 Z\r\nma ma1 E5\r\n"
       "ma ma1 v v\r\nma\r\nma $K251\r\n" },
     /* me: no debug data */
+    { .name = "opaque 31", .req = "mg mk1 O$K31 s\r\n" },
+    { .name = "opaque too long", .req = "mg mk1 O$K32 s\r\n"
+      "ms mk1 2 O$K32\r\nhi\r\nmd mk1 O$K32\r\nmg mk1 s\r\n" },
     { .name = "me miss", .req = "me mnokey\r\n" },
     { .name = "me no key", .req = "me\r\n" },
     /* pipelined quiet mode, ended by mn */
