@@ -306,6 +306,9 @@ static const struct dstep text_steps[] = {
       .req = "ma ma1 T50 v t\r\nmg ma1 t\r\n" },
     { .name = "ma wrap", .req = "ms ma3 20\r\n18446744073709551615\r\n"
       "ma ma3 v\r\nma ma3 v MD D5\r\n" },
+    { .name = "ma C stale", .req = "ms ma5 1\r\n5\r\nma ma5 C1 v\r\n",
+      .bug = "the handlers do not check a cas on incr/decr: ma C is "
+      "applied (memcached answers EX)" },
     { .name = "ma non-numeric", .req = "ms ma4 1\r\nx\r\nma ma4\r\n" },
     { .name = "ma errors", .req = "ma ma1 Mx\r\nma ma1 Dx\r\nma ma1 D\r\n"
       "ma ma1 Jx N0\r\nma ma1 Nx\r\nma ma1 Tx\r\nma ma1 Z\r\nma ma1 E5\r\n"
