@@ -196,6 +196,64 @@ static const struct dstep text_steps[] = {
     { .name = "tab separator", .req = "get\ta\r\n" },
     { .name = "double space", .req = "get  a\r\n" },
     { .name = "trailing space", .req = "get a \r\n" },
+    /* misc commands */
+    { .name = "version", .req = "version\r\n" },
+    { .name = "version args", .req = "version x y\r\n" },
+    { .name = "noop", .req = "noop\r\n" },
+    { .name = "verbosity", .req = "verbosity 1\r\n" },
+    { .name = "verbosity noreply", .req = "verbosity 1 noreply\r\n" },
+    { .name = "verbosity none", .req = "verbosity\r\n" },
+    { .name = "verbosity junk", .req = "verbosity abc\r\n" },
+    { .name = "stats", .req = "stats\r\n", .stats = 1 },
+    { .name = "stats settings", .req = "stats settings\r\n", .stats = 1 },
+    { .name = "stats bogus", .req = "stats bogus\r\n" },
+    { .name = "stats reset", .req = "stats reset\r\n" },
+    /* expiry */
+    { .name = "exp: set 1s", .req = "set e1 0 1 1\r\nx\r\n" },
+    { .name = "exp: set 100s", .req = "set e2 0 100 1\r\nx\r\n" },
+    { .name = "exp: touch to 1s", .req = "touch e2 1\r\n" },
+    { .name = "exp: set 1s again", .req = "set e3 0 1 1\r\nx\r\n" },
+    { .name = "exp: gat extends", .req = "gat 100 e3\r\n" },
+    { .name = "exp: set negative", .req = "set e4 0 -1 1\r\nx\r\n" },
+    { .name = "exp: get negative", .req = "get e4\r\n" },
+    { .name = "exp: set absolute past",
+      .req = "set e5 0 1000000000 1\r\nx\r\n" },
+    { .name = "exp: get absolute past", .req = "get e5\r\n" },
+    { .name = "exp: set 0", .req = "set e6 0 0 1\r\nx\r\n" },
+    { .name = "exp: get before", .req = "get e1 e2 e3 e6\r\n" },
+    { .name = "exp: sleep", .req = NULL, .sleep_ms = 2200 },
+    { .name = "exp: get after", .req = "get e1 e2 e3 e6\r\n" },
+    { .name = "exp: add over expired", .req = "add e1 0 0 1\r\ny\r\n" },
+    { .name = "exp: incr expired", .req = "incr e2 1\r\n" },
+    { .name = "exp: touch expired", .req = "touch e2 10\r\n" },
+    /* flush_all with a delay */
+    { .name = "flush: set", .req = "set f1 0 0 1\r\nx\r\n" },
+    { .name = "flush: delay 3", .req = "flush_all 3\r\n" },
+    { .name = "flush: get before", .req = "get f1\r\n" },
+    { .name = "flush: sleep", .req = NULL, .sleep_ms = 3300 },
+    { .name = "flush: get after", .req = "get f1 a\r\n" },
+    { .name = "flush: set after", .req = "set f2 0 0 1\r\nx\r\n" },
+    { .name = "flush: get new", .req = "get f2\r\n" },
+    { .name = "flush negative", .req = "flush_all -1\r\n" },
+    { .name = "flush junk", .req = "flush_all abc\r\n" },
+    { .name = "flush noreply", .req = "flush_all noreply\r\n" },
+    { .name = "flush: get after noreply", .req = "get f2\r\n" },
+    { .name = "flush 0", .req = "flush_all 0\r\n" },
+    /* pipelined mix in one write */
+    { .name = "pipeline",
+      .req = "set x 0 0 1\r\n1\r\nget x\r\nincr x 2\r\ndelete x\r\n"
+      "get x\r\nbogus\r\nadd x 0 0 1\r\n2\r\ngets x y\r\n" },
+    { .name = "quit", .req = "quit\r\n", .close = 1 },
+    { .name = "after quit: get", .req = "get x\r\n" },
+    { .name = "quit with args", .req = "quit now\r\n", .close = 1 },
+};
+
+/* ---- the meta table ---------------------------------------------------
+ * Run against rend on inmem (L1-only) and on the default L1/L2 config
+ * (inmem + lmdb), so the meta commands are checked through both
+ * orchestrations byte for byte. */
+static const struct dstep meta_steps[] = {
+    { .name = "flush", .req = "flush_all\r\n" },
     /* meta commands (memcached 1.6): mn mg ms md ma me and their flags */
     { .name = "mn", .req = "mn\r\n" },
     { .name = "mn args", .req = "mn x y\r\n" },
@@ -326,56 +384,6 @@ static const struct dstep text_steps[] = {
       "d\r\nmn\r\n" },
     { .name = "meta and text mixed", .req = "set mx 0 0 1\r\n1\r\n"
       "mg mx v\r\nincr mx 1\r\nma mx v\r\ngets mx\r\nmg mx c\r\nmn\r\n" },
-    /* misc commands */
-    { .name = "version", .req = "version\r\n" },
-    { .name = "version args", .req = "version x y\r\n" },
-    { .name = "noop", .req = "noop\r\n" },
-    { .name = "verbosity", .req = "verbosity 1\r\n" },
-    { .name = "verbosity noreply", .req = "verbosity 1 noreply\r\n" },
-    { .name = "verbosity none", .req = "verbosity\r\n" },
-    { .name = "verbosity junk", .req = "verbosity abc\r\n" },
-    { .name = "stats", .req = "stats\r\n", .stats = 1 },
-    { .name = "stats settings", .req = "stats settings\r\n", .stats = 1 },
-    { .name = "stats bogus", .req = "stats bogus\r\n" },
-    { .name = "stats reset", .req = "stats reset\r\n" },
-    /* expiry */
-    { .name = "exp: set 1s", .req = "set e1 0 1 1\r\nx\r\n" },
-    { .name = "exp: set 100s", .req = "set e2 0 100 1\r\nx\r\n" },
-    { .name = "exp: touch to 1s", .req = "touch e2 1\r\n" },
-    { .name = "exp: set 1s again", .req = "set e3 0 1 1\r\nx\r\n" },
-    { .name = "exp: gat extends", .req = "gat 100 e3\r\n" },
-    { .name = "exp: set negative", .req = "set e4 0 -1 1\r\nx\r\n" },
-    { .name = "exp: get negative", .req = "get e4\r\n" },
-    { .name = "exp: set absolute past",
-      .req = "set e5 0 1000000000 1\r\nx\r\n" },
-    { .name = "exp: get absolute past", .req = "get e5\r\n" },
-    { .name = "exp: set 0", .req = "set e6 0 0 1\r\nx\r\n" },
-    { .name = "exp: get before", .req = "get e1 e2 e3 e6\r\n" },
-    { .name = "exp: sleep", .req = NULL, .sleep_ms = 2200 },
-    { .name = "exp: get after", .req = "get e1 e2 e3 e6\r\n" },
-    { .name = "exp: add over expired", .req = "add e1 0 0 1\r\ny\r\n" },
-    { .name = "exp: incr expired", .req = "incr e2 1\r\n" },
-    { .name = "exp: touch expired", .req = "touch e2 10\r\n" },
-    /* flush_all with a delay */
-    { .name = "flush: set", .req = "set f1 0 0 1\r\nx\r\n" },
-    { .name = "flush: delay 3", .req = "flush_all 3\r\n" },
-    { .name = "flush: get before", .req = "get f1\r\n" },
-    { .name = "flush: sleep", .req = NULL, .sleep_ms = 3300 },
-    { .name = "flush: get after", .req = "get f1 a\r\n" },
-    { .name = "flush: set after", .req = "set f2 0 0 1\r\nx\r\n" },
-    { .name = "flush: get new", .req = "get f2\r\n" },
-    { .name = "flush negative", .req = "flush_all -1\r\n" },
-    { .name = "flush junk", .req = "flush_all abc\r\n" },
-    { .name = "flush noreply", .req = "flush_all noreply\r\n" },
-    { .name = "flush: get after noreply", .req = "get f2\r\n" },
-    { .name = "flush 0", .req = "flush_all 0\r\n" },
-    /* pipelined mix in one write */
-    { .name = "pipeline",
-      .req = "set x 0 0 1\r\n1\r\nget x\r\nincr x 2\r\ndelete x\r\n"
-      "get x\r\nbogus\r\nadd x 0 0 1\r\n2\r\ngets x y\r\n" },
-    { .name = "quit", .req = "quit\r\n", .close = 1 },
-    { .name = "after quit: get", .req = "get x\r\n" },
-    { .name = "quit with args", .req = "quit now\r\n", .close = 1 },
 };
 
 /* ---- the binary table -------------------------------------------------
@@ -575,8 +583,11 @@ static const struct bstep bin_steps[] = {
 
 static struct rend_srv mc, rd;
 
+static char l12_data[64];
+
+/* memcached, and rend on conf/<name> */
 static int
-start_pair(void)
+start_pair_on(const char *name)
 {
     const char *conf = getenv("REND_SRCDIR");
     char path[1024];
@@ -586,9 +597,40 @@ start_pair(void)
         return 77;
     }
     ck_assert_int_eq(rc, 0);
-    snprintf(path, sizeof(path), "%s/conf/inmem.lua", conf ? conf : "..");
+    snprintf(path, sizeof(path), "%s/conf/%s", conf ? conf : "..", name);
     ck_assert_int_eq(rend_srv_start(&rd, path, NULL), 0);
     return 0;
+}
+
+static int
+start_pair(void)
+{
+    return start_pair_on("inmem.lua");
+}
+
+/* memcached, and rend on the default L1/L2 config (inmem + lmdb) with
+ * its data in a temp dir */
+static int
+start_pair_l12(void)
+{
+    snprintf(l12_data, sizeof(l12_data), "/tmp/it_diff_l12.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(l12_data));
+    setenv("REND_DATA", l12_data, 1);
+    setenv("REND_MEMORY_MB", "64", 1);
+    setenv("REND_MAP_MB", "64", 1);
+    return start_pair_on("rend.lua");
+}
+
+static void
+remove_l12_data(void)
+{
+    char cmd[128];
+
+    if (l12_data[0] != '\0') {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", l12_data);
+        ck_assert_int_eq(system(cmd), 0);
+        l12_data[0] = '\0';
+    }
 }
 
 static void
@@ -625,6 +667,40 @@ START_TEST(text_differential)
 }
 END_TEST
 
+static void
+run_meta(const char *what)
+{
+    struct diff_result dr;
+
+    diff_run_text(&mc, &rd, meta_steps,
+                  sizeof(meta_steps) / sizeof(meta_steps[0]), &dr);
+    stop_pair();
+    report(what, &dr);
+    ck_assert_int_eq(dr.mismatches, 0);
+    ck_assert_int_eq(dr.fixed_bugs, 0);
+    ck_assert_int_gt(dr.equal, (int)(sizeof(meta_steps)
+                                     / sizeof(meta_steps[0])) / 2);
+}
+
+START_TEST(meta_differential)
+{
+    if (start_pair() == 77) {
+        return;
+    }
+    run_meta("meta (inmem)");
+}
+END_TEST
+
+START_TEST(meta_differential_l12)
+{
+    if (start_pair_l12() == 77) {
+        return;
+    }
+    run_meta("meta (L1/L2: inmem + lmdb)");
+    remove_l12_data();
+}
+END_TEST
+
 START_TEST(binary_differential)
 {
     struct diff_result dr;
@@ -649,6 +725,7 @@ main(void)
     Suite *s = suite_create("diff");
     TCase *tt = tcase_create("text");
     TCase *tb = tcase_create("binary");
+    TCase *tm = tcase_create("meta");
     SRunner *sr;
     int nfailed;
 
@@ -659,10 +736,14 @@ main(void)
     }
     tcase_set_timeout(tt, 50);
     tcase_set_timeout(tb, 50);
+    tcase_set_timeout(tm, 50);
     tcase_add_test(tt, text_differential);
     tcase_add_test(tb, binary_differential);
+    tcase_add_test(tm, meta_differential);
+    tcase_add_test(tm, meta_differential_l12);
     suite_add_tcase(s, tt);
     suite_add_tcase(s, tb);
+    suite_add_tcase(s, tm);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     nfailed = srunner_ntests_failed(sr);
