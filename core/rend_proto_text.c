@@ -5,7 +5,12 @@
  * the CLIENT_ERROR parse messages, noop, VERSION Rend 0.1) and memcached 1.6
  * everywhere else (noreply, gets/cas, incr/decr, gat/gats, touch,
  * flush_all, stats, verbosity, SERVER_ERROR texts, NOT_STORED on replace
- * and append misses, bad data chunk).
+ * and append misses, bad data chunk).  The meta commands (mn mg ms md ma
+ * me) answer exactly as memcached 1.6.18.
+ *
+ * Dispatch: the command token finds its row in the command table
+ * (rend_cmd.h); the row's text class picks the parser below and the reply
+ * format in rend_text_format.
  */
 #include "config.h"
 
@@ -658,7 +663,7 @@ parse_mg(struct rend_conn *c, int cmd, const struct line *l,
         *out = reply(c, S_BAD_FORMAT);
         return 0;
     }
-    sc = meta_scan(l, 2, "bcfhklOqstuvNRT", "cfhklOstk", &m, &f);
+    sc = meta_scan(l, 2, "bcfhklOqstuvNRT", "cfhklOst", &m, &f);
     if (sc != MF_OK) {
         *out = reply(c, sc == MF_DUP ? S_M_DUP : S_M_INVALID);
         return 0;
