@@ -54,22 +54,6 @@ struct build {
     unsigned cap_hinsts, cap_routes;
 };
 
-/* Route keys of a config and the commands they route. */
-static const struct {
-    const char *name;
-    int cmd;
-} command_routes[] = {
-    { "get", REND_CMD_GET }, { "gets", REND_CMD_GETS },
-    { "gete", REND_CMD_GETE }, { "gat", REND_CMD_GAT },
-    { "gats", REND_CMD_GATS }, { "touch", REND_CMD_TOUCH },
-    { "touch", REND_CMD_BTOUCH }, { "set", REND_CMD_SET },
-    { "add", REND_CMD_ADD }, { "replace", REND_CMD_REPLACE },
-    { "append", REND_CMD_APPEND }, { "prepend", REND_CMD_PREPEND },
-    { "cas", REND_CMD_CAS }, { "delete", REND_CMD_DELETE },
-    { "incr", REND_CMD_INCR }, { "decr", REND_CMD_DECR },
-    { "flush", REND_CMD_FLUSH }, { "flush_all", REND_CMD_FLUSH },
-};
-
 static char *
 field_str(lua_State *L, int idx, const char *key)
 {
@@ -309,18 +293,22 @@ compile_routes(struct build *b, int idx, struct rend_route **by_cmd,
     for (int cmd = 0; cmd < REND_CMD__COUNT; cmd++) {
         by_cmd[cmd] = def;
     }
-    for (size_t i = 0; i < sizeof(command_routes) / sizeof(command_routes[0]);
-         i++) {
-        lua_getfield(L, idx, command_routes[i].name);
-        if (lua_istable(L, -1)) {
-            struct rend_route *rt = route_for(b, lua_gettop(L));
-            if (rt == NULL) {
-                lua_pop(L, 1);
-                return -1;
+    /* each command's route key (rend_cmd.h), then its alias */
+    for (int cmd = 0; cmd < REND_CMD__COUNT; cmd++) {
+        const char *keys[2] = { rend_cmd_table[cmd].route,
+                                rend_cmd_table[cmd].alias };
+        for (int i = 0; i < 2 && keys[i] != NULL; i++) {
+            lua_getfield(L, idx, keys[i]);
+            if (lua_istable(L, -1)) {
+                struct rend_route *rt = route_for(b, lua_gettop(L));
+                if (rt == NULL) {
+                    lua_pop(L, 1);
+                    return -1;
+                }
+                by_cmd[cmd] = rt;
             }
-            by_cmd[command_routes[i].cmd] = rt;
+            lua_pop(L, 1);
         }
-        lua_pop(L, 1);
     }
     for (int cmd = 0; cmd < REND_CMD__COUNT; cmd++) {
         *async |= by_cmd[cmd]->async;
@@ -457,6 +445,22 @@ read_settings(struct build *b, int res)
     lua_pop(L, 1);
 }
 
+/* The route keys a config may name (the command table's), as a set
+ * { get = true, ... }: rend/config.lua's argument. */
+static void
+push_route_keys(lua_State *L)
+{
+    lua_newtable(L);
+    for (int cmd = 0; cmd < REND_CMD__COUNT; cmd++) {
+        const char *keys[2] = { rend_cmd_table[cmd].route,
+                                rend_cmd_table[cmd].alias };
+        for (int i = 0; i < 2 && keys[i] != NULL; i++) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, keys[i]);
+        }
+    }
+}
+
 int
 rend_config_eval(lua_State *L, const char *text, const char *name, char *err,
                  size_t errlen)
@@ -469,7 +473,7 @@ rend_config_eval(lua_State *L, const char *text, const char *name, char *err,
         || luaL_loadbuffer(L, runner, sizeof(runner) - 1, "=rend") != 0
         || luaL_loadbuffer(L, prelude, strlen(prelude), "=rend/config.lua")
                != 0
-        || lua_pcall(L, 0, 1, 0) != 0) {
+        || (push_route_keys(L), lua_pcall(L, 1, 1, 0)) != 0) {
         snprintf(err, errlen, "config library: %s",
                  prelude ? lua_tostring(L, -1) : "missing");
         return -1;

@@ -361,7 +361,7 @@ emit_ready(struct rend_conn *c)
 static int
 may_start(struct rend_conn *c, struct rend_req *r)
 {
-    unsigned fl = rend_cmd_table[r->cmd].flags;
+    unsigned fl = rend_req_sched(r);
 
     if (c->npending == 0) {
         return 1;
@@ -374,7 +374,7 @@ may_start(struct rend_conn *c, struct rend_req *r)
         if (p == r || p->complete || !p->started) {
             continue;
         }
-        pf = rend_cmd_table[p->cmd].flags;
+        pf = rend_req_sched(p);
         if ((pf & REND_CMD_BARRIER) || (pf & REND_CMD_READ) != (fl & REND_CMD_READ)) {
             return 0;
         }

@@ -20,12 +20,6 @@
 
 #define REQ_POOL_MAX 256
 
-const struct rend_cmd_info rend_cmd_table[REND_CMD__COUNT] = {
-#define REND_CMD_INFO(name, text, op, fl) [REND_CMD_##name] = { text, op, fl },
-    REND_CMD_MAP(REND_CMD_INFO)
-#undef REND_CMD_INFO
-};
-
 struct rend_req *
 rend_req_new(struct rend_conn *c)
 {
@@ -163,30 +157,30 @@ count_outcome(struct rend_stats *st, const struct rend_req *r, int status)
 {
     int hit = status == REND_OK;
     int miss = status == REND_NOT_FOUND || status == REND_MISS;
+    int op = rend_cmd_table[r->cmd].op;
 
-    switch (r->cmd) {
-    case REND_CMD_GET: case REND_CMD_GETS: case REND_CMD_GETE:
+    switch (rend_cmd_table[r->cmd].outcome) {
+    case REND_OUT_GET:
         if (hit) REND_STAT_INC(st, get_hits);
         else if (miss) REND_STAT_INC(st, get_misses);
         break;
-    case REND_CMD_DELETE:
-        if (hit) REND_STAT_INC(st, delete_hits);
-        else if (miss) REND_STAT_INC(st, delete_misses);
-        break;
-    case REND_CMD_INCR:
-        if (hit) REND_STAT_INC(st, incr_hits);
-        else if (miss) REND_STAT_INC(st, incr_misses);
-        break;
-    case REND_CMD_DECR:
-        if (hit) REND_STAT_INC(st, decr_hits);
-        else if (miss) REND_STAT_INC(st, decr_misses);
-        break;
-    case REND_CMD_TOUCH: case REND_CMD_BTOUCH:
-    case REND_CMD_GAT: case REND_CMD_GATS:
+    case REND_OUT_TOUCH:
         if (hit) REND_STAT_INC(st, touch_hits);
         else if (miss) REND_STAT_INC(st, touch_misses);
         break;
-    case REND_CMD_CAS:
+    case REND_OUT_DELETE:
+        if (hit) REND_STAT_INC(st, delete_hits);
+        else if (miss) REND_STAT_INC(st, delete_misses);
+        break;
+    case REND_OUT_INCR:
+        if (hit) REND_STAT_INC(st, incr_hits);
+        else if (miss) REND_STAT_INC(st, incr_misses);
+        break;
+    case REND_OUT_DECR:
+        if (hit) REND_STAT_INC(st, decr_hits);
+        else if (miss) REND_STAT_INC(st, decr_misses);
+        break;
+    case REND_OUT_CAS:
         if (hit) REND_STAT_INC(st, cas_hits);
         else if (miss) REND_STAT_INC(st, cas_misses);
         else if (status == REND_EXISTS) REND_STAT_INC(st, cas_badval);
@@ -194,8 +188,7 @@ count_outcome(struct rend_stats *st, const struct rend_req *r, int status)
     default:
         break;
     }
-    if (status == REND_ENOMEM && rend_cmd_table[r->cmd].op >= REND_OP_SET
-        && rend_cmd_table[r->cmd].op <= REND_OP_CAS) {
+    if (status == REND_ENOMEM && op >= REND_OP_SET && op <= REND_OP_CAS) {
         REND_STAT_INC(st, store_no_memory);
     }
 }
@@ -303,26 +296,19 @@ exec_local(struct rend_req *r)
 static void
 count_cmd(struct rend_worker *w, struct rend_req *r)
 {
-    switch (r->cmd) {
-    case REND_CMD_GET: case REND_CMD_GETS: case REND_CMD_GETE:
-    case REND_CMD_GAT: case REND_CMD_GATS:
+    unsigned cnt = rend_cmd_table[r->cmd].count;
+
+    if (cnt & REND_CNT_GET) {
         REND_STAT_ADD(&w->st, cmd_get, r->nkeys);
-        if (r->cmd == REND_CMD_GAT || r->cmd == REND_CMD_GATS) {
-            REND_STAT_ADD(&w->st, cmd_touch, r->nkeys);
-        }
-        break;
-    case REND_CMD_TOUCH: case REND_CMD_BTOUCH:
-        REND_STAT_INC(&w->st, cmd_touch);
-        break;
-    case REND_CMD_FLUSH:
-        REND_STAT_INC(&w->st, cmd_flush);
-        break;
-    case REND_CMD_SET: case REND_CMD_ADD: case REND_CMD_REPLACE:
-    case REND_CMD_APPEND: case REND_CMD_PREPEND: case REND_CMD_CAS:
-        REND_STAT_INC(&w->st, cmd_set);
-        break;
-    default:
-        break;
+    }
+    if (cnt & REND_CNT_TOUCH) {
+        REND_STAT_ADD(&w->st, cmd_touch, r->nkeys);
+    }
+    if (cnt & REND_CNT_SET) {
+        REND_STAT_ADD(&w->st, cmd_set, r->nkeys);
+    }
+    if (cnt & REND_CNT_FLUSH) {
+        REND_STAT_ADD(&w->st, cmd_flush, r->nkeys);
     }
 }
 

@@ -22,6 +22,7 @@
 
 #include <ev.h>
 
+#include "rend_cmd.h"
 #include "rend_compat.h"
 #include "rend_config.h"
 #include "rend_log.h"
@@ -77,6 +78,8 @@ usage(FILE *f)
         "      --count NAME      count them\n"
         "      --verify NAME     walk them all and report problems\n"
         "      --print-config    print the embedded default config and exit\n"
+        "      --commands        print the command table (route keys, text\n"
+        "                        commands, binary opcodes) and exit\n"
         "      --version         print the version and exit\n"
         "  -h, --help            this text\n"
         "Netflix Rend flags (used when no -c FILE is given):\n"
@@ -397,7 +400,7 @@ int
 rend_main(int argc, char **argv)
 {
     enum { O_PLUGIN_DIR = 256, O_PORT_FILE, O_CHECK, O_VERSION, O_PRINT,
-           O_DUMP, O_COUNT, O_VERIFY };
+           O_DUMP, O_COUNT, O_VERIFY, O_COMMANDS };
     static const struct option base[] = {
         { "config", required_argument, NULL, 'c' },
         { "max-conns", required_argument, NULL, 'm' },
@@ -410,6 +413,7 @@ rend_main(int argc, char **argv)
         { "port-file", required_argument, NULL, O_PORT_FILE },
         { "check-config", no_argument, NULL, O_CHECK },
         { "print-config", no_argument, NULL, O_PRINT },
+        { "commands", no_argument, NULL, O_COMMANDS },
         { "version", no_argument, NULL, O_VERSION },
         { "dump", required_argument, NULL, O_DUMP },
         { "count", required_argument, NULL, O_COUNT },
@@ -483,6 +487,9 @@ rend_main(int argc, char **argv)
         case O_CHECK:
             check_only = 1;
             break;
+        case O_COMMANDS:
+            rend_cmd_print(stdout);
+            return 0;
         case O_PRINT:
             fputs(rend_embedded("rend.lua"), stdout);
             return 0;

@@ -28,68 +28,10 @@
 #define RES_MAGIC 0x81
 
 enum {
-    OP_GET = 0x00, OP_SET = 0x01, OP_ADD = 0x02, OP_REPLACE = 0x03,
-    OP_DELETE = 0x04, OP_INCR = 0x05, OP_DECR = 0x06, OP_QUIT = 0x07,
-    OP_FLUSH = 0x08, OP_GETQ = 0x09, OP_NOOP = 0x0a, OP_VERSION = 0x0b,
-    OP_GETK = 0x0c, OP_GETKQ = 0x0d, OP_APPEND = 0x0e, OP_PREPEND = 0x0f,
-    OP_STAT = 0x10, OP_SETQ = 0x11, OP_ADDQ = 0x12, OP_REPLACEQ = 0x13,
-    OP_DELETEQ = 0x14, OP_INCRQ = 0x15, OP_DECRQ = 0x16, OP_QUITQ = 0x17,
-    OP_FLUSHQ = 0x18, OP_APPENDQ = 0x19, OP_PREPENDQ = 0x1a,
-    OP_VERBOSITY = 0x1b, OP_TOUCH = 0x1c, OP_GAT = 0x1d, OP_GATQ = 0x1e,
-    OP_GATK = 0x23, OP_GATKQ = 0x24, OP_GETE = 0x40, OP_GETEQ = 0x41,
-};
-
-enum {
     ST_OK = 0x00, ST_NOT_FOUND = 0x01, ST_EXISTS = 0x02, ST_TOO_LARGE = 0x03,
     ST_EINVAL = 0x04, ST_NOT_STORED = 0x05, ST_NON_NUMERIC = 0x06,
     ST_UNKNOWN = 0x81, ST_ENOMEM = 0x82, ST_NOTSUP = 0x83,
     ST_INTERNAL = 0x84, ST_BUSY = 0x85, ST_TEMP = 0x86,
-};
-
-/* Per-opcode shape: command, quiet, echo key, extras length (-1 = 0 or
- * 4), needs key, may have value. */
-struct opinfo {
-    uint8_t valid, cmd, quiet, echo_key;
-    int8_t extlen;
-    uint8_t key, value;
-};
-
-static const struct opinfo ops[256] = {
-    [OP_GET] = { 1, REND_CMD_GET, 0, 0, 0, 1, 0 },
-    [OP_GETQ] = { 1, REND_CMD_GET, 1, 0, 0, 1, 0 },
-    [OP_GETK] = { 1, REND_CMD_GET, 0, 1, 0, 1, 0 },
-    [OP_GETKQ] = { 1, REND_CMD_GET, 1, 1, 0, 1, 0 },
-    [OP_GETE] = { 1, REND_CMD_GETE, 0, 0, 0, 1, 0 },
-    [OP_GETEQ] = { 1, REND_CMD_GETE, 1, 0, 0, 1, 0 },
-    [OP_SET] = { 1, REND_CMD_SET, 0, 0, 8, 1, 1 },
-    [OP_SETQ] = { 1, REND_CMD_SET, 1, 0, 8, 1, 1 },
-    [OP_ADD] = { 1, REND_CMD_ADD, 0, 0, 8, 1, 1 },
-    [OP_ADDQ] = { 1, REND_CMD_ADD, 1, 0, 8, 1, 1 },
-    [OP_REPLACE] = { 1, REND_CMD_REPLACE, 0, 0, 8, 1, 1 },
-    [OP_REPLACEQ] = { 1, REND_CMD_REPLACE, 1, 0, 8, 1, 1 },
-    [OP_APPEND] = { 1, REND_CMD_APPEND, 0, 0, 0, 1, 1 },
-    [OP_APPENDQ] = { 1, REND_CMD_APPEND, 1, 0, 0, 1, 1 },
-    [OP_PREPEND] = { 1, REND_CMD_PREPEND, 0, 0, 0, 1, 1 },
-    [OP_PREPENDQ] = { 1, REND_CMD_PREPEND, 1, 0, 0, 1, 1 },
-    [OP_DELETE] = { 1, REND_CMD_DELETE, 0, 0, 0, 1, 0 },
-    [OP_DELETEQ] = { 1, REND_CMD_DELETE, 1, 0, 0, 1, 0 },
-    [OP_INCR] = { 1, REND_CMD_INCR, 0, 0, 20, 1, 0 },
-    [OP_INCRQ] = { 1, REND_CMD_INCR, 1, 0, 20, 1, 0 },
-    [OP_DECR] = { 1, REND_CMD_DECR, 0, 0, 20, 1, 0 },
-    [OP_DECRQ] = { 1, REND_CMD_DECR, 1, 0, 20, 1, 0 },
-    [OP_QUIT] = { 1, REND_CMD_QUIT, 0, 0, 0, 0, 0 },
-    [OP_QUITQ] = { 1, REND_CMD_QUIT, 1, 0, 0, 0, 0 },
-    [OP_FLUSH] = { 1, REND_CMD_FLUSH, 0, 0, -1, 0, 0 },
-    [OP_FLUSHQ] = { 1, REND_CMD_FLUSH, 1, 0, -1, 0, 0 },
-    [OP_NOOP] = { 1, REND_CMD_NOOP, 0, 0, 0, 0, 0 },
-    [OP_VERSION] = { 1, REND_CMD_VERSION, 0, 0, 0, 0, 0 },
-    [OP_STAT] = { 1, REND_CMD_STATS, 0, 0, 0, 2, 0 },
-    [OP_VERBOSITY] = { 1, REND_CMD_VERBOSITY, 0, 0, 4, 0, 0 },
-    [OP_TOUCH] = { 1, REND_CMD_BTOUCH, 0, 0, 4, 1, 0 },
-    [OP_GAT] = { 1, REND_CMD_GAT, 0, 0, 4, 1, 0 },
-    [OP_GATQ] = { 1, REND_CMD_GAT, 1, 0, 4, 1, 0 },
-    [OP_GATK] = { 1, REND_CMD_GAT, 0, 1, 4, 1, 0 },
-    [OP_GATKQ] = { 1, REND_CMD_GAT, 1, 1, 4, 1, 0 },
 };
 
 static uint16_t
@@ -157,7 +99,8 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
     uint16_t keylen;
     uint32_t bodylen, opaque, vlen;
     uint64_t cas;
-    const struct opinfo *oi;
+    const struct rend_bin_op *oi;
+    const struct rend_cmd_info *ci;
     struct rend_req *r;
     const unsigned char *ext, *key;
 
@@ -176,7 +119,8 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
         *out = error_req(c, opcode, opaque, REND_EINVAL);
         return -1;
     }
-    oi = &ops[opcode];
+    oi = &rend_cmd_by_opcode[opcode];
+    ci = &rend_cmd_table[oi->cmd]; /* the opcode's shape (rend_cmd.h) */
     if ((uint64_t)keylen + extlen > bodylen) {
         REND_STAT_INC(&c->w->st, protocol_errors);
         c->swallow = bodylen;
@@ -188,7 +132,7 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
         REND_STAT_INC(&c->w->st, store_too_large);
         c->swallow = bodylen;
         *out = error_req(c, opcode, opaque,
-                         oi->value ? REND_ETOOBIG : REND_EINVAL);
+                         oi->valid && ci->bval ? REND_ETOOBIG : REND_EINVAL);
         return HDR;
     }
     if (avail < (size_t)HDR + bodylen) {
@@ -202,10 +146,10 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
         (*out)->status = ST_UNKNOWN;
         return (int)(HDR + bodylen);
     }
-    if ((oi->extlen >= 0 && extlen != oi->extlen)
-        || (oi->extlen < 0 && extlen != 0 && extlen != 4)
-        || (oi->key == 1 && keylen == 0) || (oi->key == 0 && keylen != 0)
-        || (!oi->value && vlen != 0) || keylen > REND_KEY_MAX) {
+    if ((ci->bext >= 0 && extlen != ci->bext)
+        || (ci->bext < 0 && extlen != 0 && extlen != 4)
+        || (ci->bkey == 1 && keylen == 0) || (ci->bkey == 0 && keylen != 0)
+        || (!ci->bval && vlen != 0) || keylen > REND_KEY_MAX) {
         REND_STAT_INC(&c->w->st, protocol_errors);
         *out = error_req(c, opcode, opaque, REND_EINVAL);
         return (int)(HDR + bodylen);
@@ -226,7 +170,7 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
     r->bin_op = opcode;
     r->opaque = opaque;
     r->cas = cas;
-    if (oi->key == 1) {
+    if (ci->bkey == 1) {
         if (rend_req_set_keys(r, 1) != 0) {
             rend_req_free(r);
             *out = error_req(c, opcode, opaque, REND_ENOMEM);

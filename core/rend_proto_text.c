@@ -5,7 +5,12 @@
  * the CLIENT_ERROR parse messages, noop, VERSION Rend 0.1) and memcached 1.6
  * everywhere else (noreply, gets/cas, incr/decr, gat/gats, touch,
  * flush_all, stats, verbosity, SERVER_ERROR texts, NOT_STORED on replace
- * and append misses, bad data chunk).
+ * and append misses, bad data chunk).  The meta commands (mn mg ms md ma
+ * me) answer exactly as memcached 1.6.18.
+ *
+ * Dispatch: the command token finds its row in the command table
+ * (rend_cmd.h); the row's text class picks the parser below and the reply
+ * format in rend_text_format.
  */
 #include "config.h"
 
@@ -97,17 +102,33 @@ parse_exptime(const struct tok *t, int64_t *out)
     return 0;
 }
 
-/* get/gets/gat/gats: keys are the tokens after `first`. */
-static int
-parse_retrieval(struct rend_conn *c, int cmd, const char *line,
-                const char *eol, struct rend_req **out)
+/* One command line, as the syntax classes' parsers see it. */
+struct line {
+    const char *buf, *eol;  /* the line, without its \r\n */
+    const char *data;       /* the bytes after the line ... */
+    size_t avail;           /* ... and how many */
+    struct tok *t;          /* its first MAX_TOKENS tokens */
+    int nt;
+};
+
+/* A syntax class's parser: bytes consumed after the line (>= 0), or -2
+ * when a data block is incomplete. */
+typedef int64_t parse_f(struct rend_conn *c, int cmd, const struct line *l,
+                        struct rend_req **out);
+
+/* get/gets/gat/gats: keys are the tokens after the command (and the
+ * exptime for gat/gats). */
+static int64_t
+parse_retrieval(struct rend_conn *c, int cmd, const struct line *l,
+                struct rend_req **out)
 {
     struct rend_req *r;
+    const char *line = l->buf, *eol = l->eol;
     const char *p = line;
     uint32_t nkeys = 0, i = 0;
     struct tok t;
     int64_t exptime = 0;
-    int skip = (cmd == REND_CMD_GAT || cmd == REND_CMD_GATS) ? 2 : 1;
+    int skip = (rend_cmd_table[cmd].flags & REND_CMD_EXP_ARG) ? 2 : 1;
 
     /* count keys; validate lengths */
     for (int k = 0;; k++) {
@@ -165,10 +186,14 @@ noreply_tok(const struct tok *t)
 /* set/add/replace/append/prepend/cas: returns bytes of the data block
  * consumed beyond the line (>= 0), or -2 when the block is incomplete. */
 static int64_t
-parse_storage(struct rend_conn *c, int cmd, struct tok *t, int nt,
-              const char *data, size_t avail, struct rend_req **out)
+parse_storage(struct rend_conn *c, int cmd, const struct line *l,
+              struct rend_req **out)
 {
-    int want = cmd == REND_CMD_CAS ? 6 : 5;
+    const struct tok *t = l->t;
+    int nt = l->nt;
+    const char *data = l->data;
+    size_t avail = l->avail;
+    int want = (rend_cmd_table[cmd].flags & REND_CMD_CAS_ARG) ? 6 : 5;
     uint32_t flags, len;
     int64_t exptime;
     uint64_t cas = 0;
@@ -197,7 +222,7 @@ parse_storage(struct rend_conn *c, int cmd, struct tok *t, int nt,
         *out = reply(c, S_BAD_LENGTH);
         return 0;
     }
-    if (cmd == REND_CMD_CAS && rend_parse_u64(t[5].p, t[5].n, &cas) != 0) {
+    if (want == 6 && rend_parse_u64(t[5].p, t[5].n, &cas) != 0) {
         *out = reply(c, S_BAD_FORMAT);
         return 0;
     }
@@ -252,124 +277,662 @@ key_req(struct rend_conn *c, int cmd, const struct tok *key, int quiet)
     return r;
 }
 
-static struct rend_req *
-parse_other(struct rend_conn *c, struct tok *t, int nt)
+/* The trailing noreply of l, and the argument count without it. */
+static int
+quiet_args(const struct line *l, int *args)
 {
-    struct rend_req *r;
-    int quiet = nt > 1 && noreply_tok(&t[nt - 1]);
-    int args = nt - 1 - quiet;
-    const struct tok *cmd = &t[0];
+    int quiet = l->nt > 1 && noreply_tok(&l->t[l->nt - 1]);
 
-    if (TOK_IS(cmd, "delete")) {
-        /* delete <key> [0] [noreply] */
-        if (args < 1 || args > 2) {
-            return reply(c, S_BAD_REQUEST);
-        }
-        if (args == 2 && !TOK_IS(&t[2], "0")) {
-            return reply(c, "CLIENT_ERROR bad command line format.  "
-                            "Usage: delete <key> [noreply]\r\n");
-        }
-        return key_req(c, REND_CMD_DELETE, &t[1], quiet);
+    *args = l->nt - 1 - quiet;
+    return quiet;
+}
+
+/* delete <key> [0] [noreply] */
+static int64_t
+parse_delete(struct rend_conn *c, int cmd, const struct line *l,
+             struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+
+    if (args < 1 || args > 2) {
+        *out = reply(c, S_BAD_REQUEST);
+    } else if (args == 2 && !TOK_IS(&l->t[2], "0")) {
+        *out = reply(c, "CLIENT_ERROR bad command line format.  "
+                        "Usage: delete <key> [noreply]\r\n");
+    } else {
+        *out = key_req(c, cmd, &l->t[1], quiet);
     }
-    if (TOK_IS(cmd, "incr") || TOK_IS(cmd, "decr")) {
-        uint64_t delta;
-        if (args != 2) {
-            return reply(c, S_BAD_REQUEST);
+    return 0;
+}
+
+/* incr|decr <key> <delta> [noreply] */
+static int64_t
+parse_arith(struct rend_conn *c, int cmd, const struct line *l,
+            struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+    uint64_t delta;
+
+    if (args != 2) {
+        *out = reply(c, S_BAD_REQUEST);
+    } else if (rend_parse_u64(l->t[2].p, l->t[2].n, &delta) != 0) {
+        *out = reply(c, S_BAD_DELTA);
+    } else {
+        *out = key_req(c, cmd, &l->t[1], quiet);
+        if (*out != NULL && (*out)->cmd != REND_CMD_REPLY) {
+            (*out)->delta = delta;
         }
-        if (rend_parse_u64(t[2].p, t[2].n, &delta) != 0) {
-            return reply(c, S_BAD_DELTA);
-        }
-        r = key_req(c, cmd->p[0] == 'i' ? REND_CMD_INCR : REND_CMD_DECR,
-                    &t[1], quiet);
-        if (r != NULL && r->cmd != REND_CMD_REPLY) {
-            r->delta = delta;
-        }
-        return r;
     }
-    if (TOK_IS(cmd, "touch")) {
-        int64_t e;
-        if (args != 2) {
-            return reply(c, S_BAD_REQUEST);
+    return 0;
+}
+
+/* touch <key> <exptime> [noreply] */
+static int64_t
+parse_touch(struct rend_conn *c, int cmd, const struct line *l,
+            struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+    int64_t e;
+
+    if (args != 2) {
+        *out = reply(c, S_BAD_REQUEST);
+    } else if (parse_exptime(&l->t[2], &e) != 0) {
+        *out = reply(c, S_BAD_EXPTIME);
+    } else {
+        *out = key_req(c, cmd, &l->t[1], quiet);
+        if (*out != NULL && (*out)->cmd != REND_CMD_REPLY) {
+            (*out)->exptime = e;
         }
-        if (parse_exptime(&t[2], &e) != 0) {
-            return reply(c, S_BAD_EXPTIME);
-        }
-        r = key_req(c, REND_CMD_TOUCH, &t[1], quiet);
-        if (r != NULL && r->cmd != REND_CMD_REPLY) {
-            r->exptime = e;
-        }
-        return r;
     }
-    if (TOK_IS(cmd, "flush_all")) {
-        int64_t e = 0;
-        if (args > 1) {
-            return reply(c, S_BAD_REQUEST);
+    return 0;
+}
+
+/* flush_all [delay] [noreply] */
+static int64_t
+parse_flush(struct rend_conn *c, int cmd, const struct line *l,
+            struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+    int64_t e = 0;
+    struct rend_req *r;
+
+    if (args > 1) {
+        *out = reply(c, S_BAD_REQUEST);
+        return 0;
+    }
+    if (args == 1) {
+        int64_t d;
+        if (rend_parse_i64(l->t[1].p, l->t[1].n, &d) != 0) {
+            *out = reply(c, "CLIENT_ERROR invalid exptime argument\r\n");
+            return 0;
         }
-        if (args == 1) {
-            int64_t d;
-            if (rend_parse_i64(t[1].p, t[1].n, &d) != 0) {
-                return reply(c, "CLIENT_ERROR invalid exptime argument\r\n");
-            }
-            /* memcached: 0 or negative = now */
-            e = d <= 0 ? 0 : rend_exptime_abs(d, rend_now());
-        }
-        r = rend_req_new(c);
-        if (r == NULL) {
-            return NULL;
-        }
-        r->cmd = REND_CMD_FLUSH;
+        /* memcached: 0 or negative = now */
+        e = d <= 0 ? 0 : rend_exptime_abs(d, rend_now());
+    }
+    r = rend_req_new(c);
+    if (r != NULL) {
+        r->cmd = (uint8_t)cmd;
         r->quiet = (uint8_t)quiet;
         r->exptime = e;
-        return r;
     }
-    if (TOK_IS(cmd, "version") || TOK_IS(cmd, "noop") || TOK_IS(cmd, "quit")) {
-        /* memcached 1.6 ignores anything after these */
-        r = rend_req_new(c);
-        if (r != NULL) {
-            r->cmd = cmd->p[0] == 'v' ? REND_CMD_VERSION
-                     : cmd->p[0] == 'n' ? REND_CMD_NOOP : REND_CMD_QUIT;
-        }
-        return r;
-    }
-    if (TOK_IS(cmd, "verbosity")) {
-        /* as memcached: one or two arguments; with noreply nothing is
-         * answered, not even an error */
-        uint32_t level = 0;
-        if (nt < 2 || nt > 3) {
-            return reply(c, S_BAD_REQUEST);
-        }
-        if (args != 1 || rend_parse_u32(t[1].p, t[1].n, &level) != 0) {
-            if (quiet) {
-                r = rend_req_new(c);
-                if (r != NULL) {
-                    r->cmd = REND_CMD_NOOP;
-                    r->quiet = 1;
-                }
-                return r;
-            }
-            return reply(c, S_BAD_FORMAT);
-        }
-        r = rend_req_new(c);
-        if (r != NULL) {
-            r->cmd = REND_CMD_VERBOSITY;
-            r->quiet = (uint8_t)quiet;
-            r->delta = level;
-        }
-        return r;
-    }
-    if (TOK_IS(cmd, "stats")) {
-        r = rend_req_new(c);
-        if (r != NULL) {
-            r->cmd = REND_CMD_STATS;
-            if (nt > 1) {
-                r->arg = t[1].p;
-                r->narg = (uint32_t)(t[nt - 1].p + t[nt - 1].n - t[1].p);
-            }
-        }
-        return r;
-    }
-    return reply(c, S_ERROR);
+    *out = r;
+    return 0;
 }
+
+/* version, noop, quit: memcached 1.6 ignores anything after these */
+static int64_t
+parse_bare(struct rend_conn *c, int cmd, const struct line *l,
+           struct rend_req **out)
+{
+    (void)l;
+    *out = rend_req_new(c);
+    if (*out != NULL) {
+        (*out)->cmd = (uint8_t)cmd;
+    }
+    return 0;
+}
+
+/* verbosity <level> [noreply]: as memcached, one or two arguments; with
+ * noreply nothing is answered, not even an error */
+static int64_t
+parse_verbosity(struct rend_conn *c, int cmd, const struct line *l,
+                struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+    uint32_t level = 0;
+    struct rend_req *r;
+
+    if (l->nt < 2 || l->nt > 3) {
+        *out = reply(c, S_BAD_REQUEST);
+        return 0;
+    }
+    if (args != 1 || rend_parse_u32(l->t[1].p, l->t[1].n, &level) != 0) {
+        if (!quiet) {
+            *out = reply(c, S_BAD_FORMAT);
+            return 0;
+        }
+        cmd = REND_CMD_NOOP;
+    }
+    r = rend_req_new(c);
+    if (r != NULL) {
+        r->cmd = (uint8_t)cmd;
+        r->quiet = (uint8_t)quiet;
+        r->delta = level;
+    }
+    *out = r;
+    return 0;
+}
+
+/* stats [group ...] */
+static int64_t
+parse_stats(struct rend_conn *c, int cmd, const struct line *l,
+            struct rend_req **out)
+{
+    struct rend_req *r = rend_req_new(c);
+
+    if (r != NULL) {
+        r->cmd = (uint8_t)cmd;
+        if (l->nt > 1) {
+            r->arg = l->t[1].p;
+            r->narg = (uint32_t)(l->t[l->nt - 1].p + l->t[l->nt - 1].n
+                                 - l->t[1].p);
+        }
+    }
+    *out = r;
+    return 0;
+}
+
+/* ---- meta commands (memcached 1.6) -----------------------------------
+ * mg/ms/md/ma become the classic rows (get, gets, gat, gats, set, add,
+ * replace, append, prepend, cas, delete, incr, decr), so they route,
+ * count and orchestrate exactly as the text commands; r->meta makes the
+ * reply the meta form.  Error texts are memcached 1.6.18's, which differ
+ * per command. */
+
+#define S_ERROR_PLAIN "ERROR\r\n"
+#define S_M_INVALID "CLIENT_ERROR invalid flag\r\n"
+#define S_M_DUP "CLIENT_ERROR duplicate flag\r\n"
+#define S_M_BAD_TOKEN "CLIENT_ERROR bad token in command line format\r\n"
+#define S_M_INV_DUP "CLIENT_ERROR invalid or duplicate flag\r\n"
+#define S_M_DECODE "CLIENT_ERROR error decoding key\r\n"
+#define S_M_OPAQUE "CLIENT_ERROR opaque token too long\r\n"
+#define META_OPAQUE_MAX 32 /* memcached's limit on the O token, O included */
+
+/* An O token longer than memcached takes (mg, ms, md check it). */
+#define OPAQUE_TOO_LONG(f) ((f)->seen['O'] && (f)->tok['O'].n + 1 > META_OPAQUE_MAX)
+
+static int
+b64_val(char ch)
+{
+    if (ch >= 'A' && ch <= 'Z') {
+        return ch - 'A';
+    }
+    if (ch >= 'a' && ch <= 'z') {
+        return ch - 'a' + 26;
+    }
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0' + 52;
+    }
+    return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+/* Standard base64 with padding; returns the decoded length, or -1. */
+static int
+b64_decode(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    if (n == 0 || n % 4 != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4], pad = 0;
+        for (int j = 0; j < 4; j++) {
+            if (in[i + j] == '=' && i + 4 == n && j >= 2) {
+                v[j] = 0;
+                pad++;
+            } else if (pad > 0 || (v[j] = b64_val(in[i + j])) < 0) {
+                return -1;
+            }
+        }
+        if (o + 3 - (size_t)pad > cap) {
+            return -1;
+        }
+        out[o++] = (char)(v[0] << 2 | v[1] >> 4);
+        if (pad < 2) {
+            out[o++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
+        }
+        if (pad < 1) {
+            out[o++] = (char)((v[2] & 3) << 6 | v[3]);
+        }
+    }
+    return o == 0 ? -1 : (int)o;
+}
+
+static size_t
+b64_encode(const char *in, size_t n, char *out)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                            "0123456789+/";
+    const unsigned char *u = (const unsigned char *)in;
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)u[i] << 16;
+        if (i + 1 < n) {
+            v |= (unsigned)u[i + 1] << 8;
+        }
+        if (i + 2 < n) {
+            v |= u[i + 2];
+        }
+        out[o++] = a[v >> 18 & 63];
+        out[o++] = a[v >> 12 & 63];
+        out[o++] = i + 1 < n ? a[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? a[v & 63] : '=';
+    }
+    return o;
+}
+
+/* A meta command's flags, checked against the command's valid set.
+ * tok[ch] is the token of flag ch (its text after the letter). */
+struct mflags {
+    struct tok tok[128];
+    uint8_t seen[128];
+};
+
+enum { MF_OK = 0, MF_INVALID, MF_DUP };
+
+static int
+meta_scan(const struct line *l, int first, const char *valid,
+          const char *returned, struct rend_meta *m, struct mflags *f)
+{
+    memset(f->seen, 0, sizeof(f->seen));
+    m->nret = 0;
+    for (int i = first; i < l->nt; i++) {
+        unsigned char ch = (unsigned char)l->t[i].p[0];
+        if (ch >= 128 || strchr(valid, ch) == NULL) {
+            return MF_INVALID;
+        }
+        if (f->seen[ch]) {
+            return MF_DUP;
+        }
+        f->seen[ch] = 1;
+        f->tok[ch].p = l->t[i].p + 1;
+        f->tok[ch].n = l->t[i].n - 1;
+        if (strchr(returned, ch) != NULL && m->nret < sizeof(m->ret)) {
+            m->ret[m->nret++] = (char)ch;
+        }
+    }
+    m->q = f->seen['q'];
+    m->b = f->seen['b'];
+    return MF_OK;
+}
+
+/* Numeric flag tokens. */
+static int
+mf_i64(const struct mflags *f, int ch, int64_t *out)
+{
+    return rend_parse_i64(f->tok[ch].p, f->tok[ch].n, out);
+}
+
+static int
+mf_u64(const struct mflags *f, int ch, uint64_t *out)
+{
+    return rend_parse_u64(f->tok[ch].p, f->tok[ch].n, out);
+}
+
+/* A new meta request for key token t[1] (decoded when b); NULL with
+ * *err set when the key is bad. */
+static struct rend_req *
+meta_req(struct rend_conn *c, const struct line *l, int b, int cmd,
+         const char *decode_err, const char **err)
+{
+    struct rend_req *r;
+    const struct tok *key = &l->t[1];
+
+    if (key->n > REND_KEY_MAX) {
+        *err = S_BAD_FORMAT;
+        return NULL;
+    }
+    r = rend_req_new(c);
+    if (r == NULL || rend_req_set_keys(r, 1) != 0) {
+        if (r != NULL) {
+            rend_req_free(r);
+        }
+        *err = "SERVER_ERROR out of memory\r\n";
+        return NULL;
+    }
+    r->cmd = (uint8_t)cmd;
+    if (b) {
+        int n = b64_decode(key->p, key->n, r->m.key, sizeof(r->m.key));
+        if (n < 0) {
+            rend_req_free(r);
+            *err = decode_err;
+            return NULL;
+        }
+        r->kops[0].op.key = r->m.key;
+        r->kops[0].op.nkey = (uint32_t)n;
+    } else {
+        r->kops[0].op.key = key->p;
+        r->kops[0].op.nkey = key->n;
+    }
+    return r;
+}
+
+/* Fill in what every meta request carries: class, flags, opaque. */
+static void
+meta_common(struct rend_req *r, int tx, const struct rend_meta *m,
+            const struct mflags *f)
+{
+    uint8_t nret = m->nret;
+
+    r->meta = (uint8_t)tx;
+    memcpy(r->m.ret, m->ret, nret);
+    r->m.nret = nret;
+    r->m.q = m->q;
+    r->m.b = m->b;
+    r->m.v = f->seen['v'];
+    r->m.has_ttl = 0;
+    r->m.has_recache = 0;
+    if (f->seen['O']) {
+        r->arg = f->tok['O'].p; /* copied by rend_req_own */
+        r->narg = f->tok['O'].n;
+    }
+}
+
+/* mg <key> <flags>*: T -> gat (gats with c), else get (gets with c).
+ * Not supported: E (memcached 1.6.18 refuses it too: invalid flag);
+ * u (no LRU bump) is accepted and has no effect. */
+static int64_t
+parse_mg(struct rend_conn *c, int cmd, const struct line *l,
+         struct rend_req **out)
+{
+    struct rend_meta m;
+    struct mflags f;
+    struct rend_req *r;
+    const char *err = NULL;
+    int64_t ttl = 0, viv = 0, rec = 0;
+    int sc;
+
+    (void)cmd;
+    if (l->nt < 2) {
+        *out = reply(c, S_ERROR_PLAIN);
+        return 0;
+    }
+    if (l->t[1].n > REND_KEY_MAX) {
+        *out = reply(c, S_BAD_FORMAT);
+        return 0;
+    }
+    sc = meta_scan(l, 2, "bcfhklOqstuvNRT", "cfhklOst", &m, &f);
+    if (sc != MF_OK) {
+        *out = reply(c, sc == MF_DUP ? S_M_DUP : S_M_INVALID);
+        return 0;
+    }
+    if ((f.seen['T'] && mf_i64(&f, 'T', &ttl) != 0)
+        || (f.seen['N'] && mf_i64(&f, 'N', &viv) != 0)
+        || (f.seen['R'] && mf_i64(&f, 'R', &rec) != 0)) {
+        *out = reply(c, S_M_BAD_TOKEN);
+        return 0;
+    }
+    if (OPAQUE_TOO_LONG(&f)) {
+        *out = reply(c, S_M_OPAQUE);
+        return 0;
+    }
+    r = meta_req(c, l, m.b,
+                 f.seen['T'] ? (f.seen['c'] ? REND_CMD_GATS : REND_CMD_GAT)
+                 : (f.seen['c'] ? REND_CMD_GETS : REND_CMD_GET),
+                 S_M_DECODE, &err);
+    if (r == NULL) {
+        *out = reply(c, err);
+        return 0;
+    }
+    meta_common(r, REND_TX_MG, &m, &f);
+    if (f.seen['T']) {
+        r->exptime = rend_exptime_abs(ttl, rend_now());
+        r->m.has_ttl = 1;
+        r->m.ttl = ttl;
+    }
+    if (f.seen['N']) {
+        r->vivify = 1;
+        r->bin_exptime = rend_exptime_abs(viv, rend_now());
+    }
+    if (f.seen['R']) {
+        r->m.has_recache = 1;
+        r->m.recache = rec;
+    }
+    *out = r;
+    return 0;
+}
+
+/* ms <key> <datalen> <flags>*: mode M (E add, A append, P prepend,
+ * R replace, S set), C compare cas (set/replace -> cas; append/prepend
+ * carry it as binary append does), F client flags, T ttl, I accepted but
+ * without effect (the handlers keep no stale state).  A bad flag after
+ * a valid length answers and discards the data block, as memcached. */
+static int64_t
+parse_ms(struct rend_conn *c, int cmd, const struct line *l,
+         struct rend_req **out)
+{
+    struct rend_meta m;
+    struct mflags f;
+    struct rend_req *r;
+    const char *err = NULL;
+    uint32_t len, flags = 0;
+    int64_t ttl = 0;
+    uint64_t cas = 0;
+    int sc;
+
+    (void)cmd;
+    if (l->nt < 2) {
+        *out = reply(c, S_ERROR_PLAIN);
+        return 0;
+    }
+    if (l->nt < 3 || l->t[1].n > REND_KEY_MAX
+        || rend_parse_u32(l->t[2].p, l->t[2].n, &len) != 0) {
+        *out = reply(c, S_BAD_FORMAT);
+        return 0;
+    }
+    if (len > rend_settings.item_size_max) {
+        REND_STAT_INC(&c->w->st, store_too_large);
+        c->swallow = (uint64_t)len + 2;
+        *out = reply(c, S_TOO_LARGE);
+        return 0;
+    }
+    sc = meta_scan(l, 3, "bcCfFIkMOqstT", "cOk", &m, &f);
+    err = sc == MF_DUP ? S_M_DUP : sc == MF_INVALID ? S_M_INVALID
+          : OPAQUE_TOO_LONG(&f) ? S_M_OPAQUE : NULL;
+    if (err == NULL && f.seen['F']
+        && rend_parse_u32(f.tok['F'].p, f.tok['F'].n, &flags) != 0) {
+        err = S_BAD_FORMAT;
+    }
+    if (err == NULL && ((f.seen['T'] && mf_i64(&f, 'T', &ttl) != 0)
+                        || (f.seen['C'] && mf_u64(&f, 'C', &cas) != 0))) {
+        err = S_M_BAD_TOKEN;
+    }
+    cmd = REND_CMD_SET;
+    if (err == NULL && f.seen['M']) {
+        char mode = f.tok['M'].n == 1 ? f.tok['M'].p[0] : 0;
+        cmd = mode == 'S' ? REND_CMD_SET : mode == 'E' ? REND_CMD_ADD
+              : mode == 'R' ? REND_CMD_REPLACE : mode == 'A' ? REND_CMD_APPEND
+              : mode == 'P' ? REND_CMD_PREPEND : -1;
+        if (cmd < 0) {
+            err = "CLIENT_ERROR invalid mode for ms M token\r\n";
+        }
+    }
+    if (err != NULL) {
+        c->swallow = (uint64_t)len + 2;
+        *out = reply(c, err);
+        return 0;
+    }
+    if (f.seen['C'] && (cmd == REND_CMD_SET || cmd == REND_CMD_REPLACE)) {
+        cmd = REND_CMD_CAS;
+    }
+    if (l->avail < (size_t)len + 2) {
+        return -2;
+    }
+    if (l->data[len] != '\r' || l->data[len + 1] != '\n') {
+        *out = reply(c, S_BAD_CHUNK);
+        return (int64_t)len + 2;
+    }
+    r = meta_req(c, l, m.b, cmd, S_M_DECODE, &err);
+    if (r == NULL) {
+        *out = reply(c, err);
+        return (int64_t)len + 2;
+    }
+    meta_common(r, REND_TX_MS, &m, &f);
+    r->flags = flags;
+    r->exptime = rend_exptime_abs(ttl, rend_now());
+    r->cas = cas;
+    r->value = l->data;
+    r->nvalue = len;
+    *out = r;
+    return (int64_t)len + 2;
+}
+
+/* md <key> <flags>*: delete.  C is carried as the request cas (the
+ * handlers do not check it on delete yet); I (invalidate: mark stale)
+ * deletes, since the handlers keep no stale state; T has no effect. */
+static int64_t
+parse_md(struct rend_conn *c, int cmd, const struct line *l,
+         struct rend_req **out)
+{
+    struct rend_meta m;
+    struct mflags f;
+    struct rend_req *r;
+    const char *err = NULL;
+    int64_t ttl = 0;
+    uint64_t cas = 0;
+
+    (void)cmd;
+    if (l->nt < 2) {
+        *out = reply(c, S_ERROR_PLAIN);
+        return 0;
+    }
+    if (l->t[1].n > REND_KEY_MAX) {
+        *out = reply(c, S_BAD_FORMAT);
+        return 0;
+    }
+    if (meta_scan(l, 2, "bcCIkOqtT", "Ok", &m, &f) != MF_OK
+        || (f.seen['T'] && mf_i64(&f, 'T', &ttl) != 0)
+        || (f.seen['C'] && mf_u64(&f, 'C', &cas) != 0)) {
+        *out = reply(c, S_M_INV_DUP);
+        return 0;
+    }
+    if (OPAQUE_TOO_LONG(&f)) {
+        *out = reply(c, S_M_OPAQUE);
+        return 0;
+    }
+    r = meta_req(c, l, m.b, REND_CMD_DELETE, S_M_INV_DUP, &err);
+    if (r == NULL) {
+        *out = reply(c, err);
+        return 0;
+    }
+    meta_common(r, REND_TX_MD, &m, &f);
+    r->cas = cas;
+    *out = r;
+    return 0;
+}
+
+/* ma <key> <flags>*: incr (mode I, +) or decr (D, -) by D (default 1);
+ * N<ttl> creates a missing item with J (default 0), as binary incr's
+ * initial value.  T sets the ttl after the incr/decr (a touch). */
+static int64_t
+parse_ma(struct rend_conn *c, int cmd, const struct line *l,
+         struct rend_req **out)
+{
+    struct rend_meta m;
+    struct mflags f;
+    struct rend_req *r;
+    const char *err = NULL;
+    int64_t ttl = 0, viv = 0;
+    uint64_t delta = 1, initial = 0, cas = 0;
+
+    if (l->nt < 2) {
+        *out = reply(c, S_ERROR_PLAIN);
+        return 0;
+    }
+    if (l->t[1].n > REND_KEY_MAX) {
+        *out = reply(c, S_BAD_FORMAT);
+        return 0;
+    }
+    if (meta_scan(l, 2, "bcCDJkMNOqtTv", "ctOk", &m, &f) != MF_OK
+        || (f.seen['T'] && mf_i64(&f, 'T', &ttl) != 0)
+        || (f.seen['N'] && mf_i64(&f, 'N', &viv) != 0)
+        || (f.seen['D'] && mf_u64(&f, 'D', &delta) != 0)
+        || (f.seen['J'] && mf_u64(&f, 'J', &initial) != 0)
+        || (f.seen['C'] && mf_u64(&f, 'C', &cas) != 0)) {
+        *out = reply(c, S_M_INV_DUP);
+        return 0;
+    }
+    cmd = REND_CMD_INCR;
+    if (f.seen['M']) {
+        char mode = f.tok['M'].n == 1 ? f.tok['M'].p[0] : 0;
+        cmd = mode == 'I' || mode == '+' ? REND_CMD_INCR
+              : mode == 'D' || mode == '-' ? REND_CMD_DECR : -1;
+        if (cmd < 0) {
+            *out = reply(c, "CLIENT_ERROR invalid mode for ma M token\r\n");
+            return 0;
+        }
+    }
+    r = meta_req(c, l, m.b, cmd, S_M_INV_DUP, &err);
+    if (r == NULL) {
+        *out = reply(c, err);
+        return 0;
+    }
+    meta_common(r, REND_TX_MA, &m, &f);
+    r->delta = delta;
+    r->cas = cas;
+    if (f.seen['N']) {
+        r->bin_incr_create = 1;
+        r->initial = initial;
+        r->bin_exptime = rend_exptime_abs(viv, rend_now());
+    }
+    if (f.seen['T']) {
+        r->m.has_ttl = 1;
+        r->m.ttl = ttl;
+        r->touch_after = 1;
+        r->exptime = rend_exptime_abs(ttl, rend_now());
+    }
+    *out = r;
+    return 0;
+}
+
+/* me <key>: rend keeps no debug data; answered as memcached answers for
+ * a key it does not hold. */
+static int64_t
+parse_mn_me(struct rend_conn *c, int cmd, const struct line *l,
+            struct rend_req **out)
+{
+    if (cmd == REND_CMD_ME && (l->nt < 2 || l->t[1].n > REND_KEY_MAX)) {
+        *out = reply(c, S_BAD_FORMAT);
+        return 0;
+    }
+    *out = rend_req_new(c);
+    if (*out != NULL) {
+        (*out)->cmd = (uint8_t)cmd;
+    }
+    return 0;
+}
+
+static parse_f *const parsers[REND_TX__COUNT] = {
+    [REND_TX_RETRIEVAL] = parse_retrieval,
+    [REND_TX_STORAGE] = parse_storage,
+    [REND_TX_DELETE] = parse_delete,
+    [REND_TX_ARITH] = parse_arith,
+    [REND_TX_TOUCH] = parse_touch,
+    [REND_TX_FLUSH] = parse_flush,
+    [REND_TX_VERSION] = parse_bare,
+    [REND_TX_NOOP] = parse_bare,
+    [REND_TX_QUIT] = parse_bare,
+    [REND_TX_VERBOSITY] = parse_verbosity,
+    [REND_TX_STATS] = parse_stats,
+    [REND_TX_MG] = parse_mg,
+    [REND_TX_MS] = parse_ms,
+    [REND_TX_MD] = parse_md,
+    [REND_TX_MA] = parse_ma,
+    [REND_TX_MN] = parse_mn_me,
+    [REND_TX_ME] = parse_mn_me,
+};
 
 int
 rend_text_parse(struct rend_conn *c, struct rend_req **out)
@@ -377,10 +940,11 @@ rend_text_parse(struct rend_conn *c, struct rend_req **out)
     const char *buf = c->rbuf + c->rpos;
     size_t avail = c->rlen - c->rpos;
     const char *nl = memchr(buf, '\n', avail);
-    const char *eol;
     struct tok t[MAX_TOKENS];
-    int nt, cmd = -1;
+    struct line l;
+    int cmd;
     size_t linelen;
+    int64_t used;
 
     *out = NULL;
     if (nl == NULL) {
@@ -397,66 +961,25 @@ rend_text_parse(struct rend_conn *c, struct rend_req **out)
         *out = reply(c, S_LINE_TOO_LONG);
         return -1;
     }
-    eol = nl;
-    if (eol > buf && eol[-1] == '\r') {
-        eol--;
+    l.buf = buf;
+    l.eol = nl;
+    if (l.eol > buf && l.eol[-1] == '\r') {
+        l.eol--;
     }
-    nt = tokenize(buf, eol, t, MAX_TOKENS);
-    if (nt == 0) {
+    l.data = nl + 1;
+    l.avail = avail - linelen;
+    l.t = t;
+    l.nt = tokenize(buf, l.eol, t, MAX_TOKENS);
+    cmd = l.nt == 0 ? -1 : rend_cmd_by_text(t[0].p, t[0].n);
+    if (cmd < 0 || parsers[rend_cmd_table[cmd].tx] == NULL) {
         *out = reply(c, S_ERROR);
         return (int)linelen;
     }
-    switch (t[0].n) {
-    case 3:
-        if (TOK_IS(&t[0], "get")) {
-            cmd = REND_CMD_GET;
-        } else if (TOK_IS(&t[0], "set")) {
-            cmd = REND_CMD_SET;
-        } else if (TOK_IS(&t[0], "add")) {
-            cmd = REND_CMD_ADD;
-        } else if (TOK_IS(&t[0], "gat")) {
-            cmd = REND_CMD_GAT;
-        } else if (TOK_IS(&t[0], "cas")) {
-            cmd = REND_CMD_CAS;
-        }
-        break;
-    case 4:
-        if (TOK_IS(&t[0], "gets")) {
-            cmd = REND_CMD_GETS;
-        } else if (TOK_IS(&t[0], "gats")) {
-            cmd = REND_CMD_GATS;
-        }
-        break;
-    case 6:
-        if (TOK_IS(&t[0], "append")) {
-            cmd = REND_CMD_APPEND;
-        }
-        break;
-    case 7:
-        if (TOK_IS(&t[0], "replace")) {
-            cmd = REND_CMD_REPLACE;
-        } else if (TOK_IS(&t[0], "prepend")) {
-            cmd = REND_CMD_PREPEND;
-        }
-        break;
-    default:
-        break;
+    used = parsers[rend_cmd_table[cmd].tx](c, cmd, &l, out);
+    if (used == -2) {
+        return 0;
     }
-    if (cmd == REND_CMD_GET || cmd == REND_CMD_GETS || cmd == REND_CMD_GAT
-        || cmd == REND_CMD_GATS) {
-        parse_retrieval(c, cmd, buf, eol, out);
-        return (int)linelen;
-    }
-    if (cmd >= 0) {
-        int64_t used = parse_storage(c, cmd, t, nt, nl + 1,
-                                     avail - linelen, out);
-        if (used == -2) {
-            return 0;
-        }
-        return (int)(linelen + (size_t)used);
-    }
-    *out = parse_other(c, t, nt);
-    return (int)linelen;
+    return (int)(linelen + (size_t)used);
 }
 
 /* ---- replies ------------------------------------------------------ */
@@ -495,7 +1018,7 @@ format_value(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
     p += rend_u64toa(k->flags, p);
     *p++ = ' ';
     p += rend_u64toa(k->nvalue, p);
-    if (r->cmd == REND_CMD_GETS || r->cmd == REND_CMD_GATS) {
+    if (rend_cmd_table[r->cmd].flags & REND_CMD_CAS_ARG) {
         *p++ = ' ';
         p += rend_u64toa(k->cas, p);
     }
@@ -563,19 +1086,193 @@ format_stats(struct rend_conn *c, struct rend_req *r)
     OUT_LIT(c, "END\r\n");
 }
 
+/* A meta reply's flags, in the order the request gave them.  l and h are
+ * answered as memcached does for an item never read since it was stored
+ * (l0, h0): the handlers keep no access time or fetched bit. */
+static char *
+meta_flags_out(char *p, const struct rend_req *r, const struct rend_kop *k,
+               int hit)
+{
+    for (uint8_t i = 0; i < r->m.nret; i++) {
+        char ch = r->m.ret[i];
+        if (!hit && ch != 'k' && ch != 'O') {
+            continue; /* a miss answers only the key and opaque */
+        }
+        *p++ = ' ';
+        *p++ = ch;
+        switch (ch) {
+        case 'k':
+            if (r->m.b) {
+                p += b64_encode(k->op.key, k->op.nkey, p);
+                memcpy(p, " b", 2);
+                p += 2;
+            } else {
+                memcpy(p, k->op.key, k->op.nkey);
+                p += k->op.nkey;
+            }
+            break;
+        case 'O':
+            memcpy(p, r->arg, r->narg);
+            p += r->narg;
+            break;
+        case 'c':
+            p += rend_u64toa(k->cas, p);
+            break;
+        case 'f':
+            p += rend_u64toa(k->flags, p);
+            break;
+        case 's':
+            p += rend_u64toa(k->nvalue, p);
+            break;
+        case 't': {
+            int64_t ttl;
+            if (r->m.has_ttl) {
+                ttl = r->m.ttl; /* ma T, mg T: the ttl just set */
+            } else if (r->meta == REND_TX_MA) {
+                /* created by N: its ttl; else unknown (the handlers' incr
+                 * returns no expiry): -1 as for an immortal item */
+                ttl = k->won && r->bin_exptime != 0
+                      ? r->bin_exptime - rend_now() : -1;
+            } else {
+                ttl = k->exptime == 0 ? -1 : k->exptime - rend_now();
+            }
+            if (ttl == 0 && r->m.has_ttl) {
+                ttl = -1;
+            }
+            if (ttl < 0) {
+                *p++ = '-';
+                ttl = -ttl;
+            }
+            p += rend_u64toa((uint64_t)ttl, p);
+            break;
+        }
+        case 'l': case 'h':
+            *p++ = '0';
+            break;
+        default:
+            break;
+        }
+    }
+    return p;
+}
+
+/* mg, ms, md, ma replies: HD / VA <len> / EN / NF / NS / EX + flags. */
+static void
+format_meta(struct rend_conn *c, struct rend_req *r)
+{
+    struct rend_kop *k = &r->kops[0];
+    int st = k->status, hit = 0, va = 0, won = 0;
+    const char *code = "HD";
+    char num[24], *p, *s;
+    const char *data = NULL;
+    uint32_t ndata = 0;
+
+    if (st < 0) {
+        out_error(c, st, r->meta == REND_TX_MS);
+        return;
+    }
+    switch (r->meta) {
+    case REND_TX_MG:
+        if (st != REND_OK) {
+            if (r->m.q) {
+                return;
+            }
+            code = "EN";
+            break;
+        }
+        hit = 1;
+        va = r->m.v;
+        won = k->won;
+        if (r->m.has_recache && k->exptime > 0
+            && k->exptime - rend_now() < r->m.recache) {
+            /* no token state in the handlers: every fetch under the
+             * threshold wins (memcached answers Z after the first) */
+            won = 1;
+        }
+        data = k->value;
+        ndata = k->nvalue;
+        break;
+    case REND_TX_MS:
+    case REND_TX_MD:
+        if (st == REND_OK && r->m.q) {
+            return;
+        }
+        hit = st == REND_OK && r->meta == REND_TX_MS;
+        code = st == REND_OK ? "HD" : st == REND_EXISTS ? "EX"
+               : st == REND_NOT_FOUND || r->meta == REND_TX_MD ? "NF" : "NS";
+        break;
+    case REND_TX_MA:
+        if (st == REND_NON_NUMERIC) {
+            OUT_LIT(c, "CLIENT_ERROR cannot increment or decrement "
+                       "non-numeric value\r\n");
+            return;
+        }
+        if (st != REND_OK) {
+            code = st == REND_EXISTS ? "EX" : "NF";
+            break;
+        }
+        if (r->m.q) {
+            return;
+        }
+        hit = 1;
+        va = r->m.v;
+        ndata = (uint32_t)rend_u64toa(k->number, num);
+        data = num;
+        break;
+    default:
+        break;
+    }
+    p = rend_conn_out_reserve(c, 64 + (size_t)r->m.nret * 24
+                                 + k->op.nkey * 2 + r->narg);
+    if (p == NULL) {
+        rend_conn_close(c);
+        return;
+    }
+    s = p;
+    if (va) {
+        memcpy(p, "VA ", 3);
+        p += 3;
+        p += rend_u64toa(ndata, p);
+    } else {
+        memcpy(p, code, 2);
+        p += 2;
+    }
+    p = meta_flags_out(p, r, k, hit);
+    if (won) {
+        memcpy(p, " W", 2);
+        p += 2;
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    rend_conn_out_commit(c, (size_t)(p - s));
+    if (!va) {
+        return;
+    }
+    if (data == k->value && ndata > 0) {
+        rend_conn_out_take(c, k->value, ndata);
+        k->value = NULL;
+    } else if (ndata > 0) {
+        rend_conn_out(c, data, ndata);
+    }
+    OUT_LIT(c, "\r\n");
+}
+
 void
 rend_text_format(struct rend_conn *c, struct rend_req *r)
 {
     int st = r->kop1.status;
-    int cmd = r->cmd;
+    int tx = rend_cmd_table[r->cmd].tx;
     char num[32];
 
-    if (cmd == REND_CMD_REPLY) {
+    if (r->cmd == REND_CMD_REPLY) {
         rend_conn_out(c, r->text, r->ntext);
         return;
     }
-    if (cmd == REND_CMD_GET || cmd == REND_CMD_GETS || cmd == REND_CMD_GAT
-        || cmd == REND_CMD_GATS || cmd == REND_CMD_GETE) {
+    if (r->meta) {
+        format_meta(c, r);
+        return;
+    }
+    if (tx == REND_TX_RETRIEVAL) {
         format_retrieval(c, r);
         return;
     }
@@ -588,12 +1285,11 @@ rend_text_format(struct rend_conn *c, struct rend_req *r)
         return;
     }
     if (st < 0) {
-        out_error(c, st, cmd >= REND_CMD_SET && cmd <= REND_CMD_CAS);
+        out_error(c, st, tx == REND_TX_STORAGE);
         return;
     }
-    switch (cmd) {
-    case REND_CMD_SET: case REND_CMD_ADD: case REND_CMD_REPLACE:
-    case REND_CMD_APPEND: case REND_CMD_PREPEND: case REND_CMD_CAS:
+    switch (tx) {
+    case REND_TX_STORAGE:
         if (st == REND_OK) {
             OUT_LIT(c, "STORED\r\n");
         } else if (st == REND_EXISTS) {
@@ -604,21 +1300,21 @@ rend_text_format(struct rend_conn *c, struct rend_req *r)
             OUT_LIT(c, "NOT_STORED\r\n");
         }
         break;
-    case REND_CMD_DELETE:
+    case REND_TX_DELETE:
         if (st == REND_OK) {
             OUT_LIT(c, "DELETED\r\n");
         } else {
             OUT_LIT(c, "NOT_FOUND\r\n");
         }
         break;
-    case REND_CMD_TOUCH:
+    case REND_TX_TOUCH:
         if (st == REND_OK) {
             OUT_LIT(c, "TOUCHED\r\n");
         } else {
             OUT_LIT(c, "NOT_FOUND\r\n");
         }
         break;
-    case REND_CMD_INCR: case REND_CMD_DECR:
+    case REND_TX_ARITH:
         if (st == REND_OK) {
             size_t n = rend_u64toa(r->kops[0].number, num);
             num[n++] = '\r';
@@ -631,25 +1327,31 @@ rend_text_format(struct rend_conn *c, struct rend_req *r)
             OUT_LIT(c, "NOT_FOUND\r\n");
         }
         break;
-    case REND_CMD_FLUSH:
-    case REND_CMD_VERBOSITY:
+    case REND_TX_FLUSH:
+    case REND_TX_VERBOSITY:
         OUT_LIT(c, "OK\r\n");
         break;
-    case REND_CMD_VERSION: {
+    case REND_TX_VERSION: {
         char line[128];
         int n = snprintf(line, sizeof(line), "VERSION %s\r\n",
                          rend_settings.version);
         rend_conn_out(c, line, (size_t)n);
         break;
     }
-    case REND_CMD_NOOP:
+    case REND_TX_NOOP:
         if (!r->quiet) {
             OUT_LIT(c, "Yep, it works.\r\n");
         }
         break;
-    case REND_CMD_QUIT:
+    case REND_TX_QUIT:
         break;
-    case REND_CMD_STATS:
+    case REND_TX_MN:
+        OUT_LIT(c, "MN\r\n");
+        break;
+    case REND_TX_ME:
+        OUT_LIT(c, "EN\r\n");
+        break;
+    case REND_TX_STATS:
         format_stats(c, r);
         break;
     default:

@@ -15,48 +15,8 @@
 #include <stdint.h>
 #include <rend/handler.h>
 
-/* X(name, text name, handler opcode or -1, flags) */
-#define REND_CMD_READ 0x1  /* no side effect: may run alongside other reads */
-#define REND_CMD_LOCAL 0x2 /* answered by the core, no handler */
-#define REND_CMD_BARRIER 0x4 /* runs alone: waits for all before it */
-#define REND_CMD_MAP(X)                                                     \
-    X(GET, "get", REND_OP_GET, REND_CMD_READ)                               \
-    X(GETS, "gets", REND_OP_GET, REND_CMD_READ)                             \
-    X(GETE, "gete", REND_OP_GET, REND_CMD_READ)                             \
-    X(GAT, "gat", REND_OP_GAT, 0)                                           \
-    X(GATS, "gats", REND_OP_GAT, 0)                                         \
-    X(TOUCH, "touch", REND_OP_TOUCH, 0)                                     \
-    X(BTOUCH, "touch", REND_OP_GAT, 0) /* binary: answers the flags */      \
-    X(SET, "set", REND_OP_SET, 0)                                           \
-    X(ADD, "add", REND_OP_ADD, 0)                                           \
-    X(REPLACE, "replace", REND_OP_REPLACE, 0)                               \
-    X(APPEND, "append", REND_OP_APPEND, 0)                                  \
-    X(PREPEND, "prepend", REND_OP_PREPEND, 0)                               \
-    X(CAS, "cas", REND_OP_CAS, 0)                                           \
-    X(DELETE, "delete", REND_OP_DELETE, 0)                                  \
-    X(INCR, "incr", REND_OP_INCR, 0)                                        \
-    X(DECR, "decr", REND_OP_DECR, 0)                                        \
-    X(FLUSH, "flush_all", REND_OP_FLUSH, REND_CMD_BARRIER)                               \
-    X(NOOP, "noop", -1, REND_CMD_READ | REND_CMD_LOCAL)                     \
-    X(VERSION, "version", -1, REND_CMD_READ | REND_CMD_LOCAL)               \
-    X(VERBOSITY, "verbosity", -1, REND_CMD_LOCAL)                           \
-    X(STATS, "stats", -1, REND_CMD_READ | REND_CMD_LOCAL)                   \
-    X(QUIT, "quit", -1, REND_CMD_LOCAL | REND_CMD_BARRIER)                                   \
-    X(REPLY, "(reply)", -1, REND_CMD_READ | REND_CMD_LOCAL)
-
-enum rend_cmd {
-#define REND_CMD_ENUM(name, text, op, fl) REND_CMD_##name,
-    REND_CMD_MAP(REND_CMD_ENUM)
-#undef REND_CMD_ENUM
-    REND_CMD__COUNT
-};
-
-struct rend_cmd_info {
-    const char *name;
-    int op;
-    unsigned flags;
-};
-extern const struct rend_cmd_info rend_cmd_table[REND_CMD__COUNT];
+#include "rend_cmd.h"
+#include "rend_settings.h"
 
 enum rend_proto { REND_PROTO_TEXT = 0, REND_PROTO_BINARY = 1 };
 
@@ -75,6 +35,7 @@ struct rend_kop {
     uint8_t tier;               /* tier of the op in flight: 1 or 2 */
     uint8_t retried;            /* binary incr create: retried once */
     uint8_t done;
+    uint8_t won;                /* meta: this request created the item (W) */
     int pend;                   /* outcome decided, follow-up op running */
     int status;                 /* the outcome the client sees */
     /* Result kept across stages (owned; freed with the request). */
@@ -100,6 +61,9 @@ struct rend_req {
     uint8_t bin_incr_create;    /* binary incr/decr: create when missing */
     uint8_t text_owned;         /* text is malloc'd */
     uint8_t started;
+    uint8_t meta;               /* meta command: its class (REND_TX_MG...) */
+    uint8_t vivify;             /* meta mg N: add an empty item on a miss */
+    uint8_t touch_after;        /* meta ma T: touch (r->exptime) after */
     uint32_t nkeys;
     uint32_t pending;           /* kops not finished */
     uint32_t opaque;            /* binary */
@@ -120,6 +84,30 @@ struct rend_req {
     uint32_t narg;
     char numbuf[24];            /* binary incr/decr initial value */
     struct rend_kop kop1;
+    /* meta commands only (set by their parser; not cleared for others) */
+    struct rend_meta {
+        char ret[16];           /* flags to answer, in request order */
+        uint8_t nret;
+        uint8_t q, b, v, has_ttl, has_recache;
+        int64_t ttl;            /* T token (relative, as sent) */
+        int64_t recache;        /* R token */
+        char key[REND_KEY_MAX]; /* a base64 key, decoded */
+    } m;
 };
+
+/* r's scheduling class (REND_CMD_READ / REND_CMD_BARRIER): its row's,
+ * except that a request which may write after a miss (binary incr with
+ * an initial value, meta ma N and mg N) runs alone, so a later request
+ * cannot overtake the item it creates. */
+static inline unsigned
+rend_req_sched(const struct rend_req *r)
+{
+    unsigned fl = rend_cmd_table[r->cmd].flags;
+
+    if (r->bin_incr_create || r->vivify) {
+        fl = (fl & ~(unsigned)REND_CMD_READ) | REND_CMD_BARRIER;
+    }
+    return fl;
+}
 
 #endif /* REND_REQ_H */

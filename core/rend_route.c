@@ -52,8 +52,11 @@
  *   get      L1.get, miss -> L2.get, no back-fill.
  *   gat      L2.gat; hit -> L1.touch with the requested expiry.
  *
- * Binary incr/decr with an initial value adds it on a miss (on the tier
- * that owns the number), and retries the incr once if a concurrent add won.
+ * Binary incr/decr with an initial value (and meta ma N) adds it on a miss
+ * (on the tier that owns the number), and retries the incr once if a
+ * concurrent add won.  Meta ma T touches the item on that tier after the
+ * incr/decr.  Meta mg N adds an empty item on a miss on the source of
+ * truth (L1 on L1-only, L2 otherwise; W = this request added it).
  */
 #include "config.h"
 
@@ -84,6 +87,9 @@ enum {
     S_L2_INCR_ADD,
     S_L1_WRITE,    /* the follow-up on L1 */
     S_L1_CLEANUP,  /* delete the L1 key after a failed follow-up */
+    S_VIVIFY,      /* meta mg N miss: add an empty item */
+    S_VIVIFY_GET,  /* the add lost a race: read the winner's item */
+    S_TOUCH_AFTER, /* meta ma T: set the ttl after the incr/decr */
 };
 
 #define STATS(k) (&(k)->req->conn->w->st)
@@ -171,6 +177,49 @@ incr_add_inputs(struct rend_kop *k)
     k->op.exptime = r->bin_exptime;
 }
 
+/* Meta mg N on a miss: add an empty item with the N ttl on `tier` (the
+ * source of truth); the request that stores it has won (W).  Returns 0
+ * when the miss stands. */
+static int
+vivify(struct rend_kop *k, int tier)
+{
+    struct rend_req *r = k->req;
+
+    if (!r->vivify || k->retried) {
+        return 0;
+    }
+    k->stage = S_VIVIFY;
+    k->op.value = "";
+    k->op.nvalue = 0;
+    k->op.flags = 0;
+    k->op.exptime = r->bin_exptime;
+    issue(k, tier, REND_OP_ADD);
+    return 1;
+}
+
+/* The vivify add finished on `tier`. */
+static void
+vivify_step(struct rend_kop *k, int tier, int st)
+{
+    if (k->stage == S_VIVIFY && st == REND_NOT_STORED) {
+        k->retried = 1; /* someone else created it: read theirs */
+        k->stage = S_VIVIFY_GET;
+        set_inputs(k);
+        issue(k, tier, REND_OP_GET);
+        return;
+    }
+    if (k->stage == S_VIVIFY && st == REND_OK) {
+        capture(k);
+        drop_value(k);
+        k->flags = 0;
+        k->exptime = k->req->bin_exptime;
+        k->won = 1;
+    } else if (st == REND_OK) {
+        capture(k);
+    }
+    rend_kop_finish(k, st == REND_NOT_STORED ? REND_MISS : st);
+}
+
 /* ---- L1 only ------------------------------------------------------ */
 
 /* The get family's L1 outcome, counted as on the L1/L2 path. */
@@ -199,7 +248,16 @@ l1only_step(struct rend_kop *k, int st)
         if (cmd_op(k) == REND_OP_GET) {
             count_l1_get(k, st);
         }
+        if (st == REND_MISS && k->stage == S_FIRST && vivify(k, 1)) {
+            return;
+        }
         capture(k);
+        if (st == REND_OK && r->touch_after) {
+            k->stage = S_TOUCH_AFTER;
+            set_inputs(k);
+            issue(k, 1, REND_OP_TOUCH);
+            return;
+        }
         if (st == REND_NOT_FOUND && k->stage == S_FIRST
             && r->bin_incr_create) {
             k->stage = S_INCR_ADD;
@@ -218,7 +276,15 @@ l1only_step(struct rend_kop *k, int st)
         }
         capture(k);
         k->number = r->initial;
+        k->won = st == REND_OK; /* meta ma N: created */
         rend_kop_finish(k, st);
+        return;
+    case S_VIVIFY:
+    case S_VIVIFY_GET:
+        vivify_step(k, 1, st);
+        return;
+    case S_TOUCH_AFTER:
+        rend_kop_finish(k, REND_OK); /* the number changed either way */
         return;
     default:
         rend_kop_finish(k, REND_EINTERNAL);
@@ -355,11 +421,12 @@ write_l1(struct rend_kop *k)
 static void
 l12_start(struct rend_kop *k)
 {
-    int cmd = k->req->cmd;
+    /* gets, gats, binary touch: the cas / flags come from L2 */
+    int sot = (rend_cmd_table[k->req->cmd].flags & REND_CMD_SOT) != 0;
 
     switch (cmd_op(k)) {
     case REND_OP_GET:
-        if (cmd == REND_CMD_GETS || cas_from_l2(k)) {
+        if (sot || cas_from_l2(k)) {
             k->stage = S_L2_GET;
             issue(k, 2, REND_OP_GET);
         } else {
@@ -368,8 +435,7 @@ l12_start(struct rend_kop *k)
         }
         return;
     case REND_OP_GAT:
-        if (cmd == REND_CMD_GATS || cmd == REND_CMD_BTOUCH || batch(k)
-            || cas_from_l2(k)) {
+        if (sot || batch(k) || cas_from_l2(k)) {
             k->stage = S_L2_GAT;
             issue(k, 2, REND_OP_GAT);
         } else {
@@ -425,6 +491,9 @@ l12_step(struct rend_kop *k, int st)
             REND_STAT_INC(s, cmd_get_errors_l2);
         } else {
             REND_STAT_INC(s, cmd_get_misses_l2);
+            if (vivify(k, 2)) {
+                return;
+            }
         }
         rend_kop_finish(k, st < 0 ? st : REND_MISS);
         return;
@@ -465,6 +534,9 @@ l12_step(struct rend_kop *k, int st)
         if (st != REND_OK) {
             if (st == REND_MISS && r->cmd == REND_CMD_BTOUCH) {
                 cleanup_l1(k, REND_MISS); /* as text touch: no stale copy */
+                return;
+            }
+            if (st == REND_MISS && vivify(k, 2)) {
                 return;
             }
             rend_kop_finish(k, st < 0 ? st : REND_MISS);
@@ -515,6 +587,17 @@ l12_step(struct rend_kop *k, int st)
         }
         capture(k);
         k->pend = REND_OK;
+        if (r->touch_after) {
+            k->stage = S_TOUCH_AFTER;
+            set_inputs(k);
+            issue(k, 2, REND_OP_TOUCH);
+            return;
+        }
+        k->stage = S_L1_WRITE;
+        set_inputs(k);
+        write_l1(k);
+        return;
+    case S_TOUCH_AFTER: /* then L1 as after the incr / decr */
         k->stage = S_L1_WRITE;
         set_inputs(k);
         write_l1(k);
@@ -533,6 +616,7 @@ l12_step(struct rend_kop *k, int st)
         }
         capture(k);
         k->number = r->initial;
+        k->won = 1; /* meta ma N: created */
         k->pend = REND_OK;
         k->stage = S_L1_WRITE;
         k->op.cas = 0;
@@ -548,6 +632,10 @@ l12_step(struct rend_kop *k, int st)
         return;
     case S_L1_CLEANUP:
         rend_kop_finish(k, k->pend);
+        return;
+    case S_VIVIFY:
+    case S_VIVIFY_GET:
+        vivify_step(k, 2, st);
         return;
     default:
         rend_kop_finish(k, REND_EINTERNAL);

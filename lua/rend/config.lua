@@ -11,6 +11,11 @@
 --   listen { port = 11212, routes = { default = l1l2_batch(l1, l2) } }
 --   settings { threads = 4 }
 
+local route_keys = ...
+if type(route_keys) ~= "table" then
+    error("rend/config.lua: run by rend, which passes the route keys")
+end
+
 local R = { listeners = {}, handlers = {}, settings = {}, fns = {}, nseq = 0 }
 
 -- Limits the core enforces; a value outside them is refused here, with
@@ -159,12 +164,13 @@ function M.route_fn(fn, choices)
              __seq = n }
 end
 
-local commands = {
-    get = true, gets = true, gete = true, gat = true, gats = true,
-    touch = true, set = true, add = true, replace = true, append = true,
-    prepend = true, cas = true, delete = true, incr = true, decr = true,
-    flush = true, flush_all = true, default = true,
-}
+-- The route keys (command names) come from rend's command table in C
+-- (core/rend_cmd.h), passed as this chunk's argument.
+local commands = {}
+for k in pairs(route_keys) do
+    commands[k] = true
+end
+commands.default = true
 
 local function check_routes(routes, what, level)
     if type(routes) ~= "table" then

@@ -345,6 +345,47 @@ norm_text(struct side *s, int stats, struct elems *e)
             pos += (size_t)bytes + 2;
             continue;
         }
+        if (llen >= 2 && (memcmp(p + pos, "VA", 2) == 0
+                          || memcmp(p + pos, "HD", 2) == 0
+                          || memcmp(p + pos, "EN", 2) == 0
+                          || memcmp(p + pos, "NF", 2) == 0
+                          || memcmp(p + pos, "NS", 2) == 0
+                          || memcmp(p + pos, "EX", 2) == 0)
+            && (llen == 2 || p[pos + 2] == ' ')) {
+            /* a meta reply: its c<cas> flag becomes c#<cas>; VA carries
+             * a data block of the length after it */
+            char line[1024];
+            struct buf t = { 0 };
+            unsigned long long bytes = 0;
+            int va = memcmp(p + pos, "VA", 2) == 0, i = 0;
+            snprintf(line, sizeof(line), "%.*s", (int)llen, p + pos);
+            for (char *sp, *q = strtok_r(line, " ", &sp); q;
+                 q = strtok_r(NULL, " ", &sp), i++) {
+                if (i > 0 && q[0] == 'c' && isdigit((unsigned char)q[1])) {
+                    uint64_t cas = strtoull(q + 1, NULL, 10);
+                    s->last_cas = cas;
+                    buf_fmt(&t, " c#%llu", (unsigned long long)cas);
+                } else {
+                    buf_fmt(&t, "%s%s", i ? " " : "", q);
+                }
+                if (i == 1 && va) {
+                    bytes = strtoull(q, NULL, 10);
+                }
+            }
+            elem_str(e, t.p);
+            pos += len;
+            if (va) {
+                t.n = 0;
+                if (bytes + 2 > n - pos) {
+                    bytes = n - pos >= 2 ? n - pos - 2 : 0;
+                }
+                escape(&t, p + pos, (size_t)bytes + 2, 1000);
+                elem_str(e, t.p);
+                pos += (size_t)bytes + 2;
+            }
+            free(t.p);
+            continue;
+        }
         if (llen >= 8 && memcmp(p + pos, "VERSION ", 8) == 0) {
             elem_str(e, "VERSION *");
         } else if (stats && llen >= 5 && memcmp(p + pos, "STAT ", 5) == 0) {

@@ -303,7 +303,9 @@ START_TEST(unknown_commands)
 
     it_expect(fd, "bogus\r\n", "ERROR Unknown command\r\n");
     it_expect(fd, "GET survivor\r\n", "ERROR Unknown command\r\n");
-    it_expect(fd, "mg survivor v\r\n", "ERROR Unknown command\r\n");
+    it_expect(fd, "mz survivor v\r\n", "ERROR Unknown command\r\n");
+    /* meta commands are known (memcached 1.6's meta protocol) */
+    it_expect(fd, "mg survivor v\r\n", "VA 5\r\nalive\r\n");
     it_expect(fd, "\x01\x02\x03\r\n", "ERROR Unknown command\r\n");
     it_expect(fd, "get survivor\r\n", "VALUE survivor 7 5\r\nalive\r\nEND\r\n");
     n = it_bin(pkt, 0x55, NULL, 0, "x", "yz", 2, 1);

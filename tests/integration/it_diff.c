@@ -246,6 +246,140 @@ static const struct dstep text_steps[] = {
     { .name = "quit with args", .req = "quit now\r\n", .close = 1 },
 };
 
+/* ---- the meta table ---------------------------------------------------
+ * Run against rend on inmem (L1-only) and on the default L1/L2 config
+ * (inmem + lmdb), so the meta commands are checked through both
+ * orchestrations byte for byte. */
+static const struct dstep meta_steps[] = {
+    { .name = "flush", .req = "flush_all\r\n" },
+    /* meta commands (memcached 1.6): mn mg ms md ma me and their flags */
+    { .name = "mn", .req = "mn\r\n" },
+    { .name = "mn args", .req = "mn x y\r\n" },
+    { .name = "ms + mg v f t s", .req = "ms mk1 3 T90 F5\r\nabc\r\n"
+      "mg mk1 v f t s\r\n" },
+    { .name = "mg first fetch l h", .req = "ms mk2 2\r\nhi\r\nmg mk2 l h\r\n" },
+    { .name = "mg no flags", .req = "mg mk1\r\n" },
+    { .name = "mg k O order", .req = "mg mk1 O77 s k v\r\n" },
+    { .name = "mg c (gets)", .req = "mg mk1 c\r\n" },
+    { .name = "mg miss", .req = "mg mnokey v\r\n" },
+    { .name = "mg miss k O", .req = "mg mnokey s v k O9 f t c\r\n" },
+    { .name = "mg miss q", .req = "mg mnokey v q\r\nmn\r\n" },
+    { .name = "mg hit q", .req = "mg mk1 v q\r\nmg mk1 q\r\nmn\r\n" },
+    { .name = "mg T (gat)", .req = "mg mk1 T50 t v\r\nmg mk1 t\r\n" },
+    { .name = "mg T0", .req = "mg mk1 T0 t\r\n" },
+    { .name = "mg T c (gats)", .req = "mg mk1 T60 c t\r\n" },
+    { .name = "mg u", .req = "mg mk1 u s\r\n" },
+    { .name = "mg E (1.6.18: invalid)", .req = "mg mk1 E5 c v\r\n" },
+    { .name = "mg bad flag", .req = "mg mk1 y\r\n" },
+    { .name = "mg dup flag", .req = "mg mk1 v v\r\n" },
+    { .name = "mg bad T", .req = "mg mk1 Tx\r\n" },
+    { .name = "mg bad N", .req = "mg mk1 Nx\r\n" },
+    { .name = "mg bad R", .req = "mg mk1 Rx\r\n" },
+    { .name = "mg no key", .req = "mg\r\n" },
+    { .name = "mg key 251", .req = "mg $K251 v\r\n" },
+    { .name = "mg N vivify", .req = "mg mviv1 N30 v t s\r\n" },
+    { .name = "mg N vivify no v", .req = "mg mviv2 N30 s t f\r\n" },
+    { .name = "mg N on hit", .req = "mg mk1 N30 s\r\n" },
+    { .name = "mg N again (Z)", .req = "mg mviv1 N30 v\r\n",
+      .allow = "rend keeps no win token: no Z on later fetches" },
+    { .name = "mg R recache win", .req = "ms mrc 2 T100\r\nhi\r\n"
+      "mg mrc R200 v t\r\n" },
+    { .name = "mg R again (Z)", .req = "mg mrc R200 v\r\n",
+      .allow = "rend keeps no win token: every fetch under R wins (W); "
+      "memcached answers Z after the first" },
+    { .name = "mg R above ttl", .req = "mg mrc R10 s\r\n",
+      .allow = "rend keeps no win token: memcached answers Z once a "
+      "token was sent" },
+    { .name = "ms b + mg b k", .req = "ms bWtleQ== 2 b\r\nhi\r\n"
+      "mg bWtleQ== b k v c\r\nmg mkey s\r\n" },
+    { .name = "mg b bad base64", .req = "mg a@ b v\r\n" },
+    { .name = "md b", .req = "md bWtleQ== b k q\r\nmg mkey s\r\n" },
+    { .name = "md b bad base64", .req = "md a@ b\r\n" },
+    { .name = "ma b bad base64", .req = "ma a@ b\r\n" },
+    { .name = "ms b bad base64", .req = "ms a@ 2 b\r\nhi\r\nmn\r\n" },
+    /* ms modes and flags */
+    { .name = "ms MA miss", .req = "ms mm1 2 MA\r\nhi\r\n" },
+    { .name = "ms MP miss", .req = "ms mm1 2 MP\r\nhi\r\n" },
+    { .name = "ms MR miss", .req = "ms mm1 2 MR\r\nhi\r\n" },
+    { .name = "ms ME new", .req = "ms mm1 2 ME F3\r\nhi\r\n" },
+    { .name = "ms ME exists", .req = "ms mm1 2 ME\r\nho\r\n" },
+    { .name = "ms MA MP", .req = "ms mm1 2 MA\r\nzz\r\nms mm1 2 MP\r\naa\r\n"
+      "mg mm1 v f\r\n" },
+    { .name = "ms MR F", .req = "ms mm1 2 MR F9\r\nxx\r\nmg mm1 v f\r\n" },
+    { .name = "ms MS", .req = "ms mm1 2 MS\r\nyy\r\nmg mm1 v f\r\n" },
+    { .name = "ms bad mode", .req = "ms mm1 2 MX\r\nyy\r\nms mm1 2 Ms\r\nyy\r\n"
+      "mg mm1 v\r\n" },
+    { .name = "ms c k O", .req = "ms mm2 2 k O9 c\r\nzz\r\n" },
+    { .name = "ms ignores t s f", .req = "ms mm2 2 t T5 s f F2\r\nzz\r\n"
+      "mg mm2 f t\r\n" },
+    { .name = "ms q", .req = "ms mm2 2 q\r\nqq\r\nms mm2 2 q ME\r\nqq\r\n"
+      "ms mnokey2 2 q MR\r\nqq\r\nmn\r\n" },
+    { .name = "ms C: mg c", .req = "mg mm2 c\r\n" },
+    { .name = "ms C ok", .req = "ms mm2 2 C$CAS c\r\nc1\r\n" },
+    { .name = "ms C stale", .req = "ms mm2 2 C1\r\nc2\r\n" },
+    { .name = "ms C miss", .req = "ms mnokey3 2 C1\r\nc3\r\n" },
+    { .name = "ms C stale q", .req = "ms mm2 2 q C1\r\nc4\r\nmn\r\n" },
+    { .name = "ms I", .req = "ms mm3 2 I\r\nhi\r\nmg mm3 v\r\n" },
+    { .name = "ms I C stale", .req = "ms mm3 2 I C1\r\nzz\r\nmg mm3 v\r\n",
+      .allow = "rend keeps no stale state: ms I with an old cas is EX; "
+      "memcached stores the value as stale (HD, then X W)" },
+    { .name = "ms E (1.6.18: invalid)", .req = "ms mm4 2 E999\r\nhi\r\n"
+      "mg mm4 v\r\n" },
+    { .name = "ms errors", .req = "ms\r\nms k\r\nms k x\r\nms k -1\r\n" },
+    { .name = "ms bad F", .req = "ms mm5 2 Fx\r\nhi\r\nmn\r\n" },
+    { .name = "ms bad T C", .req = "ms mm5 2 Tx\r\nhi\r\nms mm5 2 Cx\r\nhi\r\n"
+      "mn\r\n" },
+    { .name = "ms bad flag", .req = "ms mm5 2 Z\r\nhi\r\nmn\r\n" },
+    { .name = "ms dup flag", .req = "ms mm5 2 F1 F2\r\nhi\r\nmn\r\n" },
+    { .name = "ms bad chunk", .req = "ms mm5 2\r\nhiXX\r\n" },
+    { .name = "ms key 251", .req = "ms $K251 2\r\nhi\r\n" },
+    { .name = "ms too large", .req = "ms mm6 1100000\r\n$V1100000\r\nmn\r\n" },
+    { .name = "ms empty", .req = "ms mm7 0\r\n\r\nmg mm7 v s\r\n" },
+    /* md */
+    { .name = "md hit miss", .req = "ms md1 2\r\nhi\r\nmd md1\r\nmd md1\r\n" },
+    { .name = "md q", .req = "md md1 q\r\nms md1 2\r\nhi\r\nmd md1 q\r\n"
+      "mn\r\n" },
+    { .name = "md k O c t", .req = "md md1 k O4 c t\r\nms md1 2\r\nhi\r\n"
+      "md md1 k O4\r\n" },
+    { .name = "md C stale", .req = "ms md2 2\r\nhi\r\nmd md2 C1\r\n" },
+    { .name = "md I T", .req = "ms md3 2 T100\r\nhi\r\nmd md3 I T30\r\n" },
+    { .name = "md I: mg", .req = "mg md3 v t\r\n",
+      .allow = "rend keeps no stale state: md I deletes; memcached "
+      "keeps the item stale (X W)" },
+    { .name = "md errors", .req = "md\r\nmd k Cx\r\nmd k Tx\r\nmd k Z\r\n"
+      "md k E1\r\nmd k q q\r\nmd $K251\r\nmn\r\n" },
+    /* ma */
+    { .name = "ma miss", .req = "ma ma1\r\nma ma1 q\r\nma ma1 v k O1\r\nmn\r\n" },
+    { .name = "ma N J create", .req = "ma ma1 N0 J5\r\nma ma1 v\r\n" },
+    { .name = "ma N J v t create", .req = "ma ma2 N100 J9 v t\r\n" },
+    { .name = "ma modes", .req = "ma ma1 v MD D3\r\nma ma1 v M- D10\r\n"
+      "ma ma1 v M+ D7 t k O1\r\nma ma1 MI v\r\nma ma1 v MI D5\r\n" },
+    { .name = "ma c", .req = "ma ma1 c\r\nmg ma1 c\r\n" },
+    { .name = "ma q", .req = "ma ma1 q D2\r\nma ma1 v q\r\nmn\r\nmg ma1 v\r\n" },
+    { .name = "ma T",
+      .req = "ma ma1 T50 v t\r\nmg ma1 t\r\n" },
+    { .name = "ma wrap", .req = "ms ma3 20\r\n18446744073709551615\r\n"
+      "ma ma3 v\r\nma ma3 v MD D5\r\n" },
+    { .name = "ma C stale", .req = "ms ma5 1\r\n5\r\nma ma5 C1 v\r\n" },
+    { .name = "ma non-numeric", .req = "ms ma4 1\r\nx\r\nma ma4\r\n" },
+    { .name = "ma errors", .req = "ma ma1 Mx\r\nma ma1 Dx\r\nma ma1 D\r\n"
+      "ma ma1 Jx N0\r\nma ma1 Nx\r\nma ma1 Tx\r\nma ma1 Z\r\nma ma1 E5\r\n"
+      "ma ma1 v v\r\nma\r\nma $K251\r\n" },
+    /* me: no debug data */
+    { .name = "opaque 31", .req = "mg mk1 O$K31 s\r\n" },
+    { .name = "opaque too long", .req = "mg mk1 O$K32 s\r\n"
+      "ms mk1 2 O$K32\r\nhi\r\nmd mk1 O$K32\r\nmg mk1 s\r\n" },
+    { .name = "me miss", .req = "me mnokey\r\n" },
+    { .name = "me no key", .req = "me\r\n" },
+    /* pipelined quiet mode, ended by mn */
+    { .name = "quiet pipeline", .req = "ms qp1 1 q\r\na\r\nms qp2 1 q\r\nb\r\n"
+      "mg qp1 v q k\r\nmg qpmiss v q k\r\nmg qp2 v q k\r\nmd qp1 q\r\n"
+      "md qpmiss q\r\nma qpmiss q\r\nms qp3 1 q ME\r\nc\r\nms qp3 1 q ME\r\n"
+      "d\r\nmn\r\n" },
+    { .name = "meta and text mixed", .req = "set mx 0 0 1\r\n1\r\n"
+      "mg mx v\r\nincr mx 1\r\nma mx v\r\ngets mx\r\nmg mx c\r\nmn\r\n" },
+};
+
 /* ---- the binary table -------------------------------------------------
  * One request packet per step (see struct bstep); .cas: 0 = none, 1 = the
  * last cas seen, 2 = a wrong cas. */
@@ -447,8 +581,11 @@ static const struct bstep bin_steps[] = {
 
 static struct rend_srv mc, rd;
 
+static char l12_data[64];
+
+/* memcached, and rend on conf/<name> */
 static int
-start_pair(void)
+start_pair_on(const char *name)
 {
     const char *conf = getenv("REND_SRCDIR");
     char path[1024];
@@ -458,9 +595,40 @@ start_pair(void)
         return 77;
     }
     ck_assert_int_eq(rc, 0);
-    snprintf(path, sizeof(path), "%s/conf/inmem.lua", conf ? conf : "..");
+    snprintf(path, sizeof(path), "%s/conf/%s", conf ? conf : "..", name);
     ck_assert_int_eq(rend_srv_start(&rd, path, NULL), 0);
     return 0;
+}
+
+static int
+start_pair(void)
+{
+    return start_pair_on("inmem.lua");
+}
+
+/* memcached, and rend on the default L1/L2 config (inmem + lmdb) with
+ * its data in a temp dir */
+static int
+start_pair_l12(void)
+{
+    snprintf(l12_data, sizeof(l12_data), "/tmp/it_diff_l12.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(l12_data));
+    setenv("REND_DATA", l12_data, 1);
+    setenv("REND_MEMORY_MB", "64", 1);
+    setenv("REND_MAP_MB", "64", 1);
+    return start_pair_on("rend.lua");
+}
+
+static void
+remove_l12_data(void)
+{
+    char cmd[128];
+
+    if (l12_data[0] != '\0') {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", l12_data);
+        ck_assert_int_eq(system(cmd), 0);
+        l12_data[0] = '\0';
+    }
 }
 
 static void
@@ -497,6 +665,40 @@ START_TEST(text_differential)
 }
 END_TEST
 
+static void
+run_meta(const char *what)
+{
+    struct diff_result dr;
+
+    diff_run_text(&mc, &rd, meta_steps,
+                  sizeof(meta_steps) / sizeof(meta_steps[0]), &dr);
+    stop_pair();
+    report(what, &dr);
+    ck_assert_int_eq(dr.mismatches, 0);
+    ck_assert_int_eq(dr.fixed_bugs, 0);
+    ck_assert_int_gt(dr.equal, (int)(sizeof(meta_steps)
+                                     / sizeof(meta_steps[0])) / 2);
+}
+
+START_TEST(meta_differential)
+{
+    if (start_pair() == 77) {
+        return;
+    }
+    run_meta("meta (inmem)");
+}
+END_TEST
+
+START_TEST(meta_differential_l12)
+{
+    if (start_pair_l12() == 77) {
+        return;
+    }
+    run_meta("meta (L1/L2: inmem + lmdb)");
+    remove_l12_data();
+}
+END_TEST
+
 START_TEST(binary_differential)
 {
     struct diff_result dr;
@@ -521,6 +723,7 @@ main(void)
     Suite *s = suite_create("diff");
     TCase *tt = tcase_create("text");
     TCase *tb = tcase_create("binary");
+    TCase *tm = tcase_create("meta");
     SRunner *sr;
     int nfailed;
 
@@ -531,10 +734,14 @@ main(void)
     }
     tcase_set_timeout(tt, 50);
     tcase_set_timeout(tb, 50);
+    tcase_set_timeout(tm, 50);
     tcase_add_test(tt, text_differential);
     tcase_add_test(tb, binary_differential);
+    tcase_add_test(tm, meta_differential);
+    tcase_add_test(tm, meta_differential_l12);
     suite_add_tcase(s, tt);
     suite_add_tcase(s, tb);
+    suite_add_tcase(s, tm);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     nfailed = srunner_ntests_failed(sr);

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "orch_check.h"
@@ -544,6 +545,115 @@ START_TEST(batch_gat_keeps_expiry)
 }
 END_TEST
 
+/* ---- meta commands through every orchestration ---------------------- */
+
+/* Send req on a text connection; the reply must be want, byte for byte. */
+static void
+meta_expect(struct orch_conn *c, const char *req, const char *want)
+{
+    char got[1024];
+    size_t n = strlen(want), r;
+
+    ck_assert_int_eq(rend_io_send_str(c->fd, req, ORCH_IO_MS), 0);
+    r = rend_io_read_n(c->fd, got, n, ORCH_IO_MS);
+    got[r] = '\0';
+    ck_assert_msg(r == n && memcmp(got, want, n) == 0,
+                  "%s-> '%s', want '%s'", req, got, want);
+}
+
+/* The cas `mg key c` answers on c. */
+static uint64_t
+meta_cas(struct orch_conn *c, const char *key)
+{
+    char line[256];
+
+    snprintf(line, sizeof(line), "mg %s c\r\n", key);
+    ck_assert_int_eq(rend_io_send_str(c->fd, line, ORCH_IO_MS), 0);
+    ck_assert_int_gt(rend_io_read_line(c->fd, line, sizeof(line),
+                                       ORCH_IO_MS), 0);
+    ck_assert_msg(strncmp(line, "HD c", 4) == 0, "mg c: %s", line);
+    return strtoull(line + 4, NULL, 10);
+}
+
+START_TEST(meta_l12_batch_l1only)
+{
+    struct orch_conn m12, mb, m1;
+    struct orch_item l2;
+    char req[128];
+    uint64_t cas;
+
+    connect_all(0);
+    ck_assert_int_eq(orch_connect(&srv, P_L12, 0, &m12), 0);
+    ck_assert_int_eq(orch_connect(&srv, P_BATCH, 0, &mb), 0);
+    ck_assert_int_eq(orch_connect(&srv, P_L1, 0, &m1), 0);
+    /* L1/L2 mg: an L2-only item is read from L2 and back-filled */
+    EXPECT_RES(&cv2, orch_store(&cv2, "set", "o", "v", 4, 0, 0), ORCH_OK);
+    meta_expect(&m12, "mg o v f\r\n", "VA 1 f4\r\nv\r\n");
+    EXPECT_PEEK(&srv, P_L1, "o", "v", 1);
+    /* mg c runs as gets: L2's cas, which ms C accepts */
+    EXPECT_RES(&cv2, orch_get(&cv2, "gets", "o", 0, &l2), ORCH_OK);
+    cas = meta_cas(&m12, "o");
+    ck_assert_uint_eq(cas, l2.cas);
+    snprintf(req, sizeof(req), "ms o 1 C%llu\r\nw\r\n",
+             (unsigned long long)cas);
+    meta_expect(&m12, req, "HD\r\n");
+    /* as cas: L1 (inmem, which keeps a given cas) holds a copy under
+     * L2's new cas */
+    EXPECT_PEEK(&srv, P_L1, "o", "w", 1);
+    EXPECT_PEEK(&srv, P_L2, "o", "w", 1);
+    meta_expect(&m12, req, "EX\r\n");
+    /* mg T runs as gat: both tiers get the new expiry */
+    meta_expect(&m12, "mg o T100 t v\r\n", "VA 1 t100\r\nw\r\n");
+    EXPECT_EXPIRY(expiry_on(&e1, "o"), 100);
+    EXPECT_EXPIRY(expiry_on(&e2, "o"), 100);
+    /* ms modes: L2 first, then L1 */
+    meta_expect(&m12, "ms s 1 T0 F2\r\na\r\nms s 1 ME\r\nb\r\n"
+                "ms s 1 MA\r\nc\r\nms s 1 MP\r\nd\r\nms nos 1 MR\r\nx\r\n",
+                "HD\r\nNS\r\nHD\r\nHD\r\nNS\r\n");
+    /* (append/prepend drop the L1 copy: appended there it would carry
+     * L1's own cas, not L2's) */
+    EXPECT_PEEK(&srv, P_L1, "s", NULL, 0);
+    EXPECT_PEEK(&srv, P_L2, "s", "dac", 1);
+    EXPECT_PEEK(&srv, P_L2, "nos", NULL, 0);
+    /* md: both tiers; an L1-only stale copy goes too */
+    meta_expect(&m12, "md s\r\n", "HD\r\n");
+    EXPECT_PEEK(&srv, P_L1, "s", NULL, 0);
+    EXPECT_PEEK(&srv, P_L2, "s", NULL, 0);
+    EXPECT_RES(&cv1, orch_store(&cv1, "set", "st", "x", 0, 0, 0), ORCH_OK);
+    meta_expect(&m12, "md st q\r\nmn\r\n", "NF\r\nMN\r\n");
+    EXPECT_PEEK(&srv, P_L1, "st", NULL, 0);
+    /* ma: L2 owns the number, the L1 copy is dropped; N creates on L2 */
+    meta_expect(&m12, "ms n 1\r\n5\r\nmg n v\r\nma n v\r\n",
+                "HD\r\nVA 1\r\n5\r\nVA 1\r\n6\r\n");
+    EXPECT_PEEK(&srv, P_L1, "n", NULL, 0);
+    EXPECT_PEEK(&srv, P_L2, "n", "6", 1);
+    meta_expect(&m12, "ma nn N0 J10 v\r\nma nn MD v\r\nma nomiss\r\n",
+                "VA 2\r\n10\r\nVA 1\r\n9\r\nNF\r\n");
+    EXPECT_PEEK(&srv, P_L2, "nn", "9", 1);
+    /* mg N vivifies on the source of truth: the first one wins */
+    meta_expect(&m12, "mg viv N30 s v\r\nmg viv N30 s\r\n",
+                "VA 0 s0 W\r\n\r\nHD s0\r\n");
+    EXPECT_PEEK(&srv, P_L2, "viv", "", 1);
+    /* quiet pipeline ended by mn */
+    meta_expect(&m12, "ms q1 1 q\r\na\r\nmg q1 v q k\r\nmg qnone v q\r\n"
+                "md qnone q\r\nmn\r\n", "VA 1 kq1\r\na\r\nNF\r\nMN\r\n");
+    /* batch: L2 read, no back-fill; ms refreshes only keys L1 holds */
+    EXPECT_RES(&cv2, orch_store(&cv2, "set", "bo", "v", 0, 0, 0), ORCH_OK);
+    meta_expect(&mb, "mg bo v\r\nms bn 1\r\nz\r\n", "VA 1\r\nv\r\nHD\r\n");
+    EXPECT_PEEK(&srv, P_L1, "bo", NULL, 0);
+    EXPECT_PEEK(&srv, P_L1, "bn", NULL, 0);
+    EXPECT_PEEK(&srv, P_L2, "bn", "z", 1);
+    /* L1-only: nothing reaches L2 */
+    meta_expect(&m1, "ms lo 2 T0\r\nhi\r\nmg lo v s\r\nma lc N0 J1 v\r\n",
+                "HD\r\nVA 2 s2\r\nhi\r\nVA 1\r\n1\r\n");
+    EXPECT_PEEK(&srv, P_L2, "lo", NULL, 0);
+    EXPECT_PEEK(&srv, P_L2, "lc", NULL, 0);
+    orch_close(&m12);
+    orch_close(&mb);
+    orch_close(&m1);
+}
+END_TEST
+
 static Suite *
 orch_suite(void)
 {
@@ -568,6 +678,7 @@ orch_suite(void)
         { "batch_writes", batch_other_writes_as_l12 },
         { "batch_gets", batch_gets_reads_l1_first },
         { "batch_gat", batch_gat_keeps_expiry },
+        { "meta", meta_l12_batch_l1only },
     };
 
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

@@ -178,6 +178,39 @@ START_TEST(command_counters_move)
 }
 END_TEST
 
+/* Meta requests count as the rows they run as (mg = get, md = delete, ma
+ * = incr, ms = set), once each.  _i = route. */
+START_TEST(meta_counts_as_its_rows)
+{
+    const char *ctx = "meta";
+    struct orch_conn c;
+    static const char req[] =
+        "ms m 1\r\n5\r\nmg m v\r\nmg nx v\r\nma m\r\nma nx\r\n"
+        "md m\r\nmd m\r\nmn\r\n";
+    static const char want[] =
+        "HD\r\nVA 1\r\n5\r\nEN\r\nHD\r\nNF\r\nHD\r\nNF\r\nMN\r\n";
+    char got[sizeof(want)];
+
+    ck_assert_int_eq(orch_start_text(&srv, conf), 0);
+    ck_assert_int_eq(orch_connect(&srv, _i, 0, &c), 0);
+    stats_reset();
+    ck_assert_int_eq(rend_io_send_str(c.fd, req, ORCH_IO_MS), 0);
+    ck_assert_uint_eq(rend_io_read_n(c.fd, got, sizeof(want) - 1, ORCH_IO_MS),
+                      sizeof(want) - 1);
+    got[sizeof(want) - 1] = '\0';
+    ck_assert_str_eq(got, want);
+    EXPECT_STAT("cmd_set", 1);
+    EXPECT_STAT("cmd_get", 2);
+    EXPECT_STAT("get_hits", 1);
+    EXPECT_STAT("get_misses", 1);
+    EXPECT_STAT("incr_hits", 1);
+    EXPECT_STAT("incr_misses", 1);
+    EXPECT_STAT("delete_hits", 1);
+    EXPECT_STAT("delete_misses", 1);
+    orch_close(&c);
+}
+END_TEST
+
 /* The tier counters, per route kind.  _i = route * 2 + binary. */
 START_TEST(tier_counters_move)
 {
@@ -328,6 +361,7 @@ main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, command_counters_move, 0, 6);
     tcase_add_loop_test(tc, tier_counters_move, 0, 6);
+    tcase_add_loop_test(tc, meta_counts_as_its_rows, 0, 3);
     tcase_add_test(tc, connection_counters_move);
     suite_add_tcase(s, tc);
     return orch_run(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

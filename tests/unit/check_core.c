@@ -217,6 +217,69 @@ setup(void)
     rend_settings.item_size_max = 1024 * 1024;
 }
 
+/* The command table is the one source: every text token parses back to
+ * its row, every binary opcode maps to its row, and README's list of route
+ * keys is the table's. */
+START_TEST(command_table_is_the_source)
+{
+    const char *src = getenv("REND_SRCDIR");
+    char path[1024], *readme = NULL;
+    FILE *f;
+    long n;
+
+    for (int cmd = 0; cmd < REND_CMD__COUNT; cmd++) {
+        const struct rend_cmd_info *ci = &rend_cmd_table[cmd];
+        if (ci->text != NULL) {
+            ck_assert_int_eq(rend_cmd_by_text(ci->text, ci->ntext), cmd);
+            ck_assert_int_ne(ci->tx, REND_TX_NONE);
+        }
+        for (int v = 0; v < 4; v++) {
+            if (ci->bin[v] != 0) {
+                const struct rend_bin_op *o
+                    = &rend_cmd_by_opcode[ci->bin[v] & 0xff];
+                ck_assert(o->valid && o->cmd == cmd);
+                ck_assert_int_eq(o->quiet, v & 1);
+                ck_assert_int_eq(o->echo_key, v >> 1);
+            }
+        }
+        ck_assert((ci->op < 0) == ((ci->flags & REND_CMD_LOCAL) != 0));
+    }
+    ck_assert_int_eq(rend_cmd_by_text("gete", 4), -1);
+    snprintf(path, sizeof(path), "%s/README.md", src ? src : "..");
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    readme = calloc(1, (size_t)n + 1);
+    ck_assert(fread(readme, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    for (int cmd = 0; cmd < REND_CMD__COUNT; cmd++) {
+        const char *keys[2] = { rend_cmd_table[cmd].route,
+                                rend_cmd_table[cmd].alias };
+        for (int i = 0; i < 2 && keys[i] != NULL; i++) {
+            /* in README's "Route keys are command names (`...`)" */
+            const char *list = strstr(readme, "Route keys are command names");
+            const char *end, *p;
+            size_t kl = strlen(keys[i]);
+            int found = 0;
+            ck_assert_ptr_nonnull(list);
+            list = strchr(list, '`');
+            end = strchr(list + 1, '`');
+            for (p = list + 1; p < end; p++) {
+                if (strncmp(p, keys[i], kl) == 0 && (p[kl] == ' '
+                    || p[kl] == '\n' || p + kl == end)
+                    && (p[-1] == ' ' || p[-1] == '\n' || p[-1] == '`')) {
+                    found = 1;
+                }
+            }
+            ck_assert_msg(found, "README's route keys lack %s", keys[i]);
+        }
+    }
+    free(readme);
+}
+END_TEST
+
 START_TEST(text_storage_and_retrieval)
 {
     int used;
@@ -265,6 +328,65 @@ expect_text_reply(const char *in, const char *want)
     ck_assert_msg(strcmp(r->text, want) == 0, "%s -> %s", in, r->text);
     rend_req_free(r);
 }
+
+/* Meta commands parse into the classic rows (so they route, count and
+ * orchestrate as those) with their meta class and flags. */
+START_TEST(meta_parses_into_rows)
+{
+    static const struct {
+        const char *in;
+        int cmd;
+    } cases[] = {
+        { "mg k v\r\n", REND_CMD_GET }, { "mg k c v\r\n", REND_CMD_GETS },
+        { "mg k T30 v\r\n", REND_CMD_GAT },
+        { "mg k T30 c\r\n", REND_CMD_GATS },
+        { "ms k 1\r\nx\r\n", REND_CMD_SET },
+        { "ms k 1 ME\r\nx\r\n", REND_CMD_ADD },
+        { "ms k 1 MR\r\nx\r\n", REND_CMD_REPLACE },
+        { "ms k 1 MA\r\nx\r\n", REND_CMD_APPEND },
+        { "ms k 1 MP\r\nx\r\n", REND_CMD_PREPEND },
+        { "ms k 1 C5\r\nx\r\n", REND_CMD_CAS },
+        { "ms k 1 MR C5\r\nx\r\n", REND_CMD_CAS },
+        { "md k q\r\n", REND_CMD_DELETE }, { "ma k\r\n", REND_CMD_INCR },
+        { "ma k M-\r\n", REND_CMD_DECR }, { "ma k MI\r\n", REND_CMD_INCR },
+        { "mn\r\n", REND_CMD_MN }, { "me k\r\n", REND_CMD_ME },
+    };
+    int used;
+    struct rend_req *r;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        r = parse(cases[i].in, strlen(cases[i].in), REND_PROTO_TEXT, &used);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_msg(r->cmd == cases[i].cmd, "%s: cmd %d, want %d",
+                      cases[i].in, r->cmd, cases[i].cmd);
+        ck_assert_int_eq(used, (int)strlen(cases[i].in));
+        rend_req_free(r);
+    }
+    /* base64 key, opaque, quiet, flags in request order */
+    r = PARSE_TEXT("mg Zm9v b O12 q k s v\r\n", &used);
+    ck_assert_int_eq(r->meta, REND_TX_MG);
+    ck_assert(r->kops[0].op.nkey == 3
+              && memcmp(r->kops[0].op.key, "foo", 3) == 0);
+    ck_assert(r->narg == 2 && memcmp(r->arg, "12", 2) == 0);
+    ck_assert(r->m.q && r->m.b && r->m.v);
+    ck_assert(r->m.nret == 3 && memcmp(r->m.ret, "Oks", 3) == 0);
+    rend_req_free(r);
+    /* ma N: binary incr's create-on-miss; vivify and ma N run alone */
+    r = PARSE_TEXT("ma k N0 J7 D3\r\n", &used);
+    ck_assert(r->bin_incr_create && r->initial == 7 && r->delta == 3);
+    ck_assert(rend_req_sched(r) & REND_CMD_BARRIER);
+    rend_req_free(r);
+    r = PARSE_TEXT("mg k N30 v\r\n", &used);
+    ck_assert(r->vivify && (rend_req_sched(r) & REND_CMD_BARRIER));
+    rend_req_free(r);
+    expect_text_reply("mg k y\r\n", "CLIENT_ERROR invalid flag\r\n");
+    expect_text_reply("mg k v v\r\n", "CLIENT_ERROR duplicate flag\r\n");
+    expect_text_reply("md k Z\r\n",
+                      "CLIENT_ERROR invalid or duplicate flag\r\n");
+    expect_text_reply("mg\r\n", "ERROR\r\n");
+    expect_text_reply("mg a@ b\r\n", "CLIENT_ERROR error decoding key\r\n");
+}
+END_TEST
 
 START_TEST(text_errors)
 {
@@ -400,8 +522,10 @@ core_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("parsers");
     tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, command_table_is_the_source);
     tcase_add_test(tc, text_storage_and_retrieval);
     tcase_add_test(tc, text_errors);
+    tcase_add_test(tc, meta_parses_into_rows);
     tcase_add_test(tc, text_line_too_long);
     tcase_add_test(tc, binary_frames);
     suite_add_tcase(s, tc);
