@@ -142,8 +142,14 @@ START_TEST(command_counters_move)
     if (bin) {
         ck_assert_int_eq(bin_set_too_large(c.fd), 0x03); /* E2BIG */
     } else {
-        EXPECT_RES(&c, orch_store(&c, "set", "big", big, 0, 0, 0),
-                   ORCH_SERVER_ERROR);
+        char line[128];
+        ck_assert_int_eq(rend_io_send_str(c.fd, "set big 0 0 5000\r\n",
+                                          ORCH_IO_MS), 0);
+        ck_assert_int_eq(rend_io_send_str(c.fd, big, ORCH_IO_MS), 0);
+        ck_assert_int_eq(rend_io_send_str(c.fd, "\r\n", ORCH_IO_MS), 0);
+        ck_assert_int_gt(rend_io_read_line(c.fd, line, sizeof(line),
+                                           ORCH_IO_MS), 0);
+        ck_assert_str_eq(line, "SERVER_ERROR object too large for cache\r\n");
     }
     EXPECT_RES(&c, orch_flush(&c), ORCH_OK);
 

@@ -385,6 +385,11 @@ text_store(struct orch_conn *c, const char *cmd, const char *key,
         n = snprintf(req, sizeof(req), "%s %s %u %lld %zu\r\n%s\r\n", cmd,
                      key, flags, (long long)exptime, strlen(value), value);
     }
+    if (n < 0 || (size_t)n >= sizeof(req)) {
+        snprintf(c->last, sizeof(c->last), "request too long for the "
+                 "test client");
+        return ORCH_BAD;
+    }
     return text_simple(c, req, (size_t)n);
 }
 
