@@ -93,7 +93,7 @@ struct rb_opts {
     enum rb_dist dist;
     struct rb_sizes vsize;
     uint32_t size_max, size_step;
-    int prefill, strict, json, quiet;
+    int prefill, strict, json, quiet, verify;
     const char *plot;
     uint64_t seed;
     unsigned exptime;
@@ -106,6 +106,7 @@ struct rb_counts {
     uint64_t replies;                    /* every reply, all phases */
     uint64_t op[RB_OP__COUNT], hit[RB_OP__COUNT], miss[RB_OP__COUNT];
     uint64_t too_large;                  /* values refused as too large */
+    uint64_t verified;                   /* keys read back at the end */
     uint64_t err[RB_E__COUNT];
 };
 
@@ -176,7 +177,7 @@ int rb_proto_init(void);
 /* The value bytes of (key idx, generation gen, length len). */
 void rb_value_write(char *out, uint32_t idx, uint32_t gen, uint32_t len);
 uint32_t rb_value_flags(uint32_t idx, uint32_t gen);
-/* 0 when v/n/flags is what k says key idx holds, else an enum rb_err. */
+/* -1 when v/n/flags is what k says key idx holds, else an enum rb_err. */
 int rb_value_check(uint32_t idx, const struct rb_key *k, uint32_t flags,
                    const char *v, size_t n);
 #define RB_APPEND_TOKEN "+APP"

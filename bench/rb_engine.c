@@ -49,7 +49,7 @@ struct worker;
 struct conn {
     struct worker *w;
     unsigned cid;
-    int fd, dead, want_out, done;
+    int fd, dead, want_out, done, gave_up;
     uint64_t rng;
     uint32_t opaque;
     char *rbuf, *wbuf;
@@ -60,6 +60,7 @@ struct conn {
     uint64_t owned;         /* keys of this connection */
     uint64_t cursor;        /* sequential/prefill/setget position */
     uint64_t prefill_next;
+    uint64_t verify_next;   /* --verify: next key to read back */
     int phase;              /* setget/sizes: 1 = get the key just set */
     uint32_t last_key;
     uint64_t quota;         /* count mode: measured requests left */
@@ -75,7 +76,7 @@ struct worker {
     struct conn *conns;
     unsigned nconns;
     uint64_t outstanding;
-    int prefilling;
+    int prefilling, verifying;
     struct rb_counts c;
     struct rb_op_hists *oh;
     struct rb_hist *iv_cur, *iv_pub;
@@ -361,7 +362,7 @@ conn_retry(struct worker *w, struct conn *c, uint64_t now)
     if (c->fd < 0) {
         c->retry_at = now + RETRY_NS;
         if (++c->retries > MAX_RETRIES) {
-            c->done = 1;    /* give up on this connection */
+            c->done = c->gave_up = 1;   /* give up on this connection */
         }
         return;
     }
@@ -419,6 +420,16 @@ next_request(struct worker *w, struct conn *c, struct req *q, uint32_t *keys)
         q->op = RB_SET;
         q->key = key_of(c, c->prefill_next++);
         goto value;
+    }
+    if (w->verifying) {
+        while (c->verify_next < c->owned) {
+            q->key = key_of(c, c->verify_next++);
+            if (model[q->key].state != RB_K_UNKNOWN) {
+                q->op = RB_GET;
+                return 1;
+            }
+        }
+        return 0;
     }
     if (atomic_load_explicit(&stopping, memory_order_relaxed)) {
         return 0;
@@ -519,7 +530,8 @@ wbuf_reserve(struct conn *c, size_t need)
 static void
 conn_fill(struct worker *w, struct conn *c)
 {
-    unsigned depth = w->prefilling ? PREFILL_DEPTH : rb_opt.depth;
+    unsigned depth = w->prefilling || w->verifying ? PREFILL_DEPTH
+                     : rb_opt.depth;
     uint64_t now = 0;
 
     while (!c->dead && !c->done && c->count < depth) {
@@ -531,7 +543,7 @@ conn_fill(struct worker *w, struct conn *c)
         if (now == 0) {
             now = rb_now_ns();
         }
-        if (interval_ns > 0 && !w->prefilling) {
+        if (interval_ns > 0 && !w->prefilling && !w->verifying) {
             if (c->next_due == 0) {
                 c->next_due = now + interval_ns * c->cid / rb_opt.conns;
             }
@@ -542,7 +554,7 @@ conn_fill(struct worker *w, struct conn *c)
         if (!next_request(w, c, q, keys)) {
             break;
         }
-        if (interval_ns > 0 && !w->prefilling) {
+        if (interval_ns > 0 && !w->prefilling && !w->verifying) {
             q->t = c->next_due;
             c->next_due += interval_ns;
         } else {
@@ -710,7 +722,7 @@ check_hit(struct worker *w, int op, uint32_t idx, const struct rb_hitv *h)
     struct rb_key *k = &model[idx];
     int bad = rb_value_check(idx, k, h->flags, h->data, h->len);
 
-    if (bad) {
+    if (bad >= 0) {
         mismatch(w, bad, op, idx, k, NULL, h->flags, h->data, h->len);
         k->state = RB_K_UNKNOWN;
     } else if (k->state == RB_K_UNKNOWN) {
@@ -841,6 +853,9 @@ account(struct worker *w, const struct req *q, int outcome, uint64_t now)
     uint64_t ns = now > q->t ? now - q->t : 0;
 
     w->c.replies++;
+    if (w->verifying) {
+        w->c.verified += q->nkeys;
+    }
     if (!q->recorded) {
         return;
     }
@@ -953,7 +968,8 @@ check_timeouts(struct worker *w, uint64_t now)
     for (unsigned i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
 
-        if (!c->dead && c->count > 0 && now - c->ring[c->head].sent > limit) {
+        if (!c->dead && c->count > 0 && now > c->ring[c->head].sent
+            && now - c->ring[c->head].sent > limit) {
             conn_fail(w, c, RB_E_TIMEOUT);
         }
     }
@@ -1070,8 +1086,20 @@ worker_main(void *arg)
     while (w->outstanding > 0 && rb_now_ns() < end) {
         run_once(w);
     }
-    count_err(w, RB_E_UNANSWERED, w->outstanding);
     w->finished_ns = rb_now_ns();
+    if (rb_opt.verify && w->outstanding == 0) {
+        /* read back every key whose state is known */
+        w->verifying = 1;
+        for (unsigned i = 0; i < w->nconns; i++) {
+            w->conns[i].done = w->conns[i].gave_up;
+        }
+        fill_all(w);
+        end = rb_now_ns() + (uint64_t)(rb_opt.timeout * 1e9);
+        while (w->outstanding > 0 && rb_now_ns() < end) {
+            run_once(w);
+        }
+    }
+    count_err(w, RB_E_UNANSWERED, w->outstanding);
     publish(w, w->epoch_seen);
     atomic_store_explicit(&w->finished, 1, memory_order_release);
     return NULL;

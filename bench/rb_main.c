@@ -26,7 +26,7 @@ enum {
     O_KL, O_NUM, O_WORKERS, O_THREADS, O_DEPTH, O_KEYS, O_PREFIX, O_DURATION,
     O_WARMUP, O_RATE, O_RATIO, O_DIST, O_VSIZE, O_MGET, O_SEED, O_TIMEOUT,
     O_INTERVAL, O_JSON, O_PLOT, O_QUIET, O_STRICT, O_NOSTRICT, O_NOPREFILL,
-    O_MAX, O_STEP, O_EXPTIME, O_PPROF, O_FREEPORT, O_HELP, O_VERSION,
+    O_MAX, O_STEP, O_EXPTIME, O_VERIFY, O_NOVERIFY, O_PPROF, O_FREEPORT, O_HELP, O_VERSION,
 };
 
 struct optdef {
@@ -76,6 +76,9 @@ static const struct optdef optdefs[] = {
     { { "--strict" }, O_STRICT, 0,
       "      a miss of a key that must exist is an error (setget, sizes)" },
     { { "--no-strict" }, O_NOSTRICT, 0, "      misses are misses" },
+    { { "--verify" }, O_VERIFY, 0,
+      "      read back every key at the end (fill, setops, blast)" },
+    { { "--no-verify" }, O_NOVERIFY, 0, "      no read-back at the end" },
     { { "--no-prefill" }, O_NOPREFILL, 0, "      bench: do not set every key first" },
     { { "--max" }, O_MAX, 1, "N     sizes: largest value (1048576)" },
     { { "--step" }, O_STEP, 1, "N     sizes: size step (100)" },
@@ -290,6 +293,7 @@ defaults(enum rb_mode mode)
         break;
     case RB_M_BLAST:
     case RB_M_SETOPS:
+        o->verify = 1;
         for (int op = RB_SET; op <= RB_PREPEND; op++) {
             o->ops_enabled[op] = 1;
         }
@@ -305,6 +309,7 @@ defaults(enum rb_mode mode)
         o->strict = 1;
         break;
     case RB_M_FILL:
+        o->verify = 1;
         o->vsize.lo = 5120;
         o->vsize.hi = 20480;
         break;
@@ -505,6 +510,8 @@ parse_args(int argc, char **argv)
         case O_STRICT: o->strict = 1; break;
         case O_NOSTRICT: o->strict = 0; break;
         case O_NOPREFILL: o->prefill = 0; break;
+        case O_VERIFY: o->verify = 1; break;
+        case O_NOVERIFY: o->verify = 0; break;
         case O_MAX:
             if (parse_uint(val, 0, 64u << 20, &o->size_max) != 0) {
                 return bad(name, val, "0..64 MiB");

@@ -180,7 +180,7 @@ rb_value_check(uint32_t idx, const struct rb_key *k, uint32_t flags,
     int ok;
 
     if (k->state != RB_K_PRESENT) {
-        return k->state == RB_K_ABSENT ? RB_E_STALE : 0;
+        return k->state == RB_K_ABSENT ? RB_E_STALE : -1;
     }
     ok = n == total;
     for (size_t i = 0; ok && i < pre; i += RB_TOKEN_LEN) {
@@ -190,7 +190,7 @@ rb_value_check(uint32_t idx, const struct rb_key *k, uint32_t flags,
         ok = memcmp(v + i, RB_APPEND_TOKEN, RB_TOKEN_LEN) == 0;
     }
     if (ok && base_matches(v + pre, idx, k->gen, k->len)) {
-        return flags == rb_value_flags(idx, k->gen) ? 0 : RB_E_FLAGS;
+        return flags == rb_value_flags(idx, k->gen) ? -1 : RB_E_FLAGS;
     }
     return classify(idx, k, flags, v, n);
 }

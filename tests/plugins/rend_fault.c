@@ -19,6 +19,11 @@
  *                       prove the core catches it: double_done (async:
  *                       host->done twice per op) or done_and_return
  *                       (call host->done, then also return the status).
+ *   corrupt=<n>         a wrong server, for rend-bench's mismatch test:
+ *                       every n-th get hit returns its value with the first
+ *                       byte changed (its flags when the value is empty).
+ *   stale=<n>           every n-th set of an existing key answers STORED
+ *                       but keeps the old value.
  * Stats: calls_<op> (ops issued, failed ones included), items.
  */
 #include <pthread.h>
@@ -64,6 +69,8 @@ struct fault {
     int async;
     int double_done, done_and_return;
     uint64_t delay_us;
+    uint64_t corrupt_every, stale_every; /* 0 = off; counters under mu */
+    uint64_t corrupt_n, stale_n;
     _Atomic uint64_t calls[REND_OP__COUNT];
 
     pthread_mutex_t mu; /* the map and the flush marks */
@@ -242,6 +249,16 @@ execute(struct fault *f, struct rend_op *op)
                 return REND_ENOMEM;
             }
             memcpy(buf, it->value, it->nvalue);
+            if (f->corrupt_every && ++f->corrupt_n % f->corrupt_every == 0) {
+                if (it->nvalue > 0) {
+                    buf[0] = (char)(buf[0] ^ 0x20);
+                } else {
+                    op->out_flags = it->flags ^ 1u;
+                    op->out_exptime = it->exptime;
+                    op->out_cas = it->cas;
+                    return REND_OK;
+                }
+            }
         }
         op->out_flags = it->flags;
         op->out_exptime = it->exptime;
@@ -300,6 +317,11 @@ execute(struct fault *f, struct rend_op *op)
         }
         return do_arith(f, pp, op, now);
     case REND_OP_SET:
+        if (it != NULL && f->stale_every
+            && ++f->stale_n % f->stale_every == 0) {
+            op->out_cas = it->cas;
+            return REND_OK;     /* acknowledged, not applied */
+        }
         break;
     default:
         return REND_ENOTSUP;
@@ -489,9 +511,17 @@ parse_opts(struct fault *f, const struct rend_kv *opts, size_t n, char *err,
             return -1;
         }
     }
+    if (rend_opt_u64(opts, n, "corrupt", 0, UINT32_MAX, &f->corrupt_every) != 0
+        || rend_opt_u64(opts, n, "stale", 0, UINT32_MAX, &f->stale_every) != 0) {
+        snprintf(err, errlen, "corrupt and stale must be 0..4294967295");
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *k = opts[i].key;
 
+        if (strcmp(k, "corrupt") == 0 || strcmp(k, "stale") == 0) {
+            continue;
+        }
         if (strncmp(k, "fail_", 5) != 0 && strcmp(k, "async") != 0
             && strcmp(k, "delay_us") != 0
             && strcmp(k, "break_contract") != 0) {
