@@ -18,7 +18,12 @@
 #define MAX_LINE 2048
 
 static char *pattern;
+static char *key_table;     /* nkeys * key_len bytes, when it is small */
 static size_t prefix_len;
+
+#define KEY_TABLE_MAX (64u << 20)
+
+static void key_compute(char *out, uint32_t idx);
 
 static uint64_t
 splitmix(uint64_t *s)
@@ -61,11 +66,17 @@ rb_proto_init(void)
         uint64_t r = splitmix(&s) % 52;
         pattern[i] = (char)(r < 26 ? 'A' + r : 'a' + (r - 26));
     }
+    if (rb_opt.nkeys * rb_opt.key_len <= KEY_TABLE_MAX) {
+        key_table = malloc(rb_opt.nkeys * rb_opt.key_len);
+        for (uint64_t i = 0; key_table != NULL && i < rb_opt.nkeys; i++) {
+            key_compute(key_table + i * rb_opt.key_len, (uint32_t)i);
+        }
+    }
     return 0;
 }
 
-void
-rb_key_name(char *out, uint32_t idx)
+static void
+key_compute(char *out, uint32_t idx)
 {
     unsigned n = rb_opt.key_len;
 
@@ -75,6 +86,16 @@ rb_key_name(char *out, uint32_t idx)
     for (unsigned i = n; i > prefix_len; i--) {
         out[i - 1] = (char)('A' + idx % 26);
         idx /= 26;
+    }
+}
+
+void
+rb_key_name(char *out, uint32_t idx)
+{
+    if (key_table != NULL) {
+        memcpy(out, key_table + (size_t)idx * rb_opt.key_len, rb_opt.key_len);
+    } else {
+        key_compute(out, idx);
     }
 }
 

@@ -2,7 +2,8 @@
 # tests/bench/vs_memcaslap.sh: rend-bench bench against memcaslap, side by
 # side in one run, from one core, against the same server.
 #
-# memcached runs pinned to SERVER_CPU (0); memcaslap and rend-bench are both
+# The server (SERVER=memcached: memcached -t 1; SERVER=rend: rend -t 1 with
+# conf/inmem.lua) runs pinned to SERVER_CPU (0); memcaslap and rend-bench are both
 # pinned to CLIENT_CPU (1) and run one after the other, alternating, REPEAT
 # times, against that one memcached.  Same mix (90% gets, 10% sets), value
 # size, key length and connections; memcaslap has no pipelining, rend-bench
@@ -19,16 +20,22 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 : "${DURATION:=5}" "${CONNS:=50}" "${DEPTH:=32}" "${VALUE_SIZE:=100}"
 : "${KEYS:=10000}" "${KEY_LEN:=16}" "${REPEAT:=3}" "${SERVER_CPU:=0}"
-: "${CLIENT_CPU:=1}" "${PROTOCOL:=text}"
+: "${CLIENT_CPU:=1}" "${PROTOCOL:=text}" "${SERVER:=memcached}"
 : "${MEMCACHED:=memcached}" "${MEMASLAP:=/usr/bin/memcaslap}"
+: "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
 BENCH=$top/bench/rend-bench
 make -s -C "$top/bench" >&2 || exit 1
 command -v "$MEMASLAP" >/dev/null || { echo "no $MEMASLAP" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/rend-vs.XXXXXX) || exit 1
 port=$("$BENCH" --free-port)
-taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -l 127.0.0.1 -p "$port" -U 0 \
-    -t 1 -m 1024 &
+if [ "$SERVER" = rend ]; then
+    env REND_PLUGIN_DIR="$REND_PLUGIN_DIR" REND_PORT="$port" \
+        taskset -c "$SERVER_CPU" "$REND" -c "$top/conf/inmem.lua" -t 1 &
+else
+    taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -l 127.0.0.1 -p "$port" \
+        -U 0 -t 1 -m 1024 &
+fi
 mc=$!
 trap 'kill $mc 2>/dev/null; wait $mc 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do
@@ -82,7 +89,7 @@ median() {
 }
 ms=$(median memcaslap 3)
 echo
-echo "Machine: $(nproc) cpus; memcached -t 1 on cpu $SERVER_CPU; clients on cpu $CLIENT_CPU; $CONNS connections, $PROTOCOL, ${VALUE_SIZE}-byte values, ${KEY_LEN}-byte keys, 90% gets, ${DURATION}s x $REPEAT (medians)"
+echo "Machine: $(nproc) cpus; $SERVER -t 1 on cpu $SERVER_CPU; clients on cpu $CLIENT_CPU; $CONNS connections, $PROTOCOL, ${VALUE_SIZE}-byte values, ${KEY_LEN}-byte keys, 90% gets, ${DURATION}s x $REPEAT (medians)"
 for t in memcaslap rend-bench-d1 "rend-bench-d$DEPTH"; do
     ops=$(median "$t" 3)
     c=$(awk -v t="$t" -v d="$DURATION" '$1 == t && $4 > 0 { print $3 * d / $4 }' "$work/runs" |
