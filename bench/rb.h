@@ -107,6 +107,8 @@ struct rb_counts {
     uint64_t op[RB_OP__COUNT], hit[RB_OP__COUNT], miss[RB_OP__COUNT];
     uint64_t too_large;                  /* values refused as too large */
     uint64_t verified;                   /* keys read back at the end */
+    uint64_t gone;                       /* misses of keys that should
+                                          * exist (evicted?), not --strict */
     uint64_t err[RB_E__COUNT];
 };
 

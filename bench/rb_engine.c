@@ -57,6 +57,7 @@ struct conn {
     struct req *ring;
     uint32_t *rkeys;        /* ringcap * kmax keys of multi-gets */
     unsigned head, count;
+    unsigned timeouts;
     uint64_t owned;         /* keys of this connection */
     uint64_t cursor;        /* sequential/prefill/setget position */
     uint64_t prefill_next;
@@ -684,6 +685,8 @@ saw_absent(struct worker *w, int op, uint32_t idx, const char *what)
 
     if (exists(k) && rb_opt.strict) {
         mismatch(w, RB_E_LOST, op, idx, k, what, 0, NULL, 0);
+    } else if (exists(k)) {
+        w->c.gone++;
     }
     k->state = RB_K_ABSENT;
 }
@@ -971,6 +974,9 @@ check_timeouts(struct worker *w, uint64_t now)
         if (!c->dead && c->count > 0 && now > c->ring[c->head].sent
             && now - c->ring[c->head].sent > limit) {
             conn_fail(w, c, RB_E_TIMEOUT);
+            if (++c->timeouts >= 3) {
+                c->done = c->gave_up = 1;   /* a server that does not answer */
+            }
         }
     }
 }

@@ -74,8 +74,8 @@ static const struct optdef optdefs[] = {
     { { "--plot" }, O_PLOT, 1, "FILE  draw ops/s and p50/p99 over time (SVG)" },
     { { "-q", "--quiet" }, O_QUIET, 0, "      no progress lines" },
     { { "--strict" }, O_STRICT, 0,
-      "      a miss of a key that must exist is an error (setget, sizes)" },
-    { { "--no-strict" }, O_NOSTRICT, 0, "      misses are misses" },
+      "      a miss of a key that should exist is a mismatch" },
+    { { "--no-strict" }, O_NOSTRICT, 0, "      such misses are counted as gone (default)" },
     { { "--verify" }, O_VERIFY, 0,
       "      read back every key at the end (fill, setops, blast)" },
     { { "--no-verify" }, O_NOVERIFY, 0, "      no read-back at the end" },
@@ -306,7 +306,6 @@ defaults(enum rb_mode mode)
         break;
     case RB_M_SETGET:
     case RB_M_SIZES:
-        o->strict = 1;
         break;
     case RB_M_FILL:
         o->verify = 1;

@@ -139,6 +139,11 @@ rb_report_text(FILE *f, const struct rb_result *r)
         fprintf(f, "too large   %llu values refused by the server\n",
                 (unsigned long long)c->too_large);
     }
+    if (c->gone > 0) {
+        fprintf(f, "gone        %llu keys missing that should exist (evicted "
+                "or lost; --strict makes this an error)\n",
+                (unsigned long long)c->gone);
+    }
     if (c->verified > 0) {
         fprintf(f, "verified    %llu keys read back at the end\n",
                 (unsigned long long)c->verified);
@@ -228,7 +233,7 @@ rb_report_json(FILE *f, const struct rb_result *r)
             "\"distribution\":\"%s\",\"seconds\":%.3f,\"prefill_seconds\":%.3f,"
             "\"warmup_seconds\":%.3f,\"requests\":%llu,\"keys_accessed\":%llu,"
             "\"ops_per_sec\":%.1f,\"hits\":%llu,\"keys_read\":%llu,"
-            "\"hit_ratio\":%.6f,\"too_large\":%llu,\"verified\":%llu,"
+            "\"hit_ratio\":%.6f,\"too_large\":%llu,\"verified\":%llu,\"gone\":%llu,"
             "\"client_cpu\":%.4f,"
             "\"latency_us\":", proto_name(), rb_opt.conns, rb_opt.threads,
             rb_opt.depth, rb_opt.rate > 0 ? "open" : "closed", rb_opt.rate,
@@ -238,7 +243,8 @@ rb_report_json(FILE *f, const struct rb_result *r)
             (unsigned long long)hits, (unsigned long long)reads,
             reads ? (double)hits / (double)reads : 0,
             (unsigned long long)c->too_large,
-            (unsigned long long)c->verified, r->cpu);
+            (unsigned long long)c->verified, (unsigned long long)c->gone,
+            r->cpu);
     json_lat(f, &r->all);
     fprintf(f, ",\"errors\":{\"total\":%llu", (unsigned long long)
             rb_total_errors(c));

@@ -21,8 +21,8 @@
 /* Small runs: enough for every op type to appear a few hundred times. */
 static const char *const runs[] = {
     "blast -n 6000 -w 4",
-    "setget -n 3000 -w 4",
-    "sizes --max 60000 --step 500 -w 4",
+    "setget -n 3000 -w 4 --strict",
+    "sizes --max 60000 --step 500 -w 4 --strict",
     "fill -n 1500 -w 4 --keys 500",
     "setops -n 6000 -w 4",
     "bench -n 20000 -c 8 -d 4 --warmup 0.2 --mget 3 --dist zipfian -v 10-300",
@@ -204,6 +204,14 @@ START_TEST(finds_corruption)
     expect_mismatch("corrupt = 100", "bench -n 5000 -c 4", "corrupt");
     expect_mismatch("corrupt = 100", "sizes --max 100000 --step 100 -w 4",
                     "corrupt");
+}
+END_TEST
+
+/* --strict: a key that must exist and is not found */
+START_TEST(finds_lost_keys)
+{
+    expect_mismatch("fail_get = \"miss\", fail_prefix = \"AAB\"",
+                    "setget -n 3000 -w 4 --strict", "lost");
 }
 END_TEST
 
@@ -402,6 +410,7 @@ main(void)
     tcase_add_test(tc, fault_plugin_clean);
     tcase_add_test(tc, finds_corruption);
     tcase_add_test(tc, finds_stale_values);
+    tcase_add_test(tc, finds_lost_keys);
     tcase_add_test(tc, json_and_plot);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
