@@ -92,6 +92,24 @@ us(const struct rb_hist *h, double q)
     return (double)rb_hist_quantile(h, q) / 1e3;
 }
 
+/* One row of the per-op table; hit and miss columns blank when both 0. */
+static void
+op_row(FILE *f, const char *name, const struct rb_hist *h, uint64_t n,
+       uint64_t hit, uint64_t miss)
+{
+    char hs[24] = "", ms[24] = "";
+
+    if (hit + miss > 0) {
+        snprintf(hs, sizeof(hs), "%llu", (unsigned long long)hit);
+        snprintf(ms, sizeof(ms), "%llu", (unsigned long long)miss);
+    }
+    fprintf(f, "%-13s %10llu %10s %10s %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f "
+            "%8.3f %8.3f\n", name, (unsigned long long)n, hs, ms,
+            h->count ? (double)h->min / 1e6 : 0, rb_hist_mean(h) / 1e6,
+            us(h, 0.5) / 1e3, us(h, 0.75) / 1e3, us(h, 0.9) / 1e3,
+            us(h, 0.95) / 1e3, us(h, 0.99) / 1e3, (double)h->max / 1e6);
+}
+
 void
 rb_report_text(FILE *f, const struct rb_result *r)
 {
@@ -149,7 +167,7 @@ rb_report_text(FILE *f, const struct rb_result *r)
                 (unsigned long long)c->verified);
     }
     fprintf(f, "client cpu  %.1f%% of one core\n", r->cpu * 100);
-    fprintf(f, "\n%-8s %10s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s\n",
+    fprintf(f, "\n%-13s %10s %10s %10s %8s %8s %8s %8s %8s %8s %8s %8s\n",
             "op", "requests", "hit/ok", "miss/not", "min ms", "avg ms",
             "p50 ms", "p75 ms", "p90 ms", "p95 ms", "p99 ms", "max ms");
     for (int op = 0; op < RB_OP__COUNT; op++) {
@@ -161,13 +179,16 @@ rb_report_text(FILE *f, const struct rb_result *r)
         memset(&h, 0, sizeof(h));
         rb_hist_merge(&h, &r->oh->h[op][0]);
         rb_hist_merge(&h, &r->oh->h[op][1]);
-        fprintf(f, "%-8s %10llu %10llu %10llu %8.3f %8.3f %8.3f %8.3f %8.3f "
-                "%8.3f %8.3f %8.3f\n", rb_op_name(op),
-                (unsigned long long)c->op[op], (unsigned long long)c->hit[op],
-                (unsigned long long)c->miss[op], (double)h.min / 1e6,
-                rb_hist_mean(&h) / 1e6, us(&h, 0.5) / 1e3,
-                us(&h, 0.75) / 1e3, us(&h, 0.9) / 1e3, us(&h, 0.95) / 1e3,
-                us(&h, 0.99) / 1e3, (double)h.max / 1e6);
+        op_row(f, rb_op_name(op), &h, c->op[op], c->hit[op], c->miss[op]);
+        /* Rend's blast/setops report hits and misses apart */
+        if (rb_opt.mode != RB_M_BENCH && r->oh->h[op][1].count > 0) {
+            char name[32];
+
+            snprintf(name, sizeof(name), "%s hits", rb_op_name(op));
+            op_row(f, name, &r->oh->h[op][0], r->oh->h[op][0].count, 0, 0);
+            snprintf(name, sizeof(name), "%s misses", rb_op_name(op));
+            op_row(f, name, &r->oh->h[op][1], r->oh->h[op][1].count, 0, 0);
+        }
     }
     fprintf(f, "\nRESULT ops_s=%.0f ops=%llu p50_us=%.1f p99_us=%.1f "
             "p999_us=%.1f max_us=%.1f errors=%llu mismatches=%llu "
