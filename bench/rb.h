@@ -53,7 +53,9 @@ enum rb_err {
     RB_E_UNANSWERED, /* requests in flight on a failed connection */
     RB_E__COUNT
 };
-#define RB_E_MISMATCH_LAST RB_E_LOST /* kinds <= this make the exit status 1 */
+/* Kinds <= RB_E_LOST, and RB_E_PROTO (replies that are not memcached's
+ * wire format are wrong data too), make the exit status 1. */
+#define RB_E_MISMATCH_LAST RB_E_LOST
 
 /* Key states of the model. */
 enum { RB_K_UNKNOWN, RB_K_ABSENT, RB_K_PRESENT, RB_K_OPAQUE };

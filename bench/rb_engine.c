@@ -671,6 +671,32 @@ mismatch(struct worker *w, int kind, int op, uint32_t idx,
     pthread_mutex_unlock(&report_mu);
 }
 
+/* A reply that cannot be parsed: shows what came instead. */
+static void
+proto_error(struct worker *w, struct conn *c, const struct req *q,
+            const char *at, size_t n)
+{
+    char key[256], got[200];
+
+    pthread_mutex_lock(&report_mu);
+    if (reported++ < MAX_REPORTED) {
+        printable(got, sizeof(got), at, n < 40 ? n : 40);
+        if (q != NULL) {
+            rb_key_name(key, q->key);
+            key[rb_opt.key_len] = '\0';
+            fprintf(stderr, "rend-bench: PROTOCOL ERROR (connection %u) in "
+                    "the reply to %s key %s: \"%s%s\"\n", c->cid,
+                    op_names[q->op], key, got, n > 40 ? "..." : "");
+        } else {
+            fprintf(stderr, "rend-bench: PROTOCOL ERROR (connection %u) "
+                    "bytes nobody asked for: \"%s%s\"\n", c->cid, got,
+                    n > 40 ? "..." : "");
+        }
+    }
+    pthread_mutex_unlock(&report_mu);
+    conn_fail(w, c, RB_E_PROTO);
+}
+
 static int
 exists(const struct rb_key *k)
 {
@@ -927,7 +953,7 @@ conn_read(struct worker *w, struct conn *c)
             break;
         }
         if (st == RB_S_PROTO) {
-            conn_fail(w, c, RB_E_PROTO);
+            proto_error(w, c, q, c->rbuf + pos, c->rlen - pos);
             return;
         }
         account(w, q, apply(w, c, q, keys, st, hits, nhits), now);
@@ -937,7 +963,7 @@ conn_read(struct worker *w, struct conn *c)
         w->outstanding--;
     }
     if (c->count == 0 && pos < c->rlen) {
-        conn_fail(w, c, RB_E_PROTO);    /* bytes nobody asked for */
+        proto_error(w, c, NULL, c->rbuf + pos, c->rlen - pos);
         return;
     }
     memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);

@@ -26,7 +26,7 @@ rb_mismatches(const struct rb_counts *c)
     for (int e = 0; e <= RB_E_MISMATCH_LAST; e++) {
         n += c->err[e];
     }
-    return n;
+    return n + c->err[RB_E_PROTO];
 }
 
 static const char *
@@ -203,7 +203,7 @@ rb_report_text(FILE *f, const struct rb_result *r)
             (unsigned long long)c->op[RB_SET], (unsigned long long)c->replies,
             r->cpu * 100);
     fprintf(f, "%s\n", rb_mismatches(c) ? "VERDICT mismatch: the server "
-            "returned wrong data (see MISMATCH lines)"
+            "returned wrong data (see the MISMATCH / PROTOCOL lines)"
             : errors ? "VERDICT errors: no wrong data, but errors were counted"
             : "VERDICT ok: every reply verified");
 }

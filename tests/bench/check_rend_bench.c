@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -376,6 +380,50 @@ START_TEST(json_and_plot)
 }
 END_TEST
 
+/* A server that answers every request with a line no protocol has: the
+ * replies are wrong data, reported as PROTOCOL ERROR, exit status 1. */
+START_TEST(finds_garbage_replies)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t len = sizeof(a);
+    struct rend_srv s;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), rc;
+    pid_t pid;
+    char *out;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(lfd, 16), 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        for (;;) {
+            int fd = accept(lfd, NULL, NULL);
+            char buf[4096];
+
+            while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0) {
+                if (write(fd, "BOGUS\r\n", 7) != 7) {
+                    break;
+                }
+            }
+            if (fd >= 0) {
+                close(fd);
+            }
+        }
+    }
+    close(lfd);
+    memset(&s, 0, sizeof(s));
+    s.port = ntohs(a.sin_port);
+    rc = run_bench(&s, "setget -n 20 -w 1", &out);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_assert_msg(rc == 1 && strstr(out, "PROTOCOL ERROR") != NULL
+                  && strstr(out, "BOGUS") != NULL, "exit %d\n%s", rc, out);
+    free(out);
+}
+END_TEST
+
 START_TEST(usage_errors)
 {
     struct rend_srv s = { .port = 1 };
@@ -411,6 +459,7 @@ main(void)
     tcase_add_test(tc, finds_corruption);
     tcase_add_test(tc, finds_stale_values);
     tcase_add_test(tc, finds_lost_keys);
+    tcase_add_test(tc, finds_garbage_replies);
     tcase_add_test(tc, json_and_plot);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
