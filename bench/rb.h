@@ -20,16 +20,16 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+/* Request types: enum, names (and so the reports) from one table. */
+#define RB_OPS(X) \
+    X(RB_GET, "get") X(RB_MGET, "mget") X(RB_SET, "set") X(RB_ADD, "add") \
+    X(RB_REPLACE, "replace") X(RB_APPEND, "append") \
+    X(RB_PREPEND, "prepend") X(RB_DELETE, "delete") X(RB_TOUCH, "touch")
+
 enum rb_op {
-    RB_GET,
-    RB_MGET,
-    RB_SET,
-    RB_ADD,
-    RB_REPLACE,
-    RB_APPEND,
-    RB_PREPEND,
-    RB_DELETE,
-    RB_TOUCH,
+#define RB_OP_ENUM(id, name) id,
+    RB_OPS(RB_OP_ENUM)
+#undef RB_OP_ENUM
     RB_OP__COUNT
 };
 
@@ -40,17 +40,26 @@ enum rb_mode { RB_M_BENCH, RB_M_BLAST, RB_M_SETGET, RB_M_SIZES, RB_M_FILL,
 
 enum rb_dist { RB_D_UNIFORM, RB_D_ZIPF, RB_D_SEQ };
 
-/* Error kinds, counted per thread and reported by name. */
+/* Error kinds, counted per thread and reported by name:
+ *   corrupt     a hit whose bytes are not what was stored
+ *   stale       an older generation, or data that should be gone
+ *   flags       right bytes, wrong flags
+ *   lost        --strict: a key that must exist was not found
+ *   server      an error reply (ERROR, CLIENT_ERROR, SERVER_ERROR, status)
+ *   protocol    a reply that cannot be parsed (connection closed)
+ *   connection  connect, read or write failure
+ *   timeout     no reply within --timeout
+ *   unanswered  requests in flight on a failed connection */
+#define RB_ERRS(X) \
+    X(RB_E_CORRUPT, "corrupt") X(RB_E_STALE, "stale") \
+    X(RB_E_FLAGS, "flags") X(RB_E_LOST, "lost") X(RB_E_SERVER, "server") \
+    X(RB_E_PROTO, "protocol") X(RB_E_CONN, "connection") \
+    X(RB_E_TIMEOUT, "timeout") X(RB_E_UNANSWERED, "unanswered")
+
 enum rb_err {
-    RB_E_CORRUPT,   /* a hit whose bytes are not what was stored */
-    RB_E_STALE,     /* an older generation, or data that should be gone */
-    RB_E_FLAGS,     /* right bytes, wrong flags */
-    RB_E_LOST,      /* --strict: a key that must exist was not found */
-    RB_E_SERVER,    /* an error reply (ERROR, CLIENT_ERROR, SERVER_ERROR) */
-    RB_E_PROTO,     /* a reply that cannot be parsed (connection closed) */
-    RB_E_CONN,      /* connect, read or write failure */
-    RB_E_TIMEOUT,   /* no reply within --timeout */
-    RB_E_UNANSWERED, /* requests in flight on a failed connection */
+#define RB_ERR_ENUM(id, name) id,
+    RB_ERRS(RB_ERR_ENUM)
+#undef RB_ERR_ENUM
     RB_E__COUNT
 };
 /* Kinds <= RB_E_LOST, and RB_E_PROTO (replies that are not memcached's

@@ -111,12 +111,14 @@ static pthread_mutex_t report_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned reported;
 
 static const char *const op_names[RB_OP__COUNT] = {
-    "get", "mget", "set", "add", "replace", "append", "prepend", "delete",
-    "touch",
+#define RB_OP_NAME(id, name) [id] = name,
+    RB_OPS(RB_OP_NAME)
+#undef RB_OP_NAME
 };
 static const char *const err_names[RB_E__COUNT] = {
-    "corrupt", "stale", "flags", "lost", "server", "protocol", "connection",
-    "timeout", "unanswered",
+#define RB_ERR_NAME(id, name) [id] = name,
+    RB_ERRS(RB_ERR_NAME)
+#undef RB_ERR_NAME
 };
 
 const char *
