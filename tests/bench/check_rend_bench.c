@@ -221,10 +221,10 @@ END_TEST
 
 START_TEST(finds_stale_values)
 {
-    expect_mismatch("stale = 50", "bench -n 5000 -c 4 --ratio 0.5", "stale");
-    expect_mismatch("stale = 50", "bench -n 5000 -c 4 --ratio 0.5 -b",
+    expect_mismatch("stale = 10", "bench -n 5000 -c 4 --ratio 0.5", "stale");
+    expect_mismatch("stale = 10", "bench -n 5000 -c 4 --ratio 0.5 -b",
                     "stale");
-    expect_mismatch("stale = 50", "setops -n 6000 -w 4 --keys 200",
+    expect_mismatch("stale = 5", "setops -n 6000 -w 4 --keys 200",
                     "stale");
 }
 END_TEST
