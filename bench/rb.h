@@ -24,7 +24,8 @@
 #define RB_OPS(X) \
     X(RB_GET, "get") X(RB_MGET, "mget") X(RB_SET, "set") X(RB_ADD, "add") \
     X(RB_REPLACE, "replace") X(RB_APPEND, "append") \
-    X(RB_PREPEND, "prepend") X(RB_DELETE, "delete") X(RB_TOUCH, "touch")
+    X(RB_PREPEND, "prepend") X(RB_DELETE, "delete") X(RB_TOUCH, "touch") \
+    X(RB_GAT, "gat")
 
 enum rb_op {
 #define RB_OP_ENUM(id, name) id,

@@ -493,7 +493,7 @@ next_request(struct worker *w, struct conn *c, struct req *q, uint32_t *keys)
             q->op = RB_SET;
         }
     }
-    q->write = q->op != RB_GET;
+    q->write = q->op != RB_GET && q->op != RB_GAT;
     if (q->op != RB_SET && q->op != RB_ADD && q->op != RB_REPLACE) {
         return 1;
     }
@@ -787,7 +787,8 @@ apply(struct worker *w, struct conn *c, const struct req *q,
     }
     switch (op) {
     case RB_GET:
-    case RB_MGET: {
+    case RB_MGET:
+    case RB_GAT: {
         unsigned h = 0, found = 0;
 
         for (unsigned i = 0; i < q->nkeys; i++) {

@@ -587,6 +587,9 @@ parse_args(int argc, char **argv)
     if (o->mode == RB_M_SIZES && (o->vsize.hi < o->size_max)) {
         o->vsize.hi = o->size_max;
     }
+    if (o->mode == RB_M_BLAST && o->proto != RB_TEXT) {
+        o->ops_enabled[RB_GAT] = 1;   /* as Rend's blast: binary only */
+    }
     if (o->mget > 1 && o->mode == RB_M_BENCH) {
         o->mget_lo = o->mget_hi = o->mget;
     }

@@ -271,7 +271,7 @@ put_crlf(char *p)
 
 static const char *const text_cmd[RB_OP__COUNT] = {
     "get ", "get ", "set ", "add ", "replace ", "append ", "prepend ",
-    "delete ", "touch ",
+    "delete ", "touch ", "gat ",
 };
 
 static size_t
@@ -279,6 +279,10 @@ encode_text(char *out, const struct rb_wire_req *q)
 {
     char *p = put_str(out, text_cmd[q->op]);
 
+    if (q->op == RB_GAT) {
+        p = put_u32(p, rb_opt.exptime);
+        *p++ = ' ';
+    }
     p = put_key(p, q->keys[0]);
     switch (q->op) {
     case RB_GET:
@@ -361,6 +365,10 @@ encode_meta(char *out, const struct rb_wire_req *q)
         p = put_key(put_str(p, "mg "), q->keys[0]);
         p = put_u32(put_str(p, " T"), rb_opt.exptime);
         break;
+    case RB_GAT:
+        p = put_key(put_str(p, "mg "), q->keys[0]);
+        p = put_u32(put_str(p, " v f T"), rb_opt.exptime);
+        break;
     default:
         break;
     }
@@ -391,7 +399,7 @@ get_be32(const unsigned char *p)
 }
 
 static const unsigned char bin_opcode[RB_OP__COUNT] = {
-    0x00, 0x09, 0x01, 0x02, 0x03, 0x0e, 0x0f, 0x04, 0x1c,
+    0x00, 0x09, 0x01, 0x02, 0x03, 0x0e, 0x0f, 0x04, 0x1c, 0x1d,
 };
 
 /* One binary request: header, extras (ext bytes from extras), key, value. */
@@ -454,8 +462,9 @@ encode_binary(char *out, const struct rb_wire_req *q)
         p = bin_one(p, 0x04, q->opaque, ex, 0, 1, idx, 0);
         break;
     case RB_TOUCH:
+    case RB_GAT:
         be32(ex, rb_opt.exptime);
-        p = bin_one(p, 0x1c, q->opaque, ex, 4, 1, idx, 0);
+        p = bin_one(p, bin_opcode[q->op], q->opaque, ex, 4, 1, idx, 0);
         break;
     default:
         break;
@@ -633,7 +642,7 @@ parse_text(const char *buf, size_t len, const struct rb_wire_req *q,
     size_t n;
     int r;
 
-    if (q->op == RB_GET || q->op == RB_MGET) {
+    if (q->op == RB_GET || q->op == RB_MGET || q->op == RB_GAT) {
         return parse_text_get(buf, len, q, used, hits, nhits);
     }
     r = get_line(buf, len, &n);
@@ -741,7 +750,7 @@ parse_meta(const char *buf, size_t len, const struct rb_wire_req *q,
             *used = pos + 4;
             return RB_S_OK;
         }
-        if (q->op != RB_GET && q->op != RB_MGET) {
+        if (q->op != RB_GET && q->op != RB_MGET && q->op != RB_GAT) {
             *used = n + 2;
             if (n == 2 && memcmp(line, "HD", 2) == 0) {
                 return RB_S_OK;
@@ -754,7 +763,7 @@ parse_meta(const char *buf, size_t len, const struct rb_wire_req *q,
             }
             return RB_S_PROTO;
         }
-        if (q->op == RB_GET && n == 2 && memcmp(line, "EN", 2) == 0) {
+        if (q->op != RB_MGET && n == 2 && memcmp(line, "EN", 2) == 0) {
             *used = 4;
             return RB_S_NOT;
         }
@@ -781,7 +790,7 @@ parse_meta(const char *buf, size_t len, const struct rb_wire_req *q,
         hits[*nhits].len = bytes;
         (*nhits)++;
         pos += n + 2 + bytes + 2;
-        if (q->op == RB_GET) {
+        if (q->op != RB_MGET) {
             *used = pos;
             return RB_S_OK;
         }
@@ -833,7 +842,7 @@ parse_binary(const char *buf, size_t len, const struct rb_wire_req *q,
                 return RB_S_PROTO;
             }
             *used = BIN_HDR + (size_t)body;
-            if (q->op == RB_GET && status == 0) {
+            if ((q->op == RB_GET || q->op == RB_GAT) && status == 0) {
                 if (extlen < 4) {
                     return RB_S_PROTO;
                 }
