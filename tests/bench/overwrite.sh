@@ -5,7 +5,7 @@
 # For each L2 in L2S, rend runs tests/bench/conf/l1l2-rocksdb.lua (inmem L1 +
 # rocksdb) or tests/bench/conf/l1l2.lua (inmem L1 + lmdb), durable by default
 # (rocksdb wal_sync = true, lmdb sync = "commit"), pinned to SERVER_CPU.
-# rend_loadgen (pinned to CLIENT_CPU) sets every key once (the prefill),
+# rend-bench bench (pinned to CLIENT_CPU) sets every key once (the prefill),
 # then CONNS clients overwrite random keys of the key space (set only) for
 # DURATION seconds; the key space (KEYS x VALUE_SIZE, 2 GB by default) is
 # far larger than rocksdb's memtables (4 x 64 MB), so flushes and
@@ -29,7 +29,7 @@ top=$(cd "$here/../.." && pwd)
 : "${THREADS:=1}" "${DURABLE:=1}" "${SERVER_CPU:=0}" "${CLIENT_CPU:=1}"
 : "${DATA_DIR:=/tmp}"
 : "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
-LOADGEN=$here/rend_loadgen
+LOADGEN=$top/bench/rend-bench
 
 work=$(mktemp -d "$DATA_DIR/rend-overwrite.XXXXXX") || exit 1
 rend_pid=
@@ -45,7 +45,7 @@ trap 'exit 130' INT TERM
 
 log() { printf '%s\n' "$*" >&2; }
 
-make -s -C "$here" >&2 || { log "overwrite.sh: cannot build rend_loadgen"; exit 1; }
+make -s -C "$top/bench" >&2 || { log "overwrite.sh: cannot build rend-bench"; exit 1; }
 [ -x "$REND" ] || { log "overwrite.sh: no $REND"; exit 1; }
 
 # stats_of PORT [GROUP]: rend's `stats` (or `stats GROUP`) lines
@@ -80,9 +80,9 @@ run_l2() {
     port=$(head -n 1 "$pf" 2>/dev/null)
     [ -n "$port" ] || { log "overwrite.sh: rend did not start"; return; }
     echo "== $l2 ($mode): $KEYS keys x $VALUE_SIZE B, $CONNS conns, depth $DEPTH, set only, ${DURATION}s, per ${INTERVAL}s"
-    taskset -c "$CLIENT_CPU" "$LOADGEN" -s "127.0.0.1:$port" -c "$CONNS" \
-        -d "$DEPTH" -r 0 -v "$VALUE_SIZE" -k "$KEYS" -t "$DURATION" \
-        -w "$WARMUP" --interval "$INTERVAL"
+    taskset -c "$CLIENT_CPU" "$LOADGEN" bench --server "127.0.0.1:$port" \
+        -c "$CONNS" -d "$DEPTH" --ratio 0 -v "$VALUE_SIZE" --keys "$KEYS" \
+        --duration "$DURATION" --warmup "$WARMUP" --interval "$INTERVAL" 2>&1
     echo "data on disk: $(du -sm "$data" | cut -f1) MB"
     stats_of "$port" handlers | grep -E ' l2:' | sed 's/^/    /'
     kill "$rend_pid"

@@ -2,7 +2,7 @@
 # tests/bench/run.sh: rend against memcached, one scenario at a time.
 #
 # Servers run pinned to SERVER_CPU (0), the load generator and memaslap to
-# CLIENT_CPU (1).  For each mix (get90 = 90% gets, set90 = 90% sets) the same
+# CLIENT_CPU (1); the load generator is `rend-bench bench` (bench/).  For each mix (get90 = 90% gets, set90 = 90% sets) the same
 # load runs against both sides of a scenario, REPEAT times in alternating
 # order; the table shows medians.  Server CPU is read from /proc/PID/stat
 # (utime + stime) around each run and divided by the replies of that run
@@ -44,7 +44,7 @@ top=$(cd "$here/../.." && pwd)
 : "${QUIET_PCT:=25}" "${QUIET_WAIT:=5}" "${QUIET_BUDGET:=60}"
 : "${MEMCACHED:=memcached}" "${MEMASLAP:=/usr/bin/memcaslap}"
 : "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
-LOADGEN=$here/rend_loadgen
+LOADGEN=$top/bench/rend-bench
 HZ=$(getconf CLK_TCK)
 quiet_deadline=$((SECONDS + QUIET_BUDGET))
 : "${MIXES:=get90:0.9 set90:0.1}"
@@ -69,7 +69,7 @@ trap 'exit 130' INT TERM
 log() { printf '%s\n' "$*" >&2; }
 
 build() {
-    make -s -C "$here" >&2 || { log "run.sh: cannot build rend_loadgen"; exit 1; }
+    make -s -C "$top/bench" >&2 || { log "run.sh: cannot build rend-bench"; exit 1; }
     make -s -C "$top/core" >/dev/null 2>&1 || log "run.sh: core build failed, using the existing binary"
     make -s -C "$top/plugins" >/dev/null 2>&1 || log "run.sh: plugins build failed, using the existing ones"
     [ -x "$REND" ] || { log "run.sh: no $REND"; exit 1; }
@@ -195,9 +195,9 @@ run_one() {
     c0=$(ticks ${T_PIDS[$label]})
     b0=$(busy)
     w0=$(date +%s%N)
-    out=$(taskset -c "$CLIENT_CPU" "$LOADGEN" -s "${T_ADDR[$label]}" \
-        -c "$CONNS" -T "$LG_THREADS" -d "$DEPTH" -r "$ratio" -v "$VALUE_SIZE" \
-        -k "$KEYS" -t "$DURATION" -w "$WARMUP" -P "$PROTOCOL" 2>&1)
+    out=$(taskset -c "$CLIENT_CPU" "$LOADGEN" bench --server "${T_ADDR[$label]}" \
+        -c "$CONNS" -T "$LG_THREADS" -d "$DEPTH" --ratio "$ratio" -v "$VALUE_SIZE" \
+        --keys "$KEYS" --duration "$DURATION" --warmup "$WARMUP" -P "$PROTOCOL" -q 2>&1)
     w1=$(date +%s%N)
     b1=$(busy)
     # shellcheck disable=SC2086

@@ -20,6 +20,11 @@
  *                       twice per op, then REND_PENDING) or done_and_return
  *                       (host->done, then also return the status); both
  *                       on the calling thread.
+ *   corrupt=<n>         a wrong server, for rend-bench's mismatch test:
+ *                       every n-th get hit returns its value with the first
+ *                       byte changed (its flags when the value is empty).
+ *   stale=<n>           every n-th set of an existing key answers STORED
+ *                       but keeps the old value.
  * Stats: calls_<op> (ops issued, failed ones included), items.
  * A fill (REND_OP_FILL: the core's L1 copy keeping L2's cas) is scripted
  * and counted as a set.
@@ -77,6 +82,8 @@ struct fault {
     int async;
     int double_done, done_and_return;
     uint64_t delay_us;
+    uint64_t corrupt_every, stale_every; /* 0 = off; counters under mu */
+    uint64_t corrupt_n, stale_n;
     _Atomic uint64_t calls[REND_OP__COUNT];
 
     pthread_mutex_t mu; /* the map and the flush marks */
@@ -255,6 +262,16 @@ execute(struct fault *f, struct rend_op *op)
                 return REND_ENOMEM;
             }
             memcpy(buf, it->value, it->nvalue);
+            if (f->corrupt_every && ++f->corrupt_n % f->corrupt_every == 0) {
+                if (it->nvalue > 0) {
+                    buf[0] = (char)(buf[0] ^ 0x20);
+                } else {
+                    op->out_flags = it->flags ^ 1u;
+                    op->out_exptime = it->exptime;
+                    op->out_cas = it->cas;
+                    return REND_OK;
+                }
+            }
         }
         op->out_flags = it->flags;
         op->out_exptime = it->exptime;
@@ -335,6 +352,11 @@ execute(struct fault *f, struct rend_op *op)
         return st;
     }
     case REND_OP_SET:
+        if (it != NULL && f->stale_every
+            && ++f->stale_n % f->stale_every == 0) {
+            op->out_cas = it->cas;
+            return REND_OK;     /* acknowledged, not applied */
+        }
         break;
     default:
         return REND_ENOTSUP;
@@ -526,9 +548,17 @@ parse_opts(struct fault *f, const struct rend_kv *opts, size_t n, char *err,
             return -1;
         }
     }
+    if (rend_opt_u64(opts, n, "corrupt", 0, UINT32_MAX, &f->corrupt_every) != 0
+        || rend_opt_u64(opts, n, "stale", 0, UINT32_MAX, &f->stale_every) != 0) {
+        snprintf(err, errlen, "corrupt and stale must be 0..4294967295");
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *k = opts[i].key;
 
+        if (strcmp(k, "corrupt") == 0 || strcmp(k, "stale") == 0) {
+            continue;
+        }
         if (strncmp(k, "fail_", 5) != 0 && strcmp(k, "async") != 0
             && strcmp(k, "delay_us") != 0
             && strcmp(k, "break_contract") != 0) {
