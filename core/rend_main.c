@@ -37,7 +37,7 @@
 
 struct rend_settings rend_settings = {
     .item_size_max = 1024 * 1024,
-    .version = "Rend 0.1",
+    .version = PACKAGE_VERSION, /* major.minor.patch, as clients parse it */
 };
 
 extern uint64_t rend_config_reloads;

@@ -2,10 +2,10 @@
  * rend_proto_text.c - memcached's text protocol.
  *
  * Replies follow Netflix Rend where it defines them (ERROR Unknown command,
- * the CLIENT_ERROR parse messages, noop, VERSION Rend 0.1) and memcached 1.6
+ * the CLIENT_ERROR parse messages, noop) and memcached 1.6
  * everywhere else (noreply, gets/cas, incr/decr, gat/gats, touch,
  * flush_all, stats, verbosity, SERVER_ERROR texts, NOT_STORED on replace
- * and append misses, bad data chunk).
+ * and append misses, bad data chunk, VERSION <major.minor.patch>).
  */
 #include "config.h"
 

@@ -5,7 +5,8 @@
  * with both replies.
  *
  * Allow-list (each item is a documented, deliberate divergence):
- *   - version text (text VERSION line, binary version body);
+ *   - version text (text VERSION line, binary version body): rend answers
+ *     its own major.minor.patch (PACKAGE_VERSION), memcached its own;
  *   - stats names and values (a run of STAT lines / stat packets is
  *     compared as one "STAT *" element);
  *   - cas values: each distinct cas becomes "#<first-seen index>", so
