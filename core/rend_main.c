@@ -248,9 +248,17 @@ open_listeners(struct ev_loop *loop, struct rend_gen *g, const char *port_file)
         if (lc->unix_path != NULL) {
             l->fd = listen_unix(lc);
             l->unix_path = strdup(lc->unix_path);
+            if (l->fd >= 0 && rend_settings.domain_socket == NULL) {
+                rend_settings.domain_socket = l->unix_path;
+            }
         } else {
             int want = (i == 0 && cli_port >= 0) ? cli_port : lc->port;
             l->fd = listen_tcp(lc, want, &port);
+            if (l->fd >= 0 && rend_settings.tcp_port == 0) {
+                rend_settings.tcp_port = port;
+                rend_settings.inter =
+                    lc->address != NULL ? strdup(lc->address) : NULL;
+            }
         }
         if (l->fd < 0) {
             if (pf != NULL) {

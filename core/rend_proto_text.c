@@ -24,7 +24,7 @@
 
 #define MAX_TOKENS 24 /* for commands other than get/gets/gat/gats */
 
-#define S_ERROR "ERROR Unknown command\r\n"
+#define S_ERROR "ERROR\r\n" /* memcached's, for any unknown command */
 #define S_BAD_REQUEST "CLIENT_ERROR bad request\r\n"
 #define S_BAD_FORMAT "CLIENT_ERROR bad command line format\r\n"
 #define S_BAD_FLAGS "CLIENT_ERROR flags is not a valid integer\r\n"
@@ -332,13 +332,13 @@ parse_other(struct rend_conn *c, struct tok *t, int nt)
         return r;
     }
     if (TOK_IS(cmd, "verbosity")) {
-        /* as memcached: one or two arguments; with noreply nothing is
-         * answered, not even an error */
+        /* as memcached: one or two arguments (else ERROR), the level is
+         * the first; with noreply nothing is answered, not even an error */
         uint32_t level = 0;
         if (nt < 2 || nt > 3) {
-            return reply(c, S_BAD_REQUEST);
+            return reply(c, S_ERROR);
         }
-        if (args != 1 || rend_parse_u32(t[1].p, t[1].n, &level) != 0) {
+        if (rend_parse_u32(t[1].p, t[1].n, &level) != 0) {
             if (quiet) {
                 r = rend_req_new(c);
                 if (r != NULL) {
@@ -357,6 +357,24 @@ parse_other(struct rend_conn *c, struct tok *t, int nt)
         }
         return r;
     }
+    if (TOK_IS(cmd, "cache_memlimit")) {
+        /* memcached's: one argument (megabytes) and noreply; answered at
+         * once (rend_stats.c) */
+        const char *text;
+        if (nt < 2 || nt > 3) {
+            return reply(c, S_ERROR);
+        }
+        text = rend_stats_memlimit(t[1].p, t[1].n);
+        if (quiet && nt == 3) {
+            r = rend_req_new(c);
+            if (r != NULL) {
+                r->cmd = REND_CMD_NOOP;
+                r->quiet = 1;
+            }
+            return r;
+        }
+        return reply(c, text);
+    }
     if (TOK_IS(cmd, "stats")) {
         r = rend_req_new(c);
         if (r != NULL) {
@@ -369,6 +387,26 @@ parse_other(struct rend_conn *c, struct tok *t, int nt)
         return r;
     }
     return reply(c, S_ERROR);
+}
+
+/* memcached's rule for a line still without its newline past
+ * REND_CMD_LINE_MAX bytes: only a get/gets of many keys may go on (up to
+ * REND_LINE_MAX); anything else is refused and the connection closed. */
+static int
+long_line_ok(const char *p, size_t n)
+{
+    size_t sp = 0;
+
+    while (sp < n && p[sp] == ' ') {
+        sp++;
+    }
+    if (sp > 100) {
+        return 0;
+    }
+    p += sp;
+    n -= sp;
+    return (n >= 4 && memcmp(p, "get ", 4) == 0)
+           || (n >= 5 && memcmp(p, "gets ", 5) == 0);
 }
 
 int
@@ -384,7 +422,8 @@ rend_text_parse(struct rend_conn *c, struct rend_req **out)
 
     *out = NULL;
     if (nl == NULL) {
-        if (avail > REND_LINE_MAX) {
+        if (avail > REND_LINE_MAX
+            || (avail > REND_CMD_LINE_MAX && !long_line_ok(buf, avail))) {
             REND_STAT_INC(&c->w->st, protocol_errors);
             *out = reply(c, S_LINE_TOO_LONG);
             return -1;
@@ -533,37 +572,16 @@ format_retrieval(struct rend_conn *c, struct rend_req *r)
     }
 }
 
-struct stats_out {
-    struct rend_conn *c;
-};
-
 static void
-emit_stat(void *ud, const char *name, const char *value)
+stats_write(void *ud, const char *s, size_t n)
 {
-    struct stats_out *so = ud;
-    char line[512];
-    int n = snprintf(line, sizeof(line), "STAT %s %s\r\n", name, value);
-
-    if (n > 0) {
-        rend_conn_out(so->c, line, (size_t)n < sizeof(line) ? (size_t)n
-                                                           : sizeof(line) - 1);
-    }
+    rend_conn_out(ud, s, n);
 }
 
 static void
 format_stats(struct rend_conn *c, struct rend_req *r)
 {
-    struct stats_out so = { c };
-
-    if (r->narg == 5 && memcmp(r->arg, "reset", 5) == 0) {
-        OUT_LIT(c, "RESET\r\n");
-        return;
-    }
-    if (rend_stats_collect(r->arg, r->narg, emit_stat, &so) != 0) {
-        OUT_LIT(c, S_ERROR);
-        return;
-    }
-    OUT_LIT(c, "END\r\n");
+    rend_stats_text(r->arg, r->narg, stats_write, c);
 }
 
 void

@@ -40,7 +40,8 @@ static int
 too_big(const struct inmem *m, size_t nkey, uint64_t nvalue)
 {
     return nvalue > m->item_size_max
-           || INMEM_ITEM_SIZE(nkey, nvalue) > m->limit;
+           || INMEM_ITEM_SIZE(nkey, nvalue)
+                  > __atomic_load_n(&m->limit, __ATOMIC_RELAXED);
 }
 
 /* ---- retrieval ------------------------------------------------------ */
@@ -499,7 +500,7 @@ inmem_stats(void *inst, rend_stat_emit_f *emit, void *ud)
 #define EMIT(name, v) emit_u64(emit, ud, name, v)
     EMIT("items", items);
     EMIT("bytes", bytes);
-    EMIT("limit_bytes", m->limit);
+    EMIT("limit_bytes", __atomic_load_n(&m->limit, __ATOMIC_RELAXED));
     EMIT("item_size_max", m->item_size_max);
 #define EMIT_COUNTER(name) EMIT(#name, t.name);
     INMEM_COUNTERS(EMIT_COUNTER)
@@ -532,6 +533,22 @@ inmem_walk(void *inst, rend_walk_f *fn, void *ud)
         pthread_mutex_unlock(&s->mu);
     }
     return rc;
+}
+
+/* cache_memlimit: the new budget applies from the next store, which
+ * evicts down to it (inmem_make_room). */
+REND_EXPORT rend_memlimit_f rend_memlimit_v1;
+
+REND_EXPORT int
+rend_memlimit_v1(void *inst, uint64_t bytes)
+{
+    struct inmem *m = inst;
+
+    if (bytes == 0) {
+        return REND_EINVAL;
+    }
+    __atomic_store_n(&m->limit, bytes, __ATOMIC_RELAXED);
+    return REND_OK;
 }
 
 REND_EXPORT const struct rend_handler rend_handler_v1 = {

@@ -221,6 +221,13 @@ struct rend_handler {
 #define REND_EXPORT __attribute__((visibility("default")))
 #endif
 
+/* Optional export, outside the descriptor (so no ABI change): a handler
+ * with a memory budget that can be changed at run time (memcached's
+ * `cache_memlimit`) exports this function under REND_MEMLIMIT_SYMBOL.
+ * Any thread; returns REND_OK or a negative status. */
+typedef int rend_memlimit_f(void *inst, uint64_t bytes);
+#define REND_MEMLIMIT_SYMBOL "rend_memlimit_v1"
+
 /*
  * Option helpers for create(): header-only, so plugins link no core code.
  */
