@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include "rend_config.h"
+#include "rend_log.h"
 #include "rend_plugin.h"
 #include "rend_proto.h"
 #include "rend_settings.h"
@@ -501,8 +502,13 @@ rend_stats_memlimit(const char *arg, size_t n)
             failed++;
         }
     }
-    if (done == 0 || failed > 0) {
+    if (failed > 0) {
         return "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n";
+    }
+    if (done == 0) {
+        /* as memcached answers; no L1 here has a budget rend sets (a
+         * memcached L1 manages its own memory) */
+        rend_log(REND_LOG_INFO, "cache_memlimit %u: no resizable L1", mb);
     }
     return "OK\r\n";
 }
