@@ -375,6 +375,10 @@ parse_other(struct rend_conn *c, struct tok *t, int nt)
         }
         return reply(c, text);
     }
+    if (TOK_IS(cmd, "shutdown")) {
+        /* memcached without -A */
+        return reply(c, "ERROR: shutdown not enabled\r\n");
+    }
     if (TOK_IS(cmd, "stats")) {
         r = rend_req_new(c);
         if (r != NULL) {

@@ -455,6 +455,13 @@ rend_stats_text(const char *arg, size_t n, rend_stats_write_f *out,
         cachedump(&o, &w);
         return;
     }
+    if (w.count > 0 && (word_is(w.p[0], w.n[0], "sizes_enable")
+                        || word_is(w.p[0], w.n[0], "sizes_disable"))) {
+        /* memcached answers the state alone, without END; rend keeps no
+         * size histogram, so it stays disabled */
+        OUT_LIT(&o, "STAT sizes_status disabled\r\n");
+        return;
+    }
     if (w.count > 0 && (word_is(w.p[0], w.n[0], "conns")
                         || word_is(w.p[0], w.n[0], "extstore"))) {
         /* text-only groups in memcached (binary answers Not found); rend

@@ -222,6 +222,8 @@ static const struct dstep text_steps[] = {
       .req = "stats cachedump\r\nstats cachedump 1\r\n"
              "stats cachedump 99 0\r\nstats cachedump 5 0\r\n" },
     { .name = "stats extstore", .req = "stats extstore\r\n" },
+    { .name = "stats sizes_disable", .req = "stats sizes_disable\r\n" },
+    { .name = "shutdown", .req = "shutdown\r\nshutdown graceful\r\n" },
     { .name = "cache_memlimit errors",
       .req = "cache_memlimit\r\ncache_memlimit abc\r\ncache_memlimit 1\r\n"
              "cache_memlimit 1 2 3\r\n" },
