@@ -68,6 +68,13 @@ check('delete_cas') do
   _, cas = $c.get_cas('dc')
   [$c.delete_cas('dc', cas), $c.get('dc')]
 end
+check('key_250') { k = 'k' * 250; [cas?($c.set(k, 'long')), $c.get(k), $c.get_multi(k, 'k')] }
+check('delete_cas_stale') do
+  $c.set('ds', 'x')
+  _, cas = $c.get_cas('ds')
+  $c.set('ds', 'y')
+  [$c.delete_cas('ds', cas), $c.get('ds')]
+end
 check('touch') { $c.touch('p1', 100) }
 check('touch_miss') { $c.touch('nope', 100) }
 check('gat') { $c.set('g1', 'gv'); $c.gat('g1', 100) }

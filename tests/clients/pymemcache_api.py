@@ -85,6 +85,9 @@ check("noreply_mix", lambda: (
     c.flush_all(), c.set("r1", "1"), c.incr("r1", 4, noreply=True),
     c.delete("r2"), c.add("r2", "x"), c.get_many(["r1", "r2"])))
 check("noreply_big", lambda: (c.set("big1", BIG), c.get("big1") == BIG))
+check("key_250", lambda: (c.set("k" * 250, "long", noreply=False),
+                          c.get("k" * 250), c.get_many(["k" * 250, "k"])))
+check("key_251", lambda: c.set("k" * 251, "x", noreply=False))
 check("big", lambda: (c.set("big", BIG, noreply=False),
                       c.get("big") == BIG))
 check("big_many", lambda: (c.set_many({"b1": BIG, "b2": BIG[::-1]}),
