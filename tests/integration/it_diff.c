@@ -209,6 +209,9 @@ static const struct dstep text_steps[] = {
     { .name = "verbosity junk", .req = "verbosity abc\r\n" },
     { .name = "stats", .req = "stats\r\n", .stats = 1 },
     { .name = "stats settings", .req = "stats settings\r\n", .stats = 1 },
+    { .name = "stats items", .req = "set si 0 0 1\r\nx\r\nstats items\r\n",
+      .stats = 1 },
+    { .name = "stats slabs", .req = "stats slabs\r\n", .stats = 1 },
     { .name = "stats bogus", .req = "stats bogus\r\n" },
     { .name = "stats reset", .req = "stats reset\r\n" },
     { .name = "verbosity two args", .req = "verbosity 1 2\r\n" },
@@ -436,6 +439,8 @@ static const struct bstep bin_steps[] = {
     { .name = "stat bogus", .op = 0x10, .key = "bogus" },
     { .name = "stat reset", .op = 0x10, .key = "reset" },
     { .name = "stat sizes", .op = 0x10, .key = "sizes", .stats = 1 },
+    { .name = "stat items", .op = 0x10, .key = "items", .stats = 1 },
+    { .name = "stat slabs", .op = 0x10, .key = "slabs", .stats = 1 },
     { .name = "stat extstore", .op = 0x10, .key = "extstore" },
     /* expiry */
     { .name = "exp: set 1s", .op = 0x01, EX8(Z4, "\x00\x00\x00\x01"),
