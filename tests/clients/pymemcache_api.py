@@ -88,6 +88,12 @@ check("noreply_big", lambda: (c.set("big1", BIG), c.get("big1") == BIG))
 check("key_250", lambda: (c.set("k" * 250, "long", noreply=False),
                           c.get("k" * 250), c.get_many(["k" * 250, "k"])))
 check("key_251", lambda: c.set("k" * 251, "x", noreply=False))
+# one get line of 1500 keys (~40 KB): past memcached's 2048-byte limit for
+# other commands, within rend's line limit
+MANY = ["many_key_%05d_%s" % (i, "x" * 10) for i in range(1500)]
+check("get_many_long_line", lambda: (
+    c.set_many({k: k[-5:] for k in MANY[::100]}, noreply=False),
+    sorted(c.get_many(MANY).items())))
 check("big", lambda: (c.set("big", BIG, noreply=False),
                       c.get("big") == BIG))
 check("big_many", lambda: (c.set_many({"b1": BIG, "b2": BIG[::-1]}),

@@ -82,6 +82,10 @@ check("noreply_batch", lambda: (
                                                    for i in range(50)]))))
 check("noreply_then_big", lambda: (c.set("nb", "x", noreply=True),
                                    c.set("big", BIG), c.get("big") == BIG))
+MANY = ["many_key_%05d_%s" % (i, "x" * 10) for i in range(1500)]
+check("get_multi_long_line", lambda: (
+    c.set_multi({k: k[-5:] for k in MANY[::100]}),
+    sorted(c.get_multi(MANY).items())))
 check("big", lambda: (c.set("big2", BIG), c.get("big2") == BIG))
 check("too_big", lambda: c.set("huge", "x" * (2 * 1024 * 1024)))
 check("expire", lambda: (c.set("e", "x", time=-1), c.get("e")))
