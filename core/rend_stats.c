@@ -6,7 +6,8 @@
  *
  * memcached's item counters (curr_items, bytes, limit_maxbytes,
  * evictions, ...) come from the L1 handlers' own stats, summed over every
- * handler instance that is some route's L1.
+ * handler instance that is some route's L1; where an L1 keeps no item
+ * count (a memcached L1), curr_items comes from its route's L2.
  */
 #include "config.h"
 
@@ -103,19 +104,56 @@ l1_take(void *ud, const char *name, const char *value)
     }
 }
 
+/* Is hi the L2 of a route whose L1 publishes no item count? */
+static int
+stands_in_for_l1(const struct rend_gen *g, const struct rend_hinst *hi,
+                 const unsigned char *l1_counted)
+{
+    for (unsigned r = 0; r < g->nroutes; r++) {
+        if (g->routes[r]->l2 != hi || g->routes[r]->l1 == NULL) {
+            continue;
+        }
+        for (unsigned i = 0; i < g->nhinsts; i++) {
+            if (g->hinsts[i] == g->routes[r]->l1 && !l1_counted[i]) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 static void
 l1_totals(struct l1_totals *t)
 {
     struct rend_gen *g = cur_gen();
+    unsigned char counted[256];
 
     memset(t, 0, sizeof(*t));
     if (g == NULL) {
         return;
     }
+    memset(counted, 0, sizeof(counted));
     for (unsigned i = 0; i < g->nhinsts; i++) {
         struct rend_hinst *hi = g->hinsts[i];
         if (hi->h.stats != NULL && is_l1(g, hi)) {
+            unsigned before = t->counted;
             hi->h.stats(hi->inst, l1_take, t);
+            if (i < sizeof(counted)) {
+                counted[i] = t->counted > before;
+            }
+        }
+    }
+    /* an L1 that keeps no count (a memcached L1): its route's L2, the
+     * source of truth, gives the item count instead */
+    for (unsigned i = 0; i < g->nhinsts && i < sizeof(counted); i++) {
+        struct rend_hinst *hi = g->hinsts[i];
+        if (hi->h.stats != NULL && !is_l1(g, hi)
+            && stands_in_for_l1(g, hi, counted)) {
+            struct l1_totals l2;
+            memset(&l2, 0, sizeof(l2));
+            hi->h.stats(hi->inst, l1_take, &l2);
+            t->items += l2.items;
+            t->counted += l2.counted;
         }
     }
 }
