@@ -195,6 +195,67 @@ START_TEST(line_of_one_mb_without_newline)
 }
 END_TEST
 
+/* memcached's limit: a line other than get/gets with no newline after
+ * 2048 bytes is refused and the connection closed, also when it arrives
+ * in pieces. */
+START_TEST(command_line_past_2048_without_newline)
+{
+    int fd = it_connect(&srv);
+    char *keys = repeat('k', 2100);
+
+    rend_io_send(fd, "set ", 4, IT_MS);
+    rend_io_send(fd, keys, 1000, IT_MS);
+    usleep(100 * 1000);
+    rend_io_send(fd, keys + 1000, 1100, IT_MS);
+    it_expect_reply(fd, "CLIENT_ERROR line too long\r\n");
+    ck_assert_int_eq(rend_io_closed(fd, 2000), 1);
+    close(fd);
+    /* a long line that comes with its newline is parsed as memcached does */
+    fd = it_connect(&srv);
+    {
+        char *line = malloc(2100 + 32);
+        ck_assert_ptr_nonnull(line);
+        sprintf(line, "bogus %s\r\nget survivor\r\n", keys);
+        it_expect(fd, line,
+                  "ERROR\r\nVALUE survivor 7 5\r\nalive\r\nEND\r\n");
+        free(line);
+    }
+    close(fd);
+    free(keys);
+    check_unharmed();
+}
+END_TEST
+
+/* A get of many keys goes on past 2048 bytes (up to the 64 KiB line
+ * limit), in pieces; past 64 KiB it is refused. */
+START_TEST(get_line_of_many_keys)
+{
+    int fd = it_connect(&srv);
+    char *keys = malloc(60000 + 1), *p;
+
+    ck_assert_ptr_nonnull(keys);
+    p = keys;
+    for (int i = 0; p - keys < 59000; i++) {
+        p += sprintf(p, " miss%05d", i);
+    }
+    rend_io_send(fd, "get survivor", 12, IT_MS);
+    rend_io_send(fd, keys, 30000, IT_MS);
+    usleep(100 * 1000);
+    rend_io_send(fd, keys + 30000, (size_t)(p - keys) - 30000, IT_MS);
+    it_expect(fd, " survivor\r\n",
+              "VALUE survivor 7 5\r\nalive\r\n"
+              "VALUE survivor 7 5\r\nalive\r\nEND\r\n");
+    rend_io_send(fd, "gets", 4, IT_MS);
+    rend_io_send(fd, keys, (size_t)(p - keys), IT_MS);
+    rend_io_send(fd, keys, 10000, IT_MS);
+    it_expect_reply(fd, "CLIENT_ERROR line too long\r\n");
+    ck_assert_int_eq(rend_io_closed(fd, 2000), 1);
+    close(fd);
+    free(keys);
+    check_unharmed();
+}
+END_TEST
+
 START_TEST(binary_bad_magic)
 {
     unsigned char pkt[64];
@@ -362,6 +423,8 @@ badinput_suite(void)
     tcase_add_test(tc, length_negative_and_non_numeric);
     tcase_add_test(tc, length_above_item_max_does_not_allocate);
     tcase_add_test(tc, line_of_one_mb_without_newline);
+    tcase_add_test(tc, command_line_past_2048_without_newline);
+    tcase_add_test(tc, get_line_of_many_keys);
     tcase_add_test(tc, binary_bad_magic);
     tcase_add_test(tc, binary_body_shorter_than_key_and_extras);
     tcase_add_test(tc, binary_absurd_body_length);
