@@ -454,6 +454,7 @@ rend_bin_format(struct rend_conn *c, struct rend_req *r)
     case REND_CMD_STATS: {
         struct stat_out so = { c, r };
         if (r->narg == 5 && memcmp(r->arg, "reset", 5) == 0) {
+            rend_stats_reset();
             respond(c, r, ST_OK, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
             return;
         }

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,38 @@ rend_stats_sum(struct rend_stats *out)
         REND_STATS_MAP(REND_STATS_SUM)
 #undef REND_STATS_SUM
     }
+}
+
+/* `stats reset`: the counters shown from then on start from the sums at
+ * that moment (each worker stays the only writer of its own counters). */
+static pthread_mutex_t reset_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rend_stats reset_base;
+
+void
+rend_stats_reset(void)
+{
+    struct rend_stats now;
+
+    rend_stats_sum(&now);
+    pthread_mutex_lock(&reset_mu);
+    reset_base = now;
+    pthread_mutex_unlock(&reset_mu);
+}
+
+/* the sums since the last `stats reset` */
+static void
+sum_since_reset(struct rend_stats *out)
+{
+    struct rend_stats base;
+
+    rend_stats_sum(out);
+    pthread_mutex_lock(&reset_mu);
+    base = reset_base;
+    pthread_mutex_unlock(&reset_mu);
+#define REND_STATS_SUB(name)                                                \
+    out->name = out->name >= base.name ? out->name - base.name : 0;
+    REND_STATS_MAP(REND_STATS_SUB)
+#undef REND_STATS_SUB
 }
 
 static void
@@ -167,7 +200,7 @@ general(rend_stats_emit_f *emit, void *ud)
     char buf[64];
     int64_t now = rend_now();
 
-    rend_stats_sum(&s);
+    sum_since_reset(&s);
     l1_totals(&t);
     getrusage(RUSAGE_SELF, &ru);
     emit_u64(emit, ud, "pid", (uint64_t)getpid());
@@ -320,7 +353,7 @@ slabs(rend_stats_emit_f *emit, void *ud)
 
     l1_totals(&t);
     if (t.items > 0) {
-        rend_stats_sum(&s);
+        sum_since_reset(&s);
         emit_u64(emit, ud, "1:chunk_size", rend_settings.item_size_max);
         emit_u64(emit, ud, "1:chunks_per_page", 1);
         emit_u64(emit, ud, "1:total_pages", t.items);
@@ -503,6 +536,7 @@ rend_stats_text(const char *arg, size_t n, rend_stats_write_f *out,
 
     split_words(arg, n, &w);
     if (w.count > 0 && word_is(w.p[0], w.n[0], "reset")) {
+        rend_stats_reset();
         OUT_LIT(&o, "RESET\r\n");
         return;
     }

@@ -39,6 +39,9 @@ struct rend_stats {
 /* Sum of every worker's counters into out. */
 void rend_stats_sum(struct rend_stats *out);
 
+/* `stats reset`: `stats` shows the counters from now on. */
+void rend_stats_reset(void);
+
 /* The whole text reply to `stats <arg>` (arg = the rest of the line):
  * STAT lines and END, RESET, OK, ITEM lines, or memcached's error. */
 typedef void rend_stats_write_f(void *ud, const char *s, size_t n);

@@ -100,6 +100,13 @@ check('stats') do
      total_items bytes limit_maxbytes evictions threads].reject { |k| s.key?(k) }
 end
 check('stats_items') { ($c.stats(:items).values.first || {}).class }
+check('reset_stats') do
+  r = $c.reset_stats
+  r = r.values.first if r.respond_to?(:values)
+  $c.set('rs', 'x'); $c.get('rs'); $c.get('nope')
+  s = $c.stats.values.first
+  [r, s['get_hits'], s['get_misses'], s['cmd_get']]
+end
 check('version') { $c.version.values.first.to_s.match?(/\A\d+\.\d+\.\d+\z/) }
 check('alive') { $c.alive!.nil? }
 check('flush_then_get') { $c.flush; $c.get('p1') }

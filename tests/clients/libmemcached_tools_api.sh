@@ -57,6 +57,8 @@ for proto in text binary; do
     check "$proto:stat_fields" sh -c "memcstat $B '$S' | grep -c -E '^	(pid|uptime|version|curr_items|total_items|bytes|limit_maxbytes|evictions|threads|get_hits|cmd_get):'"
     check_rc "$proto:stat_settings" memcstat $B --args=settings "$S"
     check_rc "$proto:stat_items" memcstat $B --args=items "$S"
+    check_rc "$proto:stat_slabs" memcstat $B --args=slabs "$S"
+    check_rc "$proto:stat_reset" memcstat $B --args=reset "$S"
     check_rc "$proto:slap" memcslap $B --concurrency=2 --execute-number=200 "$S"
     check_rc "$proto:flush_end" memcflush $B "$S"
 done
