@@ -1,9 +1,9 @@
 /*
  * rend_proto_text.c - memcached's text protocol.
  *
- * Replies follow Netflix Rend where it defines them (ERROR Unknown command,
- * the CLIENT_ERROR parse messages, noop) and memcached 1.6
- * everywhere else (noreply, gets/cas, incr/decr, gat/gats, touch,
+ * Replies follow Netflix Rend where it defines them (the CLIENT_ERROR
+ * parse messages, noop) and memcached 1.6 everywhere else (a plain ERROR
+ * for unknown commands, noreply, gets/cas, incr/decr, gat/gats, touch,
  * flush_all, stats, verbosity, SERVER_ERROR texts, NOT_STORED on replace
  * and append misses, bad data chunk, VERSION <major.minor.patch>).
  */
