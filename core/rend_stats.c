@@ -435,6 +435,17 @@ rend_stats_collect(const char *group, size_t n, rend_stats_emit_f *emit,
         emit(ud, "sizes_status", "disabled");
     } else if (word_is(group, n, "slabs")) {
         slabs(emit, ud);
+    } else if (word_is(group, n, "detail") && w.count == 2) {
+        /* binary STAT "detail on|off|dump" (text handles it before) */
+        if (word_is(w.p[1], w.n[1], "dump")) {
+            emit(ud, "detailed", "END\r\n");
+        } else if (word_is(w.p[1], w.n[1], "on")
+                   || word_is(w.p[1], w.n[1], "off")) {
+            __atomic_store_n(&rend_settings.detail, w.p[1][1] == 'n',
+                             __ATOMIC_RELAXED);
+        } else {
+            return -1;
+        }
     } else {
         return -1;
     }

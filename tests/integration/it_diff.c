@@ -442,6 +442,10 @@ static const struct bstep bin_steps[] = {
     { .name = "stat items", .op = 0x10, .key = "items", .stats = 1 },
     { .name = "stat slabs", .op = 0x10, .key = "slabs", .stats = 1 },
     { .name = "stat extstore", .op = 0x10, .key = "extstore" },
+    { .name = "stat detail on", .op = 0x10, .key = "detail on" },
+    { .name = "stat detail dump", .op = 0x10, .key = "detail dump" },
+    { .name = "stat detail off", .op = 0x10, .key = "detail off" },
+    { .name = "stat detail", .op = 0x10, .key = "detail" },
     /* expiry */
     { .name = "exp: set 1s", .op = 0x01, EX8(Z4, "\x00\x00\x00\x01"),
       .key = "e1", VAL("x") },
