@@ -509,8 +509,25 @@ dump_item(void *ud, const char *key, size_t nkey, const char *value,
     return 0;
 }
 
+/* an item listed by a handler's REND_CACHEDUMP_SYMBOL */
+static void
+dump_listed(void *ud, const char *key, const char *info)
+{
+    struct dump *d = ud;
+    char line[REND_KEY_MAX + 64];
+    int n = snprintf(line, sizeof(line), "ITEM %s %s\r\n", key, info);
+
+    if (n <= 0 || (size_t)n >= sizeof(line)
+        || d->bytes + (size_t)n > CACHEDUMP_MAX) {
+        return;
+    }
+    d->o->out(d->o->ud, line, (size_t)n);
+    d->bytes += (size_t)n;
+}
+
 /* `stats cachedump <class> <limit>`: class 1 lists the items of the L1
- * handlers that can be walked in place (in-memory, synchronous). */
+ * handlers that can be walked in place (in-memory, synchronous) or that
+ * list them on request (a memcached L1 asks its servers). */
 static void
 cachedump(struct text_out *o, const struct words *w)
 {
@@ -530,9 +547,21 @@ cachedump(struct text_out *o, const struct words *w)
     d.left = limit;
     for (unsigned i = 0; cls == 1 && g != NULL && i < g->nhinsts; i++) {
         struct rend_hinst *hi = g->hinsts[i];
-        if (hi->h.walk != NULL && is_l1(g, hi)
+        rend_cachedump_f *list;
+        if (!is_l1(g, hi)) {
+            continue;
+        }
+        if (hi->h.walk != NULL
             && (hi->h.caps & (REND_CAP_ASYNC | REND_CAP_PERSISTENT)) == 0) {
             hi->h.walk(hi->inst, dump_item, &d);
+            continue;
+        }
+        if (hi->dl == NULL) {
+            continue;
+        }
+        *(void **)&list = dlsym(hi->dl, REND_CACHEDUMP_SYMBOL);
+        if (list != NULL) {
+            list(hi->inst, d.left, dump_listed, &d);
         }
     }
     OUT_LIT(o, "END\r\n");

@@ -1,7 +1,8 @@
 /*
  * rend_mc_admin.c - admin requests to the memcached servers themselves,
  * outside the request path: their item counters for rend's `stats`
- * (memcached's curr_items, bytes, limit_maxbytes, ...) and `cache_memlimit`.
+ * (memcached's curr_items, bytes, limit_maxbytes, ...), `stats cachedump`
+ * and `cache_memlimit`.
  *
  * Each goes over its own short-lived blocking connection with a short
  * timeout (these are rare operator commands, never on the op path); a
@@ -145,4 +146,75 @@ rend_memlimit_v1(void *inst, uint64_t bytes)
         ok++;
     }
     return ok > 0 ? REND_OK : REND_EIO;
+}
+
+REND_EXPORT rend_cachedump_f rend_cachedump_v1;
+
+/* stats cachedump: every slab class of every server (rend shows one
+ * class), each key once: from the first server of its replicas.  Not in
+ * chunked mode (the servers hold chunks). */
+REND_EXPORT int
+rend_cachedump_v1(void *inst, uint32_t limit, rend_stat_emit_f *item,
+                  void *ud)
+{
+    struct rend_mc_inst *in = inst;
+    char *items, *dump;
+    uint32_t sent = 0;
+
+    if (in->chunked) {
+        return REND_ENOTSUP;
+    }
+    items = malloc(ADMIN_REPLY_MAX);
+    dump = malloc(ADMIN_REPLY_MAX);
+    if (items == NULL || dump == NULL) {
+        free(items);
+        free(dump);
+        return REND_ENOMEM;
+    }
+    for (unsigned i = 0; i < in->nservers; i++) {
+        const char *p;
+        if (admin_cmd(&in->servers[i], "stats items\r\n", "END\r\n", items,
+                      ADMIN_REPLY_MAX) < 0) {
+            continue;
+        }
+        /* the classes that hold items: "STAT items:<id>:number <n>" */
+        for (p = items; (p = strstr(p, "STAT items:")) != NULL; p++) {
+            char req[64], *line, *next;
+            unsigned cls = (unsigned)strtoul(p + 11, &line, 10);
+            if (strncmp(line, ":number ", 8) != 0) {
+                continue;
+            }
+            snprintf(req, sizeof(req), "stats cachedump %u %u\r\n", cls,
+                     limit);
+            if (admin_cmd(&in->servers[i], req, "END\r\n", dump,
+                          ADMIN_REPLY_MAX) < 0) {
+                continue;
+            }
+            for (line = dump; strncmp(line, "ITEM ", 5) == 0; line = next) {
+                char *key = line + 5, *sp = strchr(key, ' ');
+                char *eol = strstr(line, "\r\n");
+                unsigned srv;
+                uint32_t h;
+                if (sp == NULL || eol == NULL || sp > eol) {
+                    break;
+                }
+                next = eol + 2;
+                *sp = '\0';
+                *eol = '\0';
+                if (rend_mc_route(in, key, (size_t)(sp - key), &srv, 1, &h)
+                        == 1
+                    && srv == i) {
+                    item(ud, key, sp + 1);
+                    if (limit > 0 && ++sent == limit) {
+                        free(items);
+                        free(dump);
+                        return REND_OK;
+                    }
+                }
+            }
+        }
+    }
+    free(items);
+    free(dump);
+    return REND_OK;
 }
