@@ -137,6 +137,8 @@ l1_take(void *ud, const char *name, const char *value)
     }
 }
 
+#define COUNTED_MAX 256 /* handler instances l1_totals keeps track of */
+
 /* Is hi the L2 of a route whose L1 publishes no item count? */
 static int
 stands_in_for_l1(const struct rend_gen *g, const struct rend_hinst *hi,
@@ -146,7 +148,7 @@ stands_in_for_l1(const struct rend_gen *g, const struct rend_hinst *hi,
         if (g->routes[r]->l2 != hi || g->routes[r]->l1 == NULL) {
             continue;
         }
-        for (unsigned i = 0; i < g->nhinsts; i++) {
+        for (unsigned i = 0; i < g->nhinsts && i < COUNTED_MAX; i++) {
             if (g->hinsts[i] == g->routes[r]->l1 && !l1_counted[i]) {
                 return 1;
             }
@@ -159,7 +161,7 @@ static void
 l1_totals(struct l1_totals *t)
 {
     struct rend_gen *g = cur_gen();
-    unsigned char counted[256];
+    unsigned char counted[COUNTED_MAX];
 
     memset(t, 0, sizeof(*t));
     if (g == NULL) {
