@@ -108,7 +108,8 @@ is_l1(const struct rend_gen *g, const struct rend_hinst *hi)
 }
 
 /* memcached's item counters, summed over the L1 handlers that publish
- * them (inmem does; a memcached or persistent L1 does not). */
+ * them (inmem; a memcached L1 asks its servers, but has no key count in
+ * chunked mode). */
 struct l1_totals {
     uint64_t items, bytes, limit, total_items, evictions, reclaimed;
     unsigned counted; /* L1 instances that published an item count */
@@ -178,8 +179,9 @@ l1_totals(struct l1_totals *t)
             }
         }
     }
-    /* an L1 that keeps no count (a memcached L1): its route's L2, the
-     * source of truth, gives the item count instead */
+    /* an L1 that keeps no key count (a chunked memcached L1, or servers
+     * that did not answer): its route's L2, the source of truth, gives
+     * the item count instead */
     for (unsigned i = 0; i < g->nhinsts && i < sizeof(counted); i++) {
         struct rend_hinst *hi = g->hinsts[i];
         if (hi->h.stats != NULL && !is_l1(g, hi)
