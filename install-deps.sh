@@ -1,15 +1,20 @@
 #!/bin/sh
 # install-deps.sh: install the Debian packages rend needs to build and test,
-# skipping those already installed.  Run as root (or with sudo).
+# skipping those already installed, and the npm modules of the client tests
+# (tests/clients/node_modules, from tests/clients/package-lock.json).  Run as
+# root (or with sudo).
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config libev-dev
 libluajit-5.1-dev liblmdb-dev lmdb-utils librocksdb-dev check memcached
-libmemcached-tools libmemcached-dev"
+libmemcached-tools libmemcached-dev
+python3-pymemcache python3-memcache ruby-dalli libcache-memcached-fast-perl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
         || missing="$missing $p"
 done
+# node and npm may come from elsewhere (e.g. nodesource's nodejs ships npm)
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 if [ -n "$missing" ]; then
     echo "install-deps: installing:$missing"
     SUDO=""
@@ -23,4 +28,12 @@ if [ -n "$missing" ]; then
         trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
     fi
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+fi
+# the node clients of tests/clients (memjs, memcached), in a tests-local
+# folder at the versions package-lock.json pins
+here=$(cd "$(dirname "$0")" && pwd)
+if [ ! -d "$here/tests/clients/node_modules/memjs" ] \
+    || [ ! -d "$here/tests/clients/node_modules/memcached" ]; then
+    echo "install-deps: npm ci in tests/clients"
+    npm ci --prefix "$here/tests/clients" --no-audit --no-fund
 fi

@@ -79,6 +79,8 @@ enum rend_text_class {
     REND_TX_QUIT,
     REND_TX_VERBOSITY,  /* verbosity <level> [noreply] */
     REND_TX_STATS,      /* stats [group...] */
+    REND_TX_MEMLIMIT,   /* cache_memlimit <megabytes> [noreply] */
+    REND_TX_SHUTDOWN,   /* shutdown: refused (memcached without -A) */
     /* memcached's meta commands: mg/ms/md/ma parse into the get, gets,
      * gat, gats, set, add, replace, append, prepend, cas, delete, incr
      * and decr rows (so they route, count and orchestrate exactly as
@@ -173,6 +175,10 @@ enum rend_text_class {
     X(STATS, .name = "stats", TEXT("stats"), .tx = REND_TX_STATS, .op = -1, \
       .flags = REND_CMD_READ | REND_CMD_LOCAL, .bkey = 2,                   \
       .bin = { BIN(0x10) })                                                 \
+    X(MEMLIMIT, .name = "cache_memlimit", TEXT("cache_memlimit"),          \
+      .tx = REND_TX_MEMLIMIT, .op = -1, .flags = REND_CMD_LOCAL)            \
+    X(SHUTDOWN, .name = "shutdown", TEXT("shutdown"),                       \
+      .tx = REND_TX_SHUTDOWN, .op = -1, .flags = REND_CMD_LOCAL)            \
     X(QUIT, .name = "quit", TEXT("quit"), .tx = REND_TX_QUIT, .op = -1,     \
       .flags = REND_CMD_LOCAL | REND_CMD_BARRIER,                           \
       .bin = { BIN(0x07), BIN(0x17) })                                      \

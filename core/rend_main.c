@@ -37,7 +37,7 @@
 
 struct rend_settings rend_settings = {
     .item_size_max = 1024 * 1024,
-    .version = "Rend 0.1",
+    .version = PACKAGE_VERSION, /* major.minor.patch, as clients parse it */
 };
 
 extern uint64_t rend_config_reloads;
@@ -250,9 +250,17 @@ open_listeners(struct ev_loop *loop, struct rend_gen *g, const char *port_file)
         if (lc->unix_path != NULL) {
             l->fd = listen_unix(lc);
             l->unix_path = strdup(lc->unix_path);
+            if (l->fd >= 0 && rend_settings.domain_socket == NULL) {
+                rend_settings.domain_socket = l->unix_path;
+            }
         } else {
             int want = (i == 0 && cli_port >= 0) ? cli_port : lc->port;
             l->fd = listen_tcp(lc, want, &port);
+            if (l->fd >= 0 && rend_settings.tcp_port == 0) {
+                rend_settings.tcp_port = port;
+                rend_settings.inter =
+                    lc->address != NULL ? strdup(lc->address) : NULL;
+            }
         }
         if (l->fd < 0) {
             if (pf != NULL) {

@@ -1,12 +1,12 @@
 /*
  * rend_proto_text.c - memcached's text protocol.
  *
- * Replies follow Netflix Rend where it defines them (ERROR Unknown command,
- * the CLIENT_ERROR parse messages, noop, VERSION Rend 0.1) and memcached 1.6
- * everywhere else (noreply, gets/cas, incr/decr, gat/gats, touch,
+ * Replies follow Netflix Rend where it defines them (the CLIENT_ERROR
+ * parse messages, noop) and memcached 1.6 everywhere else (a plain ERROR
+ * for unknown commands, noreply, gets/cas, incr/decr, gat/gats, touch,
  * flush_all, stats, verbosity, SERVER_ERROR texts, NOT_STORED on replace
- * and append misses, bad data chunk).  The meta commands (mn mg ms md ma
- * me) answer exactly as memcached 1.6.18.
+ * and append misses, bad data chunk, VERSION <major.minor.patch>).  The
+ * meta commands (mn mg ms md ma me) answer exactly as memcached 1.6.18.
  *
  * Dispatch: the command token finds its row in the command table
  * (rend_cmd.h); the row's text class picks the parser below and the reply
@@ -29,7 +29,7 @@
 
 #define MAX_TOKENS 24 /* for commands other than get/gets/gat/gats */
 
-#define S_ERROR "ERROR Unknown command\r\n"
+#define S_ERROR "ERROR\r\n" /* memcached's, for any unknown command */
 #define S_BAD_REQUEST "CLIENT_ERROR bad request\r\n"
 #define S_BAD_FORMAT "CLIENT_ERROR bad command line format\r\n"
 #define S_BAD_FLAGS "CLIENT_ERROR flags is not a valid integer\r\n"
@@ -402,11 +402,12 @@ parse_verbosity(struct rend_conn *c, int cmd, const struct line *l,
     uint32_t level = 0;
     struct rend_req *r;
 
-    if (l->nt < 2 || l->nt > 3) {
-        *out = reply(c, S_BAD_REQUEST);
+    (void)args;
+    if (l->nt < 2 || l->nt > 3) { /* as memcached: one or two arguments */
+        *out = reply(c, S_ERROR);
         return 0;
     }
-    if (args != 1 || rend_parse_u32(l->t[1].p, l->t[1].n, &level) != 0) {
+    if (rend_parse_u32(l->t[1].p, l->t[1].n, &level) != 0) {
         if (!quiet) {
             *out = reply(c, S_BAD_FORMAT);
             return 0;
@@ -420,6 +421,44 @@ parse_verbosity(struct rend_conn *c, int cmd, const struct line *l,
         r->delta = level;
     }
     *out = r;
+    return 0;
+}
+
+/* cache_memlimit <megabytes> [noreply]: answered at once (rend_stats.c
+ * resizes the inmem L1s or passes it on to a memcached L1). */
+static int64_t
+parse_memlimit(struct rend_conn *c, int cmd, const struct line *l,
+               struct rend_req **out)
+{
+    int args, quiet = quiet_args(l, &args);
+    const char *text;
+
+    if (l->nt < 2 || l->nt > 3) {
+        *out = reply(c, S_ERROR);
+        return 0;
+    }
+    text = rend_stats_memlimit(l->t[1].p, l->t[1].n);
+    if (quiet && args == 1) {
+        *out = rend_req_new(c);
+        if (*out != NULL) {
+            (*out)->cmd = REND_CMD_NOOP;
+            (*out)->quiet = 1;
+        }
+        return 0;
+    }
+    (void)cmd;
+    *out = reply(c, text);
+    return 0;
+}
+
+/* shutdown: refused, as memcached started without -A. */
+static int64_t
+parse_shutdown(struct rend_conn *c, int cmd, const struct line *l,
+               struct rend_req **out)
+{
+    (void)cmd;
+    (void)l;
+    *out = reply(c, "ERROR: shutdown not enabled\r\n");
     return 0;
 }
 
@@ -926,6 +965,8 @@ static parse_f *const parsers[REND_TX__COUNT] = {
     [REND_TX_QUIT] = parse_bare,
     [REND_TX_VERBOSITY] = parse_verbosity,
     [REND_TX_STATS] = parse_stats,
+    [REND_TX_MEMLIMIT] = parse_memlimit,
+    [REND_TX_SHUTDOWN] = parse_shutdown,
     [REND_TX_MG] = parse_mg,
     [REND_TX_MS] = parse_ms,
     [REND_TX_MD] = parse_md,
@@ -933,6 +974,26 @@ static parse_f *const parsers[REND_TX__COUNT] = {
     [REND_TX_MN] = parse_mn_me,
     [REND_TX_ME] = parse_mn_me,
 };
+
+/* memcached's rule for a line still without its newline past
+ * REND_CMD_LINE_MAX bytes: only a get/gets of many keys may go on (up to
+ * REND_LINE_MAX); anything else is refused and the connection closed. */
+static int
+long_line_ok(const char *p, size_t n)
+{
+    size_t sp = 0;
+
+    while (sp < n && p[sp] == ' ') {
+        sp++;
+    }
+    if (sp > 100) {
+        return 0;
+    }
+    p += sp;
+    n -= sp;
+    return (n >= 4 && memcmp(p, "get ", 4) == 0)
+           || (n >= 5 && memcmp(p, "gets ", 5) == 0);
+}
 
 int
 rend_text_parse(struct rend_conn *c, struct rend_req **out)
@@ -948,7 +1009,8 @@ rend_text_parse(struct rend_conn *c, struct rend_req **out)
 
     *out = NULL;
     if (nl == NULL) {
-        if (avail > REND_LINE_MAX) {
+        if (avail > REND_LINE_MAX
+            || (avail > REND_CMD_LINE_MAX && !long_line_ok(buf, avail))) {
             REND_STAT_INC(&c->w->st, protocol_errors);
             *out = reply(c, S_LINE_TOO_LONG);
             return -1;
@@ -1052,38 +1114,16 @@ format_retrieval(struct rend_conn *c, struct rend_req *r)
     }
 }
 
-struct stats_out {
-    struct rend_conn *c;
-};
-
 static void
-emit_stat(void *ud, const char *name, const char *value)
+stats_write(void *ud, const char *s, size_t n)
 {
-    struct stats_out *so = ud;
-    char line[512];
-    int n = snprintf(line, sizeof(line), "STAT %s %s\r\n", name, value);
-
-    if (n > 0) {
-        rend_conn_out(so->c, line, (size_t)n < sizeof(line) ? (size_t)n
-                                                           : sizeof(line) - 1);
-    }
+    rend_conn_out(ud, s, n);
 }
 
 static void
 format_stats(struct rend_conn *c, struct rend_req *r)
 {
-    struct stats_out so = { c };
-
-    if (r->narg == 5 && memcmp(r->arg, "reset", 5) == 0) {
-        rend_stats_reset();
-        OUT_LIT(c, "RESET\r\n");
-        return;
-    }
-    if (rend_stats_collect(r->arg, r->narg, emit_stat, &so) != 0) {
-        OUT_LIT(c, S_ERROR);
-        return;
-    }
-    OUT_LIT(c, "END\r\n");
+    rend_stats_text(r->arg, r->narg, stats_write, c);
 }
 
 /* A meta reply's flags, in the order the request gave them.  l and h are

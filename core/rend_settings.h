@@ -11,6 +11,7 @@
 
 #define REND_KEY_MAX 250
 #define REND_LINE_MAX (64 * 1024)       /* longest text command line */
+#define REND_CMD_LINE_MAX 2048          /* ... other than a get/gets */
 #define REND_OUT_HIGH (4u * 1024 * 1024) /* stop reading above this */
 #define REND_SMALL_VALUE 2048 /* values up to this are copied into the output
                                * buffer; larger ones are sent by reference */
@@ -22,6 +23,10 @@ struct rend_settings {
     int verbose;              /* -v count */
     int64_t started;          /* unix time at start */
     const char *version;      /* reply to version */
+    int tcp_port;             /* first TCP listener's bound port (stats) */
+    const char *inter;        /* ... its address, NULL = any */
+    const char *domain_socket; /* first unix listener's path, or NULL */
+    int detail;               /* `stats detail on|off` (accepted, no data) */
 };
 
 extern struct rend_settings rend_settings;

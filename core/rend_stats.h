@@ -6,6 +6,7 @@
 #ifndef REND_STATS_H
 #define REND_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define REND_STATS_MAP(X)                                                   \
@@ -42,6 +43,19 @@ void rend_stats_sum(struct rend_stats *out);
  * own counters are not written: the current sums become the baseline).
  * Any thread. */
 void rend_stats_reset(void);
+
+/* `stats reset`: `stats` shows the counters from now on. */
+void rend_stats_reset(void);
+
+/* The whole text reply to `stats <arg>` (arg = the rest of the line):
+ * STAT lines and END, RESET, OK, ITEM lines, or memcached's error. */
+typedef void rend_stats_write_f(void *ud, const char *s, size_t n);
+void rend_stats_text(const char *arg, size_t n, rend_stats_write_f *out,
+                     void *ud);
+
+/* `cache_memlimit <megabytes>`: resizes every L1 that exports
+ * REND_MEMLIMIT_SYMBOL; returns memcached's reply line. */
+const char *rend_stats_memlimit(const char *arg, size_t n);
 
 /* Connections open now (all workers). */
 extern unsigned rend_curr_conns;

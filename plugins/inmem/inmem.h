@@ -48,7 +48,8 @@ struct inmem_item {
     X(cmd_get) X(get_hits) X(get_misses) X(cmd_set)                          \
     X(cmd_touch) X(touch_hits) X(touch_misses)                               \
     X(delete_hits) X(delete_misses) X(incr_hits) X(incr_misses)              \
-    X(decr_hits) X(decr_misses) X(cas_hits) X(cas_misses) X(cas_badval)
+    X(decr_hits) X(decr_misses) X(cas_hits) X(cas_misses) X(cas_badval)    \
+    X(get_expired) X(get_flushed)
 
 struct inmem_counters {
 #define INMEM_COUNTER_FIELD(name) uint64_t name;
@@ -65,6 +66,8 @@ struct inmem_stripe {
     uint64_t items;
     uint64_t bytes;
     uint64_t ttl_items; /* items that may expire: the sweep runs if > 0 */
+    uint8_t dead_seen;  /* the last inmem_find met a dead item: 1 expired,
+                         * 2 flushed (for get_expired / get_flushed) */
     struct inmem_counters c;
 } __attribute__((aligned(64)));
 

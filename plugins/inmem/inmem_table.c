@@ -228,6 +228,7 @@ inmem_find(struct inmem *m, struct inmem_stripe *s, uint64_t hash,
             continue;
         }
         if (inmem_dead(m, it, now)) {
+            s->dead_seen = REND_EXPIRED(it->exptime, now) ? 1 : 2;
             drop(m, s, pp, it);
             s->c.expired_reclaimed++;
             return NULL;
@@ -355,14 +356,16 @@ free_one(struct inmem *m, struct inmem_stripe *s,
 static int
 over_limit(struct inmem *m)
 {
-    return atomic_load_explicit(&m->bytes, memory_order_relaxed) > m->limit;
+    return atomic_load_explicit(&m->bytes, memory_order_relaxed)
+           > __atomic_load_n(&m->limit, __ATOMIC_RELAXED);
 }
 
 void
 inmem_make_room(struct inmem *m, struct inmem_stripe *s,
                 const struct inmem_item *keep, int64_t now)
 {
-    uint64_t fair = m->limit / m->nstripes;
+    uint64_t fair =
+        __atomic_load_n(&m->limit, __ATOMIC_RELAXED) / m->nstripes;
     unsigned idle = 0;
 
     /* Our own stripe first while it holds more than its share: no other

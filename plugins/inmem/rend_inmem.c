@@ -40,7 +40,8 @@ static int
 too_big(const struct inmem *m, size_t nkey, uint64_t nvalue)
 {
     return nvalue > m->item_size_max
-           || INMEM_ITEM_SIZE(nkey, nvalue) > m->limit;
+           || INMEM_ITEM_SIZE(nkey, nvalue)
+                  > __atomic_load_n(&m->limit, __ATOMIC_RELAXED);
 }
 
 /* ---- retrieval ------------------------------------------------------ */
@@ -59,9 +60,15 @@ op_get_common(struct inmem *m, struct rend_op *op, int gat)
     if (gat) {
         s->c.cmd_touch++;
     }
+    s->dead_seen = 0;
     it = inmem_find(m, s, h, op->key, op->nkey, now);
     if (it == NULL) {
         s->c.get_misses++;
+        if (s->dead_seen == 1) {
+            s->c.get_expired++;
+        } else if (s->dead_seen == 2) {
+            s->c.get_flushed++;
+        }
         if (gat) {
             s->c.touch_misses++;
         }
@@ -506,7 +513,7 @@ inmem_stats(void *inst, rend_stat_emit_f *emit, void *ud)
 #define EMIT(name, v) rend_stat_u64(emit, ud, name, v)
     EMIT("items", items);
     EMIT("bytes", bytes);
-    EMIT("limit_bytes", m->limit);
+    EMIT("limit_bytes", __atomic_load_n(&m->limit, __ATOMIC_RELAXED));
     EMIT("item_size_max", m->item_size_max);
 #define EMIT_COUNTER(name) EMIT(#name, t.name);
     INMEM_COUNTERS(EMIT_COUNTER)
@@ -539,6 +546,22 @@ inmem_walk(void *inst, rend_walk_f *fn, void *ud)
         pthread_mutex_unlock(&s->mu);
     }
     return rc;
+}
+
+/* cache_memlimit: the new budget applies from the next store, which
+ * evicts down to it (inmem_make_room). */
+REND_EXPORT rend_memlimit_f rend_memlimit_v1;
+
+REND_EXPORT int
+rend_memlimit_v1(void *inst, uint64_t bytes)
+{
+    struct inmem *m = inst;
+
+    if (bytes == 0) {
+        return REND_EINVAL;
+    }
+    __atomic_store_n(&m->limit, bytes, __ATOMIC_RELAXED);
+    return REND_OK;
 }
 
 REND_EXPORT const struct rend_handler rend_handler_v1 = {

@@ -365,6 +365,7 @@ mc_stats(void *inst, rend_stat_emit_f *emit, void *ud)
                  __atomic_load_n(&s->reconnects, __ATOMIC_RELAXED));
         emit_server_u64(emit, ud, i, "queue_depth", q > 0 ? (uint64_t)q : 0);
     }
+    rend_mc_admin_stats(in, emit, ud);
 }
 
 REND_EXPORT const struct rend_handler rend_handler_v1 = {

@@ -226,6 +226,14 @@ unsigned rend_mc_route(const struct rend_mc_inst *in, const char *key,
                        size_t nkey, unsigned *srv, unsigned n,
                        uint32_t *connhash);
 
+/* ---- admin requests (rend_mc_admin.c) ---- */
+
+/* The servers' own item counters (memcached's curr_items, bytes,
+ * limit_maxbytes, evictions) as this instance's stats; blocking, with a
+ * short timeout per server.  Any thread. */
+void rend_mc_admin_stats(struct rend_mc_inst *in, rend_stat_emit_f *emit,
+                         void *ud);
+
 /* ---- per-thread connections ---- */
 
 enum rend_mc_reply_kind {

@@ -3,7 +3,11 @@
  * replicas: reads go to the first healthy replica and fail over to the
  * next on a failure (and on a miss with failover_on_miss); writes go to
  * every replica and the answer is the one of the first replica (ring
- * order) that did not fail.  Runs on the op's worker thread.
+ * order) that did not fail.  A write conditioned on a cas (cas, or a
+ * request cas on delete/append/prepend/incr/decr) is checked on the first
+ * replica only, the one reads are served from and whose cas clients see;
+ * once it is applied there, the other replicas get it unconditionally
+ * (each replica has a cas of its own).  Runs on the op's worker thread.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -34,6 +38,8 @@ struct pop {
     unsigned pending;   /* writes: replies outstanding */
     int starting;       /* inside the op call: finish synchronously */
     int hit_from;       /* replica whose hit filled the op, or -1 */
+    uint8_t cas_first;  /* a cas write: replica 0 first, then the others */
+    uint8_t follow;     /* ... the others, now: formatted without the cas */
     struct rend_mc_wkey wk;  /* binary-unsafe keys only */
 };
 
@@ -265,7 +271,9 @@ format(struct pop *p, struct rend_mc_conn *c, uint32_t o)
     }
     w = REND_MC_PUTS(w, " O");
     w = rend_mc_put_u64(w, o);
-    if (op->code == REND_OP_CAS
+    if (p->follow) {
+        /* replica 0 accepted the cas: the others take the write as is */
+    } else if (op->code == REND_OP_CAS
         || (op->cas != 0 && (op->code == REND_OP_DELETE
                              || op->code == REND_OP_APPEND
                              || op->code == REND_OP_PREPEND
@@ -326,6 +334,23 @@ read_next(struct pop *p)
     return finish(p);
 }
 
+/* A cas write that replica 0 accepted: send it to the other replicas,
+ * without the cas.  Their failures are counted as for any write. */
+static void
+send_followers(struct pop *p)
+{
+    p->follow = 1;
+    for (unsigned i = 1; i < p->nsrv; i++) {
+        int err = send_leg(p, i);
+        if (err == 0) {
+            p->pending++;
+        } else {
+            p->st[i] = err;
+        }
+    }
+    /* written by the thread's prepare watcher, as every request */
+}
+
 static void
 leg_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
@@ -342,6 +367,12 @@ leg_reply(void *ud, int err, const struct rend_mc_reply *r)
         }
         read_next(p);
         return;
+    }
+    if (p->cas_first && l->i == 0) {
+        p->cas_first = 0;
+        if (st == REND_OK) {
+            send_followers(p);
+        }
     }
     if (--p->pending == 0) {
         finish(p);
@@ -393,7 +424,13 @@ rend_mc_op_plain(struct rend_mc_thr *t, struct rend_op *op)
     if (is_read(op)) {
         rc = read_next(p);
     } else {
-        for (unsigned i = 0; i < p->nsrv; i++) {
+        unsigned n = p->nsrv;
+        if (n > 1 && (op->code == REND_OP_CAS || op->cas != 0)) {
+            p->cas_first = 1;
+            n = 1; /* the others once replica 0 has accepted it */
+        }
+        p->follow = 0;
+        for (unsigned i = 0; i < n; i++) {
             int err = send_leg(p, i);
             if (err == 0) {
                 p->pending++;

@@ -493,9 +493,6 @@ rend_parity(const char *m, const char *r)
         "CLIENT_ERROR length is not a valid integer",
     };
 
-    if (strcmp(r, "ERROR Unknown command") == 0 && strcmp(m, "ERROR") == 0) {
-        return 1;
-    }
     if (strcmp(r, "CLIENT_ERROR bad request") == 0
         && strcmp(m, "ERROR") == 0) {
         return 1; /* Rend: a wrong token count is a bad request */

@@ -5,15 +5,15 @@
  * with both replies.
  *
  * Allow-list (each item is a documented, deliberate divergence):
- *   - version text (text VERSION line, binary version body);
+ *   - version text (text VERSION line, binary version body): rend answers
+ *     its own major.minor.patch (PACKAGE_VERSION), memcached its own;
  *   - stats names and values (a run of STAT lines / stat packets is
  *     compared as one "STAT *" element);
  *   - cas values: each distinct cas becomes "#<first-seen index>", so
  *     only the equality pattern is compared;
- *   - Rend-parity text replies: "ERROR Unknown command" where memcached
- *     says "ERROR"; Rend's CLIENT_ERROR texts ("bad request", "flags /
- *     exptime / length is not a valid integer") where memcached sends any
- *     CLIENT_ERROR; the Rend "noop" command ("Yep, it works.");
+ *   - Rend-parity text replies: Rend's CLIENT_ERROR texts ("bad
+ *     request", "flags / exptime / length is not a valid integer") where
+ *     memcached sends any CLIENT_ERROR; the Rend "noop" command ("Yep, it works.");
  *   - steps flagged with an `allow` reason (printed when they differ).
  * Steps flagged `bug` are known server bugs: their difference is printed
  * as KNOWN BUG and does not fail the test; if one starts to match, the
@@ -49,6 +49,9 @@
 #define ALLOW_EINVAL_OPEN "memcached closes the connection after a binary " \
                           "Invalid arguments reply; rend keeps it open " \
                           "(the request was fully framed)"
+#define ALLOW_LINE_CLOSE "memcached closes a 2 KB line without newline " \
+                         "silently; rend answers CLIENT_ERROR line too long " \
+                         "first, then closes (issue 9 section 4)"
 #define ALLOW_PAD "memcached rewrites a shorter incr/decr result in place, " \
                   "padded with spaces; rend stores the plain decimal text"
 
@@ -204,8 +207,35 @@ static const struct dstep text_steps[] = {
     { .name = "verbosity junk", .req = "verbosity abc\r\n" },
     { .name = "stats", .req = "stats\r\n", .stats = 1 },
     { .name = "stats settings", .req = "stats settings\r\n", .stats = 1 },
+    { .name = "stats items", .req = "set si 0 0 1\r\nx\r\nstats items\r\n",
+      .stats = 1 },
+    { .name = "stats slabs", .req = "stats slabs\r\n", .stats = 1 },
     { .name = "stats bogus", .req = "stats bogus\r\n" },
     { .name = "stats reset", .req = "stats reset\r\n" },
+    { .name = "verbosity two args", .req = "verbosity 1 2\r\n" },
+    { .name = "verbosity three args", .req = "verbosity 1 2 3\r\n" },
+    { .name = "verbosity noreply only", .req = "verbosity noreply\r\n" },
+    { .name = "stats sizes", .req = "stats sizes\r\n", .stats = 1 },
+    { .name = "stats detail",
+      .req = "stats detail on\r\nstats detail dump\r\nstats detail off\r\n"
+             "stats detail\r\nstats detail foo\r\n" },
+    { .name = "stats cachedump usage",
+      .req = "stats cachedump\r\nstats cachedump 1\r\n"
+             "stats cachedump 99 0\r\nstats cachedump 5 0\r\n" },
+    { .name = "stats extstore", .req = "stats extstore\r\n" },
+    { .name = "stats sizes_disable", .req = "stats sizes_disable\r\n" },
+    { .name = "shutdown", .req = "shutdown\r\nshutdown graceful\r\n" },
+    { .name = "cache_memlimit errors",
+      .req = "cache_memlimit\r\ncache_memlimit abc\r\ncache_memlimit 1\r\n"
+             "cache_memlimit 1 2 3\r\n" },
+    { .name = "cache_memlimit", .req = "cache_memlimit 64\r\n" },
+    { .name = "cache_memlimit noreply",
+      .req = "cache_memlimit 64 noreply\r\ncache_memlimit abc noreply\r\n" },
+    { .name = "long get line",
+      .req = "get $K200 $K201 $K202 $K203 $K204 $K205 $K206 $K207 $K208 $K209 "
+             "$K210 $K211\r\n" },
+    { .name = "long line without newline", .req = "set $K2100", .close = 1,
+      .allow = ALLOW_LINE_CLOSE },
     /* expiry */
     { .name = "exp: set 1s", .req = "set e1 0 1 1\r\nx\r\n" },
     { .name = "exp: set 100s", .req = "set e2 0 100 1\r\nx\r\n" },
@@ -544,6 +574,14 @@ static const struct bstep bin_steps[] = {
     { .name = "stat settings", .op = 0x10, .key = "settings", .stats = 1 },
     { .name = "stat bogus", .op = 0x10, .key = "bogus" },
     { .name = "stat reset", .op = 0x10, .key = "reset" },
+    { .name = "stat sizes", .op = 0x10, .key = "sizes", .stats = 1 },
+    { .name = "stat items", .op = 0x10, .key = "items", .stats = 1 },
+    { .name = "stat slabs", .op = 0x10, .key = "slabs", .stats = 1 },
+    { .name = "stat extstore", .op = 0x10, .key = "extstore" },
+    { .name = "stat detail on", .op = 0x10, .key = "detail on" },
+    { .name = "stat detail dump", .op = 0x10, .key = "detail dump" },
+    { .name = "stat detail off", .op = 0x10, .key = "detail off" },
+    { .name = "stat detail", .op = 0x10, .key = "detail" },
     /* expiry */
     { .name = "exp: set 1s", .op = 0x01, EX8(Z4, "\x00\x00\x00\x01"),
       .key = "e1", VAL("x") },

@@ -85,7 +85,7 @@ START_TEST(thousand_mixed_requests_in_one_write)
             break;
         case 3:
             sb_printf(&req, "delete p%d\r\nbogus\r\n", i - 3);
-            sb_printf(&rep, "DELETED\r\nERROR Unknown command\r\n");
+            sb_printf(&rep, "DELETED\r\nERROR\r\n");
             break;
         default:
             sb_printf(&req, "add p%d 0 0 1 noreply\r\nx\r\nget p%d\r\n",

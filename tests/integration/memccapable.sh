@@ -2,6 +2,9 @@
 # memccapable.sh - libmemcached's memccapable (ASCII -a and binary -b)
 # against rend on the embedded default config, on conf/inmem.lua, and in
 # front of a real memcached through the memcached plugin, plain and chunked.
+# On each config, libmemcached's memcping and `memcstat --server-version`
+# (text and binary) must parse rend's VERSION (libmemcached wants a
+# major.minor.patch with a non-zero major).
 # Exit 77 (skip) when memccapable is not installed.
 MEMCCAPABLE=${MEMCCAPABLE:-$(command -v memccapable)}
 [ -n "$MEMCCAPABLE" ] && [ -x "$MEMCCAPABLE" ] || { echo "no memccapable: skipped"; exit 77; }
@@ -75,6 +78,21 @@ for conf in $confs; do
             echo "FAIL memccapable $mode on $conf config:"
             grep -v '\[pass\]' "$dir/out"
             fail=1
+        fi
+    done
+    for bin in "" --binary; do
+        if [ -z "$bin" ] && ! timeout 20 memcping \
+            --servers="127.0.0.1:$port" >"$dir/out" 2>&1; then
+            echo "FAIL memcping on $conf config:"; cat "$dir/out"; fail=1
+        fi
+        if timeout 20 memcstat $bin --server-version \
+            --servers="127.0.0.1:$port" >"$dir/out" 2>&1 \
+            && grep -q "^127.0.0.1:$port [1-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\$" \
+                "$dir/out"; then
+            echo "PASS memcstat $bin --server-version on $conf config"
+        else
+            echo "FAIL memcstat $bin --server-version on $conf config:"
+            cat "$dir/out"; fail=1
         fi
     done
     stop

@@ -249,6 +249,22 @@ struct rend_handler {
 #define REND_EXPORT __attribute__((visibility("default")))
 #endif
 
+/* Optional export, outside the descriptor (so no ABI change): a handler
+ * with a memory budget that can be changed at run time (memcached's
+ * `cache_memlimit`) exports this function under REND_MEMLIMIT_SYMBOL.
+ * Any thread; returns REND_OK or a negative status. */
+typedef int rend_memlimit_f(void *inst, uint64_t bytes);
+#define REND_MEMLIMIT_SYMBOL "rend_memlimit_v1"
+
+/* Optional export, likewise: a handler whose items cannot be walked in
+ * place but can be listed on request (memcached's `stats cachedump`)
+ * exports this under REND_CACHEDUMP_SYMBOL.  It calls item(ud, key,
+ * "[<size> b; <exptime> s]") for up to limit items (0 = no limit) and
+ * returns REND_OK or a negative status.  Any thread; may block briefly. */
+typedef int rend_cachedump_f(void *inst, uint32_t limit,
+                             rend_stat_emit_f *item, void *ud);
+#define REND_CACHEDUMP_SYMBOL "rend_cachedump_v1"
+
 /*
  * Option helpers for create(): header-only, so plugins link no core code.
  */
