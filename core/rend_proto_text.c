@@ -302,6 +302,17 @@ parse_other(struct rend_conn *c, struct tok *t, int nt)
     }
     if (TOK_IS(cmd, "flush_all")) {
         int64_t e = 0;
+        if (rend_settings.flush_disabled) { /* -F: as memcached */
+            REND_STAT_INC(&c->w->st, cmd_flush);
+            if (!quiet) {
+                return reply(c, "CLIENT_ERROR flush_all not allowed\r\n");
+            }
+            if ((r = rend_req_new(c)) != NULL) {
+                r->cmd = REND_CMD_NOOP;
+                r->quiet = 1;
+            }
+            return r;
+        }
         if (args > 1) {
             return reply(c, S_BAD_REQUEST);
         }

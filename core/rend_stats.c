@@ -90,6 +90,7 @@ settings(rend_stats_emit_f *emit, void *ud)
     emit_u64(emit, ud, "num_threads", rend_settings.threads);
     emit_u64(emit, ud, "item_size_max", rend_settings.item_size_max);
     emit_u64(emit, ud, "verbosity", (uint64_t)rend_settings.verbose);
+    emit(ud, "flush_enabled", rend_settings.flush_disabled ? "no" : "yes");
     emit(ud, "plugin_dir", rend_plugin_dir());
 }
 

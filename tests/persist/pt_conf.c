@@ -1,6 +1,6 @@
 /*
  * pt_conf.c - every shipped config loads: each conf/NAME.lua passes
- * `rend --check-config -c FILE` (REND_DATA set to a temp dir), and every
+ * `rend --check-config --config FILE` (REND_DATA set to a temp dir), and every
  * conf/NAME.lua is listed in conf/Makefile.am's dist_conf_DATA, so what is
  * checked here is what gets installed.  The two memcached examples also
  * run against real memcached servers: rend-production.lua (chunked L1 on
@@ -68,7 +68,7 @@ START_TEST(shipped_configs_check)
     ck_assert_msg(d != NULL, "cannot open %s", dir);
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
-        const char *args[] = { "--check-config", "-c", file, NULL };
+        const char *args[] = { "--check-config", "--config", file, NULL };
         char *err = NULL;
         int rc;
 
@@ -77,7 +77,7 @@ START_TEST(shipped_configs_check)
         }
         snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
         rc = rend_srv_run(args, 30000, &err);
-        ck_assert_msg(rc == 0, "rend --check-config -c %s: exit %d: %s",
+        ck_assert_msg(rc == 0, "rend --check-config --config %s: exit %d: %s",
                       file, rc, err ? err : "");
         free(err);
         snprintf(word, sizeof(word), " %s ", e->d_name);
@@ -116,7 +116,7 @@ START_TEST(bad_config_refused)
         char file[] = "/tmp/rend-conf-bad-XXXXXX";
         char data[] = "/tmp/rend-conf-XXXXXX";
         char cmd[64];
-        const char *args[] = { "--check-config", "-c", file, NULL };
+        const char *args[] = { "--check-config", "--config", file, NULL };
         int fd = mkstemp(file), rc;
         char *err = NULL;
         FILE *f;
@@ -149,7 +149,7 @@ static void
 expect_refused(const char *text, const char *needle)
 {
     char file[] = "/tmp/rend-conf-lim-XXXXXX";
-    const char *args[] = { "--check-config", "-c", file, NULL };
+    const char *args[] = { "--check-config", "--config", file, NULL };
     int fd = mkstemp(file), rc;
     char *err = NULL;
     FILE *f;
