@@ -1,10 +1,12 @@
 #!/bin/sh
-# install-deps.sh: install the Debian packages rend needs to build and test,
-# skipping those already installed.  Run as root (or with sudo).
+# install-deps.sh: install the Debian packages rend needs to build and test
+# (debian/control's Build-Depends, plus the tools to build and check the
+# .deb), skipping those already installed.  Run as root (or with sudo).
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config libev-dev
 libluajit-5.1-dev liblmdb-dev lmdb-utils librocksdb-dev check memcached
-libmemcached-tools libmemcached-dev"
+libmemcached-tools libmemcached-dev libsystemd-dev groff-base
+debhelper lintian"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

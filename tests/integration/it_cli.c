@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "it_util.h"
@@ -283,6 +285,55 @@ START_TEST(flush_disabled_flag)
 }
 END_TEST
 
+#ifdef HAVE_LIBSYSTEMD
+/* The next datagram on the notify socket, NUL-terminated, or "" after
+ * 5 s. */
+static const char *
+next_notice(int fd)
+{
+    static char msg[512];
+    struct pollfd p = { fd, POLLIN, 0 };
+    ssize_t n;
+
+    msg[0] = '\0';
+    if (poll(&p, 1, 5000) == 1
+        && (n = recv(fd, msg, sizeof(msg) - 1, 0)) >= 0) {
+        msg[n] = '\0';
+    }
+    return msg;
+}
+
+/* Type=notify: rend says READY=1 once listening, RELOADING=1 then
+ * READY=1 around a SIGHUP reload, STOPPING=1 on SIGTERM. */
+START_TEST(systemd_notify_protocol)
+{
+    struct rend_srv srv;
+    struct sockaddr_un sun;
+    char dir[] = "/tmp/rend-notify-XXXXXX";
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify", dir);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+    it_start(&srv, NULL);
+    unsetenv("NOTIFY_SOCKET");
+    ck_assert_str_eq(next_notice(fd), "READY=1");
+    kill(srv.pid, SIGHUP);
+    ck_assert_str_eq(next_notice(fd), "RELOADING=1");
+    ck_assert_str_eq(next_notice(fd), "READY=1");
+    kill(srv.pid, SIGTERM);
+    ck_assert_str_eq(next_notice(fd), "STOPPING=1");
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    close(fd);
+    unlink(sun.sun_path);
+    rmdir(dir);
+}
+END_TEST
+#endif
+
 int
 main(void)
 {
@@ -300,6 +351,9 @@ main(void)
     tcase_add_test(tc, memory_flag_sizes_the_l1);
     tcase_add_test(tc, listen_flag_sets_addresses);
     tcase_add_test(tc, flush_disabled_flag);
+#ifdef HAVE_LIBSYSTEMD
+    tcase_add_test(tc, systemd_notify_protocol);
+#endif
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
