@@ -733,6 +733,9 @@ rend_main(int argc, char **argv)
     rend_gen_put(current);
     free(compat_text);
     rend_plugin_set_dir(NULL);
+    for (unsigned i = 0; i < cli_naddrs; i++) {
+        free(cli_addrs[i]);
+    }
     rend_log(REND_LOG_INFO, "bye");
     return 0;
 }
