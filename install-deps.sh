@@ -1,12 +1,14 @@
 #!/bin/sh
-# install-deps.sh: install the Debian packages rend needs to build and test,
-# skipping those already installed, and the npm modules of the client tests
-# (tests/clients/node_modules, from tests/clients/package-lock.json).  Run as
-# root (or with sudo).
+# install-deps.sh: install the Debian packages rend needs to build and test
+# (debian/control's Build-Depends, the real clients the tests drive, and the
+# tools to build and check the .deb), skipping those already installed, and
+# the npm modules of the client tests (tests/clients/node_modules, from
+# tests/clients/package-lock.json).  Run as root (or with sudo).
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config libev-dev
 libluajit-5.1-dev liblmdb-dev lmdb-utils librocksdb-dev check memcached
-libmemcached-tools libmemcached-dev
+libmemcached-tools libmemcached-dev libsystemd-dev groff-base
+debhelper lintian
 python3-pymemcache python3-memcache ruby-dalli libcache-memcached-fast-perl"
 missing=""
 for p in $PKGS; do

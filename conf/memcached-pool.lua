@@ -3,7 +3,7 @@
 -- libmemcached's weighted ketama; every key is written to 2 servers
 -- (replicas = 2) so losing one server loses no data, and a read that
 -- misses on a replica that came back empty tries the next one.
---   rend -c conf/memcached-pool.lua
+--   rend --config conf/memcached-pool.lua
 local pool = handler "memcached" {
     name = "pool",
     servers = env("REND_POOL",

@@ -8,7 +8,7 @@
 --     refresh keys L1 already holds).
 -- Start memcached first, e.g.
 --   memcached -u memcached -s /run/memcached/memcached.sock -a 0770 -m 8192
---   rend -c conf/rend-production.lua
+--   rend --config conf/rend-production.lua
 -- The slab size must match the memcached slab class chosen for the chunks
 -- (1184 is a class with memcached's default -f 1.25 -n 48).
 local l1 = handler "memcached" {

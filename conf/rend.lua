@@ -1,5 +1,5 @@
 -- rend.lua: the default config, embedded in the rend binary
--- (`rend --print-config` prints it; `rend -c FILE` replaces it).
+-- (`rend --print-config` prints it; `rend --config FILE` replaces it).
 --
 -- A persistent cache with no server to install: an in-process L1 in front
 -- of an LMDB L2 under ./data (or $REND_DATA), on 127.0.0.1:11211.  L2 is

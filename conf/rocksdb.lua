@@ -4,7 +4,7 @@
 -- a miss.  wal_sync = true makes every acknowledged write survive a crash
 -- or power loss (one WAL fsync per group commit); set it to false to trade
 -- the last writes before an OS crash for throughput.
---   rend -c conf/rocksdb.lua
+--   rend --config conf/rocksdb.lua
 local l1 = handler "inmem" {
     name = "l1",
     memory_mb = tonumber(env("REND_MEMORY_MB", "1024")),

@@ -1,6 +1,6 @@
 /*
  * rend_compat.h - Netflix Rend's command-line flags.  When rend runs
- * without -c FILE and any of these is given, they are turned into the
+ * without --config FILE and any of these is given, they are turned into the
  * equivalent Lua config, so an operator can switch from Rend by changing
  * the binary only.
  */

@@ -15,6 +15,10 @@ void rend_log(int level, const char *fmt, ...)
 void rend_log_who(int level, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Look at stderr once (rend_main): under systemd, lines go to the journal
+ * with a "<N>" priority and no timestamp of their own. */
+void rend_log_init(void);
+
 #define rend_log_enabled(level) ((level) <= rend_log_level)
 
 #endif /* REND_LOG_H */

@@ -21,6 +21,9 @@
 #include <sys/un.h>
 
 #include <ev.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "rend_cmd.h"
 #include "rend_compat.h"
@@ -50,7 +53,9 @@ struct listener {
     char *unix_path;
 };
 
-static struct listener listeners[REND_MAX_LISTENERS];
+/* the config's listeners, plus the extra addresses -l gives the first */
+#define MAX_EXTRA_ADDRS 16
+static struct listener listeners[REND_MAX_LISTENERS + MAX_EXTRA_ADDRS];
 static unsigned nlisteners;
 static struct rend_gen *current;
 static const char *config_path;
@@ -58,19 +63,31 @@ static char *compat_text;
 static unsigned cli_threads, cli_max_conns;
 static int cli_port = -1;
 static uint64_t cli_item_max;
+/* -l: the first TCP listener's addresses (NULL: the config's) */
+static char *cli_addrs[MAX_EXTRA_ADDRS + 1];
+static unsigned cli_naddrs;
 
 static void
 usage(FILE *f)
 {
     fprintf(f,
         "Usage: rend [options]\n"
-        "  -c, --config FILE     Lua config (default: the embedded rend.lua)\n"
-        "  -c N                  (a number) connection limit, as memcached's -c\n"
-        "  -m, --max-conns N     connection limit (default %d)\n"
-        "  -p, --port PORT       override the first listener's TCP port (0 = any)\n"
+        "memcached's flags (they override the config's first listener and\n"
+        "settings):\n"
+        "  -p, --port PORT       TCP port of the first listener (0 = any)\n"
+        "  -l, --listen ADDR[,ADDR...]  address(es) of the first listener\n"
+        "  -m, --memory-limit MB memory of the in-process (inmem) L1\n"
+        "  -c, --conn-limit N    connection limit (default %d)\n"
         "  -t, --threads N       worker threads (default: number of cores)\n"
         "  -I, --max-item-size S item size limit, e.g. 1m, 512k (default 1m)\n"
-        "  -v, --verbose         more logging (repeat for more)\n"
+        "  -U, --udp-port 0      accepted (rend has no UDP; only 0)\n"
+        "  -F, --disable-flush-all  refuse flush_all\n"
+        "  -v, --verbose         more logging (-vv for debug)\n"
+        "  -V, --version         print the version and exit\n"
+        "  -h, --help            this text\n"
+        "rend's own flags:\n"
+        "      --config FILE     Lua config (default: the embedded rend.lua)\n"
+        "      --max-conns N     the same as -c\n"
         "      --plugin-dir DIR  where handler plugins are (or $REND_PLUGIN_DIR)\n"
         "      --port-file FILE  write each listener's port (or socket path)\n"
         "      --check-config    load the config, report, and exit\n"
@@ -82,9 +99,49 @@ usage(FILE *f)
         "                        commands, binary opcodes) and exit\n"
         "      --version         print the version and exit\n"
         "  -h, --help            this text\n"
-        "Netflix Rend flags (used when no -c FILE is given):\n"
+        "Netflix Rend flags (used when no --config FILE is given):\n"
         "%s",
         DEFAULT_MAX_CONNS, rend_compat_usage());
+}
+
+/* -l ADDR[,ADDR...] (repeatable); "[::1]" is taken as "::1". */
+static int
+add_listen_addrs(const char *arg)
+{
+    char *copy = strdup(arg), *save = NULL;
+
+    if (copy == NULL) {
+        return -1;
+    }
+    for (char *a = strtok_r(copy, ",", &save); a != NULL;
+         a = strtok_r(NULL, ",", &save)) {
+        size_t n = strlen(a);
+        if (n >= 2 && a[0] == '[' && a[n - 1] == ']') {
+            a[n - 1] = '\0';
+            a++;
+        }
+        if (*a == '\0') {
+            continue;
+        }
+        if (cli_naddrs > MAX_EXTRA_ADDRS) {
+            fprintf(stderr, "rend: -l: at most %d addresses\n",
+                    MAX_EXTRA_ADDRS + 1);
+            free(copy);
+            return -1;
+        }
+        cli_addrs[cli_naddrs] = strdup(a);
+        if (cli_addrs[cli_naddrs] == NULL) {
+            free(copy);
+            return -1;
+        }
+        cli_naddrs++;
+    }
+    free(copy);
+    if (cli_naddrs == 0) {
+        fprintf(stderr, "rend: -l: no address given\n");
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -147,12 +204,11 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static int
-listen_tcp(const struct rend_listen_conf *lc, int port, int *bound_port)
+listen_tcp(const char *host, int port, int *bound_port)
 {
     struct addrinfo hints, *res, *ai;
     char portstr[16];
     int fd = -1, one = 1, rc;
-    const char *host = lc->address;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -244,44 +300,62 @@ open_listeners(struct ev_loop *loop, struct rend_gen *g, const char *port_file)
     }
     for (unsigned i = 0; i < g->nlisteners && i < REND_MAX_LISTENERS; i++) {
         const struct rend_listen_conf *lc = &g->listeners[i];
-        struct listener *l = &listeners[nlisteners];
+        /* -l gives listener 0 one socket per address, all on one port */
+        unsigned naddr = (i == 0 && cli_naddrs > 0 && lc->unix_path == NULL)
+                         ? cli_naddrs : 1;
         int port = 0;
 
-        if (lc->unix_path != NULL) {
-            l->fd = listen_unix(lc);
-            l->unix_path = strdup(lc->unix_path);
-            if (l->fd >= 0 && rend_settings.domain_socket == NULL) {
-                rend_settings.domain_socket = l->unix_path;
+        if (i == 0 && cli_naddrs > 0 && lc->unix_path != NULL) {
+            rend_log(REND_LOG_WARN, "-l ignored: the first listener is the "
+                     "unix socket %s", lc->unix_path);
+        }
+        for (unsigned a = 0; a < naddr; a++) {
+            struct listener *l = &listeners[nlisteners];
+            const char *host = (i == 0 && cli_naddrs > 0) ? cli_addrs[a]
+                               : lc->address;
+            int bound = 0;
+
+            if (lc->unix_path != NULL) {
+                l->fd = listen_unix(lc);
+                l->unix_path = strdup(lc->unix_path);
+                if (l->fd >= 0 && rend_settings.domain_socket == NULL) {
+                    rend_settings.domain_socket = l->unix_path; /* stats */
+                }
+            } else {
+                int want = a > 0 ? port
+                           : (i == 0 && cli_port >= 0) ? cli_port : lc->port;
+                l->fd = listen_tcp(host, want, &bound);
+                if (a == 0) {
+                    port = bound;
+                }
+                if (l->fd >= 0 && rend_settings.tcp_port == 0) {
+                    rend_settings.tcp_port = bound; /* stats settings */
+                    rend_settings.inter = host != NULL ? strdup(host) : NULL;
+                }
             }
-        } else {
-            int want = (i == 0 && cli_port >= 0) ? cli_port : lc->port;
-            l->fd = listen_tcp(lc, want, &port);
-            if (l->fd >= 0 && rend_settings.tcp_port == 0) {
-                rend_settings.tcp_port = port;
-                rend_settings.inter =
-                    lc->address != NULL ? strdup(lc->address) : NULL;
+            if (l->fd < 0) {
+                if (pf != NULL) {
+                    fclose(pf);
+                }
+                return -1;
+            }
+            l->index = i;
+            ev_io_init(&l->io, on_accept, l->fd, EV_READ);
+            l->io.data = l;
+            ev_io_start(loop, &l->io);
+            nlisteners++;
+            if (lc->unix_path != NULL) {
+                rend_log(REND_LOG_INFO, "listening on %s", lc->unix_path);
+            } else {
+                rend_log(REND_LOG_INFO, "listening on %s:%d",
+                         host ? host : "*", bound);
             }
         }
-        if (l->fd < 0) {
-            if (pf != NULL) {
-                fclose(pf);
-            }
-            return -1;
-        }
-        l->index = i;
-        ev_io_init(&l->io, on_accept, l->fd, EV_READ);
-        l->io.data = l;
-        ev_io_start(loop, &l->io);
-        nlisteners++;
-        if (lc->unix_path != NULL) {
-            rend_log(REND_LOG_INFO, "listening on %s", lc->unix_path);
-            if (pf != NULL) {
+        /* one line per config listener: its (first address's) port */
+        if (pf != NULL) {
+            if (lc->unix_path != NULL) {
                 fprintf(pf, "%s\n", lc->unix_path);
-            }
-        } else {
-            rend_log(REND_LOG_INFO, "listening on %s:%d",
-                     lc->address ? lc->address : "*", port);
-            if (pf != NULL) {
+            } else {
                 fprintf(pf, "%d\n", port);
             }
         }
@@ -335,8 +409,19 @@ warn_unapplied_settings(const struct rend_gen *old, const struct rend_gen *g)
     }
 }
 
+/* Tell systemd (Type=notify) where rend is; a no-op elsewhere. */
 static void
-on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+notify(const char *state)
+{
+#ifdef HAVE_LIBSYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+static void
+reload(void)
 {
     char err[1024];
     struct rend_gen *g;
@@ -373,9 +458,18 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 static void
+on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    notify("RELOADING=1");
+    reload();
+    notify("READY=1");
+}
+
+static void
 on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
     rend_log(REND_LOG_INFO, "signal %d: shutting down", w->signum);
+    notify("STOPPING=1");
     ev_break(loop, EVBREAK_ALL);
 }
 
@@ -407,11 +501,16 @@ int rend_main(int argc, char **argv);
 int
 rend_main(int argc, char **argv)
 {
-    enum { O_PLUGIN_DIR = 256, O_PORT_FILE, O_CHECK, O_VERSION, O_PRINT,
-           O_DUMP, O_COUNT, O_VERIFY, O_COMMANDS };
+    enum { O_PLUGIN_DIR = 256, O_PORT_FILE, O_CHECK, O_PRINT,
+           O_DUMP, O_COUNT, O_VERIFY, O_CONFIG, O_COMMANDS };
     static const struct option base[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "max-conns", required_argument, NULL, 'm' },
+        { "config", required_argument, NULL, O_CONFIG },
+        { "max-conns", required_argument, NULL, 'c' },
+        { "conn-limit", required_argument, NULL, 'c' },
+        { "memory-limit", required_argument, NULL, 'm' },
+        { "listen", required_argument, NULL, 'l' },
+        { "udp-port", required_argument, NULL, 'U' },
+        { "disable-flush-all", no_argument, NULL, 'F' },
         { "port", required_argument, NULL, 'p' },
         { "threads", required_argument, NULL, 't' },
         { "max-item-size", required_argument, NULL, 'I' },
@@ -422,7 +521,7 @@ rend_main(int argc, char **argv)
         { "check-config", no_argument, NULL, O_CHECK },
         { "print-config", no_argument, NULL, O_PRINT },
         { "commands", no_argument, NULL, O_COMMANDS },
-        { "version", no_argument, NULL, O_VERSION },
+        { "version", no_argument, NULL, 'V' },
         { "dump", required_argument, NULL, O_DUMP },
         { "count", required_argument, NULL, O_COUNT },
         { "verify", required_argument, NULL, O_VERIFY },
@@ -441,24 +540,62 @@ rend_main(int argc, char **argv)
     memset(&longopts[nbase], 0, sizeof(longopts[0]));
 
     rend_settings.started = 0;
-    while ((opt = getopt_long_only(argc, argv, "c:m:p:t:I:vh", longopts,
-                                   NULL)) != -1) {
+    unsetenv("REND_CLI_MEMORY_MB"); /* only -m sets it */
+    rend_log_init();
+    while ((opt = getopt_long_only(argc, argv, "c:m:l:p:t:I:U:FdvVh",
+                                   longopts, NULL)) != -1) {
         uint32_t n;
         switch (opt) {
-        case 'c':
-            if (rend_parse_u32(optarg, strlen(optarg), &n) == 0) {
-                cli_max_conns = n;
-            } else {
-                config_path = optarg;
-            }
+        case O_CONFIG:
+            config_path = optarg;
             break;
-        case 'm':
-            if (rend_parse_u32(optarg, strlen(optarg), &n) != 0 || n == 0) {
-                fprintf(stderr, "rend: bad connection limit: %s\n", optarg);
+        case 'c':
+            if (rend_parse_u32(optarg, strlen(optarg), &n) != 0) {
+                /* -c FILE was the config before rend took memcached's
+                 * flags: say where it went rather than guess */
+                fprintf(stderr, "rend: -c takes a connection limit (as "
+                        "memcached's -c), not \"%s\"; give the config "
+                        "file with --config FILE\n", optarg);
+                return 2;
+            }
+            if (n == 0 || n > 1048576) {
+                fprintf(stderr, "rend: bad connection limit: %s "
+                        "(1..1048576)\n", optarg);
                 return 2;
             }
             cli_max_conns = n;
             break;
+        case 'm':
+            if (rend_parse_u32(optarg, strlen(optarg), &n) != 0 || n == 0
+                || n > 1048576) {
+                fprintf(stderr, "rend: -m takes the L1 memory in megabytes "
+                        "(1..1048576; the connection limit is -c): %s\n",
+                        optarg);
+                return 2;
+            }
+            /* read by rend/config.lua, in every VM that runs the config,
+             * at start and on each reload */
+            setenv("REND_CLI_MEMORY_MB", optarg, 1);
+            break;
+        case 'l':
+            if (add_listen_addrs(optarg) != 0) {
+                return 2;
+            }
+            break;
+        case 'U':
+            if (rend_parse_u32(optarg, strlen(optarg), &n) != 0 || n != 0) {
+                fprintf(stderr, "rend: -U %s: rend has no UDP listener; "
+                        "only -U 0 is accepted\n", optarg);
+                return 2;
+            }
+            break;
+        case 'F':
+            rend_settings.flush_disabled = 1;
+            break;
+        case 'd':
+            fprintf(stderr, "rend: -d: rend does not daemonize; run it in "
+                    "the foreground (systemd: rend.service)\n");
+            return 2;
         case 'p':
             if (rend_parse_u32(optarg, strlen(optarg), &n) != 0 || n > 65535) {
                 fprintf(stderr, "rend: bad port: %s\n", optarg);
@@ -501,7 +638,7 @@ rend_main(int argc, char **argv)
         case O_PRINT:
             fputs(rend_embedded("rend.lua"), stdout);
             return 0;
-        case O_VERSION:
+        case 'V':
             printf("rend %s\n", PACKAGE_VERSION);
             return 0;
         case O_DUMP: case O_COUNT: case O_VERIFY:
@@ -585,6 +722,7 @@ rend_main(int argc, char **argv)
     ev_signal_start(loop, &sig_hup);
     rend_log(REND_LOG_INFO, "rend %s: %u threads, config %s", PACKAGE_VERSION,
              rend_settings.threads, current->source);
+    notify("READY=1");
 
     ev_run(loop, 0);
 
@@ -611,6 +749,9 @@ rend_main(int argc, char **argv)
     rend_gen_put(current);
     free(compat_text);
     rend_plugin_set_dir(NULL);
+    for (unsigned i = 0; i < cli_naddrs; i++) {
+        free(cli_addrs[i]);
+    }
     rend_log(REND_LOG_INFO, "bye");
     return 0;
 }

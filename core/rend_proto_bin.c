@@ -31,7 +31,7 @@ enum {
     ST_OK = 0x00, ST_NOT_FOUND = 0x01, ST_EXISTS = 0x02, ST_TOO_LARGE = 0x03,
     ST_EINVAL = 0x04, ST_NOT_STORED = 0x05, ST_NON_NUMERIC = 0x06,
     ST_UNKNOWN = 0x81, ST_ENOMEM = 0x82, ST_NOTSUP = 0x83,
-    ST_INTERNAL = 0x84, ST_BUSY = 0x85, ST_TEMP = 0x86,
+    ST_INTERNAL = 0x84, ST_BUSY = 0x85, ST_TEMP = 0x86, ST_AUTH = 0x20,
 };
 
 static uint16_t
@@ -159,6 +159,13 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
         *out = error_req(c, opcode, opaque, REND_ETOOBIG);
         return (int)(HDR + bodylen);
     }
+    if (oi->cmd == REND_CMD_FLUSH && rend_settings.flush_disabled) {
+        REND_STAT_INC(&c->w->st, cmd_flush); /* -F: as memcached */
+        if ((*out = error_req(c, opcode, opaque, REND_EINVAL)) != NULL) {
+            (*out)->status = ST_AUTH;
+        }
+        return (int)(HDR + bodylen);
+    }
     r = rend_req_new(c);
     if (r == NULL) {
         return -1;
@@ -259,6 +266,7 @@ status_text(int ws)
     case ST_NOTSUP: return "Not supported";
     case ST_BUSY: return "Busy";
     case ST_TEMP: return "Temporary failure";
+    case ST_AUTH: return "Auth failure."; /* memcached -F's flush answer */
     default: return "Internal error";
     }
 }

@@ -356,6 +356,19 @@ parse_flush(struct rend_conn *c, int cmd, const struct line *l,
     int64_t e = 0;
     struct rend_req *r;
 
+    if (rend_settings.flush_disabled) { /* -F: as memcached */
+        REND_STAT_INC(&c->w->st, cmd_flush);
+        if (!quiet) {
+            *out = reply(c, "CLIENT_ERROR flush_all not allowed\r\n");
+            return 0;
+        }
+        if ((r = rend_req_new(c)) != NULL) {
+            r->cmd = REND_CMD_NOOP;
+            r->quiet = 1;
+        }
+        *out = r;
+        return 0;
+    }
     if (args > 1) {
         *out = reply(c, S_BAD_REQUEST);
         return 0;

@@ -21,6 +21,7 @@ struct rend_settings {
     unsigned max_conns;       /* -c (connections) */
     uint32_t item_size_max;   /* -I */
     int verbose;              /* -v count */
+    int flush_disabled;       /* -F: flush_all is refused, as memcached -F */
     int64_t started;          /* unix time at start */
     const char *version;      /* reply to version */
     int tcp_port;             /* first TCP listener's bound port (stats) */

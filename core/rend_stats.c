@@ -269,7 +269,7 @@ settings(rend_stats_emit_f *emit, void *ud)
     emit(ud, "auth_enabled_sasl", "no");
     emit(ud, "auth_enabled_ascii", "no");
     rend_stat_u64(emit, ud, "item_size_max", rend_settings.item_size_max);
-    emit(ud, "flush_enabled", "yes");
+    emit(ud, "flush_enabled", rend_settings.flush_disabled ? "no" : "yes");
     emit(ud, "dump_enabled", "yes");
     emit(ud, "plugin_dir", rend_plugin_dir());
 }

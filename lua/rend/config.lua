@@ -225,6 +225,17 @@ function M.listen(l)
     if #R.listeners >= MAX_LISTENERS then
         fail("listen: at most " .. MAX_LISTENERS .. " listeners", 2)
     end
+    -- rend -m MB: the memory of the first listener's in-process L1
+    local mb = os.getenv("REND_CLI_MEMORY_MB")
+    if mb ~= nil and #R.listeners == 0 then
+        local d = l.routes.default
+        local hs = d.strategy == "lua" and {} or { d.l1 }
+        for _, h in ipairs(hs) do
+            if h.plugin == "inmem" then
+                h.options.memory_mb = mb
+            end
+        end
+    end
     local file, line = where(2)
     l.file, l.line = file, line
     R.listeners[#R.listeners + 1] = l

@@ -70,7 +70,7 @@ run_l2() {
     esac
     rm -rf "$data" "$pf"
     env REND_PLUGIN_DIR="$REND_PLUGIN_DIR" REND_DATA="$data" "$mode" \
-        taskset -c "$SERVER_CPU" "$REND" -c "$conf" -p 0 --port-file "$pf" \
+        taskset -c "$SERVER_CPU" "$REND" --config "$conf" -p 0 --port-file "$pf" \
         -t "$THREADS" &
     rend_pid=$!
     for _ in $(seq 200); do

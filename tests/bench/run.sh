@@ -121,7 +121,7 @@ start_rend() {
     shift 2
     rm -f "$pf"
     env REND_PLUGIN_DIR="$REND_PLUGIN_DIR" "$@" taskset -c "$SERVER_CPU" \
-        "$REND" -c "$conf" -p 0 --port-file "$pf" -t "$THREADS" &
+        "$REND" --config "$conf" -p 0 --port-file "$pf" -t "$THREADS" &
     pid=$!
     server_pids+=("$pid")
     wait_file "$pf" || return 1

@@ -58,7 +58,7 @@ local l1 = handler "memcached" { name = "l1", servers = "$sock",
                                  chunked = $1 }
 listen { address = "127.0.0.1", port = 0, routes = { default = l1only(l1) } }
 EOF
-    "$rend" --plugin-dir "$plugins" -c "$tmp/rend.lua" -p 0 \
+    "$rend" --plugin-dir "$plugins" --config "$tmp/rend.lua" -p 0 \
         --port-file "$tmp/port" -t 2 2>"$tmp/rend.log" &
     rend_pid=$!
     wait_for "$tmp/port"

@@ -38,14 +38,14 @@ START_TEST(sigterm_with_clients_connected)
 }
 END_TEST
 
-/* rend -p 0 -c conf must fail and name conf:line on stderr. */
+/* rend -p 0 --config conf must fail and name conf:line on stderr. */
 static void
 expect_config_error(const char *conf, int check_only)
 {
     char path[1024], want[1100];
     const char *base = strrchr(conf, '/') + 1;
-    const char *args_run[] = { "-p", "0", "-c", path, NULL };
-    const char *args_check[] = { "--check-config", "-c", path, NULL };
+    const char *args_run[] = { "-p", "0", "--config", path, NULL };
+    const char *args_check[] = { "--check-config", "--config", path, NULL };
     char *err = NULL;
     const char *at;
     int rc;
@@ -84,7 +84,7 @@ END_TEST
 START_TEST(check_config_accepts_good_configs)
 {
     char path[1024];
-    const char *args[] = { "--check-config", "-c", path, NULL };
+    const char *args[] = { "--check-config", "--config", path, NULL };
     const char *dflt[] = { "--check-config", NULL };
     char *err = NULL;
 

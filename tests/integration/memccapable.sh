@@ -66,9 +66,9 @@ fail=0
 for conf in $confs; do
     case $conf in
     default) start ;;
-    inmem) start -c "$SRCDIR/conf/inmem.lua" ;;
-    memcached) start -c "$dir/mc-false.lua" ;;
-    memcached-chunked) start -c "$dir/mc-true.lua" ;;
+    inmem) start --config "$SRCDIR/conf/inmem.lua" ;;
+    memcached) start --config "$dir/mc-false.lua" ;;
+    memcached-chunked) start --config "$dir/mc-true.lua" ;;
     esac
     for mode in -a -b; do
         if timeout 60 "$MEMCCAPABLE" -h 127.0.0.1 -p "$port" $mode \

@@ -202,7 +202,7 @@ rend_srv_start(struct rend_srv *s, const char *conf, const char *const *extra)
     argv[n++] = (char *)"--port-file";
     argv[n++] = pf;
     if (conf != NULL) {
-        argv[n++] = (char *)"-c";
+        argv[n++] = (char *)"--config";
         argv[n++] = (char *)conf;
     }
     for (int i = 0; extra != NULL && extra[i] != NULL && n < MAX_ARGS - 1;

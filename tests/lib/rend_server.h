@@ -23,7 +23,7 @@ struct rend_srv {
 };
 
 /* Start $REND_BIN (default ../core/rend) with plugin dir $REND_PLUGIN_DIR,
- * `-p 0 --port-file DIR/port`, then `-c conf` when conf is not NULL, then
+ * `-p 0 --port-file DIR/port`, then `--config conf` when conf is not NULL, then
  * the NULL-terminated extra args (NULL = none).  Waits up to 10 s for the
  * port file and fills s.  Returns 0, or -1 with a message on stderr (the
  * child, if any, is reaped).  Stop with rend_srv_stop. */

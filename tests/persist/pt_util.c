@@ -137,7 +137,7 @@ pt_inst_cleanup(struct pt_inst *i)
 int
 pt_inst_verify(struct pt_inst *i, char **err)
 {
-    const char *args[] = { "--verify", "l2", "-c", i->conf, NULL };
+    const char *args[] = { "--verify", "l2", "--config", i->conf, NULL };
 
     setenv("REND_DATA", i->data, 1);
     return rend_srv_run(args, 120000, err);

@@ -50,7 +50,7 @@ void pt_inst_kill9(struct pt_inst *i);
 /* Stop rend if running and remove the data dir. */
 void pt_inst_cleanup(struct pt_inst *i);
 
-/* Run `rend --verify l2 -c CONF` on the stopped instance; returns its
+/* Run `rend --verify l2 --config CONF` on the stopped instance; returns its
  * exit code, *err (may be NULL) gets its stderr (caller frees). */
 int pt_inst_verify(struct pt_inst *i, char **err);
 

@@ -1,7 +1,7 @@
 -- proxy-chunked.lua (bench): as proxy.lua, but the memcached plugin stores
 -- values in Rend's chunked layout (chunked = true), so every value becomes
 -- a metadata item plus ~1 KB chunks in one memcached on a unix socket.
---   REND_MC_SERVERS=/path/mc.sock rend -c tests/bench/conf/proxy-chunked.lua
+--   REND_MC_SERVERS=/path/mc.sock rend --config tests/bench/conf/proxy-chunked.lua
 local mc = handler "memcached" {
     name = "l1",
     servers = env("REND_MC_SERVERS", "/tmp/memcached.sock"),

@@ -1,7 +1,7 @@
 -- proxy.lua (bench): rend as a proxy in front of one memcached on a unix
 -- socket, through the memcached plugin (L1 only).  rend listens on
 -- REND_UNIX (a unix socket) when it is set, else on TCP.
---   REND_MC_SERVERS=/path/mc.sock rend -c tests/bench/conf/proxy.lua
+--   REND_MC_SERVERS=/path/mc.sock rend --config tests/bench/conf/proxy.lua
 local mc = handler "memcached" {
     name = "l1",
     servers = env("REND_MC_SERVERS", "/tmp/memcached.sock"),
