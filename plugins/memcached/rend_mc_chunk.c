@@ -13,6 +13,8 @@
  * append/prepend/incr/decr are read-modify-write guarded by the metadata's
  * cas (retried on a race).  Every op runs on its worker thread; the chunk
  * reads of one get are one pipelined round trip after the meta read.
+ * Ops that change a key run one at a time per key and worker, in arrival
+ * order (see "per-key ordering"), so pipelined writes apply in order.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -34,7 +36,7 @@ struct meta {
     unsigned char token[TOKEN_LEN];
 };
 
-struct cop {
+struct rend_mc_cop {
     struct rend_mc_thr *t;
     struct rend_op *op;
     unsigned srv;
@@ -57,6 +59,13 @@ struct cop {
     int chunks_queued;         /* set: the chunk batch follows the meta */
     int starting, result;
     int raw;                   /* every piece key goes on the wire raw */
+    /* Per-key ordering (see keyq_*): an op that changes a key owns it in
+     * t->keyq until it completes; later ones on that key wait in order. */
+    uint32_t khash;
+    int owner;                 /* in t->keyq */
+    struct rend_mc_cop *hnext; /* bucket chain (owners) */
+    struct rend_mc_cop *whead, *wtail; /* owner: ops waiting for the key */
+    struct rend_mc_cop *wnext; /* waiter: next in the owner's queue */
     unsigned char seen_inline[SEEN_INLINE];
 };
 
@@ -102,7 +111,7 @@ meta_decode(struct meta *m, const unsigned char *b)
 
 /* Points p->seen at n zeroed marks.  0 or REND_ENOMEM. */
 static int
-seen_reset(struct cop *p, size_t n)
+seen_reset(struct rend_mc_cop *p, size_t n)
 {
     if (p->seen != p->seen_inline) {
         free(p->seen);
@@ -116,7 +125,7 @@ seen_reset(struct cop *p, size_t n)
 }
 
 static void
-cop_free(struct cop *p)
+cop_free(struct rend_mc_cop *p)
 {
     free(p->tmp);
     if (p->seen != p->seen_inline) {
@@ -125,24 +134,120 @@ cop_free(struct cop *p)
     rend_mc_pool_put(&p->t->cops, p);
 }
 
-/* Completes the op with st (synchronously while the op call runs). */
-static void
-end(struct cop *p, int st)
+/* ---- per-key ordering ----
+ * The core issues one connection's writes without waiting for the earlier
+ * ones (handler.h: a handler applies them in issue order).  A plain op is
+ * one memcached command, ordered by the backend connection; a chunked op
+ * is several round trips (meta, then chunks; append is read-modify-write),
+ * so a later op on the same key would interleave with it.  So every op but
+ * GET takes its key in the worker's table: when the key is taken it waits
+ * in the owner's queue and starts, in arrival order, once the ops before
+ * it have completed.  Different keys still run concurrently. */
+
+static uint32_t
+key_hash(const char *k, size_t n)
 {
-    struct rend_op *op = p->op;
+    uint32_t h = 2166136261u;  /* FNV-1a */
+
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)k[i]) * 16777619u;
+    }
+    return h;
+}
+
+static struct rend_mc_cop **
+keyq_bucket(struct rend_mc_thr *t, uint32_t h)
+{
+    return &t->keyq[h & (REND_MC_KEYQ_BUCKETS - 1)];
+}
+
+/* The op that owns p's key, or NULL. */
+static struct rend_mc_cop *
+keyq_owner(const struct rend_mc_cop *p)
+{
+    const struct rend_op *op = p->op;
+
+    for (struct rend_mc_cop *o = *keyq_bucket(p->t, p->khash); o != NULL;
+         o = o->hnext) {
+        if (o->khash == p->khash && o->op->nkey == op->nkey
+            && memcmp(o->op->key, op->key, op->nkey) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static void
+keyq_own(struct rend_mc_cop *p)
+{
+    struct rend_mc_cop **b = keyq_bucket(p->t, p->khash);
+
+    p->hnext = *b;
+    *b = p;
+    p->owner = 1;
+}
+
+/* p (which owns its key, or not) is complete: passes the key to the first
+ * waiter, which it returns (not started yet), or NULL. */
+static struct rend_mc_cop *
+keyq_release(struct rend_mc_cop *p)
+{
+    struct rend_mc_cop **pp, *n;
+
+    if (!p->owner) {
+        return NULL;
+    }
+    for (pp = keyq_bucket(p->t, p->khash); *pp != p; pp = &(*pp)->hnext) {
+    }
+    *pp = p->hnext;
+    p->owner = 0;
+    n = p->whead;
+    if (n == NULL) {
+        return NULL;
+    }
+    n->whead = n->wnext;
+    n->wtail = n->whead != NULL ? p->wtail : NULL;
+    n->wnext = NULL;
+    keyq_own(n);
+    return n;
+}
+
+static int run(struct rend_mc_cop *p);
+
+/* Completes p with st for the core, then starts the ops that waited for
+ * its key, completing those that finish at once, until one is pending. */
+static void
+finish(struct rend_mc_cop *p, int st)
+{
     const struct rend_host *h = p->t->inst->host;
 
+    while (p != NULL) {
+        struct rend_mc_cop *next = keyq_release(p);
+        struct rend_op *op = p->op;
+
+        cop_free(p);
+        h->done(op, st);
+        p = next;
+        if (p != NULL && (st = run(p)) == REND_PENDING) {
+            return;
+        }
+    }
+}
+
+/* Completes the op with st (synchronously while the op call runs). */
+static void
+end(struct rend_mc_cop *p, int st)
+{
     if (p->starting) {
         p->result = st;
         p->starting = 0;
         return;
     }
-    cop_free(p);
-    h->done(op, st);
+    finish(p, st);
 }
 
 static struct rend_mc_conn *
-conn(struct cop *p, int *err)
+conn(struct rend_mc_cop *p, int *err)
 {
     *err = REND_EIO;
     return rend_mc_conn_get(p->t, p->srv, p->keyhash, err);
@@ -154,7 +259,7 @@ conn(struct cop *p, int *err)
  * write cursor (the caller sets b->len when done) and *b64 (the command
  * needs the `b` flag), or NULL (no memory, or the key cannot be sent). */
 static char *
-start_cmd(struct rend_mc_buf *b, struct cop *p, const char *verb, uint32_t i,
+start_cmd(struct rend_mc_buf *b, struct rend_mc_cop *p, const char *verb, uint32_t i,
           size_t extra, int *b64)
 {
     struct rend_mc_wkey w;
@@ -210,7 +315,7 @@ ignore_reply(void *ud, int err, const struct rend_mc_reply *r)
 
 /* mg <key>-meta; with_ttl adds T (gat); cb gets the reply. */
 static int
-send_meta_get(struct cop *p, int with_ttl, rend_mc_reply_f *cb)
+send_meta_get(struct rend_mc_cop *p, int with_ttl, rend_mc_reply_f *cb)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -244,7 +349,7 @@ send_meta_get(struct cop *p, int with_ttl, rend_mc_reply_f *cb)
 /* Decodes a meta reply into p; 1 = valid metadata, 0 = miss/invalid,
  * < 0 = failure. */
 static int
-take_meta(struct cop *p, int err, const struct rend_mc_reply *r)
+take_meta(struct rend_mc_cop *p, int err, const struct rend_mc_reply *r)
 {
     struct rend_mc_inst *in = p->t->inst;
 
@@ -277,7 +382,7 @@ take_meta(struct cop *p, int err, const struct rend_mc_reply *r)
 /* mg every chunk quietly (+ mn).  with_value: v (copy into p->dst);
  * with_ttl: T. */
 static int
-send_chunk_reads(struct cop *p, int with_value, int with_ttl,
+send_chunk_reads(struct rend_mc_cop *p, int with_value, int with_ttl,
                  rend_mc_reply_f *cb)
 {
     int err, b64;
@@ -322,7 +427,7 @@ send_chunk_reads(struct cop *p, int with_value, int with_ttl,
 
 /* Accounts one reply of a chunk batch; returns 1 at the batch end. */
 static int
-chunk_account(struct cop *p, int err, const struct rend_mc_reply *r)
+chunk_account(struct rend_mc_cop *p, int err, const struct rend_mc_reply *r)
 {
     if (err != 0) {
         p->err = err;
@@ -369,7 +474,7 @@ chunk_account(struct cop *p, int err, const struct rend_mc_reply *r)
 /* ---- step: write metadata and chunks ---- */
 
 static void
-new_meta(struct cop *p, const char *value, size_t n, uint32_t flags,
+new_meta(struct rend_mc_cop *p, const char *value, size_t n, uint32_t flags,
          int64_t exptime)
 {
     p->m.len = (uint32_t)n;
@@ -390,7 +495,7 @@ new_meta(struct cop *p, const char *value, size_t n, uint32_t flags,
 
 /* ms <key>-meta with mode (S/E/R) and cas (0 = none). */
 static int
-send_meta_store(struct cop *p, char mode, uint64_t cas, rend_mc_reply_f *cb)
+send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas, rend_mc_reply_f *cb)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -438,7 +543,7 @@ static void chunk_write_reply(void *ud, int err,
 
 /* ms every chunk quietly (+ mn), one round trip. */
 static int
-send_chunk_writes(struct cop *p)
+send_chunk_writes(struct rend_mc_cop *p)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -493,7 +598,7 @@ send_chunk_writes(struct cop *p)
 }
 
 static void
-forget_meta(struct cop *p)
+forget_meta(struct rend_mc_cop *p)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -517,7 +622,7 @@ forget_meta(struct cop *p)
 static void
 chunk_write_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int st;
 
     if (err != 0) {
@@ -544,7 +649,7 @@ chunk_write_reply(void *ud, int err, const struct rend_mc_reply *r)
 }
 
 static int
-store_status(const struct cop *p, int err, const struct rend_mc_reply *r)
+store_status(const struct rend_mc_cop *p, int err, const struct rend_mc_reply *r)
 {
     if (err != 0) {
         return err;
@@ -567,7 +672,7 @@ store_status(const struct cop *p, int err, const struct rend_mc_reply *r)
 static void
 set_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
 
     p->meta_st = store_status(p, err, r);
     if (p->meta_st == REND_OK) {
@@ -582,7 +687,7 @@ set_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 cond_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int rc;
 
     p->meta_st = store_status(p, err, r);
@@ -607,7 +712,7 @@ cond_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 get_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     struct rend_op *op = p->op;
 
     if (!chunk_account(p, err, r)) {
@@ -633,7 +738,7 @@ get_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 get_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     struct rend_op *op = p->op;
     const struct rend_host *h = p->t->inst->host;
     int rc = take_meta(p, err, r);
@@ -665,7 +770,7 @@ get_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 touch_meta_written(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int st = store_status(p, err, r);
 
     if (st == REND_EXISTS) {
@@ -679,7 +784,7 @@ touch_meta_written(void *ud, int err, const struct rend_mc_reply *r)
 static void
 touch_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int rc;
 
     if (!chunk_account(p, err, r)) {
@@ -704,7 +809,7 @@ touch_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 touch_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int rc = take_meta(p, err, r);
 
     if (rc <= 0) {
@@ -722,7 +827,7 @@ touch_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 delete_batch_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
 
     if (err != 0) {
         end(p, err);
@@ -742,7 +847,7 @@ delete_batch_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int b64;
     char *w;
     struct rend_mc_conn *c;
@@ -795,7 +900,7 @@ delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r);
 
 static int
-rmw_start(struct cop *p)
+rmw_start(struct rend_mc_cop *p)
 {
     return send_meta_get(p, 0, rmw_meta_reply);
 }
@@ -803,7 +908,7 @@ rmw_start(struct cop *p)
 static void
 rmw_meta_written(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int st = store_status(p, err, r);
     int rc;
 
@@ -838,7 +943,7 @@ rmw_meta_written(void *ud, int err, const struct rend_mc_reply *r)
 }
 
 static int
-modify(struct cop *p)
+modify(struct rend_mc_cop *p)
 {
     struct rend_op *op = p->op;
     size_t n = p->ntmp;
@@ -888,7 +993,7 @@ modify(struct cop *p)
 static void
 rmw_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     uint64_t cas = p->meta_cas;
     int64_t exp;
     int rc;
@@ -923,7 +1028,7 @@ rmw_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int rc = take_meta(p, err, r);
 
     if (rc <= 0) {
@@ -962,7 +1067,7 @@ rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 /* ---- entry ---- */
 
 static int
-start_write(struct cop *p)
+start_write(struct rend_mc_cop *p)
 {
     struct rend_op *op = p->op;
     int64_t now = p->t->inst->host->now();
@@ -990,6 +1095,45 @@ start_write(struct cop *p)
                            cond_meta_reply);
 }
 
+/* Starts p's first step.  Returns REND_PENDING, or p's final status when
+ * it completed at once (p is then still to be released and freed). */
+static int
+run(struct rend_mc_cop *p)
+{
+    int rc;
+
+    p->starting = 1;
+    p->result = REND_PENDING;
+    switch (p->op->code) {
+    case REND_OP_GET:
+        rc = send_meta_get(p, 0, get_meta_reply);
+        break;
+    case REND_OP_GAT:
+        rc = send_meta_get(p, 1, get_meta_reply);
+        break;
+    case REND_OP_TOUCH:
+        rc = send_meta_get(p, 0, touch_meta_reply);
+        break;
+    case REND_OP_DELETE:
+        rc = send_meta_get(p, 0, delete_meta_reply);
+        break;
+    case REND_OP_APPEND:
+    case REND_OP_PREPEND:
+    case REND_OP_INCR:
+    case REND_OP_DECR:
+        rc = rmw_start(p);
+        break;
+    default:
+        rc = start_write(p);
+        break;
+    }
+    if (p->starting == 0) {
+        return p->result;
+    }
+    p->starting = 0;
+    return rc != 0 ? rc : REND_PENDING;
+}
+
 /* See rend_mc.h. */
 int
 rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
@@ -997,7 +1141,7 @@ rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
     struct rend_mc_inst *in = t->inst;
     struct rend_mc_wkey w;
     char suffix[2 + REND_MC_NUM_MAX];
-    struct cop *p;
+    struct rend_mc_cop *p;
     size_t cv, ns;
     int rc;
 
@@ -1023,7 +1167,7 @@ rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
     if (p == NULL) {
         return REND_ENOMEM;
     }
-    memset(p, 0, offsetof(struct cop, seen_inline));
+    memset(p, 0, offsetof(struct rend_mc_cop, seen_inline));
     p->seen = p->seen_inline;
     p->t = t;
     p->op = op;
@@ -1032,40 +1176,32 @@ rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
     p->chunk_size = (uint32_t)(cv - TOKEN_LEN);
     rend_mc_route(in, op->key, op->nkey, &p->srv, 1, &p->keyhash);
     p->ttl = rend_mc_ttl(op->exptime, in->host->now());
-    p->starting = 1;
-    p->result = REND_PENDING;
-    switch (op->code) {
-    case REND_OP_GET:
-        rc = send_meta_get(p, 0, get_meta_reply);
-        break;
-    case REND_OP_GAT:
-        rc = send_meta_get(p, 1, get_meta_reply);
-        break;
-    case REND_OP_TOUCH:
-        rc = send_meta_get(p, 0, touch_meta_reply);
-        break;
-    case REND_OP_DELETE:
-        rc = send_meta_get(p, 0, delete_meta_reply);
-        break;
-    case REND_OP_APPEND:
-    case REND_OP_PREPEND:
-    case REND_OP_INCR:
-    case REND_OP_DECR:
-        rc = rmw_start(p);
-        break;
-    default:
-        rc = start_write(p);
-        break;
+    p->khash = key_hash(op->key, op->nkey);
+    if (op->code != REND_OP_GET) {
+        struct rend_mc_cop *o = keyq_owner(p);
+        if (o != NULL) {
+            /* wait for the ops before it on this key */
+            if (o->wtail != NULL) {
+                o->wtail->wnext = p;
+            } else {
+                o->whead = p;
+            }
+            o->wtail = p;
+            return REND_PENDING;
+        }
+        keyq_own(p);
     }
-    if (p->starting == 0) {
-        rc = p->result;
+    rc = run(p);
+    if (rc != REND_PENDING) {
+        struct rend_mc_cop *next = keyq_release(p);
         cop_free(p);
-        return rc;
+        if (next != NULL) {
+            /* (cannot happen: nothing queued while it ran) */
+            int st = run(next);
+            if (st != REND_PENDING) {
+                finish(next, st);
+            }
+        }
     }
-    p->starting = 0;
-    if (rc != 0) {
-        cop_free(p);
-        return rc;
-    }
-    return REND_PENDING;
+    return rc;
 }

@@ -351,6 +351,89 @@ START_TEST(test_ops)
 }
 END_TEST
 
+/* Ops on one key issued back to back (as the core issues a connection's
+ * pipelined writes) take effect in issue order, as on memcached: each
+ * multi-step op (meta then chunks, read-modify-write) completes before the
+ * next one on its key starts.  Sizes cross chunk boundaries. */
+START_TEST(test_pipelined_same_key)
+{
+    struct rend_th *th = open_chunked();
+    size_t cs = chunk_data("pk");
+    enum { N = 16 };
+    struct rend_op ops[N], *pops[N];
+    int st[N];
+    char *a = malloc(3 * cs), *b = malloc(3 * cs), *want;
+    size_t nwant = 0;
+
+    memset(a, 'a', 3 * cs);
+    memset(b, 'b', 3 * cs);
+    for (int round = 0; round < 20; round++) {
+        int i = 0;
+        /* set, touch, append, prepend, touch, delete, touch, add, append,
+         * replace, get, incr on a counter set just before */
+        rend_th_op_init(&ops[i++], REND_OP_SET, "pk", a, cs, 5, 0);
+        rend_th_op_init(&ops[i++], REND_OP_TOUCH, "pk", NULL, 0, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_APPEND, "pk", b, 2 * cs + 7, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_PREPEND, "pk", a, 1, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_TOUCH, "pk", NULL, 0, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_DELETE, "pk", NULL, 0, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_TOUCH, "pk", NULL, 0, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_APPEND, "pk", b, 1, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_ADD, "pk", a, 0, 9, 0);
+        rend_th_op_init(&ops[i++], REND_OP_APPEND, "pk", b, cs, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_APPEND, "pk", a, 2, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_REPLACE, "pk", b, 3 * cs - 1, 4,
+                        0);
+        rend_th_op_init(&ops[i++], REND_OP_PREPEND, "pk", a, cs + 1, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_SET, "pn", "41", 2, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_INCR, "pn", NULL, 0, 0, 0);
+        ops[i - 1].delta = 1;
+        rend_th_op_init(&ops[i++], REND_OP_INCR, "pn", NULL, 0, 0, 0);
+        ops[i - 1].delta = 100;
+        ck_assert_int_eq(i, N);
+        for (i = 0; i < N; i++) {
+            pops[i] = &ops[i];
+        }
+        rend_th_run_many(th, pops, N, st);
+        {
+            static const int exp[N] = {
+                REND_OK, REND_OK, REND_OK, REND_OK, REND_OK, REND_OK,
+                REND_NOT_FOUND, REND_NOT_STORED, REND_OK, REND_OK, REND_OK,
+                REND_OK, REND_OK, REND_OK, REND_OK, REND_OK
+            };
+            for (i = 0; i < N; i++) {
+                ck_assert_msg(st[i] == exp[i], "round %d op %d: %d, not %d",
+                              round, i, st[i], exp[i]);
+            }
+        }
+        ck_assert_uint_eq(ops[14].out_number, 42);
+        ck_assert_uint_eq(ops[15].out_number, 142);
+        for (i = 0; i < N; i++) {
+            rend_th_op_fini(&ops[i]);
+        }
+        /* the last write wins: a (cs + 1) + b (3 cs - 1), flags 4 */
+        nwant = 4 * cs;
+        want = malloc(nwant);
+        memset(want, 'a', cs + 1);
+        memset(want + cs + 1, 'b', 3 * cs - 1);
+        rend_th_op_init(&ops[0], REND_OP_GET, "pk", NULL, 0, 0, 0);
+        ck_assert_int_eq(rend_th_run(th, &ops[0]), REND_OK);
+        ck_assert_uint_eq(ops[0].out_nvalue, nwant);
+        ck_assert_uint_eq(ops[0].out_flags, 4);
+        for (size_t j = 0; j < nwant; j++) {
+            ck_assert_msg(ops[0].out_value[j] == want[j],
+                          "round %d: byte %zu of %zu is %c", round, j, nwant,
+                          ops[0].out_value[j]);
+        }
+        rend_th_op_fini(&ops[0]);
+        free(want);
+    }
+    free(a);
+    free(b);
+    rend_th_close(th);
+}
+END_TEST
+
 START_TEST(test_throughput)
 {
     struct rend_th *th = open_chunked();
@@ -409,6 +492,7 @@ main(void)
     tcase_add_test(tc, test_wire_layout);
     tcase_add_test(tc, test_concurrent_writers);
     tcase_add_test(tc, test_ops);
+    tcase_add_test(tc, test_pipelined_same_key);
     tcase_add_test(tc, test_throughput);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
