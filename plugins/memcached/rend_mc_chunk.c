@@ -15,6 +15,15 @@
  * reads of one get are one pipelined round trip after the meta read.
  * Ops that change a key run one at a time per key and worker, in arrival
  * order (see "per-key ordering"), so pipelined writes apply in order.
+ *
+ * Long keys (an extension: Rend's names limit keys to about 245 bytes):
+ * when "<key>-meta" or the last "<key>-<i>" would pass memcached's 250
+ * bytes, the pieces are named "~rend~<md5(key) in hex>-meta" / "-<i>"
+ * instead, the chunk size follows that name's length, and the metadata
+ * value is Rend's 40 bytes followed by the full key.  A read checks it:
+ * metadata of another key under the name (a digest collision, or a plain
+ * key spelled like a digest name) is a miss, never that key's value, and
+ * delete/touch/append leave it alone.  Shorter keys keep Rend's layout.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -30,6 +39,10 @@
 #define PIECE_META UINT32_MAX      /* piece number of <key>-meta */
 #define CMD_ROOM (64 + 6 * REND_MC_NUM_MAX)  /* a command line minus key */
 #define RAW_SUFFIX_MAX 11          /* "-" and a 32-bit number */
+/* Digest names: "~rend~" and the key's MD5 in hex, for a key whose
+ * "<key>-meta" / "<key>-<i>" would not fit memcached's 250 bytes. */
+#define DIGEST_TAG "~rend~"
+#define DIGEST_NAME_LEN (sizeof(DIGEST_TAG) - 1 + 32)
 
 struct meta {
     uint32_t len, flags, nchunks, chunksize, instime, exptime;
@@ -59,6 +72,11 @@ struct rend_mc_cop {
     int chunks_queued;         /* set: the chunk batch follows the meta */
     int starting, result;
     int raw;                   /* every piece key goes on the wire raw */
+    int digest;                /* pieces are named after dname */
+    int foreign;               /* the metadata read is another key's */
+    const char *base;          /* raw: what piece names start with */
+    size_t nbase;
+    char dname[DIGEST_NAME_LEN];
     /* Per-key ordering (see keyq_*): an op that changes a key owns it in
      * t->keyq until it completes; later ones on that key wait in order. */
     uint32_t khash;
@@ -272,7 +290,7 @@ start_cmd(struct rend_mc_buf *b, struct rend_mc_cop *p, const char *verb, uint32
     }
     c = rend_mc_put(b->data + b->len, verb, 3);
     if (p->raw) {
-        c = rend_mc_put(c, p->op->key, p->op->nkey);
+        c = rend_mc_put(c, p->base, p->nbase);
         if (i == PIECE_META) {
             c = REND_MC_PUTS(c, "-meta");
         } else {
@@ -346,6 +364,14 @@ send_meta_get(struct rend_mc_cop *p, int with_ttl, rend_mc_reply_f *cb)
     return 0;
 }
 
+/* Bytes of p's metadata value: Rend's 40, then the full key when the
+ * pieces have digest names. */
+static size_t
+meta_len(const struct rend_mc_cop *p)
+{
+    return META_LEN + (p->digest ? p->op->nkey : 0);
+}
+
 /* Decodes a meta reply into p; 1 = valid metadata, 0 = miss/invalid,
  * < 0 = failure. */
 static int
@@ -362,7 +388,13 @@ take_meta(struct rend_mc_cop *p, int err, const struct rend_mc_reply *r)
     if (r->kind != REND_MC_R_VA) {
         return rend_mc_reply_error(r);
     }
-    if (r->nvalue != META_LEN) {
+    if (r->nvalue != meta_len(p)
+        || (p->digest
+            && memcmp(r->value + META_LEN, p->op->key, p->op->nkey) != 0)) {
+        /* a digest name's metadata carries the full key: another key's
+         * (a digest collision) is a miss, and so is one of those under
+         * a plain name */
+        p->foreign = p->digest || r->nvalue > META_LEN;
         return 0;
     }
     meta_decode(&p->m, (const unsigned char *)r->value);
@@ -509,13 +541,13 @@ send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas, rend_mc_reply_f 
     if (o == 0) {
         return REND_ENOMEM;
     }
-    w = start_cmd(&c->out, p, "ms ", PIECE_META, META_LEN, &b64);
+    w = start_cmd(&c->out, p, "ms ", PIECE_META, meta_len(p) + 2, &b64);
     if (w == NULL) {
         c->deferred_err = REND_ENOMEM;
         return 0;
     }
     *w++ = ' ';
-    w = rend_mc_put_u64(w, META_LEN);
+    w = rend_mc_put_u64(w, meta_len(p));
     if (b64) {
         w = REND_MC_PUTS(w, " b");
     }
@@ -533,6 +565,10 @@ send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas, rend_mc_reply_f 
     end_cmd(&c->out, w, o);
     meta_encode(&p->m, (unsigned char *)c->out.data + c->out.len);
     c->out.len += META_LEN;
+    if (p->digest) {
+        memcpy(c->out.data + c->out.len, p->op->key, p->op->nkey);
+        c->out.len += p->op->nkey;
+    }
     memcpy(c->out.data + c->out.len, "\r\n", 2);
     c->out.len += 2;
     return 0;
@@ -858,7 +894,7 @@ delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
         return;
     }
     if (rc == 0) {
-        if (err == 0 && r->kind == REND_MC_R_VA) {
+        if (err == 0 && r->kind == REND_MC_R_VA && !p->foreign) {
             p->m.nchunks = 0; /* unreadable metadata: drop it alone */
         } else {
             end(p, REND_NOT_FOUND);
@@ -951,7 +987,7 @@ modify(struct rend_mc_cop *p)
 
     if (op->code == REND_OP_APPEND || op->code == REND_OP_PREPEND) {
         if (n + op->nvalue > p->t->inst->item_size_max) {
-            return REND_ETOOBIG;
+            return REND_NOT_STORED; /* memcached's answer: NOT_STORED */
         }
         v = malloc(n + op->nvalue + 1);
         if (v == NULL) {
@@ -1095,6 +1131,47 @@ start_write(struct rend_mc_cop *p)
                            cond_meta_reply);
 }
 
+/* 1 when key's pieces can have Rend's names, "<key>-meta" and "<key>-<i>"
+ * up to the last chunk an item_size_max value needs, within memcached's
+ * 250 bytes (raw, or base64 for a key that cannot go raw). */
+static int
+plain_names_fit(const struct rend_mc_inst *in, const char *key, size_t nkey)
+{
+    struct rend_mc_wkey w;
+    char suffix[2 + REND_MC_NUM_MAX];
+    size_t cv, ns;
+
+    if (nkey + CHUNK_OVERHEAD + TOKEN_LEN + 1 >= in->slab_size) {
+        return 0;
+    }
+    cv = in->slab_size - CHUNK_OVERHEAD - nkey;
+    suffix[0] = '-';
+    ns = (size_t)(rend_mc_put_u64(suffix + 1,
+                                  in->item_size_max / (cv - TOKEN_LEN) + 1)
+                  - suffix);
+    if (rend_mc_key_raw(key, nkey)) {
+        return nkey + (ns > 5 ? ns : 5) <= REND_MC_KEY_MAX;
+    }
+    return rend_mc_wkey(&w, key, nkey, "-meta", 5) == 0
+           && rend_mc_wkey(&w, key, nkey, suffix, ns) == 0;
+}
+
+/* The digest name of key: DIGEST_TAG and MD5(key) in lower-case hex. */
+static void
+digest_name(char out[DIGEST_NAME_LEN], const char *key, size_t nkey)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[16];
+    size_t n = sizeof(DIGEST_TAG) - 1;
+
+    rend_mc_md5(key, nkey, md);
+    memcpy(out, DIGEST_TAG, n);
+    for (int i = 0; i < 16; i++) {
+        out[n + 2 * i] = hex[md[i] >> 4];
+        out[n + 2 * i + 1] = hex[md[i] & 15];
+    }
+}
+
 /* Starts p's first step.  Returns REND_PENDING, or p's final status when
  * it completed at once (p is then still to be released and freed). */
 static int
@@ -1139,28 +1216,16 @@ int
 rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
 {
     struct rend_mc_inst *in = t->inst;
-    struct rend_mc_wkey w;
-    char suffix[2 + REND_MC_NUM_MAX];
     struct rend_mc_cop *p;
-    size_t cv, ns;
-    int rc;
+    int digest, rc;
+    size_t nbase;
 
-    if (op->nkey == 0 || op->nkey + CHUNK_OVERHEAD + TOKEN_LEN + 1
-                             >= in->slab_size) {
+    if (op->nkey == 0 || op->nkey > REND_MC_KEY_MAX) {
         return REND_EINVAL;
     }
-    cv = in->slab_size - CHUNK_OVERHEAD - op->nkey;
-    /* the longest derived key must fit the protocol */
-    suffix[0] = '-';
-    ns = (size_t)(rend_mc_put_u64(suffix + 1,
-                                  in->item_size_max / (cv - TOKEN_LEN) + 1)
-                  - suffix);
-    if (rend_mc_key_raw(op->key, op->nkey)) {
-        if (op->nkey + (ns > 5 ? ns : 5) > REND_MC_KEY_MAX) {
-            return REND_EINVAL;
-        }
-    } else if (rend_mc_wkey(&w, op->key, op->nkey, "-meta", 5) != 0
-               || rend_mc_wkey(&w, op->key, op->nkey, suffix, ns) != 0) {
+    digest = !plain_names_fit(in, op->key, op->nkey);
+    nbase = digest ? DIGEST_NAME_LEN : op->nkey;
+    if (nbase + CHUNK_OVERHEAD + TOKEN_LEN + 1 >= in->slab_size) {
         return REND_EINVAL;
     }
     p = rend_mc_pool_get(&t->cops, sizeof(*p));
@@ -1171,9 +1236,20 @@ rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
     p->seen = p->seen_inline;
     p->t = t;
     p->op = op;
-    p->raw = rend_mc_key_raw(op->key, op->nkey)
-             && op->nkey + RAW_SUFFIX_MAX <= REND_MC_KEY_MAX;
-    p->chunk_size = (uint32_t)(cv - TOKEN_LEN);
+    p->digest = digest;
+    if (digest) {
+        digest_name(p->dname, op->key, op->nkey);
+        p->base = p->dname;
+        p->raw = 1;
+    } else {
+        p->base = op->key;
+        p->raw = rend_mc_key_raw(op->key, op->nkey)
+                 && op->nkey + RAW_SUFFIX_MAX <= REND_MC_KEY_MAX;
+    }
+    p->nbase = nbase;
+    /* Rend's size: the chunk item fills the slab class for its name */
+    p->chunk_size =
+        (uint32_t)(in->slab_size - CHUNK_OVERHEAD - nbase - TOKEN_LEN);
     rend_mc_route(in, op->key, op->nkey, &p->srv, 1, &p->keyhash);
     p->ttl = rend_mc_ttl(op->exptime, in->host->now());
     p->khash = key_hash(op->key, op->nkey);

@@ -3,7 +3,9 @@
  * against a real memcached: byte-exact round trips of sizes around the
  * chunk size up to 8 MiB, a deleted chunk is a miss, concurrent writers
  * never produce a mixed value, the metadata on the wire decodes as Rend's,
- * and the other ops (add/replace/cas/append/incr/touch/delete/expired).
+ * and the other ops (add/replace/cas/append/incr/touch/delete/expired);
+ * pipelined ops on one key apply in issue order; keys up to 250 bytes
+ * (digest names, full key verified on read).
  */
 #include <check.h>
 #include <pthread.h>
@@ -19,6 +21,7 @@
 #define SLAB 1184
 #define OVERHEAD 71
 #define TOKEN 16
+#define REND_MC_TEST_KEY 260
 
 static struct mcproc mc;
 static char servers[64];
@@ -434,6 +437,159 @@ START_TEST(test_pipelined_same_key)
 }
 END_TEST
 
+/* The digest name of the one digest-named key in memcached (from
+ * lru_crawler metadump), "~rend~<32 hex>", into name (39 bytes). */
+static void
+find_digest_name(char *name)
+{
+    static char out[65536];
+    const char *k;
+
+    mcp_raw(mc.port, "lru_crawler metadump all\r\n", 26, "END\r\n", out,
+            sizeof(out));
+    k = strstr(out, "key=~rend~");
+    ck_assert_msg(k != NULL, "no digest name in %.300s", out);
+    memcpy(name, k + 4, 38);
+    name[38] = '\0';
+}
+
+/* Every key memcached accepts (1..250 bytes) works in chunked mode: those
+ * whose "<key>-meta"/"<key>-<i>" would pass 250 bytes get digest names,
+ * with the full key in the metadata, checked on every read. */
+START_TEST(test_long_keys)
+{
+    struct rend_th *th = open_chunked();
+    static const size_t lens[] = { 1, 244, 245, 246, 249, 250 };
+    char key[REND_MC_TEST_KEY + 1], key2[REND_MC_TEST_KEY + 1];
+    size_t n = 3000;
+    char *v = malloc(n + 10), *out, name[40], raw[1024];
+    size_t nout;
+    struct rend_op op;
+
+    fill(v, n, 5);
+    for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+        size_t nk = lens[l];
+        for (size_t i = 0; i < nk; i++) {
+            key[i] = (char)('a' + (i + nk) % 26);
+        }
+        ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, nk, v, n, 3, 0, NULL,
+                                NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_APPEND, key, nk, "xyz", 3, 0, 0,
+                                NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_PREPEND, key, nk, "<", 1, 0, 0,
+                                NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_TOUCH, key, nk, NULL, 0, 0, 0,
+                                NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, nk, NULL, 0, 0, 0, &out,
+                                &nout), REND_OK);
+        ck_assert_uint_eq(nout, n + 4);
+        ck_assert_int_eq(out[0], '<');
+        ck_assert(memcmp(out + 1, v, n) == 0);
+        ck_assert(memcmp(out + 1 + n, "xyz", 3) == 0);
+        free(out);
+        ck_assert_int_eq(mcp_op(th, REND_OP_ADD, key, nk, "a", 1, 0, 0, NULL,
+                                NULL), REND_NOT_STORED);
+        ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, key, nk, NULL, 0, 0, 0,
+                                NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, nk, NULL, 0, 0, 0, NULL,
+                                NULL), REND_MISS);
+        ck_assert_int_eq(mcp_op(th, REND_OP_TOUCH, key, nk, NULL, 0, 0, 0,
+                                NULL, NULL), REND_NOT_FOUND);
+        ck_assert_int_eq(mcp_op(th, REND_OP_ADD, key, nk, "7", 1, 0, 0, NULL,
+                                NULL), REND_OK);
+        rend_th_op_init(&op, REND_OP_INCR, NULL, NULL, 0, 0, 0);
+        op.key = key;
+        op.nkey = (uint32_t)nk;
+        op.delta = 5;
+        ck_assert_int_eq(rend_th_run(th, &op), REND_OK);
+        ck_assert_uint_eq(op.out_number, 12);
+        ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, key, nk, NULL, 0, 0, 0,
+                                NULL, NULL), REND_OK);
+    }
+    /* 250-byte keys that differ in their last byte only */
+    memset(key, 'q', 250);
+    memcpy(key2, key, 250);
+    key2[249] = 'r';
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, 250, v, n, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key2, 250, "two", 3, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, 250, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_uint_eq(nout, n);
+    ck_assert(memcmp(out, v, n) == 0);
+    free(out);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, key2, 250, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_str_eq(out, "two");
+    free(out);
+    ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, key2, 250, NULL, 0, 0, 0,
+                            NULL, NULL), REND_OK);
+    /* a binary 250-byte key (base64 would not fit either) */
+    for (int i = 0; i < 250; i++) {
+        key2[i] = (char)(i * 7);
+    }
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key2, 250, "bin", 3, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, key2, 250, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_str_eq(out, "bin");
+    free(out);
+    ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, key2, 250, NULL, 0, 0, 0,
+                            NULL, NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, 251, "x", 1, 0, 0, NULL,
+                            NULL), REND_EINVAL);
+
+    /* on the wire: "<name>-meta" holds Rend's 40 bytes then the key */
+    find_digest_name(name);
+    snprintf(raw, sizeof(raw), "mg %s-meta v\r\n", name);
+    mcp_raw(mc.port, raw, strlen(raw), "\r\n\r\n", (char *)v, n);
+    ck_assert_msg(strncmp(v, "VA 290\r\n", 8) == 0, "%.40s", v);
+    ck_assert(memcmp(v + 8 + 40, key, 250) == 0);
+    {
+        /* a digest collision: the metadata under the name is another
+         * key's (same name, different full key): a miss, and nothing of
+         * the other key is touched */
+        char req[600];
+        size_t nreq;
+        v[8 + 40 + 249] = 'z';
+        nreq = (size_t)snprintf(req, sizeof(req), "ms %s-meta 290 T0\r\n",
+                                name);
+        memcpy(req + nreq, v + 8, 290);
+        memcpy(req + nreq + 290, "\r\n", 2);
+        mcp_raw(mc.port, req, nreq + 292, "\r\n", raw, sizeof(raw));
+        ck_assert_str_eq(raw, "HD\r\n");
+    }
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, 250, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, key, 250, NULL, 0, 0, 0,
+                            NULL, NULL), REND_NOT_FOUND);
+    ck_assert_int_eq(mcp_op(th, REND_OP_TOUCH, key, 250, NULL, 0, 0, 0, NULL,
+                            NULL), REND_NOT_FOUND);
+    ck_assert_int_eq(mcp_op(th, REND_OP_APPEND, key, 250, "a", 1, 0, 0, NULL,
+                            NULL), REND_NOT_STORED);
+    /* (still there: add/replace decide on the name, so add would answer
+     * NOT_STORED; a set takes the name over) */
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, 250, "a", 1, 0, 0, NULL,
+                            NULL), REND_OK);
+    snprintf(raw, sizeof(raw), "mg %s-meta s\r\n", name);
+    mcp_raw(mc.port, raw, strlen(raw), "\r\n", (char *)v, n);
+    ck_assert_str_eq(v, "HD s290\r\n");
+    /* a plain key spelled like the digest name never reads the long
+     * key's metadata */
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, name, 38, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, name, 38, NULL, 0, 0, 0,
+                            NULL, NULL), REND_NOT_FOUND);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, 250, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_str_eq(out, "a");
+    free(out);
+    free(v);
+    rend_th_close(th);
+}
+END_TEST
+
 START_TEST(test_throughput)
 {
     struct rend_th *th = open_chunked();
@@ -493,6 +649,7 @@ main(void)
     tcase_add_test(tc, test_concurrent_writers);
     tcase_add_test(tc, test_ops);
     tcase_add_test(tc, test_pipelined_same_key);
+    tcase_add_test(tc, test_long_keys);
     tcase_add_test(tc, test_throughput);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
