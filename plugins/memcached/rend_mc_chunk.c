@@ -277,8 +277,8 @@ conn(struct rend_mc_cop *p, int *err)
  * write cursor (the caller sets b->len when done) and *b64 (the command
  * needs the `b` flag), or NULL (no memory, or the key cannot be sent). */
 static char *
-start_cmd(struct rend_mc_buf *b, struct rend_mc_cop *p, const char *verb, uint32_t i,
-          size_t extra, int *b64)
+start_cmd(struct rend_mc_buf *b, struct rend_mc_cop *p, const char *verb,
+          uint32_t i, size_t extra, int *b64)
 {
     struct rend_mc_wkey w;
     char suffix[RAW_SUFFIX_MAX + 1];
@@ -527,7 +527,8 @@ new_meta(struct rend_mc_cop *p, const char *value, size_t n, uint32_t flags,
 
 /* ms <key>-meta with mode (S/E/R) and cas (0 = none). */
 static int
-send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas, rend_mc_reply_f *cb)
+send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas,
+                rend_mc_reply_f *cb)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -685,7 +686,8 @@ chunk_write_reply(void *ud, int err, const struct rend_mc_reply *r)
 }
 
 static int
-store_status(const struct rend_mc_cop *p, int err, const struct rend_mc_reply *r)
+store_status(const struct rend_mc_cop *p, int err,
+             const struct rend_mc_reply *r)
 {
     if (err != 0) {
         return err;
