@@ -362,6 +362,7 @@ struct rend_mc_thr {
     /* Chunked mode: the op that owns each key (the others on that key
      * wait in its queue), chained by key hash. */
     struct rend_mc_cop *keyq[REND_MC_KEYQ_BUCKETS];
+    int closing;                /* in rend_mc_thr_close: start nothing */
 };
 
 /* Set up / tear down the thread's servers (no connection is opened until

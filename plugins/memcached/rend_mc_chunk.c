@@ -246,8 +246,12 @@ finish(struct rend_mc_cop *p, int st)
         cop_free(p);
         h->done(op, st);
         p = next;
-        if (p != NULL && (st = run(p)) == REND_PENDING) {
-            return;
+        if (p != NULL) {
+            /* the thread is going away: waiters fail, nothing is sent */
+            st = p->t->closing ? REND_EIO : run(p);
+            if (st == REND_PENDING) {
+                return;
+            }
         }
     }
 }
