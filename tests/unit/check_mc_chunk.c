@@ -590,6 +590,59 @@ START_TEST(test_long_keys)
 }
 END_TEST
 
+/* incr/decr read and write numbers as memcached does: a result that fits
+ * the old length is padded with spaces, and the number may be followed by
+ * white space and anything ("12 x"). */
+START_TEST(test_counter_like_memcached)
+{
+    struct rend_th *th = open_chunked();
+    static const struct {
+        const char *value, *after;
+        int code;
+        uint64_t delta;
+        int st;
+        uint64_t number;
+    } c[] = {
+        { "10", "5 ", REND_OP_DECR, 5, REND_OK, 5 },
+        { "5 ", "105", REND_OP_INCR, 100, REND_OK, 105 },
+        { "105", "0  ", REND_OP_DECR, 200, REND_OK, 0 },
+        { "12 x", "13  ", REND_OP_INCR, 1, REND_OK, 13 },
+        { " +7", "8  ", REND_OP_INCR, 1, REND_OK, 8 },
+        { "-0", "1 ", REND_OP_INCR, 1, REND_OK, 1 },
+        { "-1", NULL, REND_OP_INCR, 1, REND_NON_NUMERIC, 0 },
+        { "12x", NULL, REND_OP_INCR, 1, REND_NON_NUMERIC, 0 },
+        { "", NULL, REND_OP_INCR, 1, REND_NON_NUMERIC, 0 },
+        { "18446744073709551615", "0                   ", REND_OP_INCR, 1,
+          REND_OK, 0 },
+        { "18446744073709551616", NULL, REND_OP_INCR, 1, REND_NON_NUMERIC,
+          0 },
+    };
+
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        struct rend_op op;
+        char *out;
+        size_t n;
+
+        ck_assert_int_eq(mcp_op(th, REND_OP_SET, "cn", 2, c[i].value,
+                                strlen(c[i].value), 0, 0, NULL, NULL),
+                         REND_OK);
+        rend_th_op_init(&op, c[i].code, "cn", NULL, 0, 0, 0);
+        op.delta = c[i].delta;
+        ck_assert_int_eq(rend_th_run(th, &op), c[i].st);
+        if (c[i].st != REND_OK) {
+            continue;
+        }
+        ck_assert_uint_eq(op.out_number, c[i].number);
+        ck_assert_int_eq(mcp_op(th, REND_OP_GET, "cn", 2, NULL, 0, 0, 0, &out,
+                                &n), REND_OK);
+        ck_assert_msg(strcmp(out, c[i].after) == 0, "%s: got '%s', not '%s'",
+                      c[i].value, out, c[i].after);
+        free(out);
+    }
+    rend_th_close(th);
+}
+END_TEST
+
 START_TEST(test_throughput)
 {
     struct rend_th *th = open_chunked();
@@ -650,6 +703,7 @@ main(void)
     tcase_add_test(tc, test_ops);
     tcase_add_test(tc, test_pipelined_same_key);
     tcase_add_test(tc, test_long_keys);
+    tcase_add_test(tc, test_counter_like_memcached);
     tcase_add_test(tc, test_throughput);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
