@@ -351,6 +351,12 @@ rend_mc_pool_put(struct rend_mc_pool *pool, void *x)
 /* Frees every object on pool. */
 void rend_mc_pool_drain(struct rend_mc_pool *pool);
 
+struct rend_mc_cop;  /* chunked-mode op state (rend_mc_chunk.c) */
+
+/* Buckets of the chunked mode's per-thread table of keys with an op in
+ * flight (a power of two). */
+#define REND_MC_KEYQ_BUCKETS 1024
+
 struct rend_mc_thr {
     struct rend_mc_inst *inst;
     struct ev_loop *loop;
@@ -361,6 +367,10 @@ struct rend_mc_thr {
     unsigned nfree_reqs;
     struct rend_mc_pool pops;   /* plain-mode op states (rend_mc_ops.c) */
     struct rend_mc_pool cops;   /* chunked-mode op states (rend_mc_chunk.c) */
+    /* Chunked mode: the op that owns each key (the others on that key
+     * wait in its queue), chained by key hash. */
+    struct rend_mc_cop *keyq[REND_MC_KEYQ_BUCKETS];
+    int closing;                /* in rend_mc_thr_close: start nothing */
 };
 
 /* Set up / tear down the thread's servers (no connection is opened until

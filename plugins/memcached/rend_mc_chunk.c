@@ -13,6 +13,17 @@
  * append/prepend/incr/decr are read-modify-write guarded by the metadata's
  * cas (retried on a race).  Every op runs on its worker thread; the chunk
  * reads of one get are one pipelined round trip after the meta read.
+ * Ops that change a key run one at a time per key and worker, in arrival
+ * order (see "per-key ordering"), so pipelined writes apply in order.
+ *
+ * Long keys (an extension: Rend's names limit keys to about 245 bytes):
+ * when "<key>-meta" or the last "<key>-<i>" would pass memcached's 250
+ * bytes, the pieces are named "~rend~<md5(key) in hex>-meta" / "-<i>"
+ * instead, the chunk size follows that name's length, and the metadata
+ * value is Rend's 40 bytes followed by the full key.  A read checks it:
+ * metadata of another key under the name (a digest collision, or a plain
+ * key spelled like a digest name) is a miss, never that key's value, and
+ * delete/touch/append leave it alone.  Shorter keys keep Rend's layout.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -28,13 +39,17 @@
 #define PIECE_META UINT32_MAX      /* piece number of <key>-meta */
 #define CMD_ROOM (64 + 6 * REND_MC_NUM_MAX)  /* a command line minus key */
 #define RAW_SUFFIX_MAX 11          /* "-" and a 32-bit number */
+/* Digest names: "~rend~" and the key's MD5 in hex, for a key whose
+ * "<key>-meta" / "<key>-<i>" would not fit memcached's 250 bytes. */
+#define DIGEST_TAG "~rend~"
+#define DIGEST_NAME_LEN (sizeof(DIGEST_TAG) - 1 + 32)
 
 struct meta {
     uint32_t len, flags, nchunks, chunksize, instime, exptime;
     unsigned char token[TOKEN_LEN];
 };
 
-struct cop {
+struct rend_mc_cop {
     struct rend_mc_thr *t;
     struct rend_op *op;
     unsigned srv;
@@ -57,6 +72,18 @@ struct cop {
     int chunks_queued;         /* set: the chunk batch follows the meta */
     int starting, result;
     int raw;                   /* every piece key goes on the wire raw */
+    int digest;                /* pieces are named after dname */
+    int foreign;               /* the metadata read is another key's */
+    const char *base;          /* raw: what piece names start with */
+    size_t nbase;
+    char dname[DIGEST_NAME_LEN];
+    /* Per-key ordering (see keyq_*): an op that changes a key owns it in
+     * t->keyq until it completes; later ones on that key wait in order. */
+    uint32_t khash;
+    int owner;                 /* in t->keyq */
+    struct rend_mc_cop *hnext; /* bucket chain (owners) */
+    struct rend_mc_cop *whead, *wtail; /* owner: ops waiting for the key */
+    struct rend_mc_cop *wnext; /* waiter: next in the owner's queue */
     unsigned char seen_inline[SEEN_INLINE];
 };
 
@@ -102,7 +129,7 @@ meta_decode(struct meta *m, const unsigned char *b)
 
 /* Points p->seen at n zeroed marks.  0 or REND_ENOMEM. */
 static int
-seen_reset(struct cop *p, size_t n)
+seen_reset(struct rend_mc_cop *p, size_t n)
 {
     if (p->seen != p->seen_inline) {
         free(p->seen);
@@ -116,7 +143,7 @@ seen_reset(struct cop *p, size_t n)
 }
 
 static void
-cop_free(struct cop *p)
+cop_free(struct rend_mc_cop *p)
 {
     free(p->tmp);
     if (p->seen != p->seen_inline) {
@@ -125,24 +152,124 @@ cop_free(struct cop *p)
     rend_mc_pool_put(&p->t->cops, p);
 }
 
-/* Completes the op with st (synchronously while the op call runs). */
-static void
-end(struct cop *p, int st)
+/* ---- per-key ordering ----
+ * The core issues one connection's writes without waiting for the earlier
+ * ones (handler.h: a handler applies them in issue order).  A plain op is
+ * one memcached command, ordered by the backend connection; a chunked op
+ * is several round trips (meta, then chunks; append is read-modify-write),
+ * so a later op on the same key would interleave with it.  So every op but
+ * GET takes its key in the worker's table: when the key is taken it waits
+ * in the owner's queue and starts, in arrival order, once the ops before
+ * it have completed.  Different keys still run concurrently. */
+
+static uint32_t
+key_hash(const char *k, size_t n)
 {
-    struct rend_op *op = p->op;
+    uint32_t h = 2166136261u;  /* FNV-1a */
+
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)k[i]) * 16777619u;
+    }
+    return h;
+}
+
+static struct rend_mc_cop **
+keyq_bucket(struct rend_mc_thr *t, uint32_t h)
+{
+    return &t->keyq[h & (REND_MC_KEYQ_BUCKETS - 1)];
+}
+
+/* The op that owns p's key, or NULL. */
+static struct rend_mc_cop *
+keyq_owner(const struct rend_mc_cop *p)
+{
+    const struct rend_op *op = p->op;
+
+    for (struct rend_mc_cop *o = *keyq_bucket(p->t, p->khash); o != NULL;
+         o = o->hnext) {
+        if (o->khash == p->khash && o->op->nkey == op->nkey
+            && memcmp(o->op->key, op->key, op->nkey) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static void
+keyq_own(struct rend_mc_cop *p)
+{
+    struct rend_mc_cop **b = keyq_bucket(p->t, p->khash);
+
+    p->hnext = *b;
+    *b = p;
+    p->owner = 1;
+}
+
+/* p (which owns its key, or not) is complete: passes the key to the first
+ * waiter, which it returns (not started yet), or NULL. */
+static struct rend_mc_cop *
+keyq_release(struct rend_mc_cop *p)
+{
+    struct rend_mc_cop **pp, *n;
+
+    if (!p->owner) {
+        return NULL;
+    }
+    for (pp = keyq_bucket(p->t, p->khash); *pp != p; pp = &(*pp)->hnext) {
+    }
+    *pp = p->hnext;
+    p->owner = 0;
+    n = p->whead;
+    if (n == NULL) {
+        return NULL;
+    }
+    n->whead = n->wnext;
+    n->wtail = n->whead != NULL ? p->wtail : NULL;
+    n->wnext = NULL;
+    keyq_own(n);
+    return n;
+}
+
+static int run(struct rend_mc_cop *p);
+
+/* Completes p with st for the core, then starts the ops that waited for
+ * its key, completing those that finish at once, until one is pending. */
+static void
+finish(struct rend_mc_cop *p, int st)
+{
     const struct rend_host *h = p->t->inst->host;
 
+    while (p != NULL) {
+        struct rend_mc_cop *next = keyq_release(p);
+        struct rend_op *op = p->op;
+
+        cop_free(p);
+        h->done(op, st);
+        p = next;
+        if (p != NULL) {
+            /* the thread is going away: waiters fail, nothing is sent */
+            st = p->t->closing ? REND_EIO : run(p);
+            if (st == REND_PENDING) {
+                return;
+            }
+        }
+    }
+}
+
+/* Completes the op with st (synchronously while the op call runs). */
+static void
+end(struct rend_mc_cop *p, int st)
+{
     if (p->starting) {
         p->result = st;
         p->starting = 0;
         return;
     }
-    cop_free(p);
-    h->done(op, st);
+    finish(p, st);
 }
 
 static struct rend_mc_conn *
-conn(struct cop *p, int *err)
+conn(struct rend_mc_cop *p, int *err)
 {
     *err = REND_EIO;
     return rend_mc_conn_get(p->t, p->srv, p->keyhash, err);
@@ -154,8 +281,8 @@ conn(struct cop *p, int *err)
  * write cursor (the caller sets b->len when done) and *b64 (the command
  * needs the `b` flag), or NULL (no memory, or the key cannot be sent). */
 static char *
-start_cmd(struct rend_mc_buf *b, struct cop *p, const char *verb, uint32_t i,
-          size_t extra, int *b64)
+start_cmd(struct rend_mc_buf *b, struct rend_mc_cop *p, const char *verb,
+          uint32_t i, size_t extra, int *b64)
 {
     struct rend_mc_wkey w;
     char suffix[RAW_SUFFIX_MAX + 1];
@@ -167,7 +294,7 @@ start_cmd(struct rend_mc_buf *b, struct cop *p, const char *verb, uint32_t i,
     }
     c = rend_mc_put(b->data + b->len, verb, 3);
     if (p->raw) {
-        c = rend_mc_put(c, p->op->key, p->op->nkey);
+        c = rend_mc_put(c, p->base, p->nbase);
         if (i == PIECE_META) {
             c = REND_MC_PUTS(c, "-meta");
         } else {
@@ -210,7 +337,7 @@ ignore_reply(void *ud, int err, const struct rend_mc_reply *r)
 
 /* mg <key>-meta; with_ttl adds T (gat); cb gets the reply. */
 static int
-send_meta_get(struct cop *p, int with_ttl, rend_mc_reply_f *cb)
+send_meta_get(struct rend_mc_cop *p, int with_ttl, rend_mc_reply_f *cb)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -241,10 +368,18 @@ send_meta_get(struct cop *p, int with_ttl, rend_mc_reply_f *cb)
     return 0;
 }
 
+/* Bytes of p's metadata value: Rend's 40, then the full key when the
+ * pieces have digest names. */
+static size_t
+meta_len(const struct rend_mc_cop *p)
+{
+    return META_LEN + (p->digest ? p->op->nkey : 0);
+}
+
 /* Decodes a meta reply into p; 1 = valid metadata, 0 = miss/invalid,
  * < 0 = failure. */
 static int
-take_meta(struct cop *p, int err, const struct rend_mc_reply *r)
+take_meta(struct rend_mc_cop *p, int err, const struct rend_mc_reply *r)
 {
     struct rend_mc_inst *in = p->t->inst;
 
@@ -257,7 +392,13 @@ take_meta(struct cop *p, int err, const struct rend_mc_reply *r)
     if (r->kind != REND_MC_R_VA) {
         return rend_mc_reply_error(r);
     }
-    if (r->nvalue != META_LEN) {
+    if (r->nvalue != meta_len(p)
+        || (p->digest
+            && memcmp(r->value + META_LEN, p->op->key, p->op->nkey) != 0)) {
+        /* a digest name's metadata carries the full key: another key's
+         * (a digest collision) is a miss, and so is one of those under
+         * a plain name */
+        p->foreign = p->digest || r->nvalue > META_LEN;
         return 0;
     }
     meta_decode(&p->m, (const unsigned char *)r->value);
@@ -277,7 +418,7 @@ take_meta(struct cop *p, int err, const struct rend_mc_reply *r)
 /* mg every chunk quietly (+ mn).  with_value: v (copy into p->dst);
  * with_ttl: T. */
 static int
-send_chunk_reads(struct cop *p, int with_value, int with_ttl,
+send_chunk_reads(struct rend_mc_cop *p, int with_value, int with_ttl,
                  rend_mc_reply_f *cb)
 {
     int err, b64;
@@ -322,7 +463,7 @@ send_chunk_reads(struct cop *p, int with_value, int with_ttl,
 
 /* Accounts one reply of a chunk batch; returns 1 at the batch end. */
 static int
-chunk_account(struct cop *p, int err, const struct rend_mc_reply *r)
+chunk_account(struct rend_mc_cop *p, int err, const struct rend_mc_reply *r)
 {
     if (err != 0) {
         p->err = err;
@@ -369,7 +510,7 @@ chunk_account(struct cop *p, int err, const struct rend_mc_reply *r)
 /* ---- step: write metadata and chunks ---- */
 
 static void
-new_meta(struct cop *p, const char *value, size_t n, uint32_t flags,
+new_meta(struct rend_mc_cop *p, const char *value, size_t n, uint32_t flags,
          int64_t exptime)
 {
     p->m.len = (uint32_t)n;
@@ -390,7 +531,8 @@ new_meta(struct cop *p, const char *value, size_t n, uint32_t flags,
 
 /* ms <key>-meta with mode (S/E/R) and cas (0 = none). */
 static int
-send_meta_store(struct cop *p, char mode, uint64_t cas, rend_mc_reply_f *cb)
+send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas,
+                rend_mc_reply_f *cb)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -404,13 +546,13 @@ send_meta_store(struct cop *p, char mode, uint64_t cas, rend_mc_reply_f *cb)
     if (o == 0) {
         return REND_ENOMEM;
     }
-    w = start_cmd(&c->out, p, "ms ", PIECE_META, META_LEN, &b64);
+    w = start_cmd(&c->out, p, "ms ", PIECE_META, meta_len(p) + 2, &b64);
     if (w == NULL) {
         c->deferred_err = REND_ENOMEM;
         return 0;
     }
     *w++ = ' ';
-    w = rend_mc_put_u64(w, META_LEN);
+    w = rend_mc_put_u64(w, meta_len(p));
     if (b64) {
         w = REND_MC_PUTS(w, " b");
     }
@@ -428,6 +570,10 @@ send_meta_store(struct cop *p, char mode, uint64_t cas, rend_mc_reply_f *cb)
     end_cmd(&c->out, w, o);
     meta_encode(&p->m, (unsigned char *)c->out.data + c->out.len);
     c->out.len += META_LEN;
+    if (p->digest) {
+        memcpy(c->out.data + c->out.len, p->op->key, p->op->nkey);
+        c->out.len += p->op->nkey;
+    }
     memcpy(c->out.data + c->out.len, "\r\n", 2);
     c->out.len += 2;
     return 0;
@@ -438,7 +584,7 @@ static void chunk_write_reply(void *ud, int err,
 
 /* ms every chunk quietly (+ mn), one round trip. */
 static int
-send_chunk_writes(struct cop *p)
+send_chunk_writes(struct rend_mc_cop *p)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -493,7 +639,7 @@ send_chunk_writes(struct cop *p)
 }
 
 static void
-forget_meta(struct cop *p)
+forget_meta(struct rend_mc_cop *p)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -517,7 +663,7 @@ forget_meta(struct cop *p)
 static void
 chunk_write_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int st;
 
     if (err != 0) {
@@ -544,7 +690,8 @@ chunk_write_reply(void *ud, int err, const struct rend_mc_reply *r)
 }
 
 static int
-store_status(const struct cop *p, int err, const struct rend_mc_reply *r)
+store_status(const struct rend_mc_cop *p, int err,
+             const struct rend_mc_reply *r)
 {
     if (err != 0) {
         return err;
@@ -567,7 +714,7 @@ store_status(const struct cop *p, int err, const struct rend_mc_reply *r)
 static void
 set_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
 
     p->meta_st = store_status(p, err, r);
     if (p->meta_st == REND_OK) {
@@ -582,7 +729,7 @@ set_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 cond_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int rc;
 
     p->meta_st = store_status(p, err, r);
@@ -620,7 +767,7 @@ gat_meta_written(void *ud, int err, const struct rend_mc_reply *r)
 static void
 get_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     struct rend_op *op = p->op;
 
     if (!chunk_account(p, err, r)) {
@@ -648,7 +795,7 @@ get_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 get_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     struct rend_op *op = p->op;
     const struct rend_host *h = p->t->inst->host;
     int rc = take_meta(p, err, r);
@@ -680,7 +827,7 @@ get_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 touch_meta_written(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int st = store_status(p, err, r);
 
     if (st == REND_OK) {
@@ -696,7 +843,7 @@ touch_meta_written(void *ud, int err, const struct rend_mc_reply *r)
 static void
 touch_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int rc;
 
     if (!chunk_account(p, err, r)) {
@@ -721,7 +868,7 @@ touch_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 touch_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int rc = take_meta(p, err, r);
 
     if (rc <= 0) {
@@ -739,7 +886,7 @@ touch_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 delete_batch_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
 
     if (err != 0) {
         end(p, err);
@@ -759,7 +906,7 @@ delete_batch_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int b64;
     char *w;
     struct rend_mc_conn *c;
@@ -770,7 +917,7 @@ delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
         return;
     }
     if (rc == 0) {
-        if (err == 0 && r->kind == REND_MC_R_VA) {
+        if (err == 0 && r->kind == REND_MC_R_VA && !p->foreign) {
             p->m.nchunks = 0; /* unreadable metadata: drop it alone */
         } else {
             end(p, REND_NOT_FOUND);
@@ -815,7 +962,7 @@ delete_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r);
 
 static int
-rmw_start(struct cop *p)
+rmw_start(struct rend_mc_cop *p)
 {
     return send_meta_get(p, 0, rmw_meta_reply);
 }
@@ -823,7 +970,7 @@ rmw_start(struct cop *p)
 static void
 rmw_meta_written(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int st = store_status(p, err, r);
     int rc;
 
@@ -857,8 +1004,49 @@ rmw_meta_written(void *ud, int err, const struct rend_mc_reply *r)
     }
 }
 
+/* The number incr/decr find in a value, by memcached's rule (strtoull):
+ * optional leading white space and sign, 1 or more digits that fit in 64
+ * bits, then the end or a white space byte (the rest is ignored: "12 x"
+ * counts as 12).  0, or -1 (non-numeric). */
 static int
-modify(struct cop *p)
+counter_parse(const char *s, size_t n, uint64_t *out)
+{
+    size_t i = 0, start;
+    uint64_t v = 0;
+    int neg = 0;
+
+    while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) {
+        i++;
+    }
+    if (i < n && (s[i] == '+' || s[i] == '-')) {
+        neg = s[i++] == '-';
+    }
+    start = i;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    if (i == start
+        || (i < n && s[i] != ' ' && !(s[i] >= '\t' && s[i] <= '\r'))) {
+        return -1;
+    }
+    if (neg) {
+        /* strtoull negates; memcached refuses what is then negative as a
+         * signed number ("-1"), not "-0" */
+        v = (uint64_t)0 - v;
+        if (v > INT64_MAX) {
+            return -1;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+modify(struct rend_mc_cop *p)
 {
     struct rend_op *op = p->op;
     size_t n = p->ntmp;
@@ -866,7 +1054,7 @@ modify(struct cop *p)
 
     if (op->code == REND_OP_APPEND || op->code == REND_OP_PREPEND) {
         if (n + op->nvalue > p->t->inst->item_size_max) {
-            return REND_ETOOBIG;
+            return REND_NOT_STORED; /* memcached's answer: NOT_STORED */
         }
         v = malloc(n + op->nvalue + 1);
         if (v == NULL) {
@@ -883,7 +1071,8 @@ modify(struct cop *p)
     } else {
         char num[24];
         uint64_t x;
-        if (rend_counter_parse(p->tmp, n, &x) != 0) {
+        size_t nnum;
+        if (counter_parse(p->tmp, n, &x) != 0) {
             return REND_NON_NUMERIC;
         }
         if (op->code == REND_OP_INCR) {
@@ -892,12 +1081,17 @@ modify(struct cop *p)
             x = x > op->delta ? x - op->delta : 0;
         }
         op->out_number = x;
-        n = (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)x);
+        nnum = (size_t)snprintf(num, sizeof(num), "%llu",
+                                (unsigned long long)x);
+        /* memcached rewrites a number that fits in place, padded with
+         * spaces to the old length */
+        n = nnum <= n ? n : nnum;
         v = malloc(n + 1);
         if (v == NULL) {
             return REND_ENOMEM;
         }
-        memcpy(v, num, n);
+        memcpy(v, num, nnum);
+        memset(v + nnum, ' ', n - nnum);
     }
     free(p->tmp);
     p->tmp = v;
@@ -908,7 +1102,7 @@ modify(struct cop *p)
 static void
 rmw_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     uint64_t cas = p->meta_cas;
     int64_t exp;
     int rc;
@@ -943,7 +1137,7 @@ rmw_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
     int rc = take_meta(p, err, r);
 
     if (rc <= 0) {
@@ -986,7 +1180,7 @@ rmw_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 /* ---- entry ---- */
 
 static int
-start_write(struct cop *p)
+start_write(struct rend_mc_cop *p)
 {
     struct rend_op *op = p->op;
     int64_t now = p->t->inst->host->now();
@@ -1014,51 +1208,57 @@ start_write(struct cop *p)
                            cond_meta_reply);
 }
 
-/* See rend_mc.h. */
-int
-rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
+/* 1 when key's pieces can have Rend's names, "<key>-meta" and "<key>-<i>"
+ * up to the last chunk an item_size_max value needs, within memcached's
+ * 250 bytes (raw, or base64 for a key that cannot go raw). */
+static int
+plain_names_fit(const struct rend_mc_inst *in, const char *key, size_t nkey)
 {
-    struct rend_mc_inst *in = t->inst;
     struct rend_mc_wkey w;
     char suffix[2 + REND_MC_NUM_MAX];
-    struct cop *p;
     size_t cv, ns;
-    int rc;
 
-    if (op->nkey == 0 || op->nkey + CHUNK_OVERHEAD + TOKEN_LEN + 1
-                             >= in->slab_size) {
-        return REND_EINVAL;
+    if (nkey + CHUNK_OVERHEAD + TOKEN_LEN + 1 >= in->slab_size) {
+        return 0;
     }
-    cv = in->slab_size - CHUNK_OVERHEAD - op->nkey;
-    /* the longest derived key must fit the protocol */
+    cv = in->slab_size - CHUNK_OVERHEAD - nkey;
     suffix[0] = '-';
     ns = (size_t)(rend_mc_put_u64(suffix + 1,
                                   in->item_size_max / (cv - TOKEN_LEN) + 1)
                   - suffix);
-    if (rend_mc_key_raw(op->key, op->nkey)) {
-        if (op->nkey + (ns > 5 ? ns : 5) > REND_MC_KEY_MAX) {
-            return REND_EINVAL;
-        }
-    } else if (rend_mc_wkey(&w, op->key, op->nkey, "-meta", 5) != 0
-               || rend_mc_wkey(&w, op->key, op->nkey, suffix, ns) != 0) {
-        return REND_EINVAL;
+    if (rend_mc_key_raw(key, nkey)) {
+        return nkey + (ns > 5 ? ns : 5) <= REND_MC_KEY_MAX;
     }
-    p = rend_mc_pool_get(&t->cops, sizeof(*p));
-    if (p == NULL) {
-        return REND_ENOMEM;
+    return rend_mc_wkey(&w, key, nkey, "-meta", 5) == 0
+           && rend_mc_wkey(&w, key, nkey, suffix, ns) == 0;
+}
+
+/* The digest name of key: DIGEST_TAG and MD5(key) in lower-case hex. */
+static void
+digest_name(char out[DIGEST_NAME_LEN], const char *key, size_t nkey)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[16];
+    size_t n = sizeof(DIGEST_TAG) - 1;
+
+    rend_mc_md5(key, nkey, md);
+    memcpy(out, DIGEST_TAG, n);
+    for (int i = 0; i < 16; i++) {
+        out[n + 2 * i] = hex[md[i] >> 4];
+        out[n + 2 * i + 1] = hex[md[i] & 15];
     }
-    memset(p, 0, offsetof(struct cop, seen_inline));
-    p->seen = p->seen_inline;
-    p->t = t;
-    p->op = op;
-    p->raw = rend_mc_key_raw(op->key, op->nkey)
-             && op->nkey + RAW_SUFFIX_MAX <= REND_MC_KEY_MAX;
-    p->chunk_size = (uint32_t)(cv - TOKEN_LEN);
-    rend_mc_route(in, op->key, op->nkey, &p->srv, 1, &p->keyhash);
-    p->ttl = rend_mc_ttl(op->exptime, in->host->now());
+}
+
+/* Starts p's first step.  Returns REND_PENDING, or p's final status when
+ * it completed at once (p is then still to be released and freed). */
+static int
+run(struct rend_mc_cop *p)
+{
+    int rc;
+
     p->starting = 1;
     p->result = REND_PENDING;
-    switch (op->code) {
+    switch (p->op->code) {
     case REND_OP_GET:
         rc = send_meta_get(p, 0, get_meta_reply);
         break;
@@ -1082,14 +1282,79 @@ rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
         break;
     }
     if (p->starting == 0) {
-        rc = p->result;
-        cop_free(p);
-        return rc;
+        return p->result;
     }
     p->starting = 0;
-    if (rc != 0) {
-        cop_free(p);
-        return rc;
+    return rc != 0 ? rc : REND_PENDING;
+}
+
+/* See rend_mc.h. */
+int
+rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op)
+{
+    struct rend_mc_inst *in = t->inst;
+    struct rend_mc_cop *p;
+    int digest, rc;
+    size_t nbase;
+
+    if (op->nkey == 0 || op->nkey > REND_MC_KEY_MAX) {
+        return REND_EINVAL;
     }
-    return REND_PENDING;
+    digest = !plain_names_fit(in, op->key, op->nkey);
+    nbase = digest ? DIGEST_NAME_LEN : op->nkey;
+    if (nbase + CHUNK_OVERHEAD + TOKEN_LEN + 1 >= in->slab_size) {
+        return REND_EINVAL;
+    }
+    p = rend_mc_pool_get(&t->cops, sizeof(*p));
+    if (p == NULL) {
+        return REND_ENOMEM;
+    }
+    memset(p, 0, offsetof(struct rend_mc_cop, seen_inline));
+    p->seen = p->seen_inline;
+    p->t = t;
+    p->op = op;
+    p->digest = digest;
+    if (digest) {
+        digest_name(p->dname, op->key, op->nkey);
+        p->base = p->dname;
+        p->raw = 1;
+    } else {
+        p->base = op->key;
+        p->raw = rend_mc_key_raw(op->key, op->nkey)
+                 && op->nkey + RAW_SUFFIX_MAX <= REND_MC_KEY_MAX;
+    }
+    p->nbase = nbase;
+    /* Rend's size: the chunk item fills the slab class for its name */
+    p->chunk_size =
+        (uint32_t)(in->slab_size - CHUNK_OVERHEAD - nbase - TOKEN_LEN);
+    rend_mc_route(in, op->key, op->nkey, &p->srv, 1, &p->keyhash);
+    p->ttl = rend_mc_ttl(op->exptime, in->host->now());
+    p->khash = key_hash(op->key, op->nkey);
+    if (op->code != REND_OP_GET) {
+        struct rend_mc_cop *o = keyq_owner(p);
+        if (o != NULL) {
+            /* wait for the ops before it on this key */
+            if (o->wtail != NULL) {
+                o->wtail->wnext = p;
+            } else {
+                o->whead = p;
+            }
+            o->wtail = p;
+            return REND_PENDING;
+        }
+        keyq_own(p);
+    }
+    rc = run(p);
+    if (rc != REND_PENDING) {
+        struct rend_mc_cop *next = keyq_release(p);
+        cop_free(p);
+        if (next != NULL) {
+            /* (cannot happen: nothing queued while it ran) */
+            int st = run(next);
+            if (st != REND_PENDING) {
+                finish(next, st);
+            }
+        }
+    }
+    return rc;
 }

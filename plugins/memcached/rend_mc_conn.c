@@ -624,6 +624,7 @@ rend_mc_thr_close(struct rend_mc_thr *t)
 {
     struct rend_mc_req *r;
 
+    t->closing = 1;
     ev_prepare_stop(t->loop, &t->prep);
     for (unsigned i = 0; t->srvs != NULL && i < t->inst->nservers; i++) {
         struct rend_mc_srv *s = &t->srvs[i];

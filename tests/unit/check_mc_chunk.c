@@ -3,7 +3,9 @@
  * against a real memcached: byte-exact round trips of sizes around the
  * chunk size up to 8 MiB, a deleted chunk is a miss, concurrent writers
  * never produce a mixed value, the metadata on the wire decodes as Rend's,
- * and the other ops (add/replace/cas/append/incr/touch/delete/expired).
+ * and the other ops (add/replace/cas/append/incr/touch/delete/expired);
+ * pipelined ops on one key apply in issue order; keys up to 250 bytes
+ * (digest names, full key verified on read).
  */
 #include <check.h>
 #include <pthread.h>
@@ -19,6 +21,7 @@
 #define SLAB 1184
 #define OVERHEAD 71
 #define TOKEN 16
+#define REND_MC_TEST_KEY 260
 
 static struct mcproc mc;
 static char servers[64];
@@ -351,6 +354,295 @@ START_TEST(test_ops)
 }
 END_TEST
 
+/* Ops on one key issued back to back (as the core issues a connection's
+ * pipelined writes) take effect in issue order, as on memcached: each
+ * multi-step op (meta then chunks, read-modify-write) completes before the
+ * next one on its key starts.  Sizes cross chunk boundaries. */
+START_TEST(test_pipelined_same_key)
+{
+    struct rend_th *th = open_chunked();
+    size_t cs = chunk_data("pk");
+    enum { N = 16 };
+    struct rend_op ops[N], *pops[N];
+    int st[N];
+    char *a = malloc(3 * cs), *b = malloc(3 * cs), *want;
+    size_t nwant = 0;
+
+    memset(a, 'a', 3 * cs);
+    memset(b, 'b', 3 * cs);
+    for (int round = 0; round < 20; round++) {
+        int i = 0;
+        /* set, touch, append, prepend, touch, delete, touch, add, append,
+         * replace, get, incr on a counter set just before */
+        rend_th_op_init(&ops[i++], REND_OP_SET, "pk", a, cs, 5, 0);
+        rend_th_op_init(&ops[i++], REND_OP_TOUCH, "pk", NULL, 0, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_APPEND, "pk", b, 2 * cs + 7, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_PREPEND, "pk", a, 1, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_TOUCH, "pk", NULL, 0, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_DELETE, "pk", NULL, 0, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_TOUCH, "pk", NULL, 0, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_APPEND, "pk", b, 1, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_ADD, "pk", a, 0, 9, 0);
+        rend_th_op_init(&ops[i++], REND_OP_APPEND, "pk", b, cs, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_APPEND, "pk", a, 2, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_REPLACE, "pk", b, 3 * cs - 1, 4,
+                        0);
+        rend_th_op_init(&ops[i++], REND_OP_PREPEND, "pk", a, cs + 1, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_SET, "pn", "41", 2, 0, 0);
+        rend_th_op_init(&ops[i++], REND_OP_INCR, "pn", NULL, 0, 0, 0);
+        ops[i - 1].delta = 1;
+        rend_th_op_init(&ops[i++], REND_OP_INCR, "pn", NULL, 0, 0, 0);
+        ops[i - 1].delta = 100;
+        ck_assert_int_eq(i, N);
+        for (i = 0; i < N; i++) {
+            pops[i] = &ops[i];
+        }
+        rend_th_run_many(th, pops, N, st);
+        {
+            static const int exp[N] = {
+                REND_OK, REND_OK, REND_OK, REND_OK, REND_OK, REND_OK,
+                REND_NOT_FOUND, REND_NOT_STORED, REND_OK, REND_OK, REND_OK,
+                REND_OK, REND_OK, REND_OK, REND_OK, REND_OK
+            };
+            for (i = 0; i < N; i++) {
+                ck_assert_msg(st[i] == exp[i], "round %d op %d: %d, not %d",
+                              round, i, st[i], exp[i]);
+            }
+        }
+        ck_assert_uint_eq(ops[14].out_number, 42);
+        ck_assert_uint_eq(ops[15].out_number, 142);
+        for (i = 0; i < N; i++) {
+            rend_th_op_fini(&ops[i]);
+        }
+        /* the last write wins: a (cs + 1) + b (3 cs - 1), flags 4 */
+        nwant = 4 * cs;
+        want = malloc(nwant);
+        memset(want, 'a', cs + 1);
+        memset(want + cs + 1, 'b', 3 * cs - 1);
+        rend_th_op_init(&ops[0], REND_OP_GET, "pk", NULL, 0, 0, 0);
+        ck_assert_int_eq(rend_th_run(th, &ops[0]), REND_OK);
+        ck_assert_uint_eq(ops[0].out_nvalue, nwant);
+        ck_assert_uint_eq(ops[0].out_flags, 4);
+        for (size_t j = 0; j < nwant; j++) {
+            ck_assert_msg(ops[0].out_value[j] == want[j],
+                          "round %d: byte %zu of %zu is %c", round, j, nwant,
+                          ops[0].out_value[j]);
+        }
+        rend_th_op_fini(&ops[0]);
+        free(want);
+    }
+    free(a);
+    free(b);
+    rend_th_close(th);
+}
+END_TEST
+
+/* The digest name of the one digest-named key in memcached (from
+ * lru_crawler metadump), "~rend~<32 hex>", into name (39 bytes). */
+static void
+find_digest_name(char *name)
+{
+    static char out[65536];
+    const char *k;
+
+    mcp_raw(mc.port, "lru_crawler metadump all\r\n", 26, "END\r\n", out,
+            sizeof(out));
+    k = strstr(out, "key=~rend~");
+    ck_assert_msg(k != NULL, "no digest name in %.300s", out);
+    memcpy(name, k + 4, 38);
+    name[38] = '\0';
+}
+
+/* Every key memcached accepts (1..250 bytes) works in chunked mode: those
+ * whose "<key>-meta"/"<key>-<i>" would pass 250 bytes get digest names,
+ * with the full key in the metadata, checked on every read. */
+START_TEST(test_long_keys)
+{
+    struct rend_th *th = open_chunked();
+    static const size_t lens[] = { 1, 244, 245, 246, 249, 250 };
+    char key[REND_MC_TEST_KEY + 1], key2[REND_MC_TEST_KEY + 1];
+    size_t n = 3000;
+    char *v = malloc(n + 10), *out, name[40], raw[1024];
+    size_t nout;
+    struct rend_op op;
+
+    fill(v, n, 5);
+    for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+        size_t nk = lens[l];
+        for (size_t i = 0; i < nk; i++) {
+            key[i] = (char)('a' + (i + nk) % 26);
+        }
+        ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, nk, v, n, 3, 0, NULL,
+                                NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_APPEND, key, nk, "xyz", 3, 0, 0,
+                                NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_PREPEND, key, nk, "<", 1, 0, 0,
+                                NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_TOUCH, key, nk, NULL, 0, 0, 0,
+                                NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, nk, NULL, 0, 0, 0, &out,
+                                &nout), REND_OK);
+        ck_assert_uint_eq(nout, n + 4);
+        ck_assert_int_eq(out[0], '<');
+        ck_assert(memcmp(out + 1, v, n) == 0);
+        ck_assert(memcmp(out + 1 + n, "xyz", 3) == 0);
+        free(out);
+        ck_assert_int_eq(mcp_op(th, REND_OP_ADD, key, nk, "a", 1, 0, 0, NULL,
+                                NULL), REND_NOT_STORED);
+        ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, key, nk, NULL, 0, 0, 0,
+                                NULL, NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, nk, NULL, 0, 0, 0, NULL,
+                                NULL), REND_MISS);
+        ck_assert_int_eq(mcp_op(th, REND_OP_TOUCH, key, nk, NULL, 0, 0, 0,
+                                NULL, NULL), REND_NOT_FOUND);
+        ck_assert_int_eq(mcp_op(th, REND_OP_ADD, key, nk, "7", 1, 0, 0, NULL,
+                                NULL), REND_OK);
+        rend_th_op_init(&op, REND_OP_INCR, NULL, NULL, 0, 0, 0);
+        op.key = key;
+        op.nkey = (uint32_t)nk;
+        op.delta = 5;
+        ck_assert_int_eq(rend_th_run(th, &op), REND_OK);
+        ck_assert_uint_eq(op.out_number, 12);
+        ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, key, nk, NULL, 0, 0, 0,
+                                NULL, NULL), REND_OK);
+    }
+    /* 250-byte keys that differ in their last byte only */
+    memset(key, 'q', 250);
+    memcpy(key2, key, 250);
+    key2[249] = 'r';
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, 250, v, n, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key2, 250, "two", 3, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, 250, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_uint_eq(nout, n);
+    ck_assert(memcmp(out, v, n) == 0);
+    free(out);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, key2, 250, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_str_eq(out, "two");
+    free(out);
+    ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, key2, 250, NULL, 0, 0, 0,
+                            NULL, NULL), REND_OK);
+    /* a binary 250-byte key (base64 would not fit either) */
+    for (int i = 0; i < 250; i++) {
+        key2[i] = (char)(i * 7);
+    }
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key2, 250, "bin", 3, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, key2, 250, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_str_eq(out, "bin");
+    free(out);
+    ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, key2, 250, NULL, 0, 0, 0,
+                            NULL, NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, 251, "x", 1, 0, 0, NULL,
+                            NULL), REND_EINVAL);
+
+    /* on the wire: "<name>-meta" holds Rend's 40 bytes then the key */
+    find_digest_name(name);
+    snprintf(raw, sizeof(raw), "mg %s-meta v\r\n", name);
+    mcp_raw(mc.port, raw, strlen(raw), "\r\n\r\n", (char *)v, n);
+    ck_assert_msg(strncmp(v, "VA 290\r\n", 8) == 0, "%.40s", v);
+    ck_assert(memcmp(v + 8 + 40, key, 250) == 0);
+    {
+        /* a digest collision: the metadata under the name is another
+         * key's (same name, different full key): a miss, and nothing of
+         * the other key is touched */
+        char req[600];
+        size_t nreq;
+        v[8 + 40 + 249] = 'z';
+        nreq = (size_t)snprintf(req, sizeof(req), "ms %s-meta 290 T0\r\n",
+                                name);
+        memcpy(req + nreq, v + 8, 290);
+        memcpy(req + nreq + 290, "\r\n", 2);
+        mcp_raw(mc.port, req, nreq + 292, "\r\n", raw, sizeof(raw));
+        ck_assert_str_eq(raw, "HD\r\n");
+    }
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, 250, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, key, 250, NULL, 0, 0, 0,
+                            NULL, NULL), REND_NOT_FOUND);
+    ck_assert_int_eq(mcp_op(th, REND_OP_TOUCH, key, 250, NULL, 0, 0, 0, NULL,
+                            NULL), REND_NOT_FOUND);
+    ck_assert_int_eq(mcp_op(th, REND_OP_APPEND, key, 250, "a", 1, 0, 0, NULL,
+                            NULL), REND_NOT_STORED);
+    /* (still there: add/replace decide on the name, so add would answer
+     * NOT_STORED; a set takes the name over) */
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, 250, "a", 1, 0, 0, NULL,
+                            NULL), REND_OK);
+    snprintf(raw, sizeof(raw), "mg %s-meta s\r\n", name);
+    mcp_raw(mc.port, raw, strlen(raw), "\r\n", (char *)v, n);
+    ck_assert_str_eq(v, "HD s290\r\n");
+    /* a plain key spelled like the digest name never reads the long
+     * key's metadata */
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, name, 38, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    ck_assert_int_eq(mcp_op(th, REND_OP_DELETE, name, 38, NULL, 0, 0, 0,
+                            NULL, NULL), REND_NOT_FOUND);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, 250, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_str_eq(out, "a");
+    free(out);
+    free(v);
+    rend_th_close(th);
+}
+END_TEST
+
+/* incr/decr read and write numbers as memcached does: a result that fits
+ * the old length is padded with spaces, and the number may be followed by
+ * white space and anything ("12 x"). */
+START_TEST(test_counter_like_memcached)
+{
+    struct rend_th *th = open_chunked();
+    static const struct {
+        const char *value, *after;
+        int code;
+        uint64_t delta;
+        int st;
+        uint64_t number;
+    } c[] = {
+        { "10", "5 ", REND_OP_DECR, 5, REND_OK, 5 },
+        { "5 ", "105", REND_OP_INCR, 100, REND_OK, 105 },
+        { "105", "0  ", REND_OP_DECR, 200, REND_OK, 0 },
+        { "12 x", "13  ", REND_OP_INCR, 1, REND_OK, 13 },
+        { " +7", "8  ", REND_OP_INCR, 1, REND_OK, 8 },
+        { "-0", "1 ", REND_OP_INCR, 1, REND_OK, 1 },
+        { "-1", NULL, REND_OP_INCR, 1, REND_NON_NUMERIC, 0 },
+        { "12x", NULL, REND_OP_INCR, 1, REND_NON_NUMERIC, 0 },
+        { "", NULL, REND_OP_INCR, 1, REND_NON_NUMERIC, 0 },
+        { "18446744073709551615", "0                   ", REND_OP_INCR, 1,
+          REND_OK, 0 },
+        { "18446744073709551616", NULL, REND_OP_INCR, 1, REND_NON_NUMERIC,
+          0 },
+    };
+
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        struct rend_op op;
+        char *out;
+        size_t n;
+
+        ck_assert_int_eq(mcp_op(th, REND_OP_SET, "cn", 2, c[i].value,
+                                strlen(c[i].value), 0, 0, NULL, NULL),
+                         REND_OK);
+        rend_th_op_init(&op, c[i].code, "cn", NULL, 0, 0, 0);
+        op.delta = c[i].delta;
+        ck_assert_int_eq(rend_th_run(th, &op), c[i].st);
+        if (c[i].st != REND_OK) {
+            continue;
+        }
+        ck_assert_uint_eq(op.out_number, c[i].number);
+        ck_assert_int_eq(mcp_op(th, REND_OP_GET, "cn", 2, NULL, 0, 0, 0, &out,
+                                &n), REND_OK);
+        ck_assert_msg(strcmp(out, c[i].after) == 0, "%s: got '%s', not '%s'",
+                      c[i].value, out, c[i].after);
+        free(out);
+    }
+    rend_th_close(th);
+}
+END_TEST
+
 START_TEST(test_throughput)
 {
     struct rend_th *th = open_chunked();
@@ -409,6 +701,9 @@ main(void)
     tcase_add_test(tc, test_wire_layout);
     tcase_add_test(tc, test_concurrent_writers);
     tcase_add_test(tc, test_ops);
+    tcase_add_test(tc, test_pipelined_same_key);
+    tcase_add_test(tc, test_long_keys);
+    tcase_add_test(tc, test_counter_like_memcached);
     tcase_add_test(tc, test_throughput);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
