@@ -756,7 +756,7 @@ cond_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
 static void
 gat_meta_written(void *ud, int err, const struct rend_mc_reply *r)
 {
-    struct cop *p = ud;
+    struct rend_mc_cop *p = ud;
 
     if (err == 0 && r->kind == REND_MC_R_HD) {
         p->op->out_cas = r->cas;

@@ -12,17 +12,13 @@
 # chunked memcached L1 + lmdb L2) and pool (conf/memcached-pool.lua: three
 # memcached, two replicas).  CLIENT_TOPOLOGIES limits the list.
 #
-# Known gaps owned by other work (issue 9: §2 cas across tiers and binary
-# request cas, §3 the meta protocol, §4's last bullet: chunked keys near
-# 250 bytes) are listed in EXPECTED_FAILURES below: a
-# listed check that differs is reported XFAIL; a listed check that now
-# matches is reported XPASS and fails the test, so that removing its entry
-# is all a fix needs.
+# Known gaps (none today) are listed in EXPECTED_FAILURES below, one line
+# each with the issue that owns it: a listed check that differs is reported
+# XFAIL; a listed check that now matches is reported XPASS and fails the
+# test, so that removing its entry is all a fix needs.
 
 # <topology|*> <client|*> <check>   <issue section>
 EXPECTED_FAILURES='
-l1sock-chunked  pymemcache  key_250  issue-9-s4-chunked-long-keys
-l1sock-chunked  dalli       key_250  issue-9-s4-chunked-long-keys
 '
 
 REND_BIN=${REND_BIN:-../core/rend}
