@@ -22,8 +22,10 @@
 
 #include <ev.h>
 
+#include "rend_admin.h"
 #include "rend_compat.h"
 #include "rend_config.h"
+#include "rend_hist.h"
 #include "rend_log.h"
 #include "rend_plugin.h"
 #include "rend_settings.h"
@@ -57,6 +59,7 @@ static char *compat_text;
 static unsigned cli_threads, cli_max_conns;
 static int cli_port = -1;
 static uint64_t cli_item_max;
+static int admin_port = -1; /* the admin listener's bound port */
 
 static void
 usage(FILE *f)
@@ -276,6 +279,9 @@ open_listeners(struct ev_loop *loop, struct rend_gen *g, const char *port_file)
         }
     }
     if (pf != NULL) {
+        if (admin_port >= 0) {
+            fprintf(pf, "admin %d\n", admin_port); /* after the listeners */
+        }
         fclose(pf);
         if (rename(tmp, port_file) != 0) {
             rend_log(REND_LOG_ERR, "%s: %s", port_file, strerror(errno));
@@ -324,41 +330,66 @@ warn_unapplied_settings(const struct rend_gen *old, const struct rend_gen *g)
     }
 }
 
-static void
-on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+struct rend_gen *
+rend_main_current(void)
+{
+    return current;
+}
+
+/* The reload SIGHUP and POST /reload share: load, check, swap.  0 with
+ * what changed in out, or -1 with the reason the config was refused. */
+int
+rend_reload(struct rend_buf *out)
 {
     char err[1024];
     struct rend_gen *g;
 
-    rend_log(REND_LOG_INFO, "SIGHUP: reloading %s",
-             config_path ? config_path : "the config");
     g = load_config(current, err, sizeof(err));
     if (g == NULL) {
         __atomic_add_fetch(&rend_config_reload_failures, 1, __ATOMIC_RELAXED);
         rend_log(REND_LOG_ERR, "reload failed, keeping the running config: %s",
                  err);
-        return;
+        rend_buf_printf(out, "%s", err);
+        return -1;
     }
     if (g->nlisteners != current->nlisteners) {
         __atomic_add_fetch(&rend_config_reload_failures, 1, __ATOMIC_RELAXED);
         rend_log(REND_LOG_ERR, "reload failed, keeping the running config: "
                  "the number of listeners changed (%u -> %u); restart to "
                  "change listeners", current->nlisteners, g->nlisteners);
+        rend_buf_printf(out, "%s: the number of listeners changed (%u -> %u); "
+                        "restart to change listeners", g->source,
+                        current->nlisteners, g->nlisteners);
         rend_gen_put(g);
-        return;
+        return -1;
     }
     if (rend_workers_prepare(g) != 0) {
         __atomic_add_fetch(&rend_config_reload_failures, 1, __ATOMIC_RELAXED);
+        rend_buf_printf(out, "%s: cannot prepare the handlers for the "
+                        "workers (see the log)", g->source);
         rend_gen_put(g);
-        return;
+        return -1;
     }
     warn_unapplied_settings(current, g);
+    rend_admin_diff(out, current, g);
     rend_workers_swap(g);
     rend_gen_put(current);
     current = g;
     __atomic_add_fetch(&rend_config_reloads, 1, __ATOMIC_RELAXED);
     rend_log(REND_LOG_WARN, "config reloaded (generation %llu)",
              (unsigned long long)g->id);
+    return 0;
+}
+
+static void
+on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct rend_buf out = { 0 };
+
+    rend_log(REND_LOG_INFO, "SIGHUP: reloading %s",
+             config_path ? config_path : "the config");
+    rend_reload(&out);
+    rend_buf_free(&out);
 }
 
 static void
@@ -555,6 +586,11 @@ rend_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     loop = ev_default_loop(EVFLAG_AUTO);
+    rend_metrics_on = current->admin_port >= 0; /* histograms for /metrics */
+    if (rend_admin_start(loop, current, &admin_port) != 0) {
+        rend_gen_put(current);
+        return 1;
+    }
     if (open_listeners(loop, current, port_file) != 0) {
         rend_gen_put(current);
         return 1;
@@ -581,6 +617,7 @@ rend_main(int argc, char **argv)
             free(listeners[i].unix_path);
         }
     }
+    rend_admin_stop(loop);
     rend_workers_stop();
     for (unsigned i = 0; i < rend_nworkers; i++) {
         struct rend_worker *w = &rend_workers[i];

@@ -1,0 +1,90 @@
+/*
+ * rend_hist.c - per-worker latency histograms (see rend_hist.h).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "rend_hist.h"
+#include "rend_worker.h"
+
+int rend_metrics_on;
+
+const uint64_t rend_hist_bounds_ns[REND_HIST_NBOUNDS] = {
+    10000, 20000, 50000,                     /* 10us .. 50us */
+    100000, 200000, 500000,                  /* 100us .. 500us */
+    1000000, 2000000, 5000000,               /* 1ms .. 5ms */
+    10000000, 20000000, 50000000,            /* 10ms .. 50ms */
+    100000000, 200000000, 500000000,         /* 100ms .. 500ms */
+    1000000000, 2000000000, 5000000000ull,   /* 1s .. 5s */
+    10000000000ull,                          /* 10s */
+};
+
+struct worker_hists {
+    struct rend_hist req[REND_CMD__COUNT];
+    struct rend_hist tier[2][REND_OP__COUNT];
+} __attribute__((aligned(64)));
+
+/* Zero-filled; a worker's pages are touched only once it records. */
+static struct worker_hists hists[REND_HIST_MAX_WORKERS];
+
+static void
+observe(struct rend_hist *h, uint64_t ns)
+{
+    unsigned i = 0;
+
+    while (i < REND_HIST_NBOUNDS && ns > rend_hist_bounds_ns[i]) {
+        i++;
+    }
+    __atomic_store_n(&h->bucket[i], h->bucket[i] + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->sum_ns, h->sum_ns + ns, __ATOMIC_RELAXED);
+}
+
+void
+rend_hist_req(unsigned wid, unsigned cmd, uint64_t ns)
+{
+    if (wid < REND_HIST_MAX_WORKERS && cmd < REND_CMD__COUNT) {
+        observe(&hists[wid].req[cmd], ns);
+    }
+}
+
+void
+rend_hist_tier(unsigned wid, unsigned tier, unsigned op, uint64_t ns)
+{
+    if (wid < REND_HIST_MAX_WORKERS && (tier == 1 || tier == 2)
+        && op < REND_OP__COUNT) {
+        observe(&hists[wid].tier[tier - 1][op], ns);
+    }
+}
+
+static void
+add(struct rend_hist *out, const struct rend_hist *h)
+{
+    for (unsigned i = 0; i <= REND_HIST_NBOUNDS; i++) {
+        out->bucket[i] += __atomic_load_n(&h->bucket[i], __ATOMIC_RELAXED);
+    }
+    out->sum_ns += __atomic_load_n(&h->sum_ns, __ATOMIC_RELAXED);
+}
+
+void
+rend_hist_sum_req(unsigned cmd, struct rend_hist *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned w = 0; w < rend_nworkers && w < REND_HIST_MAX_WORKERS
+         && cmd < REND_CMD__COUNT; w++) {
+        add(out, &hists[w].req[cmd]);
+    }
+}
+
+void
+rend_hist_sum_tier(unsigned tier, unsigned op, struct rend_hist *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (tier < 1 || tier > 2 || op >= REND_OP__COUNT) {
+        return;
+    }
+    for (unsigned w = 0; w < rend_nworkers && w < REND_HIST_MAX_WORKERS;
+         w++) {
+        add(out, &hists[w].tier[tier - 1][op]);
+    }
+}
