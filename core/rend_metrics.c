@@ -476,7 +476,7 @@ static const struct {
       "1 while writes are stopped (stall)" },
     { "rocksdb", "delayed_write_rate", "rend_rocksdb_delayed_write_rate",
       "gauge", "Write rate while writes are delayed (bytes/s)" },
-    { "rocksdb", "commit_avg_us", "rend_rocksdb_commit_avg_microseconds",
+    { "rocksdb", "commit_avg_us", "rend_rocksdb_commit_avg_seconds",
       "gauge", "Mean WAL commit (sync) latency" },
 };
 #define NHMAP (sizeof(hmap) / sizeof(hmap[0]))
@@ -592,6 +592,9 @@ render_handlers(struct rend_buf *b, const struct rend_gen *g)
             if (!header) {
                 family(b, hmap[m].metric, hmap[m].type, hmap[m].help);
                 header = 1;
+            }
+            if (strstr(hmap[k].stat, "_us") != NULL) {
+                d /= 1e6; /* base units: seconds */
             }
             rend_buf_printf(b, "%s{instance=\"", hmap[m].metric);
             put_label(b, hi->name);
