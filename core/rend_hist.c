@@ -9,6 +9,7 @@
 #include "rend_worker.h"
 
 int rend_metrics_on;
+__thread struct rend_hist_tls rend_hist_tls;
 
 const uint64_t rend_hist_bounds_ns[REND_HIST_NBOUNDS] = {
     10000, 20000, 50000,                     /* 10us .. 50us */
