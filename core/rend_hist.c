@@ -9,7 +9,8 @@
 #include "rend_worker.h"
 
 int rend_metrics_on;
-__thread struct rend_hist_tls rend_hist_tls;
+__thread struct rend_hist_tls rend_hist_tls
+    __attribute__((tls_model("initial-exec")));
 
 const uint64_t rend_hist_bounds_ns[REND_HIST_NBOUNDS] = {
     10000, 20000, 50000,                     /* 10us .. 50us */
@@ -21,31 +22,14 @@ const uint64_t rend_hist_bounds_ns[REND_HIST_NBOUNDS] = {
     10000000000ull,                          /* 10s */
 };
 
-struct worker_hists {
-    struct rend_hist req[REND_CMD__COUNT];
-    struct rend_hist tier[2][REND_OP__COUNT];
-} __attribute__((aligned(64)));
-
 /* Zero-filled; a worker's pages are touched only once it records. */
-static struct worker_hists hists[REND_HIST_MAX_WORKERS];
-
-static void
-observe(struct rend_hist *h, uint64_t ns)
-{
-    unsigned i = 0;
-
-    while (i < REND_HIST_NBOUNDS && ns > rend_hist_bounds_ns[i]) {
-        i++;
-    }
-    __atomic_store_n(&h->bucket[i], h->bucket[i] + 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->sum_ns, h->sum_ns + ns, __ATOMIC_RELAXED);
-}
+struct rend_hist_worker rend_hist_workers[REND_HIST_MAX_WORKERS];
 
 void
 rend_hist_req(unsigned wid, unsigned cmd, uint64_t ns)
 {
     if (wid < REND_HIST_MAX_WORKERS && cmd < REND_CMD__COUNT) {
-        observe(&hists[wid].req[cmd], ns);
+        rend_hist_observe(&rend_hist_workers[wid].req[cmd], ns);
     }
 }
 
@@ -54,7 +38,7 @@ rend_hist_tier(unsigned wid, unsigned tier, unsigned op, uint64_t ns)
 {
     if (wid < REND_HIST_MAX_WORKERS && (tier == 1 || tier == 2)
         && op < REND_OP__COUNT) {
-        observe(&hists[wid].tier[tier - 1][op], ns);
+        rend_hist_observe(&rend_hist_workers[wid].tier[tier - 1][op], ns);
     }
 }
 
@@ -73,7 +57,7 @@ rend_hist_sum_req(unsigned cmd, struct rend_hist *out)
     memset(out, 0, sizeof(*out));
     for (unsigned w = 0; w < rend_nworkers && w < REND_HIST_MAX_WORKERS
          && cmd < REND_CMD__COUNT; w++) {
-        add(out, &hists[w].req[cmd]);
+        add(out, &rend_hist_workers[w].req[cmd]);
     }
 }
 
@@ -86,6 +70,6 @@ rend_hist_sum_tier(unsigned tier, unsigned op, struct rend_hist *out)
     }
     for (unsigned w = 0; w < rend_nworkers && w < REND_HIST_MAX_WORKERS;
          w++) {
-        add(out, &hists[w].tier[tier - 1][op]);
+        add(out, &rend_hist_workers[w].tier[tier - 1][op]);
     }
 }

@@ -41,6 +41,25 @@ rend_hist_now(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* One worker's histograms, written by that worker only. */
+struct rend_hist_worker {
+    struct rend_hist req[REND_CMD__COUNT];
+    struct rend_hist tier[2][REND_OP__COUNT];
+} __attribute__((aligned(64)));
+extern struct rend_hist_worker rend_hist_workers[REND_HIST_MAX_WORKERS];
+
+static inline void
+rend_hist_observe(struct rend_hist *h, uint64_t ns)
+{
+    unsigned i = 0;
+
+    while (i < REND_HIST_NBOUNDS && ns > rend_hist_bounds_ns[i]) {
+        i++;
+    }
+    __atomic_store_n(&h->bucket[i], h->bucket[i] + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->sum_ns, h->sum_ns + ns, __ATOMIC_RELAXED);
+}
+
 /* Worker `wid` observed a request of command cmd taking ns. */
 void rend_hist_req(unsigned wid, unsigned cmd, uint64_t ns);
 /* Worker `wid` observed an op on tier (1 or 2) taking ns. */
@@ -59,7 +78,8 @@ struct rend_hist_tls {
     uint64_t now;
     const struct rend_kop *kop;
 };
-extern __thread struct rend_hist_tls rend_hist_tls;
+extern __thread struct rend_hist_tls rend_hist_tls
+    __attribute__((tls_model("initial-exec"))); /* in the executable */
 
 static inline void
 rend_hist_req_start(struct rend_req *r)
@@ -76,7 +96,10 @@ rend_hist_req_done(unsigned wid, const struct rend_req *r)
     uint64_t now = k >= r->kops && k < r->kops + r->nkeys
                    ? rend_hist_tls.now : rend_hist_now();
 
-    rend_hist_req(wid, r->cmd, now - r->t_start);
+    if (wid < REND_HIST_MAX_WORKERS) {
+        rend_hist_observe(&rend_hist_workers[wid].req[r->cmd],
+                          now - r->t_start);
+    }
 }
 
 static inline void
@@ -91,7 +114,12 @@ rend_hist_op_done(unsigned wid, const struct rend_kop *k)
 {
     uint64_t now = rend_hist_now();
 
-    rend_hist_tier(wid, k->tier, k->op.code, now - k->t_issue);
+    if (wid < REND_HIST_MAX_WORKERS && (k->tier == 1 || k->tier == 2)
+        && k->op.code < REND_OP__COUNT) {
+        rend_hist_observe(&rend_hist_workers[wid].tier[k->tier - 1]
+                                                      [k->op.code],
+                          now - k->t_issue);
+    }
     rend_hist_tls.now = now;
     rend_hist_tls.kop = k;
 }
