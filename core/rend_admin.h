@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <ev.h>
 
 struct rend_gen;
@@ -43,6 +44,10 @@ void rend_admin_diff(struct rend_buf *b, const struct rend_gen *old,
 int rend_admin_start(struct ev_loop *loop, const struct rend_gen *g,
                      int *port);
 void rend_admin_stop(struct ev_loop *loop);
+
+/* Connections accepted per listener (main thread only: it accepts them
+ * and renders /metrics). */
+extern uint64_t rend_listener_accepted[];
 
 /* Provided by rend_main.c: the running generation, and the reload SIGHUP
  * and POST /reload share.  rend_reload returns 0 with what changed in out,

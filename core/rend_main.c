@@ -142,6 +142,7 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
         /* counted here, not when a worker adopts it, so a burst of
          * accepts cannot overshoot the limit */
         __atomic_add_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
+        rend_listener_accepted[l->index]++; /* /metrics, this thread's */
         rend_workers_dispatch(fd, l->index);
     }
 }

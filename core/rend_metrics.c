@@ -29,6 +29,8 @@
 extern uint64_t rend_config_reloads;
 extern uint64_t rend_config_reload_failures;
 
+uint64_t rend_listener_accepted[REND_MAX_LISTENERS];
+
 /* ---- text buffer --------------------------------------------------- */
 
 void
@@ -756,6 +758,13 @@ rend_metrics_render(struct rend_buf *b, const struct rend_gen *g)
         rend_buf_printf(b, "rend_listener_info{listener=\"%u\",address=\"", i);
         put_label(b, addr);
         rend_buf_put(b, "\"} 1\n", 5);
+    }
+    family(b, "rend_listener_connections_total", "counter",
+           "Client connections accepted, by listener");
+    for (unsigned i = 0; i < g->nlisteners && i < REND_MAX_LISTENERS; i++) {
+        rend_buf_printf(b, "rend_listener_connections_total{listener=\"%u\"} "
+                        "%llu\n", i,
+                        (unsigned long long)rend_listener_accepted[i]);
     }
     family(b, "rend_config_reloads_total", "counter",
            "Config reloads that took effect (SIGHUP or POST /reload)");

@@ -42,6 +42,7 @@ for conf in "$SRCDIR"/conf/*.lua; do
     fi
     grep -q '^rend_command_outcomes_total{command="get",outcome="hit"} 1$' \
         "$dir/body" && grep -q '^rend_request_duration_seconds_count{command="get"} 2$' \
+        "$dir/body" && grep -q '^rend_listener_connections_total{listener="0"} 1$' \
         "$dir/body" || bad "$name: the counters did not count the traffic"
     stop
 done
