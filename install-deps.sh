@@ -7,7 +7,7 @@
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config libev-dev
 libluajit-5.1-dev liblmdb-dev lmdb-utils librocksdb-dev check memcached
-libmemcached-tools libmemcached-dev libsystemd-dev groff-base
+libmemcached-tools libmemcached-dev libsystemd-dev groff-base curl prometheus
 debhelper lintian
 python3-pymemcache python3-memcache ruby-dalli libcache-memcached-fast-perl"
 missing=""

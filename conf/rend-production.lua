@@ -37,3 +37,11 @@ listen {
     port = tonumber(env("REND_BATCH_PORT", "11212")),
     routes = { default = l1l2_batch(l1, l2) },
 }
+
+-- The admin listener: Prometheus /metrics, /healthz and /readyz for load
+-- balancers and systemd, POST /reload, GET /config (README "Admin
+-- listener").  Keep it on a local or management address.
+admin {
+    address = env("REND_ADMIN_ADDRESS", "127.0.0.1"),
+    port = tonumber(env("REND_ADMIN_PORT", "9150")),
+}

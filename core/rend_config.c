@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -443,6 +444,14 @@ read_settings(struct build *b, int res)
     b->g->item_size_max = (uint64_t)field_int(L, lua_gettop(L),
                                               "item_size_max", 0);
     lua_pop(L, 1);
+    /* admin{}: the HTTP admin listener (rend_admin.c) */
+    b->g->admin_port = -1;
+    lua_getfield(L, res, "admin");
+    if (lua_istable(L, -1)) {
+        b->g->admin_address = field_str(L, lua_gettop(L), "address");
+        b->g->admin_port = (int)field_int(L, lua_gettop(L), "port", -1);
+    }
+    lua_pop(L, 1);
 }
 
 /* The route keys a config may name (the command table's), as a set
@@ -536,6 +545,7 @@ rend_config_load_string(const char *text, const char *name,
         }
     }
     g->id = __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED);
+    g->loaded_at = (int64_t)time(NULL);
     ok = 1;
 out:
     lua_close(L);
@@ -624,5 +634,6 @@ rend_gen_put(struct rend_gen *g)
     free(g->hinsts);
     free(g->source);
     free(g->lua_text);
+    free(g->admin_address);
     free(g);
 }

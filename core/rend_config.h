@@ -74,6 +74,10 @@ struct rend_gen {
     uint8_t has_lua;              /* some route is a route_fn */
     char *source;                 /* file name, or "(embedded)" */
     char *lua_text;               /* the config text, for worker VMs */
+    /* admin{} (rend_admin.c); admin_port -1 when not declared */
+    char *admin_address;
+    int admin_port;
+    int64_t loaded_at;            /* rend_now() when it was built */
 };
 
 /* Find the route for command cmd on key (prefix routes first). */

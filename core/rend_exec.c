@@ -10,6 +10,7 @@
 #include "rend_config.h"
 #include "rend_conn.h"
 #include "rend_exec.h"
+#include "rend_hist.h"
 #include "rend_log.h"
 #include "rend_plugin.h"
 #include "rend_route.h"
@@ -145,6 +146,7 @@ req_complete(struct rend_req *r)
     struct rend_conn *c = r->conn;
 
     r->complete = 1;
+    REND_HIST_REQ_DONE(c->w->id, r);
     rend_worker_req_end(c->w, r->gen);
     rend_conn_req_done(c, r);
 }
@@ -337,6 +339,7 @@ rend_exec_start(struct rend_conn *c, struct rend_req *r)
         return;
     }
     count_cmd(w, r);
+    REND_HIST_REQ_START(r);
     c->npending++;
     w->inflight++;
     w->inflight_gen++;

@@ -26,8 +26,10 @@
 #endif
 
 #include "rend_cmd.h"
+#include "rend_admin.h"
 #include "rend_compat.h"
 #include "rend_config.h"
+#include "rend_hist.h"
 #include "rend_log.h"
 #include "rend_plugin.h"
 #include "rend_settings.h"
@@ -66,6 +68,7 @@ static uint64_t cli_item_max;
 /* -l: the first TCP listener's addresses (NULL: the config's) */
 static char *cli_addrs[MAX_EXTRA_ADDRS + 1];
 static unsigned cli_naddrs;
+static int admin_port = -1; /* the admin listener's bound port */
 
 static void
 usage(FILE *f)
@@ -199,6 +202,7 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
         /* counted here, not when a worker adopts it, so a burst of
          * accepts cannot overshoot the limit */
         __atomic_add_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
+        rend_listener_accepted[l->index]++; /* /metrics, this thread's */
         rend_workers_dispatch(fd, l->index);
     }
 }
@@ -361,6 +365,9 @@ open_listeners(struct ev_loop *loop, struct rend_gen *g, const char *port_file)
         }
     }
     if (pf != NULL) {
+        if (admin_port >= 0) {
+            fprintf(pf, "admin %d\n", admin_port); /* after the listeners */
+        }
         fclose(pf);
         if (rename(tmp, port_file) != 0) {
             rend_log(REND_LOG_ERR, "%s: %s", port_file, strerror(errno));
@@ -420,49 +427,79 @@ notify(const char *state)
 #endif
 }
 
-static void
-reload(void)
+struct rend_gen *
+rend_main_current(void)
+{
+    return current;
+}
+
+static int reload_now(struct rend_buf *out);
+
+/* The reload SIGHUP and POST /reload share: load, check, swap.  0 with
+ * what changed in out, or -1 with the reason the config was refused. */
+int
+rend_reload(struct rend_buf *out)
+{
+    int rc;
+
+    notify("RELOADING=1");
+    rc = reload_now(out);
+    notify("READY=1");
+    return rc;
+}
+
+static int
+reload_now(struct rend_buf *out)
 {
     char err[1024];
     struct rend_gen *g;
 
-    rend_log(REND_LOG_INFO, "SIGHUP: reloading %s",
-             config_path ? config_path : "the config");
     g = load_config(current, err, sizeof(err));
     if (g == NULL) {
         __atomic_add_fetch(&rend_config_reload_failures, 1, __ATOMIC_RELAXED);
         rend_log(REND_LOG_ERR, "reload failed, keeping the running config: %s",
                  err);
-        return;
+        rend_buf_printf(out, "%s", err);
+        return -1;
     }
     if (g->nlisteners != current->nlisteners) {
         __atomic_add_fetch(&rend_config_reload_failures, 1, __ATOMIC_RELAXED);
         rend_log(REND_LOG_ERR, "reload failed, keeping the running config: "
                  "the number of listeners changed (%u -> %u); restart to "
                  "change listeners", current->nlisteners, g->nlisteners);
+        rend_buf_printf(out, "%s: the number of listeners changed (%u -> %u); "
+                        "restart to change listeners", g->source,
+                        current->nlisteners, g->nlisteners);
         rend_gen_put(g);
-        return;
+        return -1;
     }
     if (rend_workers_prepare(g) != 0) {
         __atomic_add_fetch(&rend_config_reload_failures, 1, __ATOMIC_RELAXED);
+        rend_buf_printf(out, "%s: cannot prepare the handlers for the "
+                        "workers (see the log)", g->source);
         rend_gen_put(g);
-        return;
+        return -1;
     }
     warn_unapplied_settings(current, g);
+    rend_admin_diff(out, current, g);
     rend_workers_swap(g);
     rend_gen_put(current);
     current = g;
     __atomic_add_fetch(&rend_config_reloads, 1, __ATOMIC_RELAXED);
     rend_log(REND_LOG_WARN, "config reloaded (generation %llu)",
              (unsigned long long)g->id);
+    return 0;
 }
 
 static void
 on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
-    notify("RELOADING=1");
-    reload();
-    notify("READY=1");
+    struct rend_buf out = { 0 };
+
+    rend_log(REND_LOG_INFO, "SIGHUP: reloading %s",
+             config_path ? config_path : "the config");
+    rend_reload(&out);
+    rend_buf_free(&out);
 }
 
 static void
@@ -707,6 +744,11 @@ rend_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     loop = ev_default_loop(EVFLAG_AUTO);
+    rend_metrics_on = current->admin_port >= 0; /* histograms for /metrics */
+    if (rend_admin_start(loop, current, &admin_port) != 0) {
+        rend_gen_put(current);
+        return 1;
+    }
     if (open_listeners(loop, current, port_file) != 0) {
         rend_gen_put(current);
         return 1;
@@ -734,6 +776,7 @@ rend_main(int argc, char **argv)
             free(listeners[i].unix_path);
         }
     }
+    rend_admin_stop(loop);
     rend_workers_stop();
     for (unsigned i = 0; i < rend_nworkers; i++) {
         struct rend_worker *w = &rend_workers[i];

@@ -45,6 +45,7 @@ struct rend_kop {
     int64_t exptime;
     uint64_t cas;
     uint64_t number;
+    uint64_t t_issue;           /* rend_hist: when the op was issued */
 };
 
 struct rend_req {
@@ -83,6 +84,7 @@ struct rend_req {
     const char *arg;            /* stats group / verbosity arg (owned) */
     uint32_t narg;
     char numbuf[24];            /* binary incr/decr initial value */
+    uint64_t t_start;           /* rend_hist: when it started, or 0 */
     struct rend_kop kop1;
     /* meta commands only (set by their parser; not cleared for others) */
     struct rend_meta {

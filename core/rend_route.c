@@ -65,6 +65,7 @@
 
 #include "rend_config.h"
 #include "rend_conn.h"
+#include "rend_hist.h"
 #include "rend_lua.h"
 #include "rend_plugin.h"
 #include "rend_route.h"
@@ -152,6 +153,7 @@ issue(struct rend_kop *k, int tier, int code)
     } else {
         REND_STAT_INC(STATS(k), ops_l1);
     }
+    REND_HIST_OP_ISSUE(k);
     st = rend_kop_issue(k, hi, code);
     if (st != REND_PENDING) {
         rend_route_step(k, st);
@@ -674,6 +676,7 @@ rend_route_start(struct rend_kop *k)
 void
 rend_route_step(struct rend_kop *k, int status)
 {
+    REND_HIST_OP_DONE(k->req->conn->w->id, k);
     if (status < 0) { /* a tier failed, whatever the route kind */
         if (k->tier == 2) {
             REND_STAT_INC(STATS(k), errors_l2);

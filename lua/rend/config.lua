@@ -16,7 +16,8 @@ if type(route_keys) ~= "table" then
     error("rend/config.lua: run by rend, which passes the route keys")
 end
 
-local R = { listeners = {}, handlers = {}, settings = {}, fns = {}, nseq = 0 }
+local R = { listeners = {}, handlers = {}, settings = {}, fns = {}, nseq = 0,
+            admin = nil }
 
 -- Limits the core enforces; a value outside them is refused here, with
 -- the config's file:line, rather than ignored.
@@ -262,6 +263,37 @@ function M.settings(s)
         end
         R.settings[k] = v
     end
+end
+
+-- admin { address = "127.0.0.1", port = 9150 }: the HTTP admin listener
+-- (/metrics, /healthz, /readyz, /reload, /config).  Off unless declared;
+-- port 0 takes any free port (written to the --port-file, see README).
+function M.admin(a)
+    if type(a) ~= "table" then
+        fail("admin: expects a table", 2)
+    end
+    if R.admin ~= nil then
+        fail("admin: declared twice", 2)
+    end
+    for k, _ in pairs(a) do
+        if k ~= "address" and k ~= "port" then
+            fail("admin: unknown field \"" .. tostring(k) .. "\"", 2)
+        end
+    end
+    local p = a.port
+    if p == nil then
+        p = 9150
+    end
+    p = tonumber(p)
+    if p == nil or p < 0 or p > 65535 or p ~= math.floor(p) then
+        fail("admin: port must be an integer from 0 to 65535", 2)
+    end
+    if a.address ~= nil and (type(a.address) ~= "string" or a.address == "") then
+        fail("admin: address must be a non-empty string", 2)
+    end
+    local file, line = where(2)
+    R.admin = { address = a.address or "127.0.0.1", port = p,
+                file = file, line = line }
 end
 
 -- env("NAME", default): the environment variable, or default.

@@ -12,7 +12,9 @@
 #   SCENARIOS="inmem proxy"  which scenario_NAME functions to run
 #                            (also: l1l2 routefn, and the persistent L2
 #                            ones: l1l2_periodic l1l2_rocksdb
-#                            l1l2_rocksdb_nosync l1l2_miss l1l2_rocksdb_miss)
+#                            l1l2_rocksdb_nosync l1l2_miss l1l2_rocksdb_miss,
+#                            and metrics_inmem metrics_proxy: admin{} and
+#                            its histograms off vs on, scraped each second)
 #   DURATION=5 WARMUP=1      measured / unmeasured seconds per run
 #   CONNS=50 DEPTH=1         connections, requests in flight per connection
 #   THREADS=1                server worker threads (memcached -t, rend -t)
@@ -418,6 +420,52 @@ scenario_routefn() {
 # every value is a metadata item plus ~1 KB chunks.  Meant for large values,
 # e.g. SCENARIOS=proxy_chunked VALUE_SIZE=102400 KEYS=1000 (the key space
 # must fit memcached's -m 1024 on both sides, or misses skew the figures).
+# with_admin CONFIG OUT: CONFIG plus an admin listener on a free port.
+with_admin() {
+    cp "$1" "$2"
+    printf '\nadmin { address = "127.0.0.1", port = 0 }\n' >>"$2"
+}
+
+# scrape_loop PORTFILE: GET /metrics once a second (a Prometheus's load)
+# until killed; started in the background by the metrics scenarios.
+scrape_loop() {
+    local ap
+    ap=$(awk '$1 == "admin" { print $2 }' "$1")
+    while sleep 1; do
+        curl -s -o /dev/null "http://127.0.0.1:$ap/metrics"
+    done
+}
+
+# The cost of metrics: the same rend without admin{} (no histograms, no
+# scrapes) against rend with admin{} (histograms recorded per request and
+# per tier op) scraped once a second; inmem and proxy.
+scenario_metrics_inmem() {
+    with_admin "$top/conf/inmem.lua" "$work/inmem-admin.lua"
+    start_rend off "$top/conf/inmem.lua" || return
+    start_rend on "$work/inmem-admin.lua" || return
+    scrape_loop "$work/on.port" &
+    server_pids+=("$!")
+    add_target metrics-off "127.0.0.1:$off_port" "$off_pid"
+    add_target metrics-on "127.0.0.1:$on_port" "$on_pid"
+    compare metrics_inmem metrics-off metrics-on
+    stop_servers
+}
+
+scenario_metrics_proxy() {
+    with_admin "$here/conf/proxy.lua" "$work/proxy-admin.lua"
+    start_memcached mcu "$work/mc.sock" || return
+    start_rend off "$here/conf/proxy.lua" REND_MC_SERVERS="$work/mc.sock" \
+        REND_UNIX="$work/off.sock" || return
+    start_rend on "$work/proxy-admin.lua" REND_MC_SERVERS="$work/mc.sock" \
+        REND_UNIX="$work/on.sock" || return
+    scrape_loop "$work/on.port" &
+    server_pids+=("$!")
+    add_target metrics-off "$off_port" "$off_pid $mcu_pid"
+    add_target metrics-on "$on_port" "$on_pid $mcu_pid"
+    compare metrics_proxy metrics-off metrics-on
+    stop_servers
+}
+
 scenario_proxy_chunked() {
     start_memcached mcu "$work/mc.sock" || return
     start_rend rend "$here/conf/proxy-chunked.lua" \

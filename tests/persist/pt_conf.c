@@ -236,6 +236,7 @@ start_shipped(struct pt_inst *in, const char *name)
     setenv("REND_PORT", "0", 1);
     setenv("REND_BATCH_PORT", "0", 1);
     setenv("REND_ADDRESS", "127.0.0.1", 1);
+    setenv("REND_ADMIN_PORT", "0", 1); /* rend-production.lua declares admin{} */
     ck_assert_int_eq(pt_inst_start(in), 0);
 }
 
