@@ -12,6 +12,7 @@
 
 #include "rend_conn.h"
 #include "rend_exec.h"
+#include "rend_flow.h"
 #include "rend_log.h"
 #include "rend_proto.h"
 #include "rend_settings.h"
@@ -28,6 +29,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static void process(struct rend_conn *c);
 static void try_write(struct rend_conn *c);
+static void emit_ready(struct rend_conn *c);
 
 struct rend_conn *
 rend_conn_new(struct rend_worker *w, int fd, unsigned listener)
@@ -130,6 +132,9 @@ rend_conn_close(struct rend_conn *c)
 static void
 finish(struct rend_conn *c)
 {
+    if (c->closed && c->nstalled > 0 && !c->in_process) {
+        rend_flow_pump(c); /* drops the keys it never issued */
+    }
     if (c->closed && c->npending == 0 && !c->in_process) {
         conn_free(c);
     }
@@ -242,8 +247,28 @@ rend_conn_out_take(struct rend_conn *c, char *buf, size_t n)
     return 0;
 }
 
+static void try_write_once(struct rend_conn *c);
+
+/* Write what can be written; while everything goes out and a multi-key
+ * request waits for budget, let it issue and stream more. */
 static void
 try_write(struct rend_conn *c)
+{
+    for (;;) {
+        try_write_once(c);
+        if (c->closed || c->unsent > 0 || c->nstalled == 0 || c->in_process
+            || c->pumping) {
+            return;
+        }
+        emit_ready(c);
+        if (c->closed || c->unsent == 0) {
+            return;
+        }
+    }
+}
+
+static void
+try_write_once(struct rend_conn *c)
 {
     struct iovec iov[IOV_BATCH];
     ssize_t n;
@@ -320,6 +345,11 @@ on_write(struct ev_loop *loop, ev_io *w, int revents)
     struct rend_conn *c = w->data;
 
     try_write(c);
+    if (!c->closed && c->nstalled > 0 && !c->in_process) {
+        /* output drained: a multi-key request may issue more keys */
+        rend_flow_progress(c);
+        return;
+    }
     finish(c);
 }
 
@@ -331,6 +361,7 @@ emit_ready(struct rend_conn *c)
 {
     struct rend_req *r;
 
+again:
     while ((r = c->qhead) != NULL && r->complete) {
         c->qhead = r->next;
         if (c->qhead == NULL) {
@@ -347,6 +378,13 @@ emit_ready(struct rend_conn *c)
             c->closing = 1;
         }
         rend_req_free(r);
+    }
+    if (c->qhead != NULL && (c->nstalled > 0 || c->qhead->nkeys > 1)) {
+        /* budget freed or a new head: issue more keys, stream values */
+        rend_flow_pump(c);
+        if (c->qhead != NULL && c->qhead->complete) {
+            goto again;
+        }
     }
     if (c->closing && !c->closed && c->unsent == 0 && c->npending == 0) {
         rend_conn_close(c);
@@ -435,6 +473,24 @@ rend_conn_req_done(struct rend_conn *c, struct rend_req *r)
     finish(c);
 }
 
+void
+rend_flow_progress(struct rend_conn *c)
+{
+    if (c->in_process || c->pumping) {
+        return; /* the running entry point emits and writes */
+    }
+    if (!c->closed) {
+        emit_ready(c);
+        if (c->read_paused && rend_flow_may_parse(c)) {
+            process(c);
+        }
+        if (!c->closed && c->unsent > 0 && !c->write_armed) {
+            try_write(c);
+        }
+    }
+    finish(c);
+}
+
 /* ---- input -------------------------------------------------------- */
 
 static int
@@ -476,7 +532,7 @@ static void
 resume_input(struct rend_conn *c)
 {
     if (c->read_paused && !c->closed && !c->closing && c->parked == NULL
-        && c->unsent < REND_OUT_HIGH) {
+        && rend_flow_may_parse(c)) {
         c->read_paused = 0;
         ev_io_start(c->w->loop, &c->rio);
     }
@@ -510,8 +566,9 @@ process(struct rend_conn *c)
             c->swallow -= n;
             continue;
         }
-        if (c->unsent >= REND_OUT_HIGH) {
-            /* the client is not reading its replies: stop reading */
+        if (!rend_flow_may_parse(c)) {
+            /* the client is not reading its replies (or has too much in
+             * flight): stop reading */
             if (!c->read_paused) {
                 pause_input(c);
                 REND_STAT_INC(&w->st, conn_yields);

@@ -49,6 +49,13 @@ struct rend_conn {
     uint32_t segdone;           /* bytes of seg[segpos] already written */
     size_t unsent;
     int64_t last_active;
+    /* flow control (rend_flow.c) */
+    uint32_t kflight;           /* key ops issued and not finished */
+    uint32_t big;               /* recent large value size (estimate) */
+    uint32_t kwin;              /* key ops window growth (slow start) */
+    size_t held;                /* value bytes finished but not formatted */
+    uint8_t pumping;            /* inside rend_flow_pump */
+    uint32_t nstalled;          /* requests with keys not yet issued */
     struct rend_conn *prev, *next;  /* worker's list */
 };
 

@@ -516,7 +516,7 @@ format_retrieval(struct rend_conn *c, struct rend_req *r)
 
     for (uint32_t i = 0; i < r->nkeys; i++) {
         struct rend_kop *k = &r->kops[i];
-        if (k->status == REND_OK) {
+        if (k->status == REND_OK && i >= r->nemitted) {
             format_value(c, r, k);
         } else if (k->status < 0) {
             err = k->status;
@@ -526,6 +526,21 @@ format_retrieval(struct rend_conn *c, struct rend_req *r)
         out_error(c, err, 0);
     } else {
         OUT_LIT(c, "END\r\n");
+    }
+}
+
+void
+rend_text_format_stream(struct rend_conn *c, struct rend_req *r)
+{
+    while (r->nemitted < r->nkeys && r->kops[r->nemitted].done) {
+        struct rend_kop *k = &r->kops[r->nemitted++];
+        if (k->value != NULL) {
+            r->held -= k->nvalue;
+            c->held -= k->nvalue;
+        }
+        if (k->status == REND_OK && !c->closed) {
+            format_value(c, r, k);
+        }
     }
 }
 

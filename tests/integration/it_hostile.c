@@ -1,0 +1,399 @@
+/*
+ * it_hostile.c - clients that want to hurt the others, against the real
+ * binary: a multi-get that amplifies one line into gigabytes of replies,
+ * non-reading pipeliners in front of a memcached backend, and (below)
+ * slow clients.  Every attack is bounded in count and time and runs on
+ * loopback; pass/fail never hangs on a tight wall-clock figure.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "it_util.h"
+
+#define BIG 1000000 /* "1 MB": fits memcached's default 1 MiB items too */
+
+static char datadir[64];
+
+static void
+make_datadir(void)
+{
+    snprintf(datadir, sizeof(datadir), "/tmp/it_hostile.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(datadir));
+    setenv("REND_DATA", datadir, 1);
+}
+
+static void
+remove_datadir(void)
+{
+    char cmd[128];
+
+    if (datadir[0] != '\0') {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", datadir);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "could not remove %s\n", datadir);
+        }
+        datadir[0] = '\0';
+    }
+}
+
+static void
+set_value(int fd, const char *key, char fill, size_t n)
+{
+    char hdr[128];
+    char *v = malloc(n + 2);
+
+    ck_assert_ptr_nonnull(v);
+    memset(v, fill, n);
+    memcpy(v + n, "\r\n", 2);
+    snprintf(hdr, sizeof(hdr), "set %s 7 0 %zu\r\n", key, n);
+    ck_assert_int_eq(rend_io_send_str(fd, hdr, IT_MS), 0);
+    ck_assert_int_eq(rend_io_send(fd, v, n + 2, IT_MS), 0);
+    it_expect_reply(fd, "STORED\r\n");
+    free(v);
+}
+
+/* Largest RSS of pid seen over ms milliseconds. */
+static long
+peak_rss_kb(pid_t pid, int ms)
+{
+    long peak = 0;
+    int64_t t0 = rend_now_ms();
+
+    while (rend_now_ms() - t0 < ms) {
+        long r = rend_pid_rss_kb(pid);
+        if (r > peak) {
+            peak = r;
+        }
+        usleep(50 * 1000);
+    }
+    return peak;
+}
+
+/* `get` + ` key` x n + CRLF, malloc'ed. */
+static char *
+multiget_line(const char *cmd, const char *key, int n)
+{
+    size_t len = strlen(cmd) + (strlen(key) + 1) * (size_t)n + 3;
+    char *line = malloc(len);
+    char *p = line;
+
+    ck_assert_ptr_nonnull(line);
+    p += sprintf(p, "%s", cmd);
+    for (int i = 0; i < n; i++) {
+        p += sprintf(p, " %s", key);
+    }
+    sprintf(p, "\r\n");
+    return line;
+}
+
+static void
+expect_line(int fd, const char *want, int i)
+{
+    char line[128];
+    int n = rend_io_read_line(fd, line, sizeof(line), 20000);
+
+    ck_assert_msg(n > 0 && strcmp(line, want) == 0,
+                  "rep %d: wanted %s got (%d) %.40s", i, want, n, line);
+}
+
+/* A multi-get whose reply streams: every value intact and in key order,
+ * misses skipped, END last.  Keys: big (BIG bytes of 'b'), small (5 of
+ * 's'), and "nokey" (missing), repeated. */
+static void
+check_stream(const struct rend_srv *s)
+{
+    int fd = it_connect(s);
+    const int reps = 60;
+    char *buf = malloc(BIG + 2);
+    int got_big = 0, got_small = 0;
+
+    ck_assert_ptr_nonnull(buf);
+    set_value(fd, "small", 's', 5);
+    {
+        char *req = malloc((size_t)reps * 20 + 8);
+        char *p = req;
+        ck_assert_ptr_nonnull(req);
+        p += sprintf(p, "get");
+        for (int i = 0; i < reps; i++) {
+            p += sprintf(p, " big nokey small");
+        }
+        sprintf(p, "\r\n");
+        ck_assert_int_eq(rend_io_send_str(fd, req, IT_MS), 0);
+        free(req);
+    }
+    for (int i = 0; i < reps; i++) {
+        expect_line(fd, "VALUE big 7 1000000\r\n", i);
+        ck_assert_uint_eq(rend_io_read_n(fd, buf, BIG + 2, 20000), BIG + 2);
+        for (size_t j = 0; j < BIG; j++) {
+            if (buf[j] != 'b') {
+                ck_abort_msg("value %d corrupt at %zu", i, j);
+            }
+        }
+        ck_assert(buf[BIG] == '\r' && buf[BIG + 1] == '\n');
+        got_big++;
+        expect_line(fd, "VALUE small 7 5\r\n", i);
+        expect_line(fd, "sssss\r\n", i);
+        got_small++;
+    }
+    it_expect_reply(fd, "END\r\n");
+    ck_assert_int_eq(got_big, reps);
+    ck_assert_int_eq(got_small, reps);
+    /* the connection still works after a streamed reply */
+    it_expect(fd, "get small\r\n", "VALUE small 7 5\r\nsssss\r\nEND\r\n");
+    free(buf);
+    close(fd);
+}
+
+/* Store big, then on a connection that never reads send two gets of
+ * 1000 keys each (2000 MB of replies): RSS must stay within the
+ * connection's budget plus a few items, and others must be served. */
+static void
+amplify(const struct rend_srv *s, const char *label)
+{
+    int fd = it_connect(s);
+    int atk;
+    char *line = multiget_line("get", "big", 1000);
+    long before, peak;
+
+    set_value(fd, "big", 'b', BIG);
+    it_expect(fd, "get nokey\r\n", "END\r\n");
+    usleep(300 * 1000);
+    before = rend_pid_rss_kb(s->pid);
+    atk = it_connect(s);
+    ck_assert_int_eq(rend_io_send_str(atk, line, IT_MS), 0);
+    ck_assert_int_eq(rend_io_send_str(atk, line, IT_MS), 0);
+    peak = peak_rss_kb(s->pid, 2500);
+    fprintf(stderr, "it_hostile: %s amplification: RSS %ld KiB before, "
+            "peak %ld KiB during (+%ld KiB)\n", label, before, peak,
+            peak - before);
+    /* budget 4 MiB + items in flight + socket buffers + allocator slack;
+     * unbounded this is ~2 GB */
+    ck_assert_msg(peak - before < 96 * 1024, "%s: RSS grew by %ld KiB",
+                  label, peak - before);
+    /* a well-behaved client is still served */
+    {
+        char rep[64];
+        ck_assert_int_eq(rend_io_send_str(fd, "get big\r\n", IT_MS), 0);
+        ck_assert_int_gt(rend_io_read_line(fd, rep, sizeof(rep), IT_MS), 0);
+        ck_assert_str_eq(rep, "VALUE big 7 1000000\r\n");
+        ck_assert_uint_eq(rend_io_read_n(fd, line, 10, IT_MS), 10);
+    }
+    close(fd);
+    close(atk);
+    free(line);
+    check_stream(s);
+}
+
+START_TEST(amplification_inmem)
+{
+    struct rend_srv srv;
+
+    setenv("REND_MEMORY_MB", "64", 1);
+    ck_assert_int_eq(rend_srv_start(&srv, it_src("conf/inmem.lua"), NULL), 0);
+    amplify(&srv, "inmem");
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+}
+END_TEST
+
+START_TEST(amplification_lmdb)
+{
+    struct rend_srv srv;
+
+    make_datadir();
+    ck_assert_int_eq(rend_srv_start(&srv,
+        it_src("tests/integration/conf/hostile_lmdb.lua"), NULL), 0);
+    amplify(&srv, "lmdb");
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    remove_datadir();
+}
+END_TEST
+
+static int
+start_mc_pair(struct rend_srv *mc, struct rend_srv *srv, const char *tmo)
+{
+    const char *mcargs[] = { "-m", "256", "-I", "2m", "-c", "4096", NULL };
+    int rc = rend_srv_start_memcached(mc, mcargs);
+
+    if (rc != 0) {
+        return rc;
+    }
+    setenv("REND_POOL", mc->path, 1);
+    setenv("REND_MC_TIMEOUT_MS", tmo, 1);
+    if (rend_srv_start(srv, it_src("tests/integration/conf/hostile_mc.lua"),
+                       NULL) != 0) {
+        rend_srv_stop(mc, 2000, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+START_TEST(amplification_memcached)
+{
+    struct rend_srv mc, srv;
+    int rc = start_mc_pair(&mc, &srv, "1000");
+
+    if (rc == -2) {
+        fprintf(stderr, "it_hostile: no memcached binary, skipped\n");
+        return;
+    }
+    ck_assert_int_eq(rc, 0);
+    amplify(&srv, "memcached");
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    rend_srv_stop(&mc, 2000, NULL);
+}
+END_TEST
+
+/* ---- starvation through the proxy ---------------------------------- */
+
+#define ATTACKERS 50
+#define ATTACK_GETS 100000
+#define GOOD_OPS 3000
+
+static int
+cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Send more of each attacker's pipeline, as much as its socket takes. */
+static void
+feed(const int *fds, size_t *sent, const char *buf, size_t total)
+{
+    for (int i = 0; i < ATTACKERS; i++) {
+        while (sent[i] < total) {
+            ssize_t n = send(fds[i], buf + sent[i], total - sent[i],
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n <= 0) {
+                break;
+            }
+            sent[i] += (size_t)n;
+        }
+    }
+}
+
+START_TEST(proxy_nonreaders_do_not_starve_others)
+{
+    struct rend_srv mc, srv;
+    int rc = start_mc_pair(&mc, &srv, "1000");
+    int fds[ATTACKERS];
+    size_t sent[ATTACKERS];
+    const char *one = "get nr\r\n";
+    size_t total = strlen(one) * ATTACK_GETS;
+    char *pipe = malloc(total);
+    long *lat = malloc(sizeof(long) * GOOD_OPS);
+    int good, errors = 0;
+    long before, peak = 0;
+    int64_t t_end;
+
+    if (rc == -2) {
+        fprintf(stderr, "it_hostile: no memcached binary, skipped\n");
+        free(pipe);
+        free(lat);
+        return;
+    }
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_nonnull(pipe);
+    ck_assert_ptr_nonnull(lat);
+    for (int i = 0; i < ATTACK_GETS; i++) {
+        memcpy(pipe + (size_t)i * strlen(one), one, strlen(one));
+    }
+    good = it_connect(&srv);
+    set_value(good, "nr", 'n', 4096);
+    before = rend_pid_rss_kb(srv.pid);
+    for (int i = 0; i < ATTACKERS; i++) {
+        fds[i] = it_connect(&srv);
+        sent[i] = 0;
+    }
+    feed(fds, sent, pipe, total);
+    /* the well-behaved client: set/get pairs, each timed */
+    for (int i = 0; i < GOOD_OPS; i++) {
+        char req[96], exp[96], rep[128];
+        int64_t t0 = rend_now_ms();
+        int n;
+        if (i % 50 == 0) {
+            long r = rend_pid_rss_kb(srv.pid);
+            if (r > peak) {
+                peak = r;
+            }
+            feed(fds, sent, pipe, total);
+        }
+        snprintf(req, sizeof(req), "set good%d 0 0 %d\r\nv%d\r\n"
+                 "get good%d\r\n", i % 100, (int)strlen("v") +
+                 snprintf(NULL, 0, "%d", i), i, i % 100);
+        n = snprintf(exp, sizeof(exp), "STORED\r\nVALUE good%d 0 %d\r\n"
+                     "v%d\r\nEND\r\n", i % 100, (int)strlen("v") +
+                     snprintf(NULL, 0, "%d", i), i);
+        ck_assert_int_eq(rend_io_send_str(good, req, IT_MS), 0);
+        if (rend_io_read_n(good, rep, (size_t)n, 5000) != (size_t)n
+            || memcmp(rep, exp, (size_t)n) != 0) {
+            errors++;
+            ck_abort_msg("well-behaved client got a wrong reply (op %d): "
+                         "%.*s", i, n, rep);
+        }
+        lat[i] = (long)(rend_now_ms() - t0);
+    }
+    qsort(lat, GOOD_OPS, sizeof(long), cmp_long);
+    {
+        long sum = 0;
+        for (int i = 0; i < ATTACKERS; i++) {
+            sum += (long)sent[i];
+        }
+        fprintf(stderr, "it_hostile: proxy attack: %d non-readers sent "
+                "%ld bytes; good client %d ops, p50 %ld ms, p99 %ld ms, "
+                "max %ld ms, errors %d; RSS %ld -> %ld KiB\n", ATTACKERS,
+                sum, GOOD_OPS, lat[GOOD_OPS / 2],
+                lat[GOOD_OPS * 99 / 100], lat[GOOD_OPS - 1], errors, before,
+                peak);
+    }
+    /* generous: well under the 1 s backend timeout even under ASan on a
+     * loaded machine; what matters is no error and no timeout */
+    ck_assert_int_eq(errors, 0);
+    ck_assert_msg(lat[GOOD_OPS * 99 / 100] < 500, "p99 %ld ms",
+                  lat[GOOD_OPS * 99 / 100]);
+    ck_assert_msg(peak - before < 512 * 1024, "RSS grew by %ld KiB",
+                  peak - before);
+    /* the backend saw a bounded number of gets, not millions */
+    t_end = rend_now_ms();
+    (void)t_end;
+    for (int i = 0; i < ATTACKERS; i++) {
+        close(fds[i]);
+    }
+    close(good);
+    free(pipe);
+    free(lat);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    rend_srv_stop(&mc, 2000, NULL);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("hostile");
+    TCase *tc = tcase_create("hostile");
+    SRunner *sr;
+    int nfailed;
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, amplification_inmem);
+    tcase_add_test(tc, amplification_lmdb);
+    tcase_add_test(tc, amplification_memcached);
+    tcase_add_test(tc, proxy_nonreaders_do_not_starve_others);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    nfailed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nfailed == 0 ? 0 : 1;
+}
