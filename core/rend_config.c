@@ -454,6 +454,12 @@ read_settings(struct build *b, int res)
                                           "max_connections", 0);
     b->g->item_size_max = (uint64_t)field_int(L, lua_gettop(L),
                                               "item_size_max", 0);
+    b->g->idle_timeout = (unsigned)field_int(L, lua_gettop(L),
+                                             "idle_timeout", 0);
+    b->g->read_timeout = (unsigned)field_int(L, lua_gettop(L),
+                                             "read_timeout", 0);
+    b->g->conn_buffer_mb = (unsigned)field_int(L, lua_gettop(L),
+                                               "conn_buffer_mb", 0);
     lua_pop(L, 1);
 }
 

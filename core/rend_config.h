@@ -69,6 +69,7 @@ struct rend_gen {
     unsigned threads;
     unsigned max_conns;
     uint64_t item_size_max;
+    unsigned idle_timeout, read_timeout, conn_buffer_mb; /* 0 = default */
     struct rend_route **by_seq;   /* routes by number (route_fn results) */
     unsigned nseq;
     uint8_t has_lua;              /* some route is a route_fn */

@@ -25,6 +25,22 @@
 #define SMALL_VALUE REND_SMALL_VALUE
 #define IOV_BATCH 64
 
+uint64_t rend_conn_buffer_bytes;
+
+/* Input buffer bytes beyond the initial size, counted globally. */
+static void
+rbuf_account(uint32_t oldcap, uint32_t newcap)
+{
+    uint64_t o = oldcap > RBUF_INIT ? oldcap - RBUF_INIT : 0;
+    uint64_t n = newcap > RBUF_INIT ? newcap - RBUF_INIT : 0;
+
+    if (n > o) {
+        __atomic_add_fetch(&rend_conn_buffer_bytes, n - o, __ATOMIC_RELAXED);
+    } else if (o > n) {
+        __atomic_sub_fetch(&rend_conn_buffer_bytes, o - n, __ATOMIC_RELAXED);
+    }
+}
+
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static void process(struct rend_conn *c);
@@ -79,6 +95,7 @@ conn_free(struct rend_conn *c)
     free_output(c);
     free(c->seg);
     free(c->obuf);
+    rbuf_account(c->rcap, 0);
     free(c->rbuf);
     if (c->prev != NULL) {
         c->prev->next = c->next;
@@ -300,6 +317,7 @@ try_write_once(struct rend_conn *c)
         }
         REND_STAT_ADD(&c->w->st, bytes_written, n);
         c->unsent -= (size_t)n;
+        c->last_active = rend_now();
         while (n > 0) {
             struct rend_oseg *s = &c->seg[c->segpos];
             size_t left = s->len - c->segdone;
@@ -615,17 +633,30 @@ out:
         return;
     }
     compact(c);
+    if ((c->rlen > 0 && !c->read_paused && c->parked == NULL)
+        || c->swallow > 0) {
+        if (c->partial_since == 0) {
+            c->partial_since = rend_now(); /* read_timeout runs */
+        }
+    } else {
+        c->partial_since = 0;
+    }
     resume_input(c);
     /* Handlers' buffered ops are flushed once per loop iteration (the
      * worker's prepare watcher), so requests of many connections read in
      * one iteration share one backend write. */
 }
 
+static uint64_t
+rbuf_limit(void)
+{
+    return (uint64_t)rend_settings.item_size_max + REND_LINE_MAX + 4096;
+}
+
 static int
 grow_rbuf(struct rend_conn *c)
 {
-    uint64_t limit = (uint64_t)rend_settings.item_size_max + REND_LINE_MAX
-                     + 4096;
+    uint64_t limit = rbuf_limit();
     uint64_t ncap;
     char *nb;
 
@@ -652,9 +683,34 @@ grow_rbuf(struct rend_conn *c)
     if (nb == NULL) {
         return -1;
     }
+    rbuf_account(c->rcap, (uint32_t)ncap);
     c->rbuf = nb;
     c->rcap = (uint32_t)ncap;
     return 0;
+}
+
+int
+rend_conn_rbuf_admit(struct rend_conn *c, uint64_t total)
+{
+    uint64_t cap = c->rcap ? c->rcap : RBUF_INIT;
+    uint64_t grow;
+
+    if (total <= cap) {
+        return 0;
+    }
+    while (cap < total) {
+        cap *= 2;
+    }
+    if (cap > rbuf_limit()) {
+        cap = rbuf_limit(); /* grow_rbuf's cap */
+    }
+    grow = cap - (c->rcap > RBUF_INIT ? c->rcap : RBUF_INIT);
+    if (__atomic_load_n(&rend_conn_buffer_bytes, __ATOMIC_RELAXED) + grow
+        <= rend_settings.conn_buffer_max || rend_settings.conn_buffer_max == 0) {
+        return 0;
+    }
+    REND_STAT_INC(&c->w->st, conn_buffer_refused);
+    return -1;
 }
 
 static void
@@ -705,11 +761,34 @@ on_read(struct ev_loop *loop, ev_io *watcher, int revents)
 void
 rend_conn_sweep(struct rend_conn *c, int64_t now)
 {
-    if (c->closed || c->npending > 0 || c->qhead != NULL
+    if (c->closed) {
+        return;
+    }
+    if (rend_settings.read_timeout > 0 && c->partial_since != 0
+        && now - c->partial_since >= rend_settings.read_timeout) {
+        /* stopped mid-request (slowloris): free its buffer */
+        rend_log(REND_LOG_INFO, "closing a connection whose request has "
+                 "been half-received for %lld s",
+                 (long long)(now - c->partial_since));
+        REND_STAT_INC(&c->w->st, read_timeouts);
+        rend_conn_reap(c);
+        return;
+    }
+    if (rend_settings.idle_timeout > 0
+        && now - c->last_active >= rend_settings.idle_timeout
+        && (c->npending == 0 || c->unsent > 0)) {
+        /* memcached's idle_timeout: nothing read or written for that long
+         * (a client that does not read its replies is idle too) */
+        REND_STAT_INC(&c->w->st, idle_kicks);
+        rend_conn_reap(c);
+        return;
+    }
+    if (c->npending > 0 || c->qhead != NULL
         || now - c->last_active < 2) {
         return;
     }
     if (c->rbuf != NULL && c->rpos == c->rlen) {
+        rbuf_account(c->rcap, 0);
         free(c->rbuf);
         c->rbuf = NULL;
         c->rcap = c->rpos = c->rlen = 0;

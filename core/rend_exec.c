@@ -197,6 +197,11 @@ count_outcome(struct rend_stats *st, const struct rend_req *r, int status)
     default:
         break;
     }
+    if (status == REND_ETIMEDOUT && !(rend_cmd_table[r->cmd].flags
+                                      & REND_CMD_READ)) {
+        /* answered "backend timeout"; the backend may still apply it */
+        REND_STAT_INC(st, write_timeouts);
+    }
     if (status == REND_ENOMEM && rend_cmd_table[r->cmd].op >= REND_OP_SET
         && rend_cmd_table[r->cmd].op <= REND_OP_CAS) {
         REND_STAT_INC(st, store_no_memory);

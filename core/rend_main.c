@@ -551,6 +551,14 @@ rend_main(int argc, char **argv)
                && current->item_size_max <= 1024ULL * 1024 * 1024) {
         rend_settings.item_size_max = (uint32_t)current->item_size_max;
     }
+    rend_settings.idle_timeout = current->idle_timeout;
+    rend_settings.read_timeout = current->read_timeout
+                                 ? current->read_timeout
+                                 : REND_READ_TIMEOUT_DEFAULT;
+    rend_settings.conn_buffer_max
+        = (uint64_t)(current->conn_buffer_mb ? current->conn_buffer_mb
+                                             : REND_CONN_BUFFER_MB_DEFAULT)
+          << 20;
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
 

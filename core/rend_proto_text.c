@@ -33,6 +33,7 @@
 #define S_BAD_DELTA "CLIENT_ERROR invalid numeric delta argument\r\n"
 #define S_BAD_CHUNK "CLIENT_ERROR bad data chunk\r\n"
 #define S_TOO_LARGE "SERVER_ERROR object too large for cache\r\n"
+#define S_NO_BUFFER "SERVER_ERROR out of memory storing object\r\n"
 #define S_LINE_TOO_LONG "CLIENT_ERROR line too long\r\n"
 #define S_KEY_TOO_LONG "CLIENT_ERROR key too long\r\n"
 
@@ -209,6 +210,13 @@ parse_storage(struct rend_conn *c, int cmd, struct tok *t, int nt,
         return 0;
     }
     if (avail < (size_t)len + 2) {
+        if (rend_conn_rbuf_admit(c, (uint64_t)(data - (c->rbuf + c->rpos))
+                                        + len + 2) != 0) {
+            /* the buffers of all connections are at their cap */
+            c->swallow = (uint64_t)len + 2;
+            *out = quiet ? NULL : reply(c, S_NO_BUFFER);
+            return 0;
+        }
         return -2;
     }
     if (data[len] != '\r' || data[len + 1] != '\n') {

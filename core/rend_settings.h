@@ -22,7 +22,14 @@ struct rend_settings {
     int verbose;              /* -v count */
     int64_t started;          /* unix time at start */
     const char *version;      /* reply to version */
+    /* slow clients (settings{}; see rend_conn_sweep) */
+    unsigned idle_timeout;    /* s without any progress: close; 0 = off */
+    unsigned read_timeout;    /* s a half-received request may wait */
+    uint64_t conn_buffer_max; /* bytes all input buffers may grow by */
 };
+
+#define REND_READ_TIMEOUT_DEFAULT 30
+#define REND_CONN_BUFFER_MB_DEFAULT 256
 
 extern struct rend_settings rend_settings;
 

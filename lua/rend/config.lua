@@ -20,6 +20,9 @@ local SETTING_RANGE = {
     threads = { 1, 256 },
     max_connections = { 1, 1048576 },
     item_size_max = { 1024, 1073741824 },
+    idle_timeout = { 1, 86400 },      -- seconds; 0 = off (memcached's)
+    read_timeout = { 1, 86400 },      -- seconds a half-received request may wait
+    conn_buffer_mb = { 1, 1048576 },  -- all connections' grown input buffers
 }
 
 
@@ -230,7 +233,9 @@ function M.settings(s)
     if type(s) ~= "table" then
         fail("settings: expects a table", 2)
     end
-    local known = { threads = true, max_connections = true, item_size_max = true }
+    local known = { threads = true, max_connections = true, item_size_max = true,
+                    idle_timeout = true, read_timeout = true,
+                    conn_buffer_mb = true }
     for k, v in pairs(s) do
         if not known[k] then
             fail("settings: unknown setting \"" .. tostring(k) .. "\"", 2)

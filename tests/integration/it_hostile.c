@@ -377,6 +377,155 @@ START_TEST(proxy_nonreaders_do_not_starve_others)
 }
 END_TEST
 
+/* ---- slow clients ------------------------------------------------- */
+
+static long
+stat_of(const struct rend_srv *s, const char *name)
+{
+    int fd = it_connect(s);
+    char line[256], want[96];
+    long v = -1;
+
+    snprintf(want, sizeof(want), "STAT %s ", name);
+    ck_assert_int_eq(rend_io_send_str(fd, "stats\r\n", IT_MS), 0);
+    while (rend_io_read_line(fd, line, sizeof(line), IT_MS) > 0
+           && strcmp(line, "END\r\n") != 0) {
+        if (strncmp(line, want, strlen(want)) == 0) {
+            v = atol(line + strlen(want));
+        }
+    }
+    close(fd);
+    return v;
+}
+
+static void
+start_slow(struct rend_srv *s, const char *idle, const char *rd,
+           const char *bufmb)
+{
+    setenv("HOSTILE_IDLE", idle, 1);
+    setenv("HOSTILE_READ", rd, 1);
+    setenv("HOSTILE_BUF_MB", bufmb, 1);
+    ck_assert_int_eq(rend_srv_start(s,
+        it_src("tests/integration/conf/hostile_slow.lua"), NULL), 0);
+}
+
+#define SLOW_CONNS 60
+#define SLOW_LEN 1048576
+
+/* Connections that announce a 1 MiB value, send all but 10 bytes and
+ * stall: the global buffer cap (16 MiB here) answers the ones past it
+ * with SERVER_ERROR out of memory instead of growing, and read_timeout
+ * closes the stalled ones and frees their buffers. */
+START_TEST(slowloris_capped_and_timed_out)
+{
+    struct rend_srv srv;
+    int fds[SLOW_CONNS];
+    char *body = malloc(SLOW_LEN);
+    long before, peak, refused_seen = 0, closed = 0;
+    int64_t t0;
+
+    ck_assert_ptr_nonnull(body);
+    memset(body, 'x', SLOW_LEN);
+    start_slow(&srv, "0", "3", "16");
+    before = rend_pid_rss_kb(srv.pid);
+    for (int i = 0; i < SLOW_CONNS; i++) {
+        char hdr[64];
+        fds[i] = it_connect(&srv);
+        snprintf(hdr, sizeof(hdr), "set slow%d 0 0 %d\r\n", i, SLOW_LEN);
+        ck_assert_int_eq(rend_io_send_str(fds[i], hdr, IT_MS), 0);
+        ck_assert_int_eq(rend_io_send(fds[i], body, SLOW_LEN - 10, IT_MS), 0);
+    }
+    peak = peak_rss_kb(srv.pid, 1000);
+    for (int i = 0; i < SLOW_CONNS; i++) {
+        char line[128];
+        if (rend_io_read_some(fds[i], line, sizeof(line) - 1, 10) > 0) {
+            ck_assert_msg(strncmp(line, "SERVER_ERROR out of memory", 26)
+                          == 0, "conn %d: %.60s", i, line);
+            refused_seen++;
+        }
+    }
+    fprintf(stderr, "it_hostile: slowloris: %d conns x 1 MiB stalled: RSS "
+            "%ld KiB before, peak %ld KiB (+%ld KiB), %ld refused\n",
+            SLOW_CONNS, before, peak, peak - before, refused_seen);
+    /* unbounded: +60 MiB (and 374 MB for 300 conns) */
+    ck_assert_msg(peak - before < 40 * 1024, "RSS grew by %ld KiB",
+                  peak - before);
+    ck_assert_int_gt(refused_seen, 0);
+    ck_assert_int_eq(stat_of(&srv, "conn_buffer_refused"), refused_seen);
+    /* a small set is still served while the big ones stall */
+    it_roundtrip(&srv, "during", "slowloris");
+    /* read_timeout (3 s) closes the half-received ones */
+    t0 = rend_now_ms();
+    for (int i = 0; i < SLOW_CONNS; i++) {
+        int left = (int)(15000 - (rend_now_ms() - t0));
+        if (rend_io_closed(fds[i], left > 0 ? left : 1) == 1) {
+            closed++;
+        }
+        close(fds[i]);
+    }
+    ck_assert_int_eq(closed, SLOW_CONNS);
+    /* the refused ones were stalled mid-value too (their bodies were
+     * being discarded) */
+    ck_assert_int_eq(stat_of(&srv, "read_timeouts"), SLOW_CONNS);
+    /* the buffers are free again: a big value fits */
+    {
+        int fd = it_connect(&srv);
+        set_value(fd, "after", 'a', SLOW_LEN);
+        close(fd);
+    }
+    free(body);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+}
+END_TEST
+
+/* idle_timeout: a silent connection is closed, an active one is not. */
+START_TEST(idle_timeout_closes_silent_clients)
+{
+    struct rend_srv srv;
+    int idle, busy, atk;
+    char *line = multiget_line("get", "big", 200);
+    int64_t t0;
+
+    start_slow(&srv, "2", "0", "0");
+    idle = it_connect(&srv);
+    busy = it_connect(&srv);
+    atk = it_connect(&srv);
+    set_value(busy, "big", 'b', BIG);
+    /* a non-reader with replies waiting is idle too */
+    ck_assert_int_eq(rend_io_send_str(atk, line, IT_MS), 0);
+    t0 = rend_now_ms();
+    while (rend_now_ms() - t0 < 4500) {
+        it_expect(busy, "get nokey\r\n", "END\r\n");
+        usleep(250 * 1000);
+    }
+    ck_assert_int_eq(rend_io_closed(idle, 3000), 1);
+    {
+        /* drain whatever atk got; then it must see the close */
+        char buf[65536];
+        int closed = 0;
+        int64_t t1 = rend_now_ms();
+        while (!closed && rend_now_ms() - t1 < 5000) {
+            long n = rend_io_read_some(atk, buf, sizeof(buf), 200);
+            if (n < 0) {
+                closed = 1;
+            }
+            if (n == 0) {
+                break;
+            }
+        }
+        ck_assert_msg(closed || rend_io_closed(atk, 3000) == 1,
+                      "non-reader not closed");
+    }
+    it_expect(busy, "get nokey\r\n", "END\r\n");
+    ck_assert_int_ge(stat_of(&srv, "idle_kicks"), 2);
+    close(idle);
+    close(busy);
+    close(atk);
+    free(line);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -390,6 +539,8 @@ main(void)
     tcase_add_test(tc, amplification_lmdb);
     tcase_add_test(tc, amplification_memcached);
     tcase_add_test(tc, proxy_nonreaders_do_not_starve_others);
+    tcase_add_test(tc, slowloris_capped_and_timed_out);
+    tcase_add_test(tc, idle_timeout_closes_silent_clients);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
