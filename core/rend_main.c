@@ -27,6 +27,7 @@
 #include "rend_log.h"
 #include "rend_plugin.h"
 #include "rend_settings.h"
+#include "rend_sock.h"
 #include "rend_stats.h"
 #include "rend_tool.h"
 #include "rend_util.h"
@@ -198,29 +199,7 @@ listen_tcp(const struct rend_listen_conf *lc, int port, int *bound_port)
 static int
 listen_unix(const struct rend_listen_conf *lc)
 {
-    struct sockaddr_un sun;
-    int fd;
-
-    if (strlen(lc->unix_path) >= sizeof(sun.sun_path)) {
-        rend_log(REND_LOG_ERR, "unix socket path too long: %s", lc->unix_path);
-        return -1;
-    }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    strcpy(sun.sun_path, lc->unix_path);
-    unlink(lc->unix_path); /* a stale socket from an earlier run */
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0
-        || listen(fd, 1024) != 0) {
-        rend_log(REND_LOG_ERR, "listen %s: %s", lc->unix_path,
-                 strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-        }
-        return -1;
-    }
-    chmod(lc->unix_path, (mode_t)lc->unix_mode);
-    return fd;
+    return rend_unix_listen(lc->unix_path, lc->unix_mode);
 }
 
 static int
@@ -585,7 +564,7 @@ rend_main(int argc, char **argv)
         ev_io_stop(loop, &listeners[i].io);
         close(listeners[i].fd);
         if (listeners[i].unix_path != NULL) {
-            unlink(listeners[i].unix_path);
+            rend_unix_remove(listeners[i].unix_path);
             free(listeners[i].unix_path);
         }
     }

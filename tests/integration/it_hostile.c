@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "it_util.h"
@@ -526,6 +528,98 @@ START_TEST(idle_timeout_closes_silent_clients)
 }
 END_TEST
 
+/* ---- files ---------------------------------------------------------- */
+
+static unsigned
+mode_of(const char *path)
+{
+    struct stat st;
+
+    ck_assert_msg(lstat(path, &st) == 0, "%s: %s", path, strerror(errno));
+    return (unsigned)(st.st_mode & 07777);
+}
+
+/* lmdb data is private: directory 0700, data and lock files 0600. */
+START_TEST(lmdb_files_are_private)
+{
+    struct rend_srv srv;
+    char p[256];
+    mode_t old = umask(022); /* the usual umask: the store must not rely on it */
+
+    make_datadir();
+    ck_assert_int_eq(rend_srv_start(&srv,
+        it_src("tests/integration/conf/hostile_lmdb.lua"), NULL), 0);
+    it_roundtrip(&srv, "k", "v");
+    snprintf(p, sizeof(p), "%s/lmdb", datadir);
+    ck_assert_uint_eq(mode_of(p), 0700);
+    snprintf(p, sizeof(p), "%s/lmdb/data.mdb", datadir);
+    ck_assert_uint_eq(mode_of(p), 0600);
+    snprintf(p, sizeof(p), "%s/lmdb/lock.mdb", datadir);
+    ck_assert_uint_eq(mode_of(p), 0600);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    remove_datadir();
+    umask(old);
+}
+END_TEST
+
+/* Unix sockets: a path that is not a socket is never replaced; a live
+ * server's socket is not stolen; a stale one is; the socket is created
+ * with its mode; it is removed at exit. */
+START_TEST(unix_socket_safety)
+{
+    struct rend_srv srv;
+    char sock[100], conf[1024];
+    const char *args[] = { "-c", conf, NULL };
+    char *err = NULL;
+    FILE *f;
+    char buf[64] = { 0 };
+    int fd, rc;
+    struct sockaddr_un sun;
+
+    snprintf(conf, sizeof(conf), "%s",
+             it_src("tests/integration/conf/unix.lua"));
+    snprintf(sock, sizeof(sock), "/tmp/it-hostile-%d.sock", (int)getpid());
+    setenv("REND_SOCK", sock, 1);
+    /* a regular file at the path: refused, the file untouched */
+    f = fopen(sock, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("precious\n", f);
+    fclose(f);
+    rc = rend_srv_run(args, 5000, &err);
+    ck_assert_msg(rc != 0, "rend started over a regular file");
+    ck_assert_msg(err != NULL && strstr(err, "not a socket") != NULL,
+                  "stderr: %s", err ? err : "");
+    free(err);
+    f = fopen(sock, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    ck_assert_str_eq(buf, "precious\n");
+    unlink(sock);
+    /* a stale socket (nobody accepts): replaced */
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    close(fd);
+    {
+        mode_t old = umask(0); /* the mode must not come from the umask */
+        ck_assert_int_eq(rend_srv_start(&srv, conf, NULL), 0);
+        umask(old);
+    }
+    ck_assert_uint_eq(mode_of(sock) & 0777, 0700);
+    it_roundtrip(&srv, "u", "unix");
+    /* a second server does not steal a live socket */
+    rc = rend_srv_run(args, 5000, &err);
+    ck_assert_msg(rc != 0, "a second rend took over a live socket");
+    free(err);
+    it_roundtrip(&srv, "u2", "still here");
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    ck_assert_msg(access(sock, F_OK) != 0, "socket left behind at exit");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -541,6 +635,8 @@ main(void)
     tcase_add_test(tc, proxy_nonreaders_do_not_starve_others);
     tcase_add_test(tc, slowloris_capped_and_timed_out);
     tcase_add_test(tc, idle_timeout_closes_silent_clients);
+    tcase_add_test(tc, lmdb_files_are_private);
+    tcase_add_test(tc, unix_socket_safety);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
