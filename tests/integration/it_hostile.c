@@ -620,6 +620,93 @@ START_TEST(unix_socket_safety)
 }
 END_TEST
 
+/* ---- operator side ---------------------------------------------------- */
+
+static int
+check_config_text(const char *text, char **err)
+{
+    char dir[] = "/tmp/it-hostile-conf.XXXXXX";
+    char path[128];
+    const char *args[] = { "--check-config", "-c", path, NULL };
+    FILE *f;
+    int rc;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/c.lua", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    rc = rend_srv_run(args, 10000, err);
+    unlink(path);
+    rmdir(dir);
+    return rc;
+}
+
+/* A plugin is a name from the plugin dir; a path takes plugin_path. */
+START_TEST(plugin_names_are_not_paths)
+{
+    char text[1024], *err = NULL;
+    const char *dir = getenv("REND_PLUGIN_DIR");
+
+    ck_assert_int_ne(check_config_text(
+        "local h = handler \"../../tmp/evil\" { }\n"
+        "listen { port = 0, routes = { default = l1only(h) } }\n", &err), 0);
+    ck_assert_msg(err && strstr(err, "plugin_path") != NULL, "%s", err);
+    free(err);
+    err = NULL;
+    snprintf(text, sizeof(text),
+             "local h = handler \"%s/rend_inmem.so\" { }\n"
+             "listen { port = 0, routes = { default = l1only(h) } }\n",
+             dir ? dir : "../plugins/.libs");
+    ck_assert_int_ne(check_config_text(text, &err), 0);
+    free(err);
+    err = NULL;
+    snprintf(text, sizeof(text),
+             "local h = handler \"inmem\" { plugin_path = \"%s/rend_inmem.so\","
+             " memory_mb = 8 }\n"
+             "listen { port = 0, routes = { default = l1only(h) } }\n",
+             dir ? dir : "../plugins/.libs");
+    ck_assert_msg(check_config_text(text, &err) == 0, "%s", err);
+    free(err);
+}
+END_TEST
+
+/* A config is code: one that others may write is refused. */
+START_TEST(world_writable_config_refused)
+{
+    char dir[] = "/tmp/it-hostile-ww.XXXXXX";
+    char path[128];
+    const char *args[] = { "--check-config", "-c", path, NULL };
+    char *err = NULL;
+    FILE *f;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/c.lua", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("local h = handler \"inmem\" { memory_mb = 8 }\n"
+          "listen { port = 0, routes = { default = l1only(h) } }\n", f);
+    fclose(f);
+    ck_assert_int_eq(rend_srv_run(args, 10000, &err), 0);
+    free(err);
+    chmod(path, 0666);
+    ck_assert_int_ne(rend_srv_run(args, 10000, &err), 0);
+    ck_assert_msg(err && strstr(err, "others may write") != NULL, "%s", err);
+    free(err);
+    chmod(path, 0644);
+    chmod(dir, 0777); /* a world-writable, non-sticky directory */
+    ck_assert_int_ne(rend_srv_run(args, 10000, &err), 0);
+    ck_assert_msg(err && strstr(err, "directory") != NULL, "%s", err);
+    free(err);
+    chmod(dir, 01777); /* sticky (as /tmp): fine */
+    ck_assert_int_eq(rend_srv_run(args, 10000, &err), 0);
+    free(err);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -637,6 +724,8 @@ main(void)
     tcase_add_test(tc, idle_timeout_closes_silent_clients);
     tcase_add_test(tc, lmdb_files_are_private);
     tcase_add_test(tc, unix_socket_safety);
+    tcase_add_test(tc, plugin_names_are_not_paths);
+    tcase_add_test(tc, world_writable_config_refused);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
