@@ -108,6 +108,9 @@ settings(rend_stats_emit_f *emit, void *ud)
     rend_stat_u64(emit, ud, "num_threads", rend_settings.threads);
     rend_stat_u64(emit, ud, "item_size_max", rend_settings.item_size_max);
     rend_stat_u64(emit, ud, "verbosity", (uint64_t)rend_settings.verbose);
+    rend_stat_u64(emit, ud, "idle_timeout", rend_settings.idle_timeout);
+    rend_stat_u64(emit, ud, "read_timeout", rend_settings.read_timeout);
+    rend_stat_u64(emit, ud, "conn_buffer_max", rend_settings.conn_buffer_max);
     emit(ud, "plugin_dir", rend_plugin_dir());
 }
 
