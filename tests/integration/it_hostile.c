@@ -254,6 +254,8 @@ START_TEST(amplification_memcached)
 }
 END_TEST
 
+static long stat_of(const struct rend_srv *s, const char *name);
+
 /* ---- starvation through the proxy ---------------------------------- */
 
 #define ATTACKERS 50
@@ -365,7 +367,20 @@ START_TEST(proxy_nonreaders_do_not_starve_others)
                   lat[GOOD_OPS * 99 / 100]);
     ck_assert_msg(peak - before < 512 * 1024, "RSS grew by %ld KiB",
                   peak - before);
-    /* the backend saw a bounded number of gets, not millions */
+    /* the backend saw a bounded number of gets, not millions, and the
+     * non-readers cost it nothing once their replies are waiting */
+    {
+        long g1 = stat_of(&mc, "cmd_get"), g2;
+        usleep(1000 * 1000);
+        g2 = stat_of(&mc, "cmd_get");
+        fprintf(stderr, "it_hostile: proxy attack: backend cmd_get %ld, "
+                "+%ld in the next second; conn_yields %ld\n", g1, g2 - g1,
+                stat_of(&srv, "conn_yields"));
+        ck_assert_msg(g1 < 400000, "backend served %ld gets", g1);
+        ck_assert_msg(g2 - g1 < 1000, "backend still busy: +%ld gets/s",
+                      g2 - g1);
+        ck_assert_int_gt(stat_of(&srv, "conn_yields"), 0);
+    }
     t_end = rend_now_ms();
     (void)t_end;
     for (int i = 0; i < ATTACKERS; i++) {
