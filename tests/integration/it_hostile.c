@@ -365,7 +365,9 @@ START_TEST(proxy_nonreaders_do_not_starve_others)
     ck_assert_int_eq(errors, 0);
     ck_assert_msg(lat[GOOD_OPS * 99 / 100] < 500, "p99 %ld ms",
                   lat[GOOD_OPS * 99 / 100]);
-    ck_assert_msg(peak - before < 512 * 1024, "RSS grew by %ld KiB",
+    /* 50 x the 4 MiB budget, plus ASan's shadow and quarantine when built
+     * with it; unbounded this grows by gigabytes */
+    ck_assert_msg(peak - before < 1536 * 1024, "RSS grew by %ld KiB",
                   peak - before);
     /* the backend saw a bounded number of gets, not millions, and the
      * non-readers cost it nothing once their replies are waiting */
@@ -426,7 +428,7 @@ start_slow(struct rend_srv *s, const char *idle, const char *rd,
         it_src("tests/integration/conf/hostile_slow.lua"), NULL), 0);
 }
 
-#define SLOW_CONNS 60
+#define SLOW_CONNS 200
 #define SLOW_LEN 1048576
 
 /* Connections that announce a 1 MiB value, send all but 10 bytes and
@@ -464,8 +466,9 @@ START_TEST(slowloris_capped_and_timed_out)
     fprintf(stderr, "it_hostile: slowloris: %d conns x 1 MiB stalled: RSS "
             "%ld KiB before, peak %ld KiB (+%ld KiB), %ld refused\n",
             SLOW_CONNS, before, peak, peak - before, refused_seen);
-    /* unbounded: +60 MiB (and 374 MB for 300 conns) */
-    ck_assert_msg(peak - before < 40 * 1024, "RSS grew by %ld KiB",
+    /* unbounded: +200 MiB (and 374 MB for 300 conns); the bound leaves
+     * room for ASan's shadow and quarantine */
+    ck_assert_msg(peak - before < 100 * 1024, "RSS grew by %ld KiB",
                   peak - before);
     ck_assert_int_gt(refused_seen, 0);
     ck_assert_int_eq(stat_of(&srv, "conn_buffer_refused"), refused_seen);
