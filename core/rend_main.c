@@ -294,6 +294,12 @@ warn_unapplied_settings(const struct rend_gen *old, const struct rend_gen *g)
                  "(%u -> %u): %s; running with %u", old->max_conns,
                  g->max_conns, why, rend_settings.max_conns);
     }
+    if (g->idle_timeout != old->idle_timeout
+        || g->read_timeout != old->read_timeout
+        || g->conn_buffer_mb != old->conn_buffer_mb) {
+        rend_log(REND_LOG_WARN, "reload: settings idle_timeout, read_timeout "
+                 "or conn_buffer_mb changed: %s", why);
+    }
     if (g->item_size_max != old->item_size_max) {
         rend_log(REND_LOG_WARN, "reload: settings.item_size_max changed "
                  "(%llu -> %llu): %s; running with %u",
