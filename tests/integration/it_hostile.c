@@ -396,6 +396,51 @@ START_TEST(proxy_nonreaders_do_not_starve_others)
 }
 END_TEST
 
+/* The memcached handler's per-connection cap sheds load with
+ * SERVER_ERROR busy instead of queueing without bound; service resumes as
+ * soon as the backlog drains. */
+START_TEST(backend_connection_cap_sheds)
+{
+    struct rend_srv mc, srv;
+    int rc, fd, ok = 0, busy = 0;
+    char line[128];
+
+    setenv("REND_MC_MAX_INFLIGHT", "2", 1);
+    rc = start_mc_pair(&mc, &srv, "1000");
+    unsetenv("REND_MC_MAX_INFLIGHT");
+    if (rc == -2) {
+        fprintf(stderr, "it_hostile: no memcached binary, skipped\n");
+        return;
+    }
+    ck_assert_int_eq(rc, 0);
+    fd = it_connect(&srv);
+    {
+        char req[20 * 8 + 1] = "";
+        for (int i = 0; i < 20; i++) {
+            strcat(req, "get a\r\n");
+        }
+        ck_assert_int_eq(rend_io_send_str(fd, req, IT_MS), 0);
+    }
+    for (int i = 0; i < 20; i++) {
+        ck_assert_int_gt(rend_io_read_line(fd, line, sizeof(line), IT_MS), 0);
+        if (strcmp(line, "END\r\n") == 0) {
+            ok++;
+        } else {
+            ck_assert_str_eq(line, "SERVER_ERROR busy\r\n");
+            busy++;
+        }
+    }
+    ck_assert_int_ge(ok, 1);
+    ck_assert_int_gt(busy, 0);
+    for (int i = 0; i < 5; i++) {
+        it_expect(fd, "get a\r\n", "END\r\n");
+    }
+    close(fd);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    rend_srv_stop(&mc, 2000, NULL);
+}
+END_TEST
+
 /* ---- slow clients ------------------------------------------------- */
 
 static long
@@ -738,6 +783,7 @@ main(void)
     tcase_add_test(tc, amplification_lmdb);
     tcase_add_test(tc, amplification_memcached);
     tcase_add_test(tc, proxy_nonreaders_do_not_starve_others);
+    tcase_add_test(tc, backend_connection_cap_sheds);
     tcase_add_test(tc, slowloris_capped_and_timed_out);
     tcase_add_test(tc, idle_timeout_closes_silent_clients);
     tcase_add_test(tc, lmdb_files_are_private);

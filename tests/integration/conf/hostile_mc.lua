@@ -4,6 +4,7 @@ local pool = handler "memcached" {
     name = "pool",
     servers = env("REND_POOL", "/nonexistent.sock"),
     timeout_ms = tonumber(env("REND_MC_TIMEOUT_MS", "1000")),
+    max_inflight = tonumber(env("REND_MC_MAX_INFLIGHT", "8192")),
     fail_limit = 3,
     retry_ms = 200,
 }
