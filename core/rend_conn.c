@@ -491,18 +491,27 @@ rend_conn_req_done(struct rend_conn *c, struct rend_req *r)
     finish(c);
 }
 
+/* Below these, a key op that finishes mid-request moves nothing: the
+ * request's completion emits and writes (one write for a whole multi-get
+ * of small values, not one per key). */
+#define FLOW_HELD_MIN (256 * 1024)
+#define FLOW_WRITE_MIN (256 * 1024)
+
 void
 rend_flow_progress(struct rend_conn *c)
 {
     if (c->in_process || c->pumping) {
         return; /* the running entry point emits and writes */
     }
+    if (c->nstalled == 0 && (c->closed || c->held < FLOW_HELD_MIN)) {
+        return; /* nothing waits for this op */
+    }
     if (!c->closed) {
         emit_ready(c);
         if (c->read_paused && rend_flow_may_parse(c)) {
             process(c);
         }
-        if (!c->closed && c->unsent > 0 && !c->write_armed) {
+        if (!c->closed && c->unsent >= FLOW_WRITE_MIN && !c->write_armed) {
             try_write(c);
         }
     }

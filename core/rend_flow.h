@@ -25,7 +25,7 @@
 
 #include "rend_req.h"
 
-#define REND_CONN_KOPS_MAX 64   /* key ops in flight per connection */
+#define REND_CONN_KOPS_MAX 128  /* key ops in flight per connection */
 #define REND_CONN_KOPS_START 4  /* ... before anything has come back */
 
 struct rend_conn;
