@@ -11,6 +11,14 @@
 --   rend --config conf/rend-production.lua
 -- The slab size must match the memcached slab class chosen for the chunks
 -- (1184 is a class with memcached's default -f 1.25 -n 48).
+-- Slow and silent clients: close a connection that has neither sent nor
+-- read anything for 5 minutes (memcached's idle_timeout), or that stopped
+-- in the middle of a request for 30 s.
+settings {
+    idle_timeout = 300,
+    read_timeout = 30,
+}
+
 local l1 = handler "memcached" {
     name = "l1",
     servers = env("REND_L1_SOCK", "/run/memcached/memcached.sock"),

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -443,6 +444,12 @@ read_settings(struct build *b, int res)
                                           "max_connections", 0);
     b->g->item_size_max = (uint64_t)field_int(L, lua_gettop(L),
                                               "item_size_max", 0);
+    b->g->idle_timeout = (unsigned)field_int(L, lua_gettop(L),
+                                             "idle_timeout", 0);
+    b->g->read_timeout = (unsigned)field_int(L, lua_gettop(L),
+                                             "read_timeout", 0);
+    b->g->conn_buffer_mb = (unsigned)field_int(L, lua_gettop(L),
+                                               "conn_buffer_mb", 0);
     lua_pop(L, 1);
     /* admin{}: the HTTP admin listener (rend_admin.c) */
     b->g->admin_port = -1;
@@ -578,6 +585,10 @@ rend_config_load(const char *path, const struct rend_gen *prev, char *err,
         snprintf(err, errlen, "%s: cannot open: %m", path);
         return NULL;
     }
+    if (rend_config_file_unsafe(f, path, err, errlen)) {
+        fclose(f);
+        return NULL;
+    }
     fseek(f, 0, SEEK_END);
     n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -636,4 +647,38 @@ rend_gen_put(struct rend_gen *g)
     free(g->lua_text);
     free(g->admin_address);
     free(g);
+}
+
+/* A config is code (full Lua, run as rend's user): refuse one that anyone
+ * may rewrite.  1 (err set) when the file or its directory is writable by
+ * others (a sticky directory such as /tmp is fine: others cannot replace
+ * the file there). */
+int
+rend_config_file_unsafe(FILE *f, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IWOTH)) {
+        snprintf(err, errlen, "%s: refusing a config file that others may "
+                 "write (mode %04o): a config is code; chmod o-w it", path,
+                 (unsigned)(st.st_mode & 07777));
+        return 1;
+    }
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else if (slash == path) {
+        snprintf(dir, sizeof(dir), "/");
+    } else {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    }
+    if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH)
+        && !(st.st_mode & S_ISVTX)) {
+        snprintf(err, errlen, "%s: refusing a config file in a directory "
+                 "that others may write (%s, mode %04o): a config is code",
+                 path, dir, (unsigned)(st.st_mode & 07777));
+        return 1;
+    }
+    return 0;
 }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <rend/handler.h>
 
 #include "rend_req.h"
@@ -69,6 +70,7 @@ struct rend_gen {
     unsigned threads;
     unsigned max_conns;
     uint64_t item_size_max;
+    unsigned idle_timeout, read_timeout, conn_buffer_mb; /* 0 = default */
     struct rend_route **by_seq;   /* routes by number (route_fn results) */
     unsigned nseq;
     uint8_t has_lua;              /* some route is a route_fn */
@@ -100,6 +102,10 @@ rend_routes_find(const struct rend_routes *rs, int cmd, const char *key,
  * into err. */
 struct rend_gen *rend_config_load(const char *path, const struct rend_gen *prev,
                                   char *err, size_t errlen);
+/* 1 (err set) when the opened config f at path may be rewritten by other
+ * users (world-writable, or in a world-writable non-sticky directory). */
+int rend_config_file_unsafe(FILE *f, const char *path, char *err,
+                            size_t errlen);
 /* Load from a Lua text (tests, rend-compat flags). */
 struct rend_gen *rend_config_load_string(const char *text, const char *name,
                                          const struct rend_gen *prev,

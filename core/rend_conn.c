@@ -12,6 +12,7 @@
 
 #include "rend_conn.h"
 #include "rend_exec.h"
+#include "rend_flow.h"
 #include "rend_log.h"
 #include "rend_proto.h"
 #include "rend_settings.h"
@@ -24,10 +25,27 @@
 #define SMALL_VALUE REND_SMALL_VALUE
 #define IOV_BATCH 64
 
+uint64_t rend_conn_buffer_bytes;
+
+/* Input buffer bytes beyond the initial size, counted globally. */
+static void
+rbuf_account(uint32_t oldcap, uint32_t newcap)
+{
+    uint64_t o = oldcap > RBUF_INIT ? oldcap - RBUF_INIT : 0;
+    uint64_t n = newcap > RBUF_INIT ? newcap - RBUF_INIT : 0;
+
+    if (n > o) {
+        __atomic_add_fetch(&rend_conn_buffer_bytes, n - o, __ATOMIC_RELAXED);
+    } else if (o > n) {
+        __atomic_sub_fetch(&rend_conn_buffer_bytes, o - n, __ATOMIC_RELAXED);
+    }
+}
+
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static void process(struct rend_conn *c);
 static void try_write(struct rend_conn *c);
+static void emit_ready(struct rend_conn *c);
 
 struct rend_conn *
 rend_conn_new(struct rend_worker *w, int fd, unsigned listener)
@@ -77,6 +95,7 @@ conn_free(struct rend_conn *c)
     free_output(c);
     free(c->seg);
     free(c->obuf);
+    rbuf_account(c->rcap, 0);
     free(c->rbuf);
     if (c->prev != NULL) {
         c->prev->next = c->next;
@@ -130,6 +149,9 @@ rend_conn_close(struct rend_conn *c)
 static void
 finish(struct rend_conn *c)
 {
+    if (c->closed && c->nstalled > 0 && !c->in_process) {
+        rend_flow_pump(c); /* drops the keys it never issued */
+    }
     if (c->closed && c->npending == 0 && !c->in_process) {
         conn_free(c);
     }
@@ -242,8 +264,28 @@ rend_conn_out_take(struct rend_conn *c, char *buf, size_t n)
     return 0;
 }
 
+static void try_write_once(struct rend_conn *c);
+
+/* Write what can be written; while everything goes out and a multi-key
+ * request waits for budget, let it issue and stream more. */
 static void
 try_write(struct rend_conn *c)
+{
+    for (;;) {
+        try_write_once(c);
+        if (c->closed || c->unsent > 0 || c->nstalled == 0 || c->in_process
+            || c->pumping) {
+            return;
+        }
+        emit_ready(c);
+        if (c->closed || c->unsent == 0) {
+            return;
+        }
+    }
+}
+
+static void
+try_write_once(struct rend_conn *c)
 {
     struct iovec iov[IOV_BATCH];
     ssize_t n;
@@ -275,6 +317,7 @@ try_write(struct rend_conn *c)
         }
         REND_STAT_ADD(&c->w->st, bytes_written, n);
         c->unsent -= (size_t)n;
+        c->last_active = rend_now();
         while (n > 0) {
             struct rend_oseg *s = &c->seg[c->segpos];
             size_t left = s->len - c->segdone;
@@ -320,6 +363,11 @@ on_write(struct ev_loop *loop, ev_io *w, int revents)
     struct rend_conn *c = w->data;
 
     try_write(c);
+    if (!c->closed && c->nstalled > 0 && !c->in_process) {
+        /* output drained: a multi-key request may issue more keys */
+        rend_flow_progress(c);
+        return;
+    }
     finish(c);
 }
 
@@ -331,6 +379,7 @@ emit_ready(struct rend_conn *c)
 {
     struct rend_req *r;
 
+again:
     while ((r = c->qhead) != NULL && r->complete) {
         c->qhead = r->next;
         if (c->qhead == NULL) {
@@ -347,6 +396,13 @@ emit_ready(struct rend_conn *c)
             c->closing = 1;
         }
         rend_req_free(r);
+    }
+    if (c->qhead != NULL && (c->nstalled > 0 || c->qhead->nkeys > 1)) {
+        /* budget freed or a new head: issue more keys, stream values */
+        rend_flow_pump(c);
+        if (c->qhead != NULL && c->qhead->complete) {
+            goto again;
+        }
     }
     if (c->closing && !c->closed && c->unsent == 0 && c->npending == 0) {
         rend_conn_close(c);
@@ -435,6 +491,33 @@ rend_conn_req_done(struct rend_conn *c, struct rend_req *r)
     finish(c);
 }
 
+/* Below these, a key op that finishes mid-request moves nothing: the
+ * request's completion emits and writes (one write for a whole multi-get
+ * of small values, not one per key). */
+#define FLOW_HELD_MIN (256 * 1024)
+#define FLOW_WRITE_MIN (256 * 1024)
+
+void
+rend_flow_progress(struct rend_conn *c)
+{
+    if (c->in_process || c->pumping) {
+        return; /* the running entry point emits and writes */
+    }
+    if (c->nstalled == 0 && (c->closed || c->held < FLOW_HELD_MIN)) {
+        return; /* nothing waits for this op */
+    }
+    if (!c->closed) {
+        emit_ready(c);
+        if (c->read_paused && rend_flow_may_parse(c)) {
+            process(c);
+        }
+        if (!c->closed && c->unsent >= FLOW_WRITE_MIN && !c->write_armed) {
+            try_write(c);
+        }
+    }
+    finish(c);
+}
+
 /* ---- input -------------------------------------------------------- */
 
 static int
@@ -476,7 +559,7 @@ static void
 resume_input(struct rend_conn *c)
 {
     if (c->read_paused && !c->closed && !c->closing && c->parked == NULL
-        && c->unsent < REND_OUT_HIGH) {
+        && rend_flow_may_parse(c)) {
         c->read_paused = 0;
         ev_io_start(c->w->loop, &c->rio);
     }
@@ -510,8 +593,9 @@ process(struct rend_conn *c)
             c->swallow -= n;
             continue;
         }
-        if (c->unsent >= REND_OUT_HIGH) {
-            /* the client is not reading its replies: stop reading */
+        if (!rend_flow_may_parse(c)) {
+            /* the client is not reading its replies (or has too much in
+             * flight): stop reading */
             if (!c->read_paused) {
                 pause_input(c);
                 REND_STAT_INC(&w->st, conn_yields);
@@ -558,17 +642,30 @@ out:
         return;
     }
     compact(c);
+    if ((c->rlen > 0 && !c->read_paused && c->parked == NULL)
+        || c->swallow > 0) {
+        if (c->partial_since == 0) {
+            c->partial_since = rend_now(); /* read_timeout runs */
+        }
+    } else {
+        c->partial_since = 0;
+    }
     resume_input(c);
     /* Handlers' buffered ops are flushed once per loop iteration (the
      * worker's prepare watcher), so requests of many connections read in
      * one iteration share one backend write. */
 }
 
+static uint64_t
+rbuf_limit(void)
+{
+    return (uint64_t)rend_settings.item_size_max + REND_LINE_MAX + 4096;
+}
+
 static int
 grow_rbuf(struct rend_conn *c)
 {
-    uint64_t limit = (uint64_t)rend_settings.item_size_max + REND_LINE_MAX
-                     + 4096;
+    uint64_t limit = rbuf_limit();
     uint64_t ncap;
     char *nb;
 
@@ -595,9 +692,34 @@ grow_rbuf(struct rend_conn *c)
     if (nb == NULL) {
         return -1;
     }
+    rbuf_account(c->rcap, (uint32_t)ncap);
     c->rbuf = nb;
     c->rcap = (uint32_t)ncap;
     return 0;
+}
+
+int
+rend_conn_rbuf_admit(struct rend_conn *c, uint64_t total)
+{
+    uint64_t cap = c->rcap ? c->rcap : RBUF_INIT;
+    uint64_t grow;
+
+    if (total <= cap) {
+        return 0;
+    }
+    while (cap < total) {
+        cap *= 2;
+    }
+    if (cap > rbuf_limit()) {
+        cap = rbuf_limit(); /* grow_rbuf's cap */
+    }
+    grow = cap - (c->rcap > RBUF_INIT ? c->rcap : RBUF_INIT);
+    if (__atomic_load_n(&rend_conn_buffer_bytes, __ATOMIC_RELAXED) + grow
+        <= rend_settings.conn_buffer_max || rend_settings.conn_buffer_max == 0) {
+        return 0;
+    }
+    REND_STAT_INC(&c->w->st, conn_buffer_refused);
+    return -1;
 }
 
 static void
@@ -648,11 +770,34 @@ on_read(struct ev_loop *loop, ev_io *watcher, int revents)
 void
 rend_conn_sweep(struct rend_conn *c, int64_t now)
 {
-    if (c->closed || c->npending > 0 || c->qhead != NULL
+    if (c->closed) {
+        return;
+    }
+    if (rend_settings.read_timeout > 0 && c->partial_since != 0
+        && now - c->partial_since >= rend_settings.read_timeout) {
+        /* stopped mid-request (slowloris): free its buffer */
+        rend_log(REND_LOG_INFO, "closing a connection whose request has "
+                 "been half-received for %lld s",
+                 (long long)(now - c->partial_since));
+        REND_STAT_INC(&c->w->st, read_timeouts);
+        rend_conn_reap(c);
+        return;
+    }
+    if (rend_settings.idle_timeout > 0
+        && now - c->last_active >= rend_settings.idle_timeout
+        && (c->npending == 0 || c->unsent > 0)) {
+        /* memcached's idle_timeout: nothing read or written for that long
+         * (a client that does not read its replies is idle too) */
+        REND_STAT_INC(&c->w->st, idle_kicks);
+        rend_conn_reap(c);
+        return;
+    }
+    if (c->npending > 0 || c->qhead != NULL
         || now - c->last_active < 2) {
         return;
     }
     if (c->rbuf != NULL && c->rpos == c->rlen) {
+        rbuf_account(c->rcap, 0);
         free(c->rbuf);
         c->rbuf = NULL;
         c->rcap = c->rpos = c->rlen = 0;

@@ -49,6 +49,14 @@ struct rend_conn {
     uint32_t segdone;           /* bytes of seg[segpos] already written */
     size_t unsent;
     int64_t last_active;
+    /* flow control (rend_flow.c) */
+    uint32_t kflight;           /* key ops issued and not finished */
+    uint32_t big;               /* recent large value size (estimate) */
+    uint32_t kwin;              /* key ops window growth (slow start) */
+    size_t held;                /* value bytes finished but not formatted */
+    uint8_t pumping;            /* inside rend_flow_pump */
+    uint32_t nstalled;          /* requests with keys not yet issued */
+    int64_t partial_since;      /* a half-received request since then */
     struct rend_conn *prev, *next;  /* worker's list */
 };
 
@@ -64,8 +72,17 @@ void rend_conn_close(struct rend_conn *c);
 void rend_conn_reap(struct rend_conn *c);
 /* A request of c has become complete (called by the executor). */
 void rend_conn_req_done(struct rend_conn *c, struct rend_req *req);
-/* Free idle buffers; called by the worker's sweeper. */
+/* Free idle buffers, close idle and stalled connections (idle_timeout,
+ * read_timeout); called by the worker's sweeper once a second.  c may be
+ * freed: the caller must not use it afterwards. */
 void rend_conn_sweep(struct rend_conn *c, int64_t now);
+/* May c's input buffer grow to hold a request of total bytes?  0, or -1
+ * when that would take the buffers of all connections past
+ * settings.conn_buffer_mb (the caller refuses the request and discards
+ * its body; counted in conn_buffer_refused). */
+int rend_conn_rbuf_admit(struct rend_conn *c, uint64_t total);
+/* Bytes all input buffers have grown beyond their initial size. */
+extern uint64_t rend_conn_buffer_bytes;
 
 /* Output, used by the protocol formatters.  Bytes are copied. */
 int rend_conn_out(struct rend_conn *c, const void *data, size_t n);

@@ -11,6 +11,7 @@
 #include "rend_conn.h"
 #include "rend_exec.h"
 #include "rend_hist.h"
+#include "rend_flow.h"
 #include "rend_log.h"
 #include "rend_plugin.h"
 #include "rend_route.h"
@@ -98,6 +99,8 @@ void
 rend_req_free(struct rend_req *r)
 {
     struct rend_worker *w = r->conn->w;
+
+    r->conn->held -= r->held;
 
     for (uint32_t i = 0; i < r->nkeys; i++) {
         free(r->kops[i].value);
@@ -190,6 +193,11 @@ count_outcome(struct rend_stats *st, const struct rend_req *r, int status)
     default:
         break;
     }
+    if (status == REND_ETIMEDOUT && !(rend_cmd_table[r->cmd].flags
+                                      & REND_CMD_READ)) {
+        /* answered "backend timeout"; the backend may still apply it */
+        REND_STAT_INC(st, write_timeouts);
+    }
     if (status == REND_ENOMEM && op >= REND_OP_SET && op <= REND_OP_CAS) {
         REND_STAT_INC(st, store_no_memory);
     }
@@ -206,9 +214,18 @@ rend_kop_finish(struct rend_kop *k, int status)
     if (status < 0 && status != REND_ETOOBIG) {
         REND_STAT_INC(&r->conn->w->st, handler_errors);
     }
+    rend_flow_kop_finished(r->conn, r, k);
     if (--r->pending == 0) {
         req_complete(r);
+    } else {
+        rend_flow_progress(r->conn);
     }
+}
+
+void
+rend_exec_complete(struct rend_req *r)
+{
+    req_complete(r);
 }
 
 /*
@@ -346,18 +363,24 @@ rend_exec_start(struct rend_conn *c, struct rend_req *r)
     r->gen = w->gen;
     r->pending = r->nkeys + 1; /* +1: nothing completes r mid-loop */
     for (uint32_t i = 0; i < r->nkeys; i++) {
-        struct rend_kop *k = &r->kops[i];
-        k->req = r;
-        k->route = rend_routes_find(rs, r->cmd, k->op.key, k->op.nkey);
-        if (k->route == NULL) {
-            rend_kop_finish(k, REND_ENOTSUP);
-            continue;
-        }
-        rend_route_start(k);
+        r->kops[i].req = r;
     }
-    if (--r->pending == 0) {
-        req_complete(r);
+    (void)rs;
+    rend_flow_issue(c, r); /* issues keys as the budget allows */
+}
+
+void
+rend_exec_issue_key(struct rend_req *r, struct rend_kop *k)
+{
+    struct rend_conn *c = r->conn;
+    const struct rend_routes *rs = &r->gen->listeners[c->listener].routes;
+
+    k->route = rend_routes_find(rs, r->cmd, k->op.key, k->op.nkey);
+    if (k->route == NULL) {
+        rend_kop_finish(k, REND_ENOTSUP);
+        return;
     }
+    rend_route_start(k);
 }
 
 /* ---- host API ----------------------------------------------------- */

@@ -30,6 +30,11 @@ int rend_exec_may_pend(struct rend_conn *c, struct rend_req *r);
 /* Execute r; calls rend_conn_req_done when complete (maybe at once). */
 void rend_exec_start(struct rend_conn *c, struct rend_req *r);
 
+/* Start key op k of r (rend_flow.c decides when). */
+void rend_exec_issue_key(struct rend_req *r, struct rend_kop *k);
+/* r's last pending op is done: answer it. */
+void rend_exec_complete(struct rend_req *r);
+
 /* The host API given to plugins (rend_exec.c). */
 extern const struct rend_host rend_host_api;
 

@@ -33,6 +33,7 @@
 #include "rend_log.h"
 #include "rend_plugin.h"
 #include "rend_settings.h"
+#include "rend_sock.h"
 #include "rend_stats.h"
 #include "rend_tool.h"
 #include "rend_util.h"
@@ -261,29 +262,7 @@ listen_tcp(const char *host, int port, int *bound_port)
 static int
 listen_unix(const struct rend_listen_conf *lc)
 {
-    struct sockaddr_un sun;
-    int fd;
-
-    if (strlen(lc->unix_path) >= sizeof(sun.sun_path)) {
-        rend_log(REND_LOG_ERR, "unix socket path too long: %s", lc->unix_path);
-        return -1;
-    }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    strcpy(sun.sun_path, lc->unix_path);
-    unlink(lc->unix_path); /* a stale socket from an earlier run */
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0
-        || listen(fd, 1024) != 0) {
-        rend_log(REND_LOG_ERR, "listen %s: %s", lc->unix_path,
-                 strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-        }
-        return -1;
-    }
-    chmod(lc->unix_path, (mode_t)lc->unix_mode);
-    return fd;
+    return rend_unix_listen(lc->unix_path, lc->unix_mode);
 }
 
 static int
@@ -406,6 +385,12 @@ warn_unapplied_settings(const struct rend_gen *old, const struct rend_gen *g)
         rend_log(REND_LOG_WARN, "reload: settings.max_connections changed "
                  "(%u -> %u): %s; running with %u", old->max_conns,
                  g->max_conns, why, rend_settings.max_conns);
+    }
+    if (g->idle_timeout != old->idle_timeout
+        || g->read_timeout != old->read_timeout
+        || g->conn_buffer_mb != old->conn_buffer_mb) {
+        rend_log(REND_LOG_WARN, "reload: settings idle_timeout, read_timeout "
+                 "or conn_buffer_mb changed: %s", why);
     }
     if (g->item_size_max != old->item_size_max) {
         rend_log(REND_LOG_WARN, "reload: settings.item_size_max changed "
@@ -740,6 +725,14 @@ rend_main(int argc, char **argv)
                && current->item_size_max <= 1024ULL * 1024 * 1024) {
         rend_settings.item_size_max = (uint32_t)current->item_size_max;
     }
+    rend_settings.idle_timeout = current->idle_timeout;
+    rend_settings.read_timeout = current->read_timeout
+                                 ? current->read_timeout
+                                 : REND_READ_TIMEOUT_DEFAULT;
+    rend_settings.conn_buffer_max
+        = (uint64_t)(current->conn_buffer_mb ? current->conn_buffer_mb
+                                             : REND_CONN_BUFFER_MB_DEFAULT)
+          << 20;
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
 
@@ -772,7 +765,7 @@ rend_main(int argc, char **argv)
         ev_io_stop(loop, &listeners[i].io);
         close(listeners[i].fd);
         if (listeners[i].unix_path != NULL) {
-            unlink(listeners[i].unix_path);
+            rend_unix_remove(listeners[i].unix_path);
             free(listeners[i].unix_path);
         }
     }

@@ -18,6 +18,10 @@ struct rend_conn;
 
 int rend_text_parse(struct rend_conn *c, struct rend_req **out);
 void rend_text_format(struct rend_conn *c, struct rend_req *r);
+/* Format the finished leading values of a text retrieval that is still
+ * running (it is at the head of c's queue); rend_text_format then writes
+ * the rest and END. */
+void rend_text_format_stream(struct rend_conn *c, struct rend_req *r);
 
 int rend_bin_parse(struct rend_conn *c, struct rend_req **out);
 void rend_bin_format(struct rend_conn *c, struct rend_req *r);

@@ -136,6 +136,12 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
         return HDR;
     }
     if (avail < (size_t)HDR + bodylen) {
+        if (rend_conn_rbuf_admit(c, (uint64_t)HDR + bodylen) != 0) {
+            /* the buffers of all connections are at their cap */
+            c->swallow = bodylen;
+            *out = error_req(c, opcode, opaque, REND_ENOMEM);
+            return HDR;
+        }
         return 0;
     }
     ext = h + HDR;

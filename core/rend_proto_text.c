@@ -38,6 +38,7 @@
 #define S_BAD_DELTA "CLIENT_ERROR invalid numeric delta argument\r\n"
 #define S_BAD_CHUNK "CLIENT_ERROR bad data chunk\r\n"
 #define S_TOO_LARGE "SERVER_ERROR object too large for cache\r\n"
+#define S_NO_BUFFER "SERVER_ERROR out of memory storing object\r\n"
 #define S_LINE_TOO_LONG "CLIENT_ERROR line too long\r\n"
 #define S_KEY_TOO_LONG "CLIENT_ERROR key too long\r\n"
 
@@ -234,6 +235,13 @@ parse_storage(struct rend_conn *c, int cmd, const struct line *l,
         return 0;
     }
     if (avail < (size_t)len + 2) {
+        if (rend_conn_rbuf_admit(c, (uint64_t)(data - (c->rbuf + c->rpos))
+                                        + len + 2) != 0) {
+            /* the buffers of all connections are at their cap */
+            c->swallow = (uint64_t)len + 2;
+            *out = quiet ? NULL : reply(c, S_NO_BUFFER);
+            return 0;
+        }
         return -2;
     }
     if (data[len] != '\r' || data[len + 1] != '\n') {
@@ -1114,7 +1122,7 @@ format_retrieval(struct rend_conn *c, struct rend_req *r)
 
     for (uint32_t i = 0; i < r->nkeys; i++) {
         struct rend_kop *k = &r->kops[i];
-        if (k->status == REND_OK) {
+        if (k->status == REND_OK && i >= r->nemitted) {
             format_value(c, r, k);
         } else if (k->status < 0) {
             err = k->status;
@@ -1124,6 +1132,21 @@ format_retrieval(struct rend_conn *c, struct rend_req *r)
         out_error(c, err, 0);
     } else {
         OUT_LIT(c, "END\r\n");
+    }
+}
+
+void
+rend_text_format_stream(struct rend_conn *c, struct rend_req *r)
+{
+    while (r->nemitted < r->nkeys && r->kops[r->nemitted].done) {
+        struct rend_kop *k = &r->kops[r->nemitted++];
+        if (k->value != NULL) {
+            r->held -= k->nvalue;
+            c->held -= k->nvalue;
+        }
+        if (k->status == REND_OK && !c->closed) {
+            format_value(c, r, k);
+        }
     }
 }
 

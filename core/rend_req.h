@@ -83,6 +83,13 @@ struct rend_req {
     int status;                 /* REPLY: status for binary error */
     const char *arg;            /* stats group / verbosity arg (owned) */
     uint32_t narg;
+    /* Flow control (rend_flow.c): keys are issued a window at a time and
+     * a text multi-get's values are streamed out as they arrive. */
+    uint32_t nissued;           /* kops started so far */
+    uint32_t nemitted;          /* kops already formatted (streamed) */
+    size_t held;                /* value bytes of finished, unformatted kops */
+    uint8_t pumping;            /* inside rend_flow_issue */
+    uint8_t guard;              /* the +1 in pending not yet dropped */
     char numbuf[24];            /* binary incr/decr initial value */
     uint64_t t_start;           /* rend_hist: when it started, or 0 */
     struct rend_kop kop1;

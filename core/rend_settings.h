@@ -28,7 +28,14 @@ struct rend_settings {
     const char *inter;        /* ... its address, NULL = any */
     const char *domain_socket; /* first unix listener's path, or NULL */
     int detail;               /* `stats detail on|off` (accepted, no data) */
+    /* slow clients (settings{}; see rend_conn_sweep) */
+    unsigned idle_timeout;    /* s without any progress: close; 0 = off */
+    unsigned read_timeout;    /* s a half-received request may wait */
+    uint64_t conn_buffer_max; /* bytes all input buffers may grow by */
 };
+
+#define REND_READ_TIMEOUT_DEFAULT 30
+#define REND_CONN_BUFFER_MB_DEFAULT 256
 
 extern struct rend_settings rend_settings;
 

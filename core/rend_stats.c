@@ -271,6 +271,9 @@ settings(rend_stats_emit_f *emit, void *ud)
     rend_stat_u64(emit, ud, "item_size_max", rend_settings.item_size_max);
     emit(ud, "flush_enabled", rend_settings.flush_disabled ? "no" : "yes");
     emit(ud, "dump_enabled", "yes");
+    rend_stat_u64(emit, ud, "idle_timeout", rend_settings.idle_timeout);
+    rend_stat_u64(emit, ud, "read_timeout", rend_settings.read_timeout);
+    rend_stat_u64(emit, ud, "conn_buffer_max", rend_settings.conn_buffer_max);
     emit(ud, "plugin_dir", rend_plugin_dir());
 }
 

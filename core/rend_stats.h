@@ -22,7 +22,9 @@
     X(cmd_get_hits_l1) X(cmd_get_misses_l1) X(cmd_get_errors_l1)            \
     X(cmd_get_hits_l2) X(cmd_get_misses_l2) X(cmd_get_errors_l2)            \
     X(cmd_get_set_l1) X(cmd_get_set_errors_l1) X(l1_invalidations)          \
-    X(inconsistency_detected)
+    X(inconsistency_detected)                                               \
+    X(idle_kicks) X(read_timeouts) X(conn_buffer_refused)                   \
+    X(write_timeouts)
 
 struct rend_stats {
 #define REND_STATS_FIELD(name) uint64_t name;

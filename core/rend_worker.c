@@ -254,7 +254,8 @@ on_tick(struct ev_loop *loop, ev_timer *watcher, int revents)
         rend_clock_tick();
     }
     now = rend_now();
-    for (struct rend_conn *c = w->conns; c != NULL; c = c->next) {
+    for (struct rend_conn *c = w->conns, *next; c != NULL; c = next) {
+        next = c->next; /* the sweep may close and free c */
         rend_conn_sweep(c, now);
     }
 }

@@ -26,6 +26,9 @@ local SETTING_RANGE = {
     threads = { 1, 256 },
     max_connections = { 1, 1048576 },
     item_size_max = { 1024, 1073741824 },
+    idle_timeout = { 1, 86400 },      -- seconds; 0 = off (memcached's)
+    read_timeout = { 1, 86400 },      -- seconds a half-received request may wait
+    conn_buffer_mb = { 1, 1048576 },  -- all connections' grown input buffers
 }
 
 
@@ -68,13 +71,19 @@ function M.handler(spec)
         if opts ~= nil and type(opts) ~= "table" then
             fail("handler \"" .. plugin .. "\": options must be a table", level + 1)
         end
-        local o, name = {}, nil
+        local o, name, path = {}, nil, nil
         for k, v in pairs(opts or {}) do
             if type(k) ~= "string" then
                 fail("handler \"" .. plugin .. "\": option names must be strings", level + 1)
             end
             if k == "name" then
                 name = tostring(v)
+            elseif k == "plugin_path" then
+                if type(v) ~= "string" or v == "" then
+                    fail("handler \"" .. plugin .. "\": plugin_path must be "
+                         .. "a file name", level + 1)
+                end
+                path = v
             elseif k ~= "plugin" then
                 local t = type(v)
                 if t ~= "string" and t ~= "number" and t ~= "boolean" then
@@ -88,6 +97,16 @@ function M.handler(spec)
                 end
             end
         end
+        -- A plugin is a name, loaded from the plugin dir; loading another
+        -- file takes an explicit plugin_path.
+        if path == nil and plugin:find("/", 1, true) then
+            fail("handler \"" .. plugin .. "\": a plugin is a name from the "
+                 .. "plugin dir, not a path; to load a file, set plugin_path",
+                 level + 1)
+        end
+        if path ~= nil and not path:find("/", 1, true) then
+            path = "./" .. path
+        end
         if name == nil then
             local n = 1
             name = plugin
@@ -100,7 +119,7 @@ function M.handler(spec)
         end
         handler_names[name] = true
         local file, line = where(level + 1)
-        local h = { __rend = "handler", plugin = plugin, name = name,
+        local h = { __rend = "handler", plugin = path or plugin, name = name,
                     options = o, file = file, line = line }
         R.handlers[#R.handlers + 1] = h
         return h
@@ -248,7 +267,9 @@ function M.settings(s)
     if type(s) ~= "table" then
         fail("settings: expects a table", 2)
     end
-    local known = { threads = true, max_connections = true, item_size_max = true }
+    local known = { threads = true, max_connections = true, item_size_max = true,
+                    idle_timeout = true, read_timeout = true,
+                    conn_buffer_mb = true }
     for k, v in pairs(s) do
         if not known[k] then
             fail("settings: unknown setting \"" .. tostring(k) .. "\"", 2)

@@ -33,7 +33,7 @@ static struct open_env *open_envs;
 static const char *const known_opts[] = {
     "path", "map_size_mb", "sync", "sync_interval_ms", "item_size_max",
     "max_batch", "reap_interval_s", "reap_batch", "queue_max", "readers",
-    "max_readers", NULL,
+    "max_readers", "mode", NULL,
 };
 
 static const char META_CAS[] = "cas";
@@ -89,7 +89,7 @@ registry_remove(struct rend_lmdb *inst)
 
 /* mkdir -p.  0 or -1 (errno). */
 static int
-mkdir_p(const char *path)
+mkdir_p(const char *path, unsigned mode)
 {
     char *p = strdup(path);
     int rc = 0;
@@ -101,7 +101,7 @@ mkdir_p(const char *path)
         if (*s == '/' || *s == '\0') {
             char c = *s;
             *s = '\0';
-            if (mkdir(p, 0775) != 0 && errno != EEXIST) {
+            if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
                 rc = -1;
                 break;
             }
@@ -148,6 +148,11 @@ parse_opts(struct rend_lmdb *inst, const struct rend_kv *o, size_t n,
                      "..%" PRIu64, nums[i].name, nums[i].min, nums[i].max);
             return REND_EINVAL;
         }
+    }
+    if (rend_opt_mode(o, n, "mode", 0600, &inst->mode) != 0) {
+        snprintf(err, errlen, "option mode must be an octal string such as "
+                 "\"0600\"");
+        return REND_EINVAL;
     }
     inst->map_size = map_mb * MB;
     inst->max_readers_opt = (unsigned)max_readers;
@@ -208,7 +213,7 @@ open_env(struct rend_lmdb *inst, char *err, size_t errlen)
         rc = mdb_env_set_maxreaders(inst->env, inst->max_readers_opt);
     }
     if (rc == 0) {
-        rc = mdb_env_open(inst->env, inst->path, flags, 0664);
+        rc = mdb_env_open(inst->env, inst->path, flags, (mdb_mode_t)inst->mode);
     }
     if (rc != 0) {
         snprintf(err, errlen, "cannot open %s: %s", inst->path,
@@ -319,7 +324,8 @@ lmdb_create(const struct rend_host *host, const char *instance,
     if (rc != 0) {
         goto fail;
     }
-    if (mkdir_p(inst->path) != 0 || stat(inst->path, &sb) != 0) {
+    if (mkdir_p(inst->path, rend_dir_mode(inst->mode)) != 0
+        || stat(inst->path, &sb) != 0) {
         snprintf(err, errlen, "cannot create directory %s: %s", inst->path,
                  strerror(errno));
         rc = REND_EIO;

@@ -74,6 +74,7 @@ struct rend_lmdb {
     const struct rend_host *host;
     char *name;           /* instance name, for logs */
     char *path;
+    unsigned mode;        /* data files ("mode"); directories get x bits */
     dev_t dev;            /* of path: the one-open-per-process registry */
     ino_t ino;
 

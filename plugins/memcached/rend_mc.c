@@ -183,7 +183,8 @@ opt_u64(const struct rend_kv *opts, size_t n, const char *name, uint64_t def,
 static const char *const known_opts[] = {
     "servers", "conns_per_server", "replicas", "failover_on_miss",
     "connect_timeout_ms", "timeout_ms", "fail_limit", "retry_ms",
-    "retry_max_ms", "chunked", "slab_size", "item_size_max", NULL,
+    "retry_max_ms", "chunked", "slab_size", "item_size_max", "max_inflight",
+    NULL,
 };
 
 static int
@@ -241,6 +242,11 @@ mc_create(const struct rend_host *host, const char *instance,
         goto fail;
     }
     in->fail_limit = (unsigned)v;
+    if (opt_u64(opts, nopts, "max_inflight", 8192, 1, 1000000, &v, err,
+                errlen)) {
+        goto fail;
+    }
+    in->max_inflight = (unsigned)v;
     if (opt_u64(opts, nopts, "retry_ms", 1000, 1, 3600000, &v, err, errlen)) {
         goto fail;
     }

@@ -212,6 +212,7 @@ struct rend_mc_inst {
     int failover_on_miss;
     double connect_timeout, timeout;  /* seconds */
     unsigned fail_limit;
+    unsigned max_inflight;            /* requests per connection, then EBUSY */
     double retry_min, retry_max;      /* seconds */
     int chunked;
     size_t slab_size;

@@ -663,6 +663,12 @@ rend_mc_conn_get(struct rend_mc_thr *t, unsigned srv, uint32_t keyhash,
         return NULL;
     }
     c = &s->conns[keyhash % s->nconns];
+    if (c->depth >= t->inst->max_inflight) {
+        /* Shed load rather than queue it: a backlog this deep would time
+         * out every request behind it (and reset the connection). */
+        *err = REND_EBUSY;
+        return NULL;
+    }
     if (c->state == REND_MC_CLOSED) {
         rc = conn_open(c);
         if (rc != 0) {

@@ -97,7 +97,7 @@ parse_opts(struct rdb *r, const struct rend_kv *kv, size_t n,
         "path", "block_cache_mb", "write_buffer_mb", "max_write_buffers",
         "wal_sync", "disable_wal", "compression", "compaction",
         "background_jobs", "item_size_max", "max_batch", "read_mode",
-        "readers", NULL,
+        "readers", "mode", NULL,
     };
     const char *path = rend_opt_str(kv, n, "path", NULL);
 
@@ -111,6 +111,11 @@ parse_opts(struct rdb *r, const struct rend_kv *kv, size_t n,
     r->path = strdup(path);
     if (r->path == NULL) {
         snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (rend_opt_mode(kv, n, "mode", 0600, &r->mode) != 0) {
+        snprintf(err, errlen, "option mode must be an octal string such as "
+                 "\"0600\"");
         return -1;
     }
     if (opt_num(kv, n, "block_cache_mb", 128, 1, 1 << 20, &o->block_cache_mb,
@@ -147,7 +152,7 @@ parse_opts(struct rdb *r, const struct rend_kv *kv, size_t n,
 
 /* mkdir -p. */
 static int
-make_dirs(const char *path, char *err, size_t errlen)
+make_dirs(const char *path, unsigned mode, char *err, size_t errlen)
 {
     char buf[4096];
     size_t n = strlen(path);
@@ -162,7 +167,7 @@ make_dirs(const char *path, char *err, size_t errlen)
             continue;
         }
         buf[i] = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+        if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST) {
             snprintf(err, errlen, "mkdir %s: %s", buf, strerror(errno));
             return -1;
         }
@@ -348,7 +353,7 @@ rdb_create(const struct rend_host *host, const char *instance,
     pthread_mutex_init(&r->mmu, NULL);
     pthread_cond_init(&r->mcond, NULL);
     if (parse_opts(r, kv, nkv, &o, err, errlen) != 0
-        || make_dirs(r->path, err, errlen) != 0) {
+        || make_dirs(r->path, rend_dir_mode(r->mode), err, errlen) != 0) {
         rdb_free(r);
         return REND_EINVAL;
     }

@@ -69,6 +69,7 @@ struct rdb {
     const struct rend_host *host;
     char name[64];
     char *path;
+    unsigned mode;              /* "mode": data directory gets its x bits */
 
     /* Options. */
     uint64_t item_size_max;

@@ -174,7 +174,8 @@ start_fault(struct rend_srv *s, const char *opts, char *conf, size_t n)
     fd = mkstemp(conf);
     ck_assert_int_ge(fd, 0);
     f = fdopen(fd, "w");
-    fprintf(f, "local l1 = handler(\"%s/rend_fault.so\") { name = \"l1\", %s }\n"
+    fprintf(f, "local l1 = handler \"fault\" {\n"
+            "    plugin_path = \"%s/rend_fault.so\", name = \"l1\", %s }\n"
             "listen { address = \"127.0.0.1\", port = 0,"
             " routes = { default = l1only(l1) } }\n",
             dir ? dir : "plugins/.libs", opts);

@@ -113,7 +113,7 @@ h_start() {
             && h_rend --l1-sock "$h_dir/l1.sock" --chunked ;;
     production)
         h_memcached_sock "$h_dir/l1.sock" || return 1
-        REND_L1_SOCK="$h_dir/l1.sock" h_rend --config "$SRCDIR/conf/rend-production.lua" ;;
+        REND_ADMIN_PORT=0 REND_L1_SOCK="$h_dir/l1.sock" h_rend --config "$SRCDIR/conf/rend-production.lua" ;;
     pool)
         for k in 1 2 3; do
             h_memcached_sock "$h_dir/pool$k.sock" || return 1

@@ -27,8 +27,8 @@ start_with(const char *l1_opts, const char *l2_opts, int bin)
 
     snprintf(conf, sizeof(conf),
              "local so = env(\"ORCH_FAULT_SO\", \"\")\n"
-             "local l1 = handler(so) { name = \"l1\", %s }\n"
-             "local l2 = handler(so) { name = \"l2\", %s }\n"
+             "local l1 = handler \"fault\" { plugin_path = so, name = \"l1\", %s }\n"
+             "local l2 = handler \"fault\" { plugin_path = so, name = \"l2\", %s }\n"
              "listen { port = 0, address = \"127.0.0.1\","
              " routes = { default = l1l2(l1, l2) } }\n"
              "listen { port = 0, address = \"127.0.0.1\","
@@ -186,8 +186,8 @@ start_v10(int l1_v10, int l2_v10, int bin)
              "local so = env(\"ORCH_FAULT_SO\", \"\")\n"
              "local so10 = so:gsub(\"rend_fault%%.so$\", "
              "\"rend_fault_v10.so\")\n"
-             "local l1 = handler(%s) { name = \"l1\" }\n"
-             "local l2 = handler(%s) { name = \"l2\" }\n"
+             "local l1 = handler \"fault\" { plugin_path = %s, name = \"l1\" }\n"
+             "local l2 = handler \"fault\" { plugin_path = %s, name = \"l2\" }\n"
              "listen { port = 0, address = \"127.0.0.1\","
              " routes = { default = l1l2(l1, l2) } }\n"
              "listen { port = 0, address = \"127.0.0.1\","

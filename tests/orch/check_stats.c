@@ -22,9 +22,11 @@ static struct orch srv;
 
 static const char conf[] =
     "local so = env(\"ORCH_FAULT_SO\", \"\")\n"
-    "local l1 = handler(so) { name = \"l1\", fail_prefix = \"bad\",\n"
+    "local l1 = handler \"fault\" { plugin_path = so, name = \"l1\",\n"
+    "    fail_prefix = \"bad\",\n"
     "    fail_set = \"enomem\", fail_get = \"eio\" }\n"
-    "local l2 = handler(so) { name = \"l2\", fail_prefix = \"zz\",\n"
+    "local l2 = handler \"fault\" { plugin_path = so, name = \"l2\",\n"
+    "    fail_prefix = \"zz\",\n"
     "    fail_get = \"eio\" }\n"
     "listen { port = 0, address = \"127.0.0.1\","
     " routes = { default = l1only(l1) } }\n"

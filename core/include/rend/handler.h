@@ -361,6 +361,44 @@ rend_opt_bool(const struct rend_kv *opts, size_t n, const char *name,
     return 0;
 }
 
+/* File mode option: an octal string such as "0600" (a Lua number would
+ * be read as decimal, so only strings are accepted), at most 0777.  Same
+ * return as above. */
+static inline int
+rend_opt_mode(const struct rend_kv *opts, size_t n, const char *name,
+              unsigned def, unsigned *out)
+{
+    const char *v = rend_opt_str(opts, n, name, NULL);
+    unsigned m = 0;
+
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    if (*v == '\0' || strlen(v) > 4) {
+        return -1;
+    }
+    for (const char *p = v; *p != '\0'; p++) {
+        if (*p < '0' || *p > '7') {
+            return -1;
+        }
+        m = m * 8 + (unsigned)(*p - '0');
+    }
+    if (m > 0777) {
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+/* The directory mode that goes with file mode m: search (x) wherever m
+ * allows reading ("0600" -> 0700, "0640" -> 0750). */
+static inline unsigned
+rend_dir_mode(unsigned m)
+{
+    return m | ((m & 0444) >> 2);
+}
+
 /*
  * The number an INCR/DECR finds in a value, by memcached's rule: 1 to 20
  * decimal digits that fit in 64 bits.  0 on success, -1 when the value is

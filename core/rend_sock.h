@@ -1,0 +1,16 @@
+/*
+ * rend_sock.h - unix socket listeners, created safely: an existing path is
+ * replaced only when it is a stale socket (never a regular file, a
+ * directory or a socket a live server still accepts on), and the socket
+ * gets its final mode at creation (umask around bind, no chmod window).
+ */
+#ifndef REND_SOCK_H
+#define REND_SOCK_H
+
+/* A listening, non-blocking unix socket at path with permissions mode;
+ * -1 (logged) on failure. */
+int rend_unix_listen(const char *path, int mode);
+/* Remove path at exit if it is (still) a socket. */
+void rend_unix_remove(const char *path);
+
+#endif /* REND_SOCK_H */
