@@ -30,11 +30,14 @@
 #define MAX_TOKENS 24 /* for commands other than get/gets/gat/gats */
 
 #define S_ERROR "ERROR\r\n" /* memcached's, for any unknown command */
-#define S_BAD_REQUEST "CLIENT_ERROR bad request\r\n"
+/* memcached 1.6's replies to a malformed line: a wrong number of tokens is
+ * an unknown command (ERROR); a bad number is a bad command line */
+#define S_BAD_REQUEST "ERROR\r\n"
 #define S_BAD_FORMAT "CLIENT_ERROR bad command line format\r\n"
-#define S_BAD_FLAGS "CLIENT_ERROR flags is not a valid integer\r\n"
-#define S_BAD_EXPTIME "CLIENT_ERROR exptime is not a valid integer\r\n"
-#define S_BAD_LENGTH "CLIENT_ERROR length is not a valid integer\r\n"
+#define S_BAD_FLAGS "CLIENT_ERROR bad command line format\r\n"
+#define S_BAD_EXPTIME "CLIENT_ERROR bad command line format\r\n"
+#define S_BAD_EXPTIME_ARG "CLIENT_ERROR invalid exptime argument\r\n"
+#define S_BAD_LENGTH "CLIENT_ERROR bad command line format\r\n"
 #define S_BAD_DELTA "CLIENT_ERROR invalid numeric delta argument\r\n"
 #define S_BAD_CHUNK "CLIENT_ERROR bad data chunk\r\n"
 #define S_TOO_LARGE "SERVER_ERROR object too large for cache\r\n"
@@ -139,7 +142,7 @@ parse_retrieval(struct rend_conn *c, int cmd, const struct line *l,
         p = t.p + t.n;
         if (k == 1 && skip == 2) {
             if (parse_exptime(&t, &exptime) != 0) {
-                *out = reply(c, S_BAD_EXPTIME);
+                *out = reply(c, S_BAD_EXPTIME_ARG);
                 return 0;
             }
         }
@@ -152,7 +155,8 @@ parse_retrieval(struct rend_conn *c, int cmd, const struct line *l,
         }
     }
     if (nkeys == 0) {
-        *out = reply(c, S_BAD_REQUEST);
+        /* as memcached: gat <exptime> with no key finds nothing */
+        *out = reply(c, skip == 2 && l->nt == 2 ? "END\r\n" : S_BAD_REQUEST);
         return 0;
     }
     r = rend_req_new(c);
@@ -201,8 +205,8 @@ parse_storage(struct rend_conn *c, int cmd, const struct line *l,
     int quiet = 0;
     struct rend_req *r;
 
-    if (nt == want + 1 && noreply_tok(&t[want])) {
-        quiet = 1;
+    if (nt == want + 1) {
+        quiet = noreply_tok(&t[want]); /* memcached ignores another word */
     } else if (nt != want) {
         *out = reply(c, S_BAD_REQUEST);
         return 0;
@@ -302,9 +306,17 @@ parse_delete(struct rend_conn *c, int cmd, const struct line *l,
 {
     int args, quiet = quiet_args(l, &args);
 
-    if (args < 1 || args > 2) {
+    if (l->nt < 2 || l->nt > 4) {
         *out = reply(c, S_BAD_REQUEST);
-    } else if (args == 2 && !TOK_IS(&l->t[2], "0")) {
+    } else if (args >= 2 && !(args == 2 && TOK_IS(&l->t[2], "0"))) {
+        if (quiet) { /* memcached: noreply silences even this error */
+            *out = rend_req_new(c);
+            if (*out != NULL) {
+                (*out)->cmd = REND_CMD_NOOP;
+                (*out)->quiet = 1;
+            }
+            return 0;
+        }
         *out = reply(c, "CLIENT_ERROR bad command line format.  "
                         "Usage: delete <key> [noreply]\r\n");
     } else {
@@ -318,10 +330,11 @@ static int64_t
 parse_arith(struct rend_conn *c, int cmd, const struct line *l,
             struct rend_req **out)
 {
-    int args, quiet = quiet_args(l, &args);
+    int quiet = l->nt == 4 && noreply_tok(&l->t[3]);
     uint64_t delta;
 
-    if (args != 2) {
+    if (l->nt != 3 && l->nt != 4) { /* a fourth word other than noreply is
+                                     * ignored, as memcached does */
         *out = reply(c, S_BAD_REQUEST);
     } else if (rend_parse_u64(l->t[2].p, l->t[2].n, &delta) != 0) {
         *out = reply(c, S_BAD_DELTA);
@@ -339,13 +352,13 @@ static int64_t
 parse_touch(struct rend_conn *c, int cmd, const struct line *l,
             struct rend_req **out)
 {
-    int args, quiet = quiet_args(l, &args);
+    int quiet = l->nt == 4 && noreply_tok(&l->t[3]);
     int64_t e;
 
-    if (args != 2) {
+    if (l->nt != 3 && l->nt != 4) {
         *out = reply(c, S_BAD_REQUEST);
     } else if (parse_exptime(&l->t[2], &e) != 0) {
-        *out = reply(c, S_BAD_EXPTIME);
+        *out = reply(c, S_BAD_EXPTIME_ARG);
     } else {
         *out = key_req(c, cmd, &l->t[1], quiet);
         if (*out != NULL && (*out)->cmd != REND_CMD_REPLY) {
@@ -377,11 +390,11 @@ parse_flush(struct rend_conn *c, int cmd, const struct line *l,
         *out = r;
         return 0;
     }
-    if (args > 1) {
+    if (l->nt > 3) {
         *out = reply(c, S_BAD_REQUEST);
         return 0;
     }
-    if (args == 1) {
+    if (args >= 1) { /* memcached reads the first; a second is ignored */
         int64_t d;
         if (rend_parse_i64(l->t[1].p, l->t[1].n, &d) != 0) {
             *out = reply(c, "CLIENT_ERROR invalid exptime argument\r\n");

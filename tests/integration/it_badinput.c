@@ -141,13 +141,13 @@ START_TEST(length_negative_and_non_numeric)
     int fd = it_connect(&srv);
 
     it_expect(fd, "set k 0 0 -1\r\n",
-              "CLIENT_ERROR length is not a valid integer\r\n");
+              "CLIENT_ERROR bad command line format\r\n");
     it_expect(fd, "set k 0 0 abc\r\n",
-              "CLIENT_ERROR length is not a valid integer\r\n");
+              "CLIENT_ERROR bad command line format\r\n");
     it_expect(fd, "set k 0 0 99999999999999999999\r\n",
-              "CLIENT_ERROR length is not a valid integer\r\n");
+              "CLIENT_ERROR bad command line format\r\n");
     it_expect(fd, "set k x 0 1\r\n",
-              "CLIENT_ERROR flags is not a valid integer\r\n");
+              "CLIENT_ERROR bad command line format\r\n");
     it_expect(fd, "get k\r\n", "END\r\n");
     close(fd);
     check_unharmed();

@@ -394,13 +394,13 @@ START_TEST(text_errors)
 
     expect_text_reply("bogus\r\n", "ERROR\r\n");
     expect_text_reply("\r\n", "ERROR\r\n");
-    expect_text_reply("get\r\n", "CLIENT_ERROR bad request\r\n");
+    expect_text_reply("get\r\n", "ERROR\r\n");
     expect_text_reply("set k x 0 1\r\nx\r\n",
-                      "CLIENT_ERROR flags is not a valid integer\r\n");
+                      "CLIENT_ERROR bad command line format\r\n");
     expect_text_reply("set k 0 z 1\r\nx\r\n",
-                      "CLIENT_ERROR exptime is not a valid integer\r\n");
+                      "CLIENT_ERROR bad command line format\r\n");
     expect_text_reply("set k 0 0 -1\r\n",
-                      "CLIENT_ERROR length is not a valid integer\r\n");
+                      "CLIENT_ERROR bad command line format\r\n");
     expect_text_reply("set k 0 0 2\r\nabcd\r\n",
                       "CLIENT_ERROR bad data chunk\r\n");
     expect_text_reply("set k 0 0 99999999\r\n",
