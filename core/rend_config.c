@@ -56,6 +56,61 @@ struct build {
     unsigned cap_hinsts, cap_routes;
 };
 
+/*
+ * Allocation in the compiler.  Every allocation goes through cfg_alloc, so
+ * a failure anywhere is one error path: the compile is refused with "out
+ * of memory" (cfg_oom is checked once at the end, since helpers like
+ * field_str cannot tell "absent" from "no memory" to their callers).  For
+ * tests, REND_TEST_ALLOC_FAIL=N makes the N-th allocation of each compile
+ * fail, so every such path can be reached (tests/persist/pt_conf.c).
+ * Main thread only (the compiler never runs elsewhere).
+ */
+static int cfg_oom;
+static long cfg_nalloc, cfg_fail_at;
+
+static int
+cfg_should_fail(void)
+{
+    if (cfg_fail_at > 0 && ++cfg_nalloc == cfg_fail_at) {
+        cfg_oom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void *
+cfg_realloc(void *p, size_t n)
+{
+    void *q = cfg_should_fail() ? NULL : realloc(p, n ? n : 1);
+
+    if (q == NULL) {
+        cfg_oom = 1;
+    }
+    return q;
+}
+
+static void *
+cfg_calloc(size_t n, size_t size)
+{
+    void *q = cfg_should_fail() ? NULL : calloc(n ? n : 1, size ? size : 1);
+
+    if (q == NULL) {
+        cfg_oom = 1;
+    }
+    return q;
+}
+
+static char *
+cfg_strdup(const char *s)
+{
+    char *q = cfg_should_fail() ? NULL : strdup(s != NULL ? s : "");
+
+    if (q == NULL) {
+        cfg_oom = 1;
+    }
+    return q;
+}
+
 static char *
 field_str(lua_State *L, int idx, const char *key)
 {
@@ -63,7 +118,7 @@ field_str(lua_State *L, int idx, const char *key)
 
     lua_getfield(L, idx, key);
     if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
-        s = strdup(lua_tostring(L, -1));
+        s = cfg_strdup(lua_tostring(L, -1));
     }
     lua_pop(L, 1);
     return s;
@@ -114,15 +169,28 @@ hinst_for(struct build *b, int idx)
     lua_pushnil(L);
     while (lua_next(L, -2) != 0) {
         if (nopts == cap) {
+            struct rend_kv *n = cfg_realloc(opts, (cap ? cap * 2 : 8)
+                                                      * sizeof(*opts));
+            if (n == NULL) {
+                lua_pop(L, 2);
+                goto fail;
+            }
+            opts = n;
             cap = cap ? cap * 2 : 8;
-            opts = realloc(opts, cap * sizeof(*opts));
         }
-        opts[nopts].key = strdup(lua_tostring(L, -2));
-        opts[nopts].value = strdup(lua_tostring(L, -1));
+        opts[nopts].key = cfg_strdup(lua_tostring(L, -2));
+        opts[nopts].value = cfg_strdup(lua_tostring(L, -1));
         nopts++;
         lua_pop(L, 1);
+        if (opts[nopts - 1].key == NULL || opts[nopts - 1].value == NULL) {
+            lua_pop(L, 1);
+            goto fail;
+        }
     }
     lua_pop(L, 1);
+    if (plugin == NULL || name == NULL) {
+        goto fail;
+    }
     /* canonical order, so reload finds unchanged instances */
     for (size_t i = 1; i < nopts; i++) {
         for (size_t j = i; j > 0 && strcmp(opts[j - 1].key, opts[j].key) > 0;
@@ -138,7 +206,7 @@ hinst_for(struct build *b, int idx)
         for (size_t i = 0; i < nopts; i++) {
             len += strlen(opts[i].key) + strlen(opts[i].value) + 2;
         }
-        identity_probe = malloc(len + 1);
+        identity_probe = cfg_calloc(len + 1, 1);
         if (identity_probe != NULL) {
             size_t off = (size_t)sprintf(identity_probe, "%s", plugin);
             for (size_t i = 0; i < nopts; i++) {
@@ -164,17 +232,25 @@ hinst_for(struct build *b, int idx)
             snprintf(b->err, b->errlen, "%s: %s", loc, herr);
         }
     }
-    if (hi != NULL) {
-        if (b->g->nhinsts == b->cap_hinsts) {
-            b->cap_hinsts = b->cap_hinsts ? b->cap_hinsts * 2 : 8;
-            b->g->hinsts = realloc(b->g->hinsts,
-                                   b->cap_hinsts * sizeof(*b->g->hinsts));
+    if (hi != NULL && b->g->nhinsts == b->cap_hinsts) {
+        unsigned ncap = b->cap_hinsts ? b->cap_hinsts * 2 : 8;
+        struct rend_hinst **n = cfg_realloc(b->g->hinsts,
+                                            ncap * sizeof(*n));
+        if (n == NULL) {
+            rend_hinst_put(hi);
+            hi = NULL;
+        } else {
+            b->g->hinsts = n;
+            b->cap_hinsts = ncap;
         }
+    }
+    if (hi != NULL) {
         hi->line = (int)field_int(L, idx, "line", 0);
         lua_pushinteger(L, b->g->nhinsts);
         lua_setfield(L, idx, "__cidx");
         b->g->hinsts[b->g->nhinsts++] = hi;
     }
+out:
     for (size_t i = 0; i < nopts; i++) {
         free((char *)opts[i].key);
         free((char *)opts[i].value);
@@ -184,6 +260,10 @@ hinst_for(struct build *b, int idx)
     free(plugin);
     free(name);
     return hi;
+fail:
+    snprintf(b->err, b->errlen, "%s: out of memory", loc);
+    hi = NULL;
+    goto out;
 }
 
 /* Route table at stack index idx -> C route. */
@@ -198,7 +278,7 @@ route_for(struct build *b, int idx)
     if (cidx >= 0) {
         return b->g->routes[cidx];
     }
-    rt = calloc(1, sizeof(*rt));
+    rt = cfg_calloc(1, sizeof(*rt));
     strategy = field_str(L, idx, "strategy");
     if (rt == NULL || strategy == NULL) {
         free(rt);
@@ -268,9 +348,15 @@ route_for(struct build *b, int idx)
                 || (rt->l2 && (rt->l2->h.caps & REND_CAP_ASYNC));
 add:
     if (b->g->nroutes == b->cap_routes) {
-        b->cap_routes = b->cap_routes ? b->cap_routes * 2 : 8;
-        b->g->routes = realloc(b->g->routes,
-                               b->cap_routes * sizeof(*b->g->routes));
+        unsigned ncap = b->cap_routes ? b->cap_routes * 2 : 8;
+        struct rend_route **n = cfg_realloc(b->g->routes, ncap * sizeof(*n));
+        if (n == NULL) {
+            free(rt);
+            snprintf(b->err, b->errlen, "out of memory");
+            return NULL;
+        }
+        b->g->routes = n;
+        b->cap_routes = ncap;
     }
     lua_pushinteger(L, b->g->nroutes);
     lua_setfield(L, idx, "__cidx");
@@ -334,13 +420,23 @@ compile_prefixes(struct build *b, int idx, struct rend_routes *rs)
         n++;
         lua_pop(L, 1);
     }
-    rs->prefixes = calloc(n ? n : 1, sizeof(*rs->prefixes));
+    rs->prefixes = cfg_calloc(n ? n : 1, sizeof(*rs->prefixes));
+    if (rs->prefixes == NULL) {
+        snprintf(b->err, b->errlen, "out of memory");
+        lua_pop(L, 1);
+        return -1;
+    }
     lua_pushnil(L);
     while (lua_next(L, -2) != 0) {
         struct rend_prefix_routes *p = &rs->prefixes[rs->nprefixes++];
         size_t len;
         const char *s = lua_tolstring(L, -2, &len);
-        p->prefix = malloc(len + 1);
+        p->prefix = cfg_calloc(len + 1, 1);
+        if (p->prefix == NULL) {
+            snprintf(b->err, b->errlen, "out of memory");
+            lua_pop(L, 3);
+            return -1;
+        }
         memcpy(p->prefix, s, len + 1);
         p->len = (uint32_t)len;
         if (compile_routes(b, lua_gettop(L), p->by_cmd, &rs->async) != 0) {
@@ -383,7 +479,12 @@ compile_listeners(struct build *b, int res)
         lua_pop(L, 1);
         return -1;
     }
-    g->listeners = calloc((size_t)n, sizeof(*g->listeners));
+    g->listeners = cfg_calloc((size_t)n, sizeof(*g->listeners));
+    if (g->listeners == NULL) {
+        snprintf(b->err, b->errlen, "out of memory");
+        lua_pop(L, 1);
+        return -1;
+    }
     for (int i = 1; i <= n; i++) {
         struct rend_listen_conf *lc = &g->listeners[g->nlisteners++];
         int li;
@@ -511,10 +612,17 @@ rend_config_load_string(const char *text, const char *name,
     lua_State *L;
     int ok = 0;
 
-    g = calloc(1, sizeof(*g));
+    cfg_oom = 0;
+    cfg_nalloc = 0;
+    {
+        const char *f = getenv("REND_TEST_ALLOC_FAIL");
+        cfg_fail_at = f != NULL ? strtol(f, NULL, 10) : 0;
+    }
+    g = cfg_calloc(1, sizeof(*g));
     L = luaL_newstate();
     if (g == NULL || L == NULL) {
-        snprintf(err, errlen, "cannot start the config interpreter");
+        snprintf(err, errlen, g == NULL ? "out of memory"
+                              : "cannot start the config interpreter");
         free(g);
         if (L != NULL) {
             lua_close(L);
@@ -522,8 +630,14 @@ rend_config_load_string(const char *text, const char *name,
         return NULL;
     }
     g->refs = 1;
-    g->source = strdup(name);
-    g->lua_text = strdup(text);
+    g->source = cfg_strdup(name);
+    g->lua_text = cfg_strdup(text);
+    if (g->source == NULL || g->lua_text == NULL) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        lua_close(L);
+        rend_gen_put(g);
+        return NULL;
+    }
     luaL_openlibs(L);
     b.L = L;
     b.g = g;
@@ -541,7 +655,7 @@ rend_config_load_string(const char *text, const char *name,
         goto out;
     }
     g->nseq = (unsigned)field_int(L, lua_gettop(L), "nseq", 0) + 1;
-    g->by_seq = calloc(g->nseq, sizeof(*g->by_seq));
+    g->by_seq = cfg_calloc(g->nseq, sizeof(*g->by_seq));
     if (g->by_seq == NULL) {
         snprintf(err, errlen, "out of memory");
         goto out;
@@ -551,13 +665,21 @@ rend_config_load_string(const char *text, const char *name,
             g->by_seq[g->routes[i]->seq] = g->routes[i];
         }
     }
+    if (cfg_oom) { /* an allocation failed where a NULL was survivable */
+        snprintf(err, errlen, "%s: out of memory", name);
+        goto out;
+    }
     g->id = __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED);
     g->loaded_at = (int64_t)time(NULL);
     ok = 1;
 out:
     lua_close(L);
     if (!ok) {
-        if (err[0] == '\0') {
+        if (cfg_oom) { /* the root cause of whatever else went wrong */
+            if (strstr(err, "out of memory") == NULL) {
+                snprintf(err, errlen, "%s: out of memory", name);
+            }
+        } else if (err[0] == '\0') {
             snprintf(err, errlen, "%s: invalid config", name);
         }
         rend_gen_put(g);

@@ -227,6 +227,52 @@ START_TEST(limits_refused_with_a_line)
 }
 END_TEST
 
+/* Every allocation of the config compiler can fail and each failure is a
+ * clean refusal ("out of memory", exit 1), never a crash: the N-th
+ * allocation fails for N = 1, 2, ... until the config compiles. */
+START_TEST(allocation_failures_are_refusals)
+{
+    char file[] = "/tmp/rend-conf-oom-XXXXXX", env[32];
+    const char *args[] = { "--check-config", "--config", file, NULL };
+    int fd = mkstemp(file), n, rc = 1;
+    FILE *f;
+
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("local a = handler \"inmem\" { name = \"a\", memory_mb = 8 }\n"
+          "local b = handler \"inmem\" { name = \"b\", memory_mb = 8,\n"
+          "    eviction = \"lru\" }\n"
+          "listen { port = 0, address = \"127.0.0.1\", routes = {\n"
+          "    default = l1only(a), get = l1only(b),\n"
+          "    prefix = { [\"x:\"] = l1only(b), [\"yy:\"] = { default ="
+          " l1only(a) } } } }\n"
+          "listen { port = 0, routes = { default = l1only(b) } }\n", f);
+    fclose(f);
+    for (n = 1; n < 500; n++) {
+        char *err = NULL;
+        snprintf(env, sizeof(env), "%d", n);
+        setenv("REND_TEST_ALLOC_FAIL", env, 1);
+        rc = rend_srv_run(args, 30000, &err);
+        ck_assert_msg(rc == 0 || rc == 1, "allocation %d: exit %d: %s", n,
+                      rc, err ? err : "");
+        if (rc == 1) {
+            ck_assert_msg(err != NULL && strstr(err, "out of memory"),
+                          "allocation %d: refused without saying why: %s",
+                          n, err ? err : "");
+        }
+        free(err);
+        if (rc == 0) {
+            break; /* past the last allocation */
+        }
+    }
+    unsetenv("REND_TEST_ALLOC_FAIL");
+    unlink(file);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_gt(n, 10); /* the hook did reach the compiler */
+}
+END_TEST
+
 /* Start rend on conf/NAME with the instance's data dir. */
 static void
 start_shipped(struct pt_inst *in, const char *name)
@@ -365,6 +411,7 @@ conf_suite(void)
     tcase_add_test(tc, shipped_configs_check);
     tcase_add_test(tc, bad_config_refused);
     tcase_add_test(tc, limits_refused_with_a_line);
+    tcase_add_test(tc, allocation_failures_are_refusals);
     tcase_add_test(tc, production_conf_runs);
     tcase_add_test(tc, pool_conf_replicates);
     suite_add_tcase(s, tc);
