@@ -94,6 +94,9 @@ struct buf {
 static void
 buf_add(struct buf *b, const void *p, size_t n)
 {
+    if (n == 0) {
+        return; /* nothing to copy (and b->p may still be NULL) */
+    }
     if (b->n + n > b->cap) {
         b->cap = (b->n + n) * 2 + 4096;
         b->p = realloc(b->p, b->cap);
