@@ -133,7 +133,7 @@ rend_conn_close(struct rend_conn *c)
     for (r = c->qhead, c->qhead = c->qtail = NULL; r != NULL; r = next) {
         next = r->next;
         r->next = NULL;
-        if (r->complete || r->pending == 0) {
+        if (r->complete || r->kops_left == 0) {
             rend_req_free(r);
         } else {
             r->conn = c; /* stays; counted in npending */

@@ -215,7 +215,7 @@ rend_kop_finish(struct rend_kop *k, int status)
         REND_STAT_INC(&r->conn->w->st, handler_errors);
     }
     rend_flow_kop_finished(r->conn, r, k);
-    if (--r->pending == 0) {
+    if (--r->kops_left == 0) {
         req_complete(r);
     } else {
         rend_flow_progress(r->conn);
@@ -361,7 +361,7 @@ rend_exec_start(struct rend_conn *c, struct rend_req *r)
     w->inflight++;
     w->inflight_gen++;
     r->gen = w->gen;
-    r->pending = r->nkeys + 1; /* +1: nothing completes r mid-loop */
+    r->kops_left = r->nkeys + 1; /* +1: nothing completes r mid-loop */
     for (uint32_t i = 0; i < r->nkeys; i++) {
         r->kops[i].req = r;
     }

@@ -48,7 +48,7 @@ streamable(const struct rend_conn *c, const struct rend_req *r)
 static uint32_t
 own_flight(const struct rend_req *r)
 {
-    uint32_t finished = r->nkeys + r->guard - r->pending;
+    uint32_t finished = r->nkeys + r->guard - r->kops_left;
 
     return r->nissued - finished;
 }
@@ -72,7 +72,7 @@ drop_unissued(struct rend_req *r, int status)
         struct rend_kop *k = &r->kops[r->nissued++];
         k->status = status;
         k->done = 1;
-        r->pending--;
+        r->kops_left--;
     }
 }
 
@@ -111,7 +111,7 @@ issue_more(struct rend_conn *c, struct rend_req *r)
     if (r->nissued == r->nkeys) {
         r->guard = 0;
         c->nstalled--;
-        if (--r->pending == 0) {
+        if (--r->kops_left == 0) {
             rend_exec_complete(r);
         }
     }

@@ -35,7 +35,7 @@ int rend_flow_may_parse(const struct rend_conn *c);
 /* r has started: issue its keys as the budget allows (called by the
  * executor once; the rest are issued by rend_flow_pump). */
 void rend_flow_issue(struct rend_conn *c, struct rend_req *r);
-/* Key op k of r finished (before r's pending count drops). */
+/* Key op k of r finished (before r->kops_left drops). */
 void rend_flow_kop_finished(struct rend_conn *c, struct rend_req *r,
                             struct rend_kop *k);
 /* A key op finished without completing its request: let c move on

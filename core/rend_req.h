@@ -36,7 +36,8 @@ struct rend_kop {
     uint8_t retried;            /* binary incr create: retried once */
     uint8_t done;
     uint8_t won;                /* meta: this request created the item (W) */
-    int pend;                   /* outcome decided, follow-up op running */
+    int decided;                /* the client's outcome, decided while a
+                                 * follow-up op (L1 fill, cleanup) runs */
     int status;                 /* the outcome the client sees */
     /* Result kept across stages (owned; freed with the request). */
     char *value;
@@ -66,7 +67,7 @@ struct rend_req {
     uint8_t vivify;             /* meta mg N: add an empty item on a miss */
     uint8_t touch_after;        /* meta ma T: touch (r->exptime) after */
     uint32_t nkeys;
-    uint32_t pending;           /* kops not finished */
+    uint32_t kops_left;         /* kops not finished (+ guard) */
     uint32_t opaque;            /* binary */
     uint32_t nvalue;
     uint32_t flags;
@@ -89,7 +90,7 @@ struct rend_req {
     uint32_t nemitted;          /* kops already formatted (streamed) */
     size_t held;                /* value bytes of finished, unformatted kops */
     uint8_t pumping;            /* inside rend_flow_issue */
-    uint8_t guard;              /* the +1 in pending not yet dropped */
+    uint8_t guard;              /* the +1 in kops_left not yet dropped */
     char numbuf[24];            /* binary incr/decr initial value */
     uint64_t t_start;           /* rend_hist: when it started, or 0 */
     struct rend_kop kop1;

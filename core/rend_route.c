@@ -361,7 +361,7 @@ fill_l1(struct rend_kop *k)
 static void
 cleanup_l1(struct rend_kop *k, int outcome)
 {
-    k->pend = outcome;
+    k->decided = outcome;
     k->stage = S_L1_CLEANUP;
     k->op.cas = 0; /* whatever L1's copy is, it goes */
     REND_STAT_INC(STATS(k), l1_invalidations);
@@ -452,197 +452,291 @@ l12_start(struct rend_kop *k)
     }
 }
 
+/* L1 answered the get: a hit is the answer; otherwise ask L2. */
 static void
-l12_step(struct rend_kop *k, int st)
+l12_after_l1_get(struct rend_kop *k, int st)
+{
+    struct rend_stats *s = STATS(k);
+
+    if (st == REND_OK) {
+        REND_STAT_INC(s, cmd_get_hits_l1);
+        capture(k);
+        rend_kop_finish(k, REND_OK);
+        return;
+    }
+    if (st < 0) {
+        REND_STAT_INC(s, cmd_get_errors_l1);
+    } else {
+        REND_STAT_INC(s, cmd_get_misses_l1);
+    }
+    k->stage = S_L2_GET;
+    set_inputs(k);
+    issue(k, 2, REND_OP_GET);
+}
+
+/* L2 answered the get (L1 missed, or the read wants L2's cas): back-fill
+ * L1 with a hit, vivify a miss when asked. */
+static void
+l12_after_l2_get(struct rend_kop *k, int st)
+{
+    struct rend_stats *s = STATS(k);
+
+    if (st == REND_OK) {
+        REND_STAT_INC(s, cmd_get_hits_l2);
+        capture(k);
+        if (batch(k) || cas_from_l2(k)) {
+            /* a read that bypassed L1 for its cas does not fill it
+             * either: its kind would not read the copy */
+            rend_kop_finish(k, REND_OK);
+        } else {
+            k->decided = REND_OK;
+            fill_l1(k);
+        }
+        return;
+    }
+    if (st < 0) {
+        REND_STAT_INC(s, cmd_get_errors_l2);
+    } else {
+        REND_STAT_INC(s, cmd_get_misses_l2);
+        if (vivify(k, 2)) {
+            return;
+        }
+    }
+    rend_kop_finish(k, st < 0 ? st : REND_MISS);
+}
+
+/* The back-fill finished: the client has its answer either way (a failed
+ * fill drops the L1 key). */
+static void
+l12_after_l1_fill(struct rend_kop *k, int st)
+{
+    struct rend_stats *s = STATS(k);
+
+    if (st != REND_OK) {
+        REND_STAT_INC(s, cmd_get_set_errors_l1);
+        cleanup_l1(k, k->decided);
+        return;
+    }
+    rend_kop_finish(k, k->decided);
+}
+
+/* L1 answered the gat: a hit is refreshed in L2 too; a miss is asked of
+ * L2. */
+static void
+l12_after_l1_gat(struct rend_kop *k, int st)
+{
+    if (st == REND_OK) {
+        capture(k);
+        k->stage = S_L2_TOUCH;
+        set_inputs(k);
+        issue(k, 2, REND_OP_TOUCH);
+        return;
+    }
+    k->stage = S_L2_GAT;
+    set_inputs(k);
+    issue(k, 2, REND_OP_GAT);
+}
+
+/* L2 refreshed the expiry of an item L1 held: an L2 miss means L1 held a
+ * copy L2 does not have. */
+static void
+l12_after_l2_touch(struct rend_kop *k, int st)
 {
     struct rend_req *r = k->req;
     struct rend_stats *s = STATS(k);
 
-    switch (k->stage) {
-    case S_L1_GET:
-        if (st == REND_OK) {
-            REND_STAT_INC(s, cmd_get_hits_l1);
-            capture(k);
-            rend_kop_finish(k, REND_OK);
+    if (st == REND_OK) {
+        k->exptime = r->exptime;
+        rend_kop_finish(k, REND_OK);
+    } else if (st == REND_NOT_FOUND) {
+        /* L1 held an item L2 does not have */
+        REND_STAT_INC(s, inconsistency_detected);
+        drop_value(k);
+        cleanup_l1(k, REND_MISS);
+    } else {
+        rend_kop_finish(k, st);
+    }
+}
+
+/* L2 answered the gat: refresh or fill the L1 copy. */
+static void
+l12_after_l2_gat(struct rend_kop *k, int st)
+{
+    struct rend_req *r = k->req;
+
+    if (st != REND_OK) {
+        if (st == REND_MISS && r->cmd == REND_CMD_BTOUCH) {
+            cleanup_l1(k, REND_MISS); /* as text touch: no stale copy */
             return;
         }
-        if (st < 0) {
-            REND_STAT_INC(s, cmd_get_errors_l1);
-        } else {
-            REND_STAT_INC(s, cmd_get_misses_l1);
-        }
-        k->stage = S_L2_GET;
-        set_inputs(k);
-        issue(k, 2, REND_OP_GET);
-        return;
-    case S_L2_GET:
-        if (st == REND_OK) {
-            REND_STAT_INC(s, cmd_get_hits_l2);
-            capture(k);
-            if (batch(k) || cas_from_l2(k)) {
-                /* a read that bypassed L1 for its cas does not fill it
-                 * either: its kind would not read the copy */
-                rend_kop_finish(k, REND_OK);
-            } else {
-                k->pend = REND_OK;
-                fill_l1(k);
-            }
+        if (st == REND_MISS && vivify(k, 2)) {
             return;
-        }
-        if (st < 0) {
-            REND_STAT_INC(s, cmd_get_errors_l2);
-        } else {
-            REND_STAT_INC(s, cmd_get_misses_l2);
-            if (vivify(k, 2)) {
-                return;
-            }
         }
         rend_kop_finish(k, st < 0 ? st : REND_MISS);
         return;
-    case S_L1_FILL:
-        if (st != REND_OK) {
-            REND_STAT_INC(s, cmd_get_set_errors_l1);
-            cleanup_l1(k, k->pend);
-            return;
-        }
-        rend_kop_finish(k, k->pend);
-        return;
-    case S_L1_GAT:
-        if (st == REND_OK) {
-            capture(k);
-            k->stage = S_L2_TOUCH;
-            set_inputs(k);
-            issue(k, 2, REND_OP_TOUCH);
-            return;
-        }
-        k->stage = S_L2_GAT;
+    }
+    capture(k);
+    if (k->exptime == 0 && r->exptime != 0) {
+        k->exptime = r->exptime;
+    }
+    k->decided = REND_OK;
+    if (batch(k) || r->cmd == REND_CMD_BTOUCH || cas_from_l2(k)) {
+        /* binary touch, and a gat that bypassed L1 for its cas:
+         * refresh an L1 copy's expiry, never add one */
+        k->stage = S_L1_TOUCH;
         set_inputs(k);
-        issue(k, 2, REND_OP_GAT);
-        return;
-    case S_L2_TOUCH:
-        if (st == REND_OK) {
-            k->exptime = r->exptime;
-            rend_kop_finish(k, REND_OK);
-        } else if (st == REND_NOT_FOUND) {
-            /* L1 held an item L2 does not have */
-            REND_STAT_INC(s, inconsistency_detected);
-            drop_value(k);
-            cleanup_l1(k, REND_MISS);
-        } else {
-            rend_kop_finish(k, st);
-        }
-        return;
-    case S_L2_GAT:
-        if (st != REND_OK) {
-            if (st == REND_MISS && r->cmd == REND_CMD_BTOUCH) {
-                cleanup_l1(k, REND_MISS); /* as text touch: no stale copy */
-                return;
-            }
-            if (st == REND_MISS && vivify(k, 2)) {
-                return;
-            }
-            rend_kop_finish(k, st < 0 ? st : REND_MISS);
-            return;
-        }
-        capture(k);
-        if (k->exptime == 0 && r->exptime != 0) {
-            k->exptime = r->exptime;
-        }
-        k->pend = REND_OK;
-        if (batch(k) || r->cmd == REND_CMD_BTOUCH || cas_from_l2(k)) {
-            /* binary touch, and a gat that bypassed L1 for its cas:
-             * refresh an L1 copy's expiry, never add one */
-            k->stage = S_L1_TOUCH;
-            set_inputs(k);
-            k->op.cas = 0;
-            issue(k, 1, REND_OP_TOUCH);
-        } else {
-            fill_l1(k);
-        }
-        return;
-    case S_L1_TOUCH:
-        rend_kop_finish(k, k->pend);
-        return;
-    case S_L2_WRITE:
-        if ((cmd_op(k) == REND_OP_INCR || cmd_op(k) == REND_OP_DECR)
-            && st == REND_NOT_FOUND && r->bin_incr_create && !k->retried) {
-            k->stage = S_L2_INCR_ADD;
-            incr_add_inputs(k);
-            issue(k, 2, REND_OP_ADD);
-            return;
-        }
-        if (st != REND_OK) {
-            if (st == REND_NOT_FOUND && (cmd_op(k) == REND_OP_DELETE
-                                         || cmd_op(k) == REND_OP_TOUCH
-                                         || cmd_op(k) == REND_OP_CAS)) {
-                cleanup_l1(k, st); /* no stale L1 copy may remain */
-                return;
-            }
-            if (st == REND_EXISTS) {
-                /* the client's cas is not L2's: an L1 copy may be what
-                 * showed it, and must not show it again */
-                cleanup_l1(k, st);
-                return;
-            }
-            rend_kop_finish(k, st);
-            return;
-        }
-        capture(k);
-        k->pend = REND_OK;
-        if (r->touch_after) {
-            k->stage = S_TOUCH_AFTER;
-            set_inputs(k);
-            issue(k, 2, REND_OP_TOUCH);
-            return;
-        }
-        k->stage = S_L1_WRITE;
-        set_inputs(k);
-        write_l1(k);
-        return;
-    case S_TOUCH_AFTER: /* then L1 as after the incr / decr */
-        k->stage = S_L1_WRITE;
-        set_inputs(k);
-        write_l1(k);
-        return;
-    case S_L2_INCR_ADD:
-        if (st == REND_NOT_STORED) {
-            k->retried = 1;
-            k->stage = S_L2_WRITE;
-            set_inputs(k);
-            issue(k, 2, cmd_op(k));
-            return;
-        }
-        if (st != REND_OK) {
-            rend_kop_finish(k, st);
-            return;
-        }
-        capture(k);
-        k->number = r->initial;
-        k->won = 1; /* meta ma N: created */
-        k->pend = REND_OK;
-        k->stage = S_L1_WRITE;
         k->op.cas = 0;
-        issue(k, 1, REND_OP_DELETE);
-        return;
-    case S_L1_WRITE:
-        if (st < 0 && k->op.code != REND_OP_DELETE
-            && k->op.code != REND_OP_FLUSH) {
-            cleanup_l1(k, k->pend);
-            return;
-        }
-        rend_kop_finish(k, k->pend);
-        return;
-    case S_L1_CLEANUP:
-        rend_kop_finish(k, k->pend);
-        return;
-    case S_VIVIFY:
-    case S_VIVIFY_GET:
-        vivify_step(k, 2, st);
-        return;
-    default:
-        rend_kop_finish(k, REND_EINTERNAL);
+        issue(k, 1, REND_OP_TOUCH);
+    } else {
+        fill_l1(k);
+    }
+}
+
+/* An L1 copy's expiry was refreshed (or there was none): the answer
+ * stands. */
+static void
+l12_after_l1_touch(struct rend_kop *k, int st)
+{
+    (void)st;
+    rend_kop_finish(k, k->decided);
+}
+
+/* L2, the source of truth, answered a write: follow up on L1, or keep L1
+ * from holding a stale copy. */
+static void
+l12_after_l2_write(struct rend_kop *k, int st)
+{
+    struct rend_req *r = k->req;
+
+    if ((cmd_op(k) == REND_OP_INCR || cmd_op(k) == REND_OP_DECR)
+        && st == REND_NOT_FOUND && r->bin_incr_create && !k->retried) {
+        k->stage = S_L2_INCR_ADD;
+        incr_add_inputs(k);
+        issue(k, 2, REND_OP_ADD);
         return;
     }
+    if (st != REND_OK) {
+        if (st == REND_NOT_FOUND && (cmd_op(k) == REND_OP_DELETE
+                                     || cmd_op(k) == REND_OP_TOUCH
+                                     || cmd_op(k) == REND_OP_CAS)) {
+            cleanup_l1(k, st); /* no stale L1 copy may remain */
+            return;
+        }
+        if (st == REND_EXISTS) {
+            /* the client's cas is not L2's: an L1 copy may be what
+             * showed it, and must not show it again */
+            cleanup_l1(k, st);
+            return;
+        }
+        rend_kop_finish(k, st);
+        return;
+    }
+    capture(k);
+    k->decided = REND_OK;
+    if (r->touch_after) {
+        k->stage = S_TOUCH_AFTER;
+        set_inputs(k);
+        issue(k, 2, REND_OP_TOUCH);
+        return;
+    }
+    k->stage = S_L1_WRITE;
+    set_inputs(k);
+    write_l1(k);
+}
+
+/* meta ma T: the ttl is set on L2; then L1 as after any incr/decr. */
+static void
+l12_after_touch_after(struct rend_kop *k, int st)
+{
+    (void)st;
+    k->stage = S_L1_WRITE;
+    set_inputs(k);
+    write_l1(k);
+}
+
+/* Binary incr/decr with an initial value created (or lost the race to
+ * create) the L2 item. */
+static void
+l12_after_l2_incr_add(struct rend_kop *k, int st)
+{
+    struct rend_req *r = k->req;
+
+    if (st == REND_NOT_STORED) {
+        k->retried = 1;
+        k->stage = S_L2_WRITE;
+        set_inputs(k);
+        issue(k, 2, cmd_op(k));
+        return;
+    }
+    if (st != REND_OK) {
+        rend_kop_finish(k, st);
+        return;
+    }
+    capture(k);
+    k->number = r->initial;
+    k->won = 1; /* meta ma N: created */
+    k->decided = REND_OK;
+    k->stage = S_L1_WRITE;
+    k->op.cas = 0;
+    issue(k, 1, REND_OP_DELETE);
+}
+
+/* The L1 follow-up of a write finished: a failure drops the L1 key. */
+static void
+l12_after_l1_write(struct rend_kop *k, int st)
+{
+    if (st < 0 && k->op.code != REND_OP_DELETE
+        && k->op.code != REND_OP_FLUSH) {
+        cleanup_l1(k, k->decided);
+        return;
+    }
+    rend_kop_finish(k, k->decided);
+}
+
+/* The L1 key was deleted after a failed follow-up: answer what was
+ * decided. */
+static void
+l12_after_l1_cleanup(struct rend_kop *k, int st)
+{
+    (void)st;
+    rend_kop_finish(k, k->decided);
+}
+
+/* meta mg N on L2: the empty item was added, or someone else's is read. */
+static void
+l12_after_vivify(struct rend_kop *k, int st)
+{
+    vivify_step(k, 2, st);
+}
+
+/* The L1/L2 (and batch) orchestration: one step per stage, each named for
+ * what has just happened. */
+static void (*const l12_after[])(struct rend_kop *, int) = {
+    [S_L1_GET] = l12_after_l1_get,
+    [S_L2_GET] = l12_after_l2_get,
+    [S_L1_FILL] = l12_after_l1_fill,
+    [S_L1_GAT] = l12_after_l1_gat,
+    [S_L2_TOUCH] = l12_after_l2_touch,
+    [S_L2_GAT] = l12_after_l2_gat,
+    [S_L1_TOUCH] = l12_after_l1_touch,
+    [S_L2_WRITE] = l12_after_l2_write,
+    [S_TOUCH_AFTER] = l12_after_touch_after,
+    [S_L2_INCR_ADD] = l12_after_l2_incr_add,
+    [S_L1_WRITE] = l12_after_l1_write,
+    [S_L1_CLEANUP] = l12_after_l1_cleanup,
+    [S_VIVIFY] = l12_after_vivify,
+    [S_VIVIFY_GET] = l12_after_vivify,
+};
+
+static void
+l12_step(struct rend_kop *k, int st)
+{
+    if (k->stage < sizeof(l12_after) / sizeof(l12_after[0])
+        && l12_after[k->stage] != NULL) {
+        l12_after[k->stage](k, st);
+        return;
+    }
+    rend_kop_finish(k, REND_EINTERNAL);
 }
 
 void
