@@ -151,6 +151,8 @@ extern struct rb_opts rb_opt;
 
 /* rb_engine.c */
 int rb_engine_run(struct rb_result *res);
+/* Free what rb_engine_run left in res (after the reports). */
+void rb_result_free(struct rb_result *res);
 const char *rb_op_name(int op);
 const char *rb_err_name(int e);
 uint64_t rb_now_ns(void);
@@ -188,6 +190,7 @@ enum rb_status rb_parse(const char *buf, size_t len,
                         struct rb_hitv *hits, unsigned *nhits);
 void rb_key_name(char *out, uint32_t idx);
 int rb_proto_init(void);
+void rb_proto_free(void);
 /* The value bytes of (key idx, generation gen, length len). */
 void rb_value_write(char *out, uint32_t idx, uint32_t gen, uint32_t len);
 uint32_t rb_value_flags(uint32_t idx, uint32_t gen);

@@ -1309,6 +1309,45 @@ setup(struct worker *ws)
     return 0;
 }
 
+/* Everything setup() and rb_engine_run() allocated for the workers. */
+static void
+teardown(struct worker *ws)
+{
+    for (unsigned t = 0; ws != NULL && t < rb_opt.threads; t++) {
+        struct worker *w = &ws[t];
+        for (unsigned i = 0; w->conns != NULL && i < w->nconns; i++) {
+            struct conn *c = &w->conns[i];
+            if (c->fd > 0) {
+                close(c->fd);
+            }
+            free(c->rbuf);
+            free(c->wbuf);
+            free(c->ring);
+            free(c->rkeys);
+        }
+        if (w->ep >= 0) {
+            close(w->ep);
+        }
+        free(w->conns);
+        free(w->oh);
+        free(w->iv_cur);
+        free(w->iv_pub);
+    }
+    free(ws);
+    free(model);
+    model = NULL;
+    rb_proto_free();
+}
+
+void
+rb_result_free(struct rb_result *res)
+{
+    free(res->oh);
+    free(res->samples);
+    res->oh = NULL;
+    res->samples = NULL;
+}
+
 int
 rb_engine_run(struct rb_result *res)
 {
@@ -1450,5 +1489,6 @@ rb_engine_run(struct rb_result *res)
         res->secs = 1e-9;
     }
     res->cpu /= res->secs;
+    teardown(ws);
     return 0;
 }

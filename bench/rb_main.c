@@ -648,5 +648,6 @@ main(int argc, char **argv)
             rc = 2;
         }
     }
+    rb_result_free(&res);
     return rc;
 }

@@ -51,6 +51,14 @@ max_value(void)
     return m;
 }
 
+void
+rb_proto_free(void)
+{
+    free(pattern);
+    free(key_table);
+    pattern = key_table = NULL;
+}
+
 int
 rb_proto_init(void)
 {
