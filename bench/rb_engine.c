@@ -74,6 +74,7 @@ struct worker {
     pthread_t tid;
     unsigned index;
     int ep;
+    struct rb_hitv *hits;   /* conn_read's parse of one reply (kmax) */
     struct conn *conns;
     unsigned nconns;
     uint64_t outstanding;
@@ -900,17 +901,18 @@ account(struct worker *w, const struct req *q, int outcome, uint64_t now)
 static void
 conn_read(struct worker *w, struct conn *c)
 {
-    static __thread struct rb_hitv *hits;
+    struct rb_hitv *hits;
     size_t pos = 0;
     uint64_t now;
 
-    if (hits == NULL) {
-        hits = calloc(kmax, sizeof(*hits));
-        if (hits == NULL) {
+    if (w->hits == NULL) {
+        w->hits = calloc(kmax, sizeof(*w->hits));
+        if (w->hits == NULL) {
             conn_fail(w, c, RB_E_CONN);
             return;
         }
     }
+    hits = w->hits;
     for (;;) {
         ssize_t n;
 
@@ -1329,6 +1331,7 @@ teardown(struct worker *ws)
             close(w->ep);
         }
         free(w->conns);
+        free(w->hits);
         free(w->oh);
         free(w->iv_cur);
         free(w->iv_pub);
