@@ -148,8 +148,9 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
     key = ext + extlen;
     vlen = bodylen - keylen - extlen;
     if (!oi->valid) {
-        *out = error_req(c, opcode, opaque, REND_ENOTSUP);
-        (*out)->status = ST_UNKNOWN;
+        if ((*out = error_req(c, opcode, opaque, REND_ENOTSUP)) != NULL) {
+            (*out)->status = ST_UNKNOWN;
+        }
         return (int)(HDR + bodylen);
     }
     if ((ci->bext >= 0 && extlen != ci->bext)
