@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "rend_server.h"
 
 /* Small runs: enough for every op type to appear a few hundred times. */
@@ -450,8 +451,6 @@ main(void)
 {
     Suite *s = suite_create("rend-bench");
     TCase *tc = tcase_create("servers");
-    SRunner *sr;
-    int nfailed;
 
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, usage_errors);
@@ -465,9 +464,5 @@ main(void)
     tcase_add_test(tc, finds_garbage_replies);
     tcase_add_test(tc, json_and_plot);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    nfailed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rend_check_main(s);
 }

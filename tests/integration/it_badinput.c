@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "it_util.h"
 
 static struct rend_srv srv;
@@ -440,11 +441,5 @@ badinput_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(badinput_suite());
-    int nfailed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    nfailed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nfailed == 0 ? 0 : 1;
+    return rend_check_main(badinput_suite());
 }

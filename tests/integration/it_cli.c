@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "it_util.h"
 
 /* rend with exactly args must exit with code want and say `needle` on
@@ -339,8 +340,6 @@ main(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
-    SRunner *sr;
-    int nfailed;
 
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, old_c_file_is_refused_naming_config);
@@ -355,9 +354,5 @@ main(void)
     tcase_add_test(tc, systemd_notify_protocol);
 #endif
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    nfailed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nfailed == 0 ? 0 : 1;
+    return rend_check_main(s);
 }

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "it_util.h"
 
 #define NIDLE 10000
@@ -141,16 +142,10 @@ main(void)
 {
     Suite *s = suite_create("conns");
     TCase *tc = tcase_create("conns");
-    SRunner *sr;
-    int nfailed;
 
     tcase_set_timeout(tc, 55);
     tcase_add_test(tc, ten_thousand_idle_connections);
     tcase_add_test(tc, connection_limit_refuses_cleanly);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    nfailed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nfailed == 0 ? 0 : 1;
+    return rend_check_main(s);
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "diff_util.h"
 #include "rend_server.h"
 
@@ -769,8 +770,6 @@ main(void)
     TCase *tt = tcase_create("text");
     TCase *tb = tcase_create("binary");
     TCase *tm = tcase_create("meta");
-    SRunner *sr;
-    int nfailed;
 
     if (access(getenv("MEMCACHED") && *getenv("MEMCACHED")
                ? getenv("MEMCACHED") : "/usr/bin/memcached", X_OK) != 0) {
@@ -787,9 +786,5 @@ main(void)
     suite_add_tcase(s, tt);
     suite_add_tcase(s, tb);
     suite_add_tcase(s, tm);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    nfailed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nfailed == 0 ? 0 : 1;
+    return rend_check_main(s);
 }

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "it_util.h"
 
 #define BIG 1000000 /* "1 MB": fits memcached's default 1 MiB items too */
@@ -820,8 +821,6 @@ main(void)
 {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("hostile");
-    SRunner *sr;
-    int nfailed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, amplification_inmem);
@@ -837,9 +836,5 @@ main(void)
     tcase_add_test(tc, plugin_names_are_not_paths);
     tcase_add_test(tc, world_writable_config_refused);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    nfailed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nfailed == 0 ? 0 : 1;
+    return rend_check_main(s);
 }

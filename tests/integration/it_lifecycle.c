@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "it_util.h"
 
 START_TEST(sigterm_with_clients_connected)
@@ -162,8 +163,6 @@ main(void)
 {
     Suite *s = suite_create("lifecycle");
     TCase *tc = tcase_create("lifecycle");
-    SRunner *sr;
-    int nfailed;
 
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, sigterm_with_clients_connected);
@@ -172,9 +171,5 @@ main(void)
     tcase_add_test(tc, unix_socket_listener);
     tcase_add_test(tc, requests_right_after_startup);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    nfailed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nfailed == 0 ? 0 : 1;
+    return rend_check_main(s);
 }

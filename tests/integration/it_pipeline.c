@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "it_util.h"
 
 static struct rend_srv srv;
@@ -246,8 +247,6 @@ main(void)
 {
     Suite *s = suite_create("pipeline");
     TCase *tc = tcase_create("pipeline");
-    SRunner *sr;
-    int nfailed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 55);
@@ -255,9 +254,5 @@ main(void)
     tcase_add_test(tc, one_mib_value_roundtrip);
     tcase_add_test(tc, output_backpressure);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    nfailed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nfailed == 0 ? 0 : 1;
+    return rend_check_main(s);
 }

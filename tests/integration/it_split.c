@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "it_util.h"
 
 #define BIN_HDR 24
@@ -704,11 +705,5 @@ split_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(split_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rend_check_main(split_suite());
 }

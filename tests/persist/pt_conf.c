@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "pt_util.h"
 #include "rend_server.h"
 
@@ -421,12 +422,6 @@ conf_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(conf_suite());
-    int failed;
-
     setvbuf(stdout, NULL, _IOLBF, 0);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rend_check_main(conf_suite());
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rend_check.h"
 #include "pt_util.h"
 
 static const char *const confs[] = { "l1l2-lmdb.lua", "l1l2-rocksdb.lua" };
@@ -260,12 +261,6 @@ expiry_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(expiry_suite());
-    int failed;
-
     setvbuf(stdout, NULL, _IOLBF, 0);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rend_check_main(expiry_suite());
 }

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rend_check.h"
 #include "pt_util.h"
 
 #define BIG 3000
@@ -241,12 +242,6 @@ full_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(full_suite());
-    int failed;
-
     setvbuf(stdout, NULL, _IOLBF, 0);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rend_check_main(full_suite());
 }
