@@ -40,7 +40,7 @@ rend_clock_set_offset(int64_t seconds)
 int
 rend_parse_u64(const char *s, size_t n, uint64_t *out)
 {
-    return rend_counter_parse(s, n, out); /* the same rule as incr's */
+    return rend_counter_parse(s, n, out); /* 1..20 digits, nothing else */
 }
 
 int

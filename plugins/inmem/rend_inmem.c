@@ -291,7 +291,7 @@ op_arith(void *tctx, struct rend_op *op)
         pthread_mutex_unlock(&s->mu);
         return REND_EXISTS;
     }
-    if (rend_counter_parse(INMEM_VALUE(it), it->nvalue, &v) != 0) {
+    if (rend_counter_read(INMEM_VALUE(it), it->nvalue, &v) != 0) {
         pthread_mutex_unlock(&s->mu);
         return REND_NON_NUMERIC;
     }
@@ -303,10 +303,11 @@ op_arith(void *tctx, struct rend_op *op)
         v = op->delta > v ? 0 : v - op->delta;
     }
     op->out_number = v;
-    len = snprintf(num, sizeof(num), "%" PRIu64, v);
-    if ((uint32_t)len == it->nvalue) {
-        /* Same length: rewrite in place under a new cas. */
-        memcpy(INMEM_VALUE(it), num, (size_t)len);
+    if (it->nvalue >= 20 || snprintf(num, sizeof(num), "%" PRIu64, v)
+                                <= (int)it->nvalue) {
+        /* It fits: rewrite in place, padded with spaces as memcached
+         * does, under a new cas. */
+        rend_counter_format(v, it->nvalue, INMEM_VALUE(it));
         it->seq = atomic_fetch_add_explicit(&m->cas, 1,
                                             memory_order_relaxed) + 1;
         it->cas = it->seq;
@@ -316,6 +317,7 @@ op_arith(void *tctx, struct rend_op *op)
         pthread_mutex_unlock(&s->mu);
         return REND_OK;
     }
+    len = (int)rend_counter_format(v, 0, num);
     st = rebuild(m, s, it, num, (size_t)len, "", 0, now, &op->out_cas);
     if (st != REND_OK) {
         pthread_mutex_unlock(&s->mu);

@@ -389,7 +389,7 @@ do_arith(struct wctx *w, struct rend_op *op, const MDB_val *key)
     if (op->cas != 0 && it.cas != op->cas) {
         return REND_EXISTS;
     }
-    if (rend_counter_parse(it.data, it.ndata, &v) != 0) {
+    if (rend_counter_read(it.data, it.ndata, &v) != 0) {
         return REND_NON_NUMERIC;
     }
     if (op->code == REND_OP_INCR) {
@@ -397,10 +397,21 @@ do_arith(struct wctx *w, struct rend_op *op, const MDB_val *key)
     } else {
         v = op->delta > v ? 0 : v - op->delta;
     }
-    int n = snprintf(num, sizeof(num), "%" PRIu64, v);
-    /* it.data points into the map: num is copied before the put. */
-    st = store(w, key, it.exptime, it.flags, w->inst->cas + 1, num,
-               (size_t)n, NULL, 0);
+    {
+        /* memcached's padding to the old length; it.data points into the
+         * map: the text is copied before the put */
+        char *text = it.ndata > sizeof(num) ? malloc(it.ndata) : num;
+        size_t n;
+        if (text == NULL) {
+            return REND_ENOMEM;
+        }
+        n = rend_counter_format(v, it.ndata, text);
+        st = store(w, key, it.exptime, it.flags, w->inst->cas + 1, text, n,
+                   NULL, 0);
+        if (text != num) {
+            free(text);
+        }
+    }
     if (st == REND_OK) {
         op->out_cas = ++w->inst->cas;
         op->out_number = v;

@@ -1004,47 +1004,6 @@ rmw_meta_written(void *ud, int err, const struct rend_mc_reply *r)
     }
 }
 
-/* The number incr/decr find in a value, by memcached's rule (strtoull):
- * optional leading white space and sign, 1 or more digits that fit in 64
- * bits, then the end or a white space byte (the rest is ignored: "12 x"
- * counts as 12).  0, or -1 (non-numeric). */
-static int
-counter_parse(const char *s, size_t n, uint64_t *out)
-{
-    size_t i = 0, start;
-    uint64_t v = 0;
-    int neg = 0;
-
-    while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) {
-        i++;
-    }
-    if (i < n && (s[i] == '+' || s[i] == '-')) {
-        neg = s[i++] == '-';
-    }
-    start = i;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            return -1;
-        }
-        v = v * 10 + d;
-    }
-    if (i == start
-        || (i < n && s[i] != ' ' && !(s[i] >= '\t' && s[i] <= '\r'))) {
-        return -1;
-    }
-    if (neg) {
-        /* strtoull negates; memcached refuses what is then negative as a
-         * signed number ("-1"), not "-0" */
-        v = (uint64_t)0 - v;
-        if (v > INT64_MAX) {
-            return -1;
-        }
-    }
-    *out = v;
-    return 0;
-}
-
 static int
 modify(struct rend_mc_cop *p)
 {
@@ -1069,10 +1028,8 @@ modify(struct rend_mc_cop *p)
         }
         n += op->nvalue;
     } else {
-        char num[24];
         uint64_t x;
-        size_t nnum;
-        if (counter_parse(p->tmp, n, &x) != 0) {
+        if (rend_counter_read(p->tmp, n, &x) != 0) {
             return REND_NON_NUMERIC;
         }
         if (op->code == REND_OP_INCR) {
@@ -1081,17 +1038,11 @@ modify(struct rend_mc_cop *p)
             x = x > op->delta ? x - op->delta : 0;
         }
         op->out_number = x;
-        nnum = (size_t)snprintf(num, sizeof(num), "%llu",
-                                (unsigned long long)x);
-        /* memcached rewrites a number that fits in place, padded with
-         * spaces to the old length */
-        n = nnum <= n ? n : nnum;
-        v = malloc(n + 1);
+        v = malloc((n > 24 ? n : 24) + 1);
         if (v == NULL) {
             return REND_ENOMEM;
         }
-        memcpy(v, num, nnum);
-        memset(v + nnum, ' ', n - nnum);
+        n = rend_counter_format(x, n, v); /* memcached's padding */
     }
     free(p->tmp);
     p->tmp = v;

@@ -256,7 +256,7 @@ apply_arith(struct wctx *w, struct ent *e, struct rend_op *op)
     char *buf;
     int n;
 
-    if (rend_counter_parse(e->val, e->nval, &v) != 0) {
+    if (rend_counter_read(e->val, e->nval, &v) != 0) {
         return REND_NON_NUMERIC;
     }
     if (op->code == REND_OP_INCR) {
@@ -264,11 +264,11 @@ apply_arith(struct wctx *w, struct ent *e, struct rend_op *op)
     } else {
         v = v > op->delta ? v - op->delta : 0;
     }
-    buf = malloc(24);
+    buf = malloc(e->nval > 24 ? e->nval : 24);
     if (buf == NULL) {
         return REND_ENOMEM;
     }
-    n = snprintf(buf, 24, "%llu", (unsigned long long)v);
+    n = (int)rend_counter_format(v, e->nval, buf); /* memcached's padding */
     ent_store(w, e, op, buf, (size_t)n, buf, e->hdr.flags, e->hdr.exptime);
     op->out_number = v;
     return REND_OK;

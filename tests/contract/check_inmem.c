@@ -188,10 +188,15 @@ START_TEST(too_big)
 }
 END_TEST
 
-/* inmem's number rule: 1..20 digits and nothing else. */
+/* inmem's number rule is memcached's (strtoull): leading white space and
+ * a sign, digits, then the end or white space; "-1", "x1", "1x" and a
+ * value past 2^64 are not numbers; a shorter result is space-padded. */
 START_TEST(strict_numbers)
 {
-    static const char *bad[] = { " 1", "1 ", "000000000000000000001", "+1" };
+    static const char *bad[] = { "x1", "1x", "-1", "18446744073709551616",
+                                 "" };
+    static const char *good[] = { " 1", "1 ", "000000000000000000001", "+1",
+                                  "1 x" };
     struct rend_th *th = open_inmem(NULL);
     uint64_t v = 0;
 
@@ -200,11 +205,17 @@ START_TEST(strict_numbers)
         ck_assert_msg(cu_arith(th, REND_OP_INCR, "n", 1, NULL)
                       == REND_NON_NUMERIC, "incr on '%s'", bad[i]);
     }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ck_assert_status(cu_set(th, REND_OP_SET, "n", good[i], 0, 0),
+                         REND_OK);
+        ck_assert_msg(cu_arith(th, REND_OP_INCR, "n", 1, &v) == REND_OK
+                      && v == 2, "incr on '%s'", good[i]);
+    }
     ck_assert_status(cu_set(th, REND_OP_SET, "n", "00000000000000000009", 0,
                             0), REND_OK);
     ck_assert_status(cu_arith(th, REND_OP_INCR, "n", 1, &v), REND_OK);
     ck_assert_uint_eq(v, 10);
-    cu_expect(th, "n", "10");
+    cu_expect(th, "n", "10                  "); /* the old 20 bytes */
     rend_th_close(th);
 }
 END_TEST

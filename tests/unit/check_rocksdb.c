@@ -183,7 +183,14 @@ START_TEST(test_ops)
     ck_assert_int_eq(arith(th, REND_OP_DECR, "n", 5, &n), REND_OK);
     ck_assert_uint_eq(n, 0); /* stops at 0 */
     ck_assert_int_eq(arith(th, REND_OP_INCR, "n", 42, &n), REND_OK);
-    ck_assert_int_eq(fetch(th, REND_OP_GET, "n", 0, "42", NULL, NULL),
+    /* as memcached: a shorter result keeps the old length, space-padded
+     * (the value was 20 digits), and stays a number */
+    ck_assert_int_eq(fetch(th, REND_OP_GET, "n", 0, "42                  ",
+                           NULL, NULL), REND_OK);
+    ck_assert_int_eq(store(th, REND_OP_SET, "n", "9", 0, 0, 0, NULL),
+                     REND_OK);
+    ck_assert_int_eq(arith(th, REND_OP_INCR, "n", 1, &n), REND_OK);
+    ck_assert_int_eq(fetch(th, REND_OP_GET, "n", 0, "10", NULL, NULL),
                      REND_OK);
     ck_assert_int_eq(store(th, REND_OP_SET, "n", "123456789012345678901", 0,
                            0, 0, NULL), REND_OK);

@@ -400,9 +400,9 @@ rend_dir_mode(unsigned m)
 }
 
 /*
- * The number an INCR/DECR finds in a value, by memcached's rule: 1 to 20
- * decimal digits that fit in 64 bits.  0 on success, -1 when the value is
- * not a number (REND_NON_NUMERIC).
+ * A strict unsigned decimal: 1 to 20 digits that fit in 64 bits, nothing
+ * else (protocol numbers).  0 on success, -1 otherwise.  What an incr
+ * finds in a stored value is rend_counter_read's (memcached's) rule.
  */
 static inline int
 rend_counter_parse(const char *p, size_t n, uint64_t *out)
@@ -421,6 +421,74 @@ rend_counter_parse(const char *p, size_t n, uint64_t *out)
     }
     *out = v;
     return 0;
+}
+
+/*
+ * The number an INCR/DECR finds in a stored value, by memcached's rule
+ * (strtoull): optional leading white space and sign, one or more digits
+ * that fit in 64 bits, then the end or a white space byte (the rest is
+ * ignored, so a value memcached padded with spaces stays a number).  0,
+ * or -1 when the value is not a number (REND_NON_NUMERIC).
+ */
+static inline int
+rend_counter_read(const char *s, size_t n, uint64_t *out)
+{
+    size_t i = 0, start;
+    uint64_t v = 0;
+    int neg = 0;
+
+    while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) {
+        i++;
+    }
+    if (i < n && (s[i] == '+' || s[i] == '-')) {
+        neg = s[i++] == '-';
+    }
+    start = i;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    if (i == start
+        || (i < n && s[i] != ' ' && !(s[i] >= '\t' && s[i] <= '\r'))) {
+        return -1;
+    }
+    if (neg) {
+        /* strtoull negates; memcached refuses what is then negative as a
+         * signed number ("-1"), not "-0" */
+        v = (uint64_t)0 - v;
+        if (v > (uint64_t)INT64_MAX) {
+            return -1;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+/*
+ * The value an INCR/DECR stores, by memcached's rule: the decimal number,
+ * padded with spaces to the old value's length when it is not longer (as
+ * memcached rewrites it in place).  buf must hold max(oldlen, 20) bytes;
+ * returns the length written.
+ */
+static inline size_t
+rend_counter_format(uint64_t v, size_t oldlen, char *buf)
+{
+    char num[24];
+    size_t n = 0, len;
+
+    do {
+        num[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    len = n <= oldlen ? oldlen : n;
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = num[n - 1 - i];
+    }
+    memset(buf + n, ' ', len - n);
+    return len;
 }
 
 #endif /* REND_HANDLER_H */
