@@ -446,6 +446,30 @@ END_TEST
 /* A write answered "backend timeout" is counted in write_timeouts, and it
  * may still be applied by the backend (README): seen through a paused
  * memcached. */
+/* Wait (at most 2 s) until pid is stopped: state T in /proc/PID/stat. */
+static void
+wait_stopped(pid_t pid)
+{
+    char path[64], buf[256];
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(path, "r");
+        char *p = NULL;
+        if (f != NULL) {
+            if (fgets(buf, sizeof(buf), f) != NULL) {
+                p = strrchr(buf, ')');
+            }
+            fclose(f);
+        }
+        if (p != NULL && p[1] == ' ' && (p[2] == 'T' || p[2] == 't')) {
+            return;
+        }
+        usleep(10000);
+    }
+    ck_abort_msg("pid %d did not stop", (int)pid);
+}
+
 START_TEST(write_timeout_counted)
 {
     struct rend_srv mc, srv;
@@ -460,6 +484,7 @@ START_TEST(write_timeout_counted)
     fd = it_connect(&srv);
     it_expect(fd, "set before 0 0 1\r\nb\r\n", "STORED\r\n");
     ck_assert_int_eq(kill(mc.pid, SIGSTOP), 0);
+    wait_stopped(mc.pid); /* kill() only queues the stop */
     it_expect(fd, "set late 0 0 4\r\nlate\r\n",
               "SERVER_ERROR backend timeout\r\n");
     ck_assert_int_eq(kill(mc.pid, SIGCONT), 0);
