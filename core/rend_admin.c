@@ -276,6 +276,10 @@ rend_admin_config(struct rend_buf *b, const struct rend_gen *g)
             rend_buf_put(b, "\"address\": ", 11);
             json_str(b, lc->address != NULL ? lc->address : "*");
             rend_buf_printf(b, ", \"port\": %d", lc->port);
+            if (i < REND_MAX_LISTENERS && rend_listener_port[i] > 0) {
+                rend_buf_printf(b, ", \"bound_port\": %d",
+                                rend_listener_port[i]);
+            }
         }
         rend_buf_put(b, ",\n     \"routes\": ", 17);
         json_by_cmd(b, lc->routes.by_cmd);

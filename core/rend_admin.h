@@ -48,6 +48,9 @@ void rend_admin_stop(struct ev_loop *loop);
 /* Connections accepted per listener (main thread only: it accepts them
  * and renders /metrics). */
 extern uint64_t rend_listener_accepted[];
+/* the port listener i is bound to (its first address), 0 until bound or
+ * for a unix socket: /config and /metrics show it (port 0 = ephemeral) */
+extern int rend_listener_port[];
 
 /* Provided by rend_main.c: the running generation, and the reload SIGHUP
  * and POST /reload share.  rend_reload returns 0 with what changed in out,

@@ -55,6 +55,7 @@ rend_conn_new(struct rend_worker *w, int fd, unsigned listener)
     if (c == NULL) {
         close(fd);
         __atomic_sub_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
+        REND_LISTENER_CLOSED(listener);
         return NULL;
     }
     c->fd = fd;
@@ -123,6 +124,7 @@ rend_conn_close(struct rend_conn *c)
     close(c->fd);
     c->fd = -1;
     __atomic_sub_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
+    REND_LISTENER_CLOSED(c->listener);
     free_output(c);
     if (c->parked != NULL) {
         /* never started: nothing refers to it */

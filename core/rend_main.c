@@ -203,7 +203,9 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
         /* counted here, not when a worker adopts it, so a burst of
          * accepts cannot overshoot the limit */
         __atomic_add_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
-        rend_listener_accepted[l->index]++; /* /metrics, this thread's */
+        /* /metrics; atomic because workers read it against their closes */
+        __atomic_add_fetch(&rend_listener_accepted[l->index], 1,
+                           __ATOMIC_RELAXED);
         rend_workers_dispatch(fd, l->index);
     }
 }
@@ -310,6 +312,7 @@ open_listeners(struct ev_loop *loop, struct rend_gen *g, const char *port_file)
                 l->fd = listen_tcp(host, want, &bound);
                 if (a == 0) {
                     port = bound;
+                    rend_listener_port[i] = bound; /* /config, /metrics */
                 }
                 if (l->fd >= 0 && rend_settings.tcp_port == 0) {
                     rend_settings.tcp_port = bound; /* stats settings */

@@ -30,6 +30,8 @@ extern uint64_t rend_config_reloads;
 extern uint64_t rend_config_reload_failures;
 
 uint64_t rend_listener_accepted[REND_MAX_LISTENERS];
+uint64_t rend_listener_closed[REND_MAX_LISTENERS];
+int rend_listener_port[REND_MAX_LISTENERS];
 
 /* ---- text buffer --------------------------------------------------- */
 
@@ -761,7 +763,9 @@ rend_metrics_render(struct rend_buf *b, const struct rend_gen *g)
             snprintf(addr, sizeof(addr), "unix:%s", lc->unix_path);
         } else {
             snprintf(addr, sizeof(addr), "%s:%d",
-                     lc->address ? lc->address : "*", lc->port);
+                     lc->address ? lc->address : "*",
+                     i < REND_MAX_LISTENERS && rend_listener_port[i] > 0
+                     ? rend_listener_port[i] : lc->port);
         }
         rend_buf_printf(b, "rend_listener_info{listener=\"%u\",address=\"", i);
         put_label(b, addr);
@@ -773,6 +777,17 @@ rend_metrics_render(struct rend_buf *b, const struct rend_gen *g)
         rend_buf_printf(b, "rend_listener_connections_total{listener=\"%u\"} "
                         "%llu\n", i,
                         (unsigned long long)rend_listener_accepted[i]);
+    }
+    family(b, "rend_listener_connections", "gauge",
+           "Client connections open now, by listener");
+    for (unsigned i = 0; i < g->nlisteners && i < REND_MAX_LISTENERS; i++) {
+        uint64_t in = __atomic_load_n(&rend_listener_accepted[i],
+                                      __ATOMIC_RELAXED);
+        uint64_t out = __atomic_load_n(&rend_listener_closed[i],
+                                       __ATOMIC_RELAXED);
+        rend_buf_printf(b, "rend_listener_connections{listener=\"%u\"} "
+                        "%llu\n", i,
+                        (unsigned long long)(in > out ? in - out : 0));
     }
     family(b, "rend_config_reloads_total", "counter",
            "Config reloads that took effect (SIGHUP or POST /reload)");

@@ -61,5 +61,11 @@ const char *rend_stats_memlimit(const char *arg, size_t n);
 
 /* Connections open now (all workers). */
 extern unsigned rend_curr_conns;
+/* connections of config listener i closed so far (any worker, atomic
+ * adds); /metrics shows open-by-listener as accepted - closed.  Defined
+ * in rend_metrics.c. */
+extern uint64_t rend_listener_closed[];
+#define REND_LISTENER_CLOSED(i) \
+    __atomic_add_fetch(&rend_listener_closed[(i)], 1, __ATOMIC_RELAXED)
 
 #endif /* REND_STATS_H */

@@ -344,6 +344,7 @@ rend_workers_dispatch(int fd, unsigned listener)
     if (nc == NULL) {
         close(fd);
         __atomic_sub_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
+        REND_LISTENER_CLOSED(listener);
         return;
     }
     nc->fd = fd;

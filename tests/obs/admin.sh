@@ -65,6 +65,26 @@ if [ "$(http GET /config)" = 200 ] && grep -q '"l1only(l1)"' "$dir/body" \
 else
     bad "/config:"; cat "$dir/body"
 fi
+# the listener's real port (it was declared as port 0) and its open
+# connections: one held open, then none once it is closed
+grep -q "\"bound_port\": $port" "$dir/body" && ok "/config shows the bound port" \
+    || bad "/config has no bound_port $port"
+exec 4<>"/dev/tcp/127.0.0.1/$port"
+printf 'version\r\n' >&4 && read -r -t 5 _ <&4
+http GET /metrics >/dev/null
+grep -q '^rend_listener_connections{listener="0"} 1$' "$dir/body" \
+    && grep -q "^rend_listener_info{listener=\"0\",address=\"127.0.0.1:$port\"} 1$" "$dir/body" \
+    && ok "open connections and address by listener" \
+    || bad "rend_listener_connections/_info: $(grep '^rend_listener' "$dir/body")"
+exec 4>&-
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    http GET /metrics >/dev/null
+    grep -q '^rend_listener_connections{listener="0"} 0$' "$dir/body" && break
+    sleep 0.2
+done
+grep -q '^rend_listener_connections{listener="0"} 0$' "$dir/body" \
+    && ok "a closed connection leaves the gauge" \
+    || bad "after close: $(grep '^rend_listener_connections{' "$dir/body")"
 
 # -- reload ----------------------------------------------------------
 cat >"$dir/a.lua" <<'LUA'
