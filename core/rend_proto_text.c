@@ -1067,6 +1067,9 @@ parse_unauthed(struct rend_conn *c, const struct rend_auth *a,
     uint32_t len;
     int nt;
 
+    if (avail < 2) { /* as memcached: no command is this short */
+        return 0;
+    }
     nl = memchr(buf, '\n', avail);
     if ((nl == NULL && avail > AUTH_LINE_MAX)
         || (nl != NULL && (size_t)(nl - buf) >= AUTH_LINE_MAX)) {
