@@ -182,6 +182,7 @@ parse_sasl(struct rend_conn *c, const struct rend_auth *a,
         c->authed = 1;
         *out = text_req(c, opcode, opaque, "Authenticated");
     } else {
+        c->authed = 0; /* a failed attempt leaves no earlier identity */
         REND_STAT_INC(&c->w->st, auth_errors);
         *out = auth_error_req(c, opcode, opaque);
     }

@@ -340,6 +340,53 @@ START_TEST(libmemcached_sasl_client)
 }
 END_TEST
 
+/* A real text client: pymemcache (Debian's python3-pymemcache) sends
+ * the auth set and reads STORED; a wrong password is its
+ * MemcacheClientError (skipped when pymemcache is missing). */
+static const char pm_script[] =
+    "import sys\n"
+    "from pymemcache.client.base import Client\n"
+    "from pymemcache.exceptions import MemcacheClientError\n"
+    "port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]\n"
+    "c = Client(('127.0.0.1', port), timeout=5)\n"
+    "try:\n"
+    "    c.get('k')\n"
+    "    sys.exit(4)\n"
+    "except MemcacheClientError as e:\n"
+    "    assert b'unauthenticated' in e.args[0], e\n"
+    "try:\n"
+    "    assert c.set('auth', user + ' ' + pw, noreply=False) is True\n"
+    "except MemcacheClientError as e:\n"
+    "    assert b'authentication failure' in e.args[0], e\n"
+    "    sys.exit(3)\n"
+    "assert c.set('pm', 'value', noreply=False) is True\n"
+    "assert c.get('pm') == b'value'\n";
+
+START_TEST(pymemcache_text_client)
+{
+    struct rend_srv srv;
+    char cmd[512];
+    const char *script;
+
+    if (system("/usr/bin/python3 -c 'import pymemcache' 2>/dev/null") != 0) {
+        printf("python3-pymemcache not installed: skipped\n");
+        return;
+    }
+    mk_tdir();
+    start_conf(&srv, put_conf(put_file(0, "auth", "alice:secret\n", 0600), 0),
+               NULL);
+    script = put_file(2, "pm.py", pm_script, 0644);
+    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s %d alice secret", script,
+             port_of(&srv, 0));
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s %d alice wrong", script,
+             port_of(&srv, 0));
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 3);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    rm_tdir();
+}
+END_TEST
+
 /* rend with exactly args exits 1 and says needle. */
 static void
 expect_config_error(const char *conf, const char *needle)
@@ -612,6 +659,7 @@ main(void)
     tcase_add_test(tc, text_auth_long_line_closes);
     tcase_add_test(tc, binary_sasl_plain);
     tcase_add_test(tc, libmemcached_sasl_client);
+    tcase_add_test(tc, pymemcache_text_client);
     tcase_add_test(tc, auth_file_errors);
     tcase_add_test(tc, reload_rereads_auth_file);
     tcase_add_test(tc, auth_file_flag);
