@@ -276,6 +276,11 @@ START_TEST(binary_sasl_plain)
                               sizeof(body)), 0);
     ck_assert_str_eq(body, "Authenticated");
     ck_assert_int_eq(bin_call(fd, 0x0a, NULL, NULL, 0, NULL, 0), 0); /* noop */
+    /* a later failed attempt leaves the connection unauthenticated */
+    ck_assert_int_eq(bin_call(fd, 0x21, "PLAIN", "\0alice\0nope", 11, body,
+                              sizeof(body)), 0x20);
+    ck_assert_int_eq(bin_call(fd, 0x0a, NULL, NULL, 0, NULL, 0), 0x20);
+    ck_assert_int_eq(rend_io_closed(fd, IT_MS), 1);
     close(fd);
     /* authzid equal to the user is fine */
     fd = connect_listener(&srv, 0);
