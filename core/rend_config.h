@@ -19,6 +19,7 @@
 #include "rend_req.h"
 
 struct rend_hinst;
+struct rend_auth;
 
 enum rend_strategy {
     REND_ST_L1ONLY = 0,   /* L1 only */
@@ -55,6 +56,10 @@ struct rend_listen_conf {
     char *unix_path;      /* unix socket path, or NULL */
     int unix_mode;
     struct rend_routes routes;
+    /* who may use it, and what (rend_auth.h; README "Authentication") */
+    struct rend_auth *auth;  /* users of listen{ auth = { file = } } or -Y,
+                              * owned; NULL = no authentication */
+    uint8_t flush_disabled;  /* listen{ flush = false }: refuse flush_all */
 };
 
 struct rend_gen {

@@ -31,6 +31,7 @@ struct rend_conn {
     uint8_t read_paused;
     uint8_t write_armed;
     uint8_t listener;       /* index into the config's listeners */
+    uint8_t authed;         /* has authenticated (listeners with auth) */
     struct rend_worker *w;
     ev_io rio, wio;
     /* input */

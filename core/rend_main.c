@@ -80,12 +80,15 @@ usage(FILE *f)
         "settings):\n"
         "  -p, --port PORT       TCP port of the first listener (0 = any)\n"
         "  -l, --listen ADDR[,ADDR...]  address(es) of the first listener\n"
+        "                        (with Rend's flags: of every TCP listener)\n"
         "  -m, --memory-limit MB memory of the in-process (inmem) L1\n"
         "  -c, --conn-limit N    connection limit (default %d)\n"
         "  -t, --threads N       worker threads (default: number of cores)\n"
         "  -I, --max-item-size S item size limit, e.g. 1m, 512k (default 1m)\n"
         "  -U, --udp-port 0      accepted (rend has no UDP; only 0)\n"
         "  -F, --disable-flush-all  refuse flush_all\n"
+        "  -Y, --auth-file FILE  every listener requires authentication\n"
+        "                        against FILE's user:password lines\n"
         "  -v, --verbose         more logging (-vv for debug)\n"
         "  -V, --version         print the version and exit\n"
         "  -h, --help            this text\n"
@@ -285,19 +288,19 @@ open_listeners(struct ev_loop *loop, struct rend_gen *g, const char *port_file)
     }
     for (unsigned i = 0; i < g->nlisteners && i < REND_MAX_LISTENERS; i++) {
         const struct rend_listen_conf *lc = &g->listeners[i];
-        /* -l gives listener 0 one socket per address, all on one port */
-        unsigned naddr = (i == 0 && cli_naddrs > 0 && lc->unix_path == NULL)
-                         ? cli_naddrs : 1;
+        /* -l gives listener 0 (in Rend's flag mode: every TCP listener)
+         * one socket per address, all on one port */
+        int use_cli = cli_naddrs > 0 && (i == 0 || compat_text != NULL);
+        unsigned naddr = use_cli && lc->unix_path == NULL ? cli_naddrs : 1;
         int port = 0;
 
-        if (i == 0 && cli_naddrs > 0 && lc->unix_path != NULL) {
-            rend_log(REND_LOG_WARN, "-l ignored: the first listener is the "
-                     "unix socket %s", lc->unix_path);
+        if (use_cli && lc->unix_path != NULL) {
+            rend_log(REND_LOG_WARN, "-l does not apply to the unix socket %s",
+                     lc->unix_path);
         }
         for (unsigned a = 0; a < naddr; a++) {
             struct listener *l = &listeners[nlisteners];
-            const char *host = (i == 0 && cli_naddrs > 0) ? cli_addrs[a]
-                               : lc->address;
+            const char *host = use_cli ? cli_addrs[a] : lc->address;
             int bound = 0;
 
             if (lc->unix_path != NULL) {
@@ -536,6 +539,7 @@ rend_main(int argc, char **argv)
         { "listen", required_argument, NULL, 'l' },
         { "udp-port", required_argument, NULL, 'U' },
         { "disable-flush-all", no_argument, NULL, 'F' },
+        { "auth-file", required_argument, NULL, 'Y' },
         { "port", required_argument, NULL, 'p' },
         { "threads", required_argument, NULL, 't' },
         { "max-item-size", required_argument, NULL, 'I' },
@@ -567,7 +571,7 @@ rend_main(int argc, char **argv)
     rend_settings.started = 0;
     unsetenv("REND_CLI_MEMORY_MB"); /* only -m sets it */
     rend_log_init();
-    while ((opt = getopt_long_only(argc, argv, "c:m:l:p:t:I:U:FdvVh",
+    while ((opt = getopt_long_only(argc, argv, "c:m:l:p:t:I:U:FY:dvVh",
                                    longopts, NULL)) != -1) {
         uint32_t n;
         switch (opt) {
@@ -616,6 +620,9 @@ rend_main(int argc, char **argv)
             break;
         case 'F':
             rend_settings.flush_disabled = 1;
+            break;
+        case 'Y': /* read by rend_config.c for every listener */
+            rend_settings.auth_file = optarg;
             break;
         case 'd':
             fprintf(stderr, "rend: -d: rend does not daemonize; run it in "

@@ -7,6 +7,14 @@
  * echo the request's opcode, key (GetK family) and cas, and errors carry
  * memcached's message text (Rend sent opcode 0x00 for every get hit, no
  * key, cas 0 and empty error bodies).  A request cas is honoured.
+ *
+ * On a listener with auth (rend_auth.h), memcached -S's rules with SASL
+ * PLAIN checked against the listener's auth file: list mechs (0x20)
+ * answers "PLAIN", auth (0x21) answers "Authenticated" or 0x20 "Auth
+ * failure.", step (0x22) always fails (PLAIN has one step); before
+ * authenticating, any request but those and version is answered 0x20
+ * and the connection is closed.  Without auth, 0x20-0x22 are unknown
+ * commands, as in memcached without -S.
  */
 #include "config.h"
 
@@ -14,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rend_auth.h"
+#include "rend_config.h"
 #include "rend_conn.h"
 #include "rend_exec.h"
 #include "rend_log.h"
@@ -33,6 +43,10 @@ enum {
     ST_UNKNOWN = 0x81, ST_ENOMEM = 0x82, ST_NOTSUP = 0x83,
     ST_INTERNAL = 0x84, ST_BUSY = 0x85, ST_TEMP = 0x86, ST_AUTH = 0x20,
 };
+
+/* SASL opcodes (memcached's binary protocol) */
+enum { OP_VERSION = 0x0b, OP_SASL_LIST = 0x20, OP_SASL_AUTH = 0x21,
+       OP_SASL_STEP = 0x22 };
 
 static uint16_t
 rd16(const unsigned char *p)
@@ -90,6 +104,91 @@ error_req(struct rend_conn *c, uint8_t opcode, uint32_t opaque, int status)
     return r;
 }
 
+/* A reply whose body is text (static), status OK. */
+static struct rend_req *
+text_req(struct rend_conn *c, uint8_t opcode, uint32_t opaque,
+         const char *text)
+{
+    struct rend_req *r = rend_req_new(c);
+
+    if (r != NULL) {
+        r->proto = REND_PROTO_BINARY;
+        r->bin_op = opcode;
+        r->opaque = opaque;
+        rend_req_reply(r, text, 0, REND_OK);
+    }
+    return r;
+}
+
+static struct rend_req *
+auth_error_req(struct rend_conn *c, uint8_t opcode, uint32_t opaque)
+{
+    struct rend_req *r = error_req(c, opcode, opaque, REND_EINVAL);
+
+    if (r != NULL) {
+        r->status = ST_AUTH;
+    }
+    return r;
+}
+
+/* The connection's listener config (auth, flush), or NULL. */
+static const struct rend_listen_conf *
+listen_conf(const struct rend_conn *c)
+{
+    const struct rend_gen *g = c->w != NULL ? c->w->gen : NULL;
+
+    return g != NULL && c->listener < g->nlisteners
+           ? &g->listeners[c->listener] : NULL;
+}
+
+/* SASL list mechs / auth / step on a listener with auth: the packet at
+ * h (header checked for its magic).  As rend_bin_parse returns. */
+static int
+parse_sasl(struct rend_conn *c, const struct rend_auth *a,
+           const unsigned char *h, size_t avail, struct rend_req **out)
+{
+    uint8_t opcode = h[1], extlen = h[4];
+    uint16_t keylen = rd16(h + 2);
+    uint32_t bodylen = rd32(h + 8), opaque = rd32(h + 12);
+    const char *key, *val;
+    uint32_t vlen;
+
+    if ((uint64_t)keylen + extlen > bodylen
+        || bodylen > REND_AUTH_TOKEN_MAX) {
+        REND_STAT_INC(&c->w->st, protocol_errors);
+        c->swallow = bodylen; /* never buffered */
+        *out = error_req(c, opcode, opaque, REND_EINVAL);
+        return HDR;
+    }
+    if (avail < (size_t)HDR + bodylen) {
+        return 0;
+    }
+    key = (const char *)h + HDR + extlen;
+    val = key + keylen;
+    vlen = bodylen - keylen - extlen;
+    if (opcode == OP_SASL_LIST) {
+        *out = bodylen != 0 ? error_req(c, opcode, opaque, REND_EINVAL)
+                            : text_req(c, opcode, opaque, "PLAIN");
+        return (int)(HDR + bodylen);
+    }
+    if (extlen != 0 || keylen == 0) {
+        REND_STAT_INC(&c->w->st, protocol_errors);
+        *out = error_req(c, opcode, opaque, REND_EINVAL);
+        return (int)(HDR + bodylen);
+    }
+    REND_STAT_INC(&c->w->st, auth_cmds);
+    if (opcode == OP_SASL_AUTH && keylen == 5 && memcmp(key, "PLAIN", 5) == 0
+        && rend_auth_plain(a, val, vlen)) {
+        c->authed = 1;
+        *out = text_req(c, opcode, opaque, "Authenticated");
+    } else {
+        c->authed = 0; /* a failed attempt leaves no earlier identity */
+        REND_STAT_INC(&c->w->st, auth_errors);
+        *out = auth_error_req(c, opcode, opaque);
+    }
+    return (int)(HDR + bodylen);
+}
+
 int
 rend_bin_parse(struct rend_conn *c, struct rend_req **out)
 {
@@ -103,6 +202,7 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
     const struct rend_cmd_info *ci;
     struct rend_req *r;
     const unsigned char *ext, *key;
+    const struct rend_listen_conf *lc = listen_conf(c);
 
     *out = NULL;
     if (avail < HDR) {
@@ -118,6 +218,16 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
         REND_STAT_INC(&c->w->st, protocol_errors);
         *out = error_req(c, opcode, opaque, REND_EINVAL);
         return -1;
+    }
+    if (lc != NULL && lc->auth != NULL) {
+        if (opcode >= OP_SASL_LIST && opcode <= OP_SASL_STEP) {
+            return parse_sasl(c, lc->auth, h, avail, out);
+        }
+        if (!c->authed && opcode != OP_VERSION) {
+            /* memcached -S: answer, then close */
+            *out = auth_error_req(c, opcode, opaque);
+            return -1;
+        }
     }
     oi = &rend_cmd_by_opcode[opcode];
     ci = &rend_cmd_table[oi->cmd]; /* the opcode's shape (rend_cmd.h) */
@@ -166,11 +276,11 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
         *out = error_req(c, opcode, opaque, REND_ETOOBIG);
         return (int)(HDR + bodylen);
     }
-    if (oi->cmd == REND_CMD_FLUSH && rend_settings.flush_disabled) {
-        REND_STAT_INC(&c->w->st, cmd_flush); /* -F: as memcached */
-        if ((*out = error_req(c, opcode, opaque, REND_EINVAL)) != NULL) {
-            (*out)->status = ST_AUTH;
-        }
+    if (oi->cmd == REND_CMD_FLUSH && (rend_settings.flush_disabled
+                                      || (lc != NULL && lc->flush_disabled))) {
+        /* -F or this listener's flush = false: as memcached -F */
+        REND_STAT_INC(&c->w->st, cmd_flush);
+        *out = auth_error_req(c, opcode, opaque);
         return (int)(HDR + bodylen);
     }
     r = rend_req_new(c);
@@ -381,7 +491,11 @@ rend_bin_format(struct rend_conn *c, struct rend_req *r)
     switch (r->cmd) {
     case REND_CMD_REPLY:
         ws = r->status > 0 ? r->status : wire_status(r->status);
-        respond_error(c, r, ws);
+        if (r->ntext > 0) { /* a body of its own (SASL) */
+            respond(c, r, ws, NULL, 0, NULL, 0, r->text, r->ntext, NULL, 0);
+        } else {
+            respond_error(c, r, ws);
+        }
         return;
     case REND_CMD_GET: case REND_CMD_GETE: case REND_CMD_GAT:
         format_get(c, r, k);

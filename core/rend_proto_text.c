@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rend_auth.h"
+#include "rend_config.h"
 #include "rend_conn.h"
 #include "rend_exec.h"
 #include "rend_log.h"
@@ -44,6 +46,12 @@
 #define S_NO_BUFFER "SERVER_ERROR out of memory storing object\r\n"
 #define S_LINE_TOO_LONG "CLIENT_ERROR line too long\r\n"
 #define S_KEY_TOO_LONG "CLIENT_ERROR key too long\r\n"
+/* memcached's replies before authentication (-Y) */
+#define S_UNAUTHENTICATED "CLIENT_ERROR unauthenticated\r\n"
+#define S_AUTH_FAILED "CLIENT_ERROR authentication failure\r\n"
+#define S_AUTH_FORMAT "CLIENT_ERROR bad authentication token format\r\n"
+#define S_AUTH_TERMINATION "CLIENT_ERROR bad command line termination\r\n"
+#define AUTH_LINE_MAX 2048 /* memcached closes a longer unauthenticated line */
 
 struct tok {
     const char *p;
@@ -92,6 +100,16 @@ reply(struct rend_conn *c, const char *text)
         rend_req_reply(r, text, 0, REND_EINVAL);
     }
     return r;
+}
+
+/* The connection's listener config (auth, flush), or NULL. */
+static const struct rend_listen_conf *
+listen_conf(const struct rend_conn *c)
+{
+    const struct rend_gen *g = c->w != NULL ? c->w->gen : NULL;
+
+    return g != NULL && c->listener < g->nlisteners
+           ? &g->listeners[c->listener] : NULL;
 }
 
 static int
@@ -377,7 +395,10 @@ parse_flush(struct rend_conn *c, int cmd, const struct line *l,
     int64_t e = 0;
     struct rend_req *r;
 
-    if (rend_settings.flush_disabled) { /* -F: as memcached */
+    const struct rend_listen_conf *lc = listen_conf(c);
+
+    /* -F, or this listener's flush = false: as memcached -F */
+    if (rend_settings.flush_disabled || (lc != NULL && lc->flush_disabled)) {
         REND_STAT_INC(&c->w->st, cmd_flush);
         if (!quiet) {
             *out = reply(c, "CLIENT_ERROR flush_all not allowed\r\n");
@@ -1029,6 +1050,72 @@ long_line_ok(const char *p, size_t n)
            || (n >= 5 && memcmp(p, "gets ", 5) == 0);
 }
 
+/* A client of a listener with auth that has not authenticated yet may
+ * only send memcached's (1.5.15+ -Y) authentication command: a set whose
+ * key, flags and exptime are ignored and whose data is "user password".
+ * The right pair answers STORED (nothing is stored) and authenticates
+ * the connection; a wrong one answers CLIENT_ERROR authentication
+ * failure and the client may try again.  Every other line, meta commands
+ * included, is answered CLIENT_ERROR unauthenticated. */
+static int
+parse_unauthed(struct rend_conn *c, const struct rend_auth *a,
+               struct rend_req **out)
+{
+    const char *buf = c->rbuf + c->rpos, *nl, *eol, *data;
+    size_t avail = c->rlen - c->rpos, linelen;
+    struct tok t[MAX_TOKENS], cred[3];
+    uint32_t len;
+    int nt;
+
+    if (avail < 2) { /* as memcached: no command is this short */
+        return 0;
+    }
+    nl = memchr(buf, '\n', avail);
+    if ((nl == NULL && avail > AUTH_LINE_MAX)
+        || (nl != NULL && (size_t)(nl - buf) >= AUTH_LINE_MAX)) {
+        REND_STAT_INC(&c->w->st, protocol_errors);
+        *out = reply(c, S_LINE_TOO_LONG);
+        return -1;
+    }
+    if (nl == NULL) {
+        return 0;
+    }
+    linelen = (size_t)(nl - buf) + 1;
+    eol = nl > buf && nl[-1] == '\r' ? nl - 1 : nl;
+    nt = tokenize(buf, eol, t, MAX_TOKENS);
+    if (nt < 5 || !TOK_IS(&t[0], "set")
+        || rend_parse_u32(t[4].p, t[4].n, &len) != 0) {
+        *out = reply(c, S_UNAUTHENTICATED);
+        return (int)linelen;
+    }
+    if (len > REND_AUTH_TOKEN_MAX) {
+        c->swallow = (uint64_t)len + 2; /* never buffered */
+        *out = reply(c, S_AUTH_FORMAT);
+        return (int)linelen;
+    }
+    if (avail - linelen < (size_t)len + 2) {
+        return 0;
+    }
+    data = nl + 1;
+    if (data[len] != '\r' || data[len + 1] != '\n') {
+        *out = reply(c, S_AUTH_TERMINATION);
+        return (int)(linelen + len + 2);
+    }
+    if (tokenize(data, data + len, cred, 3) < 2) {
+        *out = reply(c, S_AUTH_FORMAT);
+        return (int)(linelen + len + 2);
+    }
+    REND_STAT_INC(&c->w->st, auth_cmds);
+    if (rend_auth_check(a, cred[0].p, cred[0].n, cred[1].p, cred[1].n)) {
+        c->authed = 1;
+        *out = reply(c, "STORED\r\n");
+    } else {
+        REND_STAT_INC(&c->w->st, auth_errors);
+        *out = reply(c, S_AUTH_FAILED);
+    }
+    return (int)(linelen + len + 2);
+}
+
 int
 rend_text_parse(struct rend_conn *c, struct rend_req **out)
 {
@@ -1040,8 +1127,12 @@ rend_text_parse(struct rend_conn *c, struct rend_req **out)
     int cmd;
     size_t linelen;
     int64_t used;
+    const struct rend_listen_conf *lc = listen_conf(c);
 
     *out = NULL;
+    if (lc != NULL && lc->auth != NULL && !c->authed) {
+        return parse_unauthed(c, lc->auth, out);
+    }
     if (nl == NULL) {
         if (avail > REND_LINE_MAX
             || (avail > REND_CMD_LINE_MAX && !long_line_ok(buf, avail))) {

@@ -22,6 +22,7 @@ struct rend_settings {
     uint32_t item_size_max;   /* -I */
     int verbose;              /* -v count */
     int flush_disabled;       /* -F: flush_all is refused, as memcached -F */
+    const char *auth_file;    /* -Y: every listener authenticates with it */
     int64_t started;          /* unix time at start */
     const char *version;      /* reply to version */
     int tcp_port;             /* first TCP listener's bound port (stats) */

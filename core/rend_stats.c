@@ -221,8 +221,6 @@ general(rend_stats_emit_f *emit, void *ud)
     }
     REND_STATS_MAP(REND_STATS_EMIT)
 #undef REND_STATS_EMIT
-    rend_stat_u64(emit, ud, "auth_cmds", 0);
-    rend_stat_u64(emit, ud, "auth_errors", 0);
     rend_stat_u64(emit, ud, "limit_maxbytes", t.limit);
     rend_stat_u64(emit, ud, "accepting_conns", 1);
     rend_stat_u64(emit, ud, "threads", rend_nworkers);
@@ -266,8 +264,9 @@ settings(rend_stats_emit_f *emit, void *ud)
                                                                   : "no");
     emit(ud, "cas_enabled", "yes");
     emit(ud, "binding_protocol", "auto-negotiate");
-    emit(ud, "auth_enabled_sasl", "no");
-    emit(ud, "auth_enabled_ascii", "no");
+    /* -Y; a listener's own auth{} is not a process setting */
+    emit(ud, "auth_enabled_sasl", rend_settings.auth_file ? "yes" : "no");
+    emit(ud, "auth_enabled_ascii", rend_settings.auth_file ? "yes" : "no");
     rend_stat_u64(emit, ud, "item_size_max", rend_settings.item_size_max);
     emit(ud, "flush_enabled", rend_settings.flush_disabled ? "no" : "yes");
     emit(ud, "dump_enabled", "yes");

@@ -224,6 +224,7 @@ end
 
 -- listen { port = 11211, address = "127.0.0.1", routes = {...} }
 -- listen { unix = "/run/rend.sock", unix_mode = "0700", routes = {...} }
+-- listen { ..., auth = { file = "/etc/rend/auth" }, flush = false }
 function M.listen(l)
     if type(l) ~= "table" then
         fail("listen: expects a table", 2)
@@ -240,6 +241,26 @@ function M.listen(l)
     end
     if l.routes == nil then
         fail("listen: routes missing", 2)
+    end
+    -- auth = { file = "/etc/rend/auth" }: clients must authenticate (text:
+    -- memcached's `set` with "user password", binary: SASL PLAIN) against
+    -- that file's user:password lines; read again on every reload
+    if l.auth ~= nil then
+        if type(l.auth) ~= "table" then
+            fail("listen: auth must be a table: auth = { file = \"/path\" }", 2)
+        end
+        for k, _ in pairs(l.auth) do
+            if k ~= "file" then
+                fail("listen: auth: unknown field \"" .. tostring(k) .. "\"", 2)
+            end
+        end
+        if type(l.auth.file) ~= "string" or l.auth.file == "" then
+            fail("listen: auth.file must be the path of a user:password file", 2)
+        end
+    end
+    -- flush = false: this listener refuses flush_all (as memcached -F)
+    if l.flush ~= nil and type(l.flush) ~= "boolean" then
+        fail("listen: flush must be true or false", 2)
     end
     check_routes(l.routes, "listen", 2)
     if #R.listeners >= MAX_LISTENERS then
