@@ -19,6 +19,7 @@
 #include "rend_req.h"
 
 struct rend_hinst;
+struct rend_tls_ctx;
 
 enum rend_strategy {
     REND_ST_L1ONLY = 0,   /* L1 only */
@@ -55,6 +56,7 @@ struct rend_listen_conf {
     char *unix_path;      /* unix socket path, or NULL */
     int unix_mode;
     struct rend_routes routes;
+    struct rend_tls_ctx *tls; /* tls = {...}: owned (rend_tls.h), or NULL */
 };
 
 struct rend_gen {

@@ -24,7 +24,8 @@
     X(cmd_get_set_l1) X(cmd_get_set_errors_l1) X(l1_invalidations)          \
     X(inconsistency_detected)                                               \
     X(idle_kicks) X(read_timeouts) X(conn_buffer_refused)                   \
-    X(write_timeouts)
+    X(write_timeouts)                                                       \
+    X(tls_handshakes) X(tls_handshake_failures)
 
 struct rend_stats {
 #define REND_STATS_FIELD(name) uint64_t name;
