@@ -134,8 +134,16 @@ rend_tls_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, conf->key, SSL_FILETYPE_PEM) != 1) {
+        int mismatch = ERR_GET_REASON(ERR_peek_last_error())
+                       == X509_R_KEY_VALUES_MISMATCH;
         ossl_reason(why, sizeof(why));
-        snprintf(err, errlen, "tls: cannot load key %s: %s", conf->key, why);
+        if (mismatch) {
+            snprintf(err, errlen, "tls: key %s does not match cert %s",
+                     conf->key, conf->cert);
+        } else {
+            snprintf(err, errlen, "tls: cannot load key %s: %s", conf->key,
+                     why);
+        }
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
