@@ -552,16 +552,16 @@ compile_tls(struct build *b, int li, struct rend_listen_conf *lc)
     tc.verify = (int)field_int(L, ti, "verify", REND_TLS_VERIFY_NONE);
     lua_pop(L, 1);
     if (!cfg_oom) {
+        where(L, li, loc, sizeof(loc));
         lc->tls = rend_tls_ctx_new(&tc, why, sizeof(why));
         if (lc->tls == NULL) {
-            where(L, li, loc, sizeof(loc));
             snprintf(b->err, b->errlen, "%s: %s", loc, why);
             rc = -1;
         } else if (rend_log_enabled(REND_LOG_INFO)) {
             char fp[128];
             rend_tls_ctx_fingerprint(lc->tls, fp, sizeof(fp));
-            rend_log(REND_LOG_INFO, "listener %s: TLS certificate %s "
-                     "(sha256 %s)", lc->name ? lc->name : "", tc.cert, fp);
+            rend_log(REND_LOG_INFO, "listen at %s: TLS certificate %s "
+                     "(sha256 %s)", loc, tc.cert, fp);
         }
     }
     for (int i = 0; i < 6; i++) {
