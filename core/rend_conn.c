@@ -802,6 +802,7 @@ tls_read(struct rend_conn *c, char *buf, size_t n)
     struct rend_tls *t = c->tls;
     uint8_t was_up = t->up;
     ssize_t r = rend_tls_read(t, buf, n);
+    int e = errno; /* the caller's, after the watcher calls below */
 
     if (!was_up && t->up) {
         REND_STAT_INC(&c->w->st, tls_handshakes);
@@ -822,6 +823,7 @@ tls_read(struct rend_conn *c, char *buf, size_t n)
     } else if (r < 0 && errno == EAGAIN && t->want == REND_TLS_WANT_WRITE) {
         ev_io_start(c->w->loop, &t->hw);
     }
+    errno = e;
     return r;
 }
 
