@@ -6,7 +6,7 @@
 # tests/clients/package-lock.json).  Run as root (or with sudo).
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config libev-dev
-libluajit-5.1-dev liblmdb-dev lmdb-utils librocksdb-dev check memcached
+libluajit-5.1-dev liblmdb-dev lmdb-utils librocksdb-dev libssl-dev openssl check memcached
 libmemcached-tools libmemcached-dev libsystemd-dev groff-base curl prometheus
 debhelper lintian
 python3-pymemcache python3-memcache ruby-dalli libcache-memcached-fast-perl"

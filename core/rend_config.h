@@ -20,6 +20,7 @@
 
 struct rend_hinst;
 struct rend_auth;
+struct rend_tls_ctx;
 
 enum rend_strategy {
     REND_ST_L1ONLY = 0,   /* L1 only */
@@ -60,6 +61,7 @@ struct rend_listen_conf {
     struct rend_auth *auth;  /* users of listen{ auth = { file = } } or -Y,
                               * owned; NULL = no authentication */
     uint8_t flush_disabled;  /* listen{ flush = false }: refuse flush_all */
+    struct rend_tls_ctx *tls; /* tls = {...}: owned (rend_tls.h), or NULL */
 };
 
 struct rend_gen {

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "rend_config.h"
 #include "rend_conn.h"
 #include "rend_exec.h"
 #include "rend_flow.h"
@@ -17,6 +18,7 @@
 #include "rend_proto.h"
 #include "rend_settings.h"
 #include "rend_stats.h"
+#include "rend_tls.h"
 #include "rend_util.h"
 #include "rend_worker.h"
 
@@ -46,6 +48,8 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static void process(struct rend_conn *c);
 static void try_write(struct rend_conn *c);
 static void emit_ready(struct rend_conn *c);
+static int tls_attach(struct rend_conn *c, struct rend_tls_ctx *ctx);
+static void tls_detach(struct rend_conn *c);
 
 struct rend_conn *
 rend_conn_new(struct rend_worker *w, int fd, unsigned listener)
@@ -66,6 +70,14 @@ rend_conn_new(struct rend_worker *w, int fd, unsigned listener)
     ev_io_init(&c->wio, on_write, fd, EV_WRITE);
     c->rio.data = c;
     c->wio.data = c;
+    if (w->gen != NULL && listener < w->gen->nlisteners
+        && w->gen->listeners[listener].tls != NULL
+        && tls_attach(c, w->gen->listeners[listener].tls) != 0) {
+        free(c);
+        close(fd);
+        __atomic_sub_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
     ev_io_start(w->loop, &c->rio);
     c->next = w->conns;
     if (w->conns != NULL) {
@@ -121,6 +133,9 @@ rend_conn_close(struct rend_conn *c)
     c->closed = 1;
     ev_io_stop(c->w->loop, &c->rio);
     ev_io_stop(c->w->loop, &c->wio);
+    if (c->tls != NULL) {
+        tls_detach(c); /* close_notify goes before the fd */
+    }
     close(c->fd);
     c->fd = -1;
     __atomic_sub_fetch(&rend_curr_conns, 1, __ATOMIC_RELAXED);
@@ -302,12 +317,23 @@ try_write_once(struct rend_conn *c)
             iov[cnt].iov_len = s->len - skip;
             cnt++;
         }
-        n = writev(c->fd, iov, cnt);
+        n = c->tls == NULL ? writev(c->fd, iov, cnt)
+                           : rend_tls_writev(c->tls, iov, cnt);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (c->tls != NULL && c->tls->want == REND_TLS_WANT_READ) {
+                    /* the session needs input first: retried when the
+                     * socket is readable, not while it is writable */
+                    if (c->write_armed) {
+                        ev_io_stop(c->w->loop, &c->wio);
+                        c->write_armed = 0;
+                    }
+                    ev_io_start(c->w->loop, &c->tls->hr);
+                    return;
+                }
                 if (!c->write_armed) {
                     ev_io_start(c->w->loop, &c->wio);
                     c->write_armed = 1;
@@ -352,6 +378,10 @@ try_write_once(struct rend_conn *c)
     if (c->read_paused) {
         c->read_paused = 0;
         ev_io_start(c->w->loop, &c->rio);
+        if (c->tls != NULL) {
+            /* input may wait inside the session, unannounced */
+            ev_feed_event(c->w->loop, &c->rio, EV_READ);
+        }
         process(c);
         if (!c->closed && c->unsent > 0) {
             try_write(c);
@@ -564,6 +594,10 @@ resume_input(struct rend_conn *c)
         && rend_flow_may_parse(c)) {
         c->read_paused = 0;
         ev_io_start(c->w->loop, &c->rio);
+        if (c->tls != NULL) {
+            /* input may wait inside the session, unannounced */
+            ev_feed_event(c->w->loop, &c->rio, EV_READ);
+        }
     }
 }
 
@@ -724,6 +758,97 @@ rend_conn_rbuf_admit(struct rend_conn *c, uint64_t total)
     return -1;
 }
 
+/* ---- TLS (rend_tls.h) ----------------------------------------------
+ * A TLS connection keeps the plain path's watchers and adds two: hw, armed
+ * when a read (the handshake, a session ticket) must wait for the socket
+ * to take output, and hr, armed when a write must wait for input.  Bytes
+ * already decrypted inside the session are not announced by the socket,
+ * so a read that leaves some, and every resume of reading, queues one more
+ * read event.  The handshake runs under read_timeout: partial_since is set
+ * from the accept until it completes. */
+
+static void on_tls_writable(struct ev_loop *loop, ev_io *w, int revents);
+static void on_tls_readable(struct ev_loop *loop, ev_io *w, int revents);
+
+static int
+tls_attach(struct rend_conn *c, struct rend_tls_ctx *ctx)
+{
+    c->tls = rend_tls_new(ctx, c->fd);
+    if (c->tls == NULL) {
+        rend_log(REND_LOG_WARN, "tls: no memory for a session");
+        return -1;
+    }
+    ev_io_init(&c->tls->hw, on_tls_writable, c->fd, EV_WRITE);
+    ev_io_init(&c->tls->hr, on_tls_readable, c->fd, EV_READ);
+    c->tls->hw.data = c;
+    c->tls->hr.data = c;
+    c->partial_since = c->last_active; /* handshake timeout */
+    return 0;
+}
+
+static void
+tls_detach(struct rend_conn *c)
+{
+    ev_io_stop(c->w->loop, &c->tls->hw);
+    ev_io_stop(c->w->loop, &c->tls->hr);
+    if (!c->tls->up) {
+        REND_STAT_INC(&c->w->st, tls_handshake_failures);
+    }
+    rend_tls_free(c->tls);
+    c->tls = NULL;
+}
+
+static ssize_t
+tls_read(struct rend_conn *c, char *buf, size_t n)
+{
+    struct rend_tls *t = c->tls;
+    uint8_t was_up = t->up;
+    ssize_t r = rend_tls_read(t, buf, n);
+    int e = errno; /* the caller's, after the watcher calls below */
+
+    if (!was_up && t->up) {
+        REND_STAT_INC(&c->w->st, tls_handshakes);
+        c->last_active = rend_now();
+        if (c->rlen == 0 && c->swallow == 0) {
+            c->partial_since = 0; /* idle from now: idle_timeout's */
+        }
+    }
+    if (ev_is_active(&t->hr)) {
+        /* a write waited for input, which this read may have taken */
+        ev_io_stop(c->w->loop, &t->hr);
+        ev_feed_event(c->w->loop, &c->wio, EV_WRITE);
+    }
+    if (r > 0) {
+        if (rend_tls_pending(t)) {
+            ev_feed_event(c->w->loop, &c->rio, EV_READ);
+        }
+    } else if (r < 0 && errno == EAGAIN && t->want == REND_TLS_WANT_WRITE) {
+        ev_io_start(c->w->loop, &t->hw);
+    }
+    errno = e;
+    return r;
+}
+
+static void
+on_tls_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct rend_conn *c = w->data;
+
+    ev_io_stop(loop, w);
+    if (!c->read_paused) {
+        on_read(loop, &c->rio, EV_READ); /* resuming reads retries it */
+    }
+}
+
+static void
+on_tls_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct rend_conn *c = w->data;
+
+    ev_io_stop(loop, w);
+    on_write(loop, &c->wio, EV_WRITE);
+}
+
 static void
 on_read(struct ev_loop *loop, ev_io *watcher, int revents)
 {
@@ -750,7 +875,8 @@ on_read(struct ev_loop *loop, ev_io *watcher, int revents)
             return;
         }
     }
-    n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+    n = c->tls == NULL ? read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen)
+                       : tls_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
     if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR
                       || errno == EWOULDBLOCK)) {

@@ -14,6 +14,7 @@
 
 struct rend_worker;
 struct rend_listener;
+struct rend_tls;
 
 struct rend_oseg {
     char *ext;     /* owned buffer (freed after it is written), or NULL */
@@ -58,6 +59,8 @@ struct rend_conn {
     uint8_t pumping;            /* inside rend_flow_pump */
     uint32_t nstalled;          /* requests with keys not yet issued */
     int64_t partial_since;      /* a half-received request since then */
+    struct rend_tls *tls;       /* TLS session (rend_tls.h), owned; NULL
+                                 * on a plain listener */
     struct rend_conn *prev, *next;  /* worker's list */
 };
 

@@ -222,6 +222,82 @@ local function check_routes(routes, what, level)
     end
 end
 
+-- tls = { cert = "server.pem", key = "server.key", ca = "ca.pem",
+--         verify_client = true, ciphers = "...", ciphersuites = "...",
+--         min_version = "1.2" } on a TCP listener.  memcached's -o names
+-- are accepted for the same things: ssl_chain_cert, ssl_key, ssl_ca_cert,
+-- ssl_verify_mode (0 none, 1 request, 2 require, 3 once = require),
+-- ssl_ciphers, ssl_min_version (0..3 = TLS 1.0..1.3).  Normalised to
+-- { cert, key, ca, ciphers, ciphersuites, min_version, verify = 0|1|2 };
+-- rend reads the files when it compiles the config (start and reload).
+local TLS_ALIAS = { ssl_chain_cert = "cert", ssl_key = "key",
+                    ssl_ca_cert = "ca", ssl_ciphers = "ciphers",
+                    ssl_min_version = "min_version",
+                    ssl_verify_mode = "verify_mode" }
+local TLS_KEYS = { cert = true, key = true, ca = true, ciphers = true,
+                   ciphersuites = true, min_version = true,
+                   verify_client = true, verify_mode = true }
+local function check_tls(t, level)
+    if type(t) ~= "table" then
+        fail("listen: tls must be a table { cert = ..., key = ... }", level + 1)
+    end
+    local o = {}
+    for k, v in pairs(t) do
+        local name = TLS_ALIAS[k] or k
+        if type(k) ~= "string" or not TLS_KEYS[name] then
+            fail("listen: tls: unknown key \"" .. tostring(k) .. "\"", level + 1)
+        end
+        if o[name] ~= nil then
+            fail("listen: tls: " .. name .. " given twice", level + 1)
+        end
+        o[name] = v
+    end
+    for _, k in ipairs({ "cert", "key", "ca", "ciphers", "ciphersuites" }) do
+        local v = o[k]
+        if v ~= nil and (type(v) ~= "string" or v == "") then
+            fail("listen: tls: " .. k .. " must be a non-empty string", level + 1)
+        end
+    end
+    if o.cert == nil or o.key == nil then
+        fail("listen: tls needs cert and key", level + 1)
+    end
+    local mv = o.min_version
+    if mv ~= nil then
+        local names = { [0] = "1.0", "1.1", "1.2", "1.3" }
+        if type(mv) == "number" and t.ssl_min_version ~= nil then
+            mv = names[mv] -- memcached's 0..3
+        elseif type(mv) == "number" then
+            mv = string.format("%.1f", mv)
+        elseif type(mv) == "string" then
+            mv = mv:lower():gsub("^tlsv?", "")
+        end
+        if mv ~= "1.0" and mv ~= "1.1" and mv ~= "1.2" and mv ~= "1.3" then
+            fail("listen: tls: min_version must be \"1.0\", \"1.1\", \"1.2\" "
+                 .. "or \"1.3\"", level + 1)
+        end
+    end
+    local verify = 0
+    if o.verify_client ~= nil and o.verify_mode ~= nil then
+        fail("listen: tls: give verify_client or ssl_verify_mode, not both", level + 1)
+    elseif o.verify_client ~= nil then
+        if type(o.verify_client) ~= "boolean" then
+            fail("listen: tls: verify_client must be true or false", level + 1)
+        end
+        verify = o.verify_client and 2 or 0
+    elseif o.verify_mode ~= nil then
+        local m = tonumber(o.verify_mode)
+        if m == nil or m < 0 or m > 3 or m ~= math.floor(m) then
+            fail("listen: tls: ssl_verify_mode must be 0, 1, 2 or 3", level + 1)
+        end
+        verify = m == 3 and 2 or m
+    end
+    if verify ~= 0 and o.ca == nil then
+        fail("listen: tls: verifying client certificates needs ca", level + 1)
+    end
+    return { cert = o.cert, key = o.key, ca = o.ca, ciphers = o.ciphers,
+             ciphersuites = o.ciphersuites, min_version = mv, verify = verify }
+end
+
 -- listen { port = 11211, address = "127.0.0.1", routes = {...} }
 -- listen { unix = "/run/rend.sock", unix_mode = "0700", routes = {...} }
 -- listen { ..., auth = { file = "/etc/rend/auth" }, flush = false }
@@ -261,6 +337,12 @@ function M.listen(l)
     -- flush = false: this listener refuses flush_all (as memcached -F)
     if l.flush ~= nil and type(l.flush) ~= "boolean" then
         fail("listen: flush must be true or false", 2)
+    end
+    if l.tls ~= nil then
+        if l.unix ~= nil then
+            fail("listen: tls is for TCP listeners, not unix sockets", 2)
+        end
+        l.tls = check_tls(l.tls, 2)
     end
     check_routes(l.routes, "listen", 2)
     if #R.listeners >= MAX_LISTENERS then

@@ -1,0 +1,632 @@
+# tls_check.py - TLS listeners against the real rend binary, with real TLS
+# clients (pymemcache's tls_context, Python's ssl, `openssl s_client`).
+#
+# A throwaway CA, two server certificates and two client certificates (one
+# from the CA, one self-signed) are made with `openssl req`/`openssl x509`
+# in a temporary directory; rend runs a TLS listener, a TLS listener that
+# requires a client certificate, a plain listener and the admin listener.
+# Prints one "PASS name" / "FAIL name: why" line per check; exit 0 when
+# all pass, 77 (skip) when this rend was built without TLS.
+#
+# Environment: REND_BIN (the binary), REND_PLUGIN_DIR (as make check sets).
+import hashlib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from pymemcache.client.base import Client
+
+REND = os.environ.get("REND_BIN", "../core/rend")
+OPENSSL = "openssl"
+failures = 0
+
+
+def result(name, ok, why=""):
+    global failures
+    if ok:
+        print("PASS %s" % name)
+    else:
+        failures += 1
+        print("FAIL %s: %s" % (name, why))
+    sys.stdout.flush()
+
+
+def check(name, fn):
+    """fn returns None (pass) or a reason (fail); an exception fails."""
+    try:
+        why = fn()
+    except Exception as e:
+        why = "%s: %s" % (type(e).__name__, e)
+    result(name, why is None, why)
+
+
+def run(*args, **kw):
+    return subprocess.run(list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=True, **kw)
+
+
+# ---- certificates ------------------------------------------------------
+
+def make_certs(d):
+    p = lambda n: os.path.join(d, n)
+    ext = p("san.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run(OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+        "-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", "2",
+        "-subj", "/CN=rend test CA")
+
+    def signed(name, cn, san):
+        run(OPENSSL, "req", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", p(name + ".key"), "-out", p(name + ".csr"),
+            "-subj", "/CN=" + cn)
+        extra = ["-extfile", ext] if san else []
+        run(OPENSSL, "x509", "-req", "-in", p(name + ".csr"),
+            "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial",
+            "-out", p(name + ".pem"), "-days", "2", *extra)
+
+    signed("server", "localhost", True)
+    signed("server2", "localhost", True)
+    signed("client", "rend test client", False)
+    run(OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+        "-keyout", p("rogue.key"), "-out", p("rogue.pem"), "-days", "2",
+        "-subj", "/CN=rogue client")
+
+
+def fingerprint_file(pem):
+    out = run(OPENSSL, "x509", "-in", pem, "-noout", "-fingerprint",
+              "-sha256").stdout.decode()
+    return out.strip().split("=", 1)[1].replace(":", "").upper()
+
+
+# ---- rend --------------------------------------------------------------
+
+CONFIG = """\
+local l1 = handler "inmem" {{ memory_mb = 64 }}
+settings {{ read_timeout = 2 }}
+admin {{ address = "127.0.0.1", port = 0 }}
+listen {{ address = "127.0.0.1", port = 0, routes = {{ default = l1only(l1) }},
+         tls = {{ cert = "{d}/live.pem", key = "{d}/live.key" }} }}
+listen {{ address = "127.0.0.1", port = 0, routes = {{ default = l1only(l1) }},
+         tls = {{ cert = "{d}/server.pem", key = "{d}/server.key",
+                 ca = "{d}/ca.pem", verify_client = true }} }}
+listen {{ address = "127.0.0.1", port = 0, routes = {{ default = l1only(l1) }} }}
+"""
+
+
+def write(path, text, mode=0o644):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def copy(src, dst):
+    with open(src, "rb") as f:
+        data = f.read()
+    with open(dst + ".tmp", "wb") as f:
+        f.write(data)
+    os.rename(dst + ".tmp", dst)
+
+
+class Rend:
+    def __init__(self, d, config):
+        self.d = d
+        self.pf = os.path.join(d, "ports")
+        if os.path.exists(self.pf):
+            os.unlink(self.pf)
+        self.log = open(os.path.join(d, "rend.log"), "wb")
+        self.p = subprocess.Popen([REND, "--config", config, "-t", "2",
+                                   "--port-file", self.pf],
+                                  stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(1000):
+            if os.path.exists(self.pf) or self.p.poll() is not None:
+                break
+            time.sleep(0.01)
+        if not os.path.exists(self.pf):
+            raise RuntimeError("rend did not start: " + self.logtext())
+        lines = open(self.pf).read().split("\n")
+        self.tls, self.mtls, self.plain = (int(x) for x in lines[:3])
+        self.admin = int([l for l in lines if l.startswith("admin ")][0]
+                         .split()[1])
+
+    def logtext(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(os.path.join(self.d, "rend.log"), "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.log.close()
+
+    def stats(self):
+        s = socket.create_connection(("127.0.0.1", self.plain), 5)
+        s.sendall(b"stats\r\n")
+        buf = b""
+        while not buf.endswith(b"END\r\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        s.close()
+        out = {}
+        for line in buf.decode().split("\r\n"):
+            parts = line.split(" ", 2)
+            if len(parts) == 3 and parts[0] == "STAT":
+                out[parts[1]] = parts[2]
+        return out
+
+
+def client_ctx(d, cert=None):
+    ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
+    if cert is not None:
+        ctx.load_cert_chain(os.path.join(d, cert + ".pem"),
+                            os.path.join(d, cert + ".key"))
+    return ctx
+
+
+def tls_conn(d, port, cert=None):
+    raw = socket.create_connection(("127.0.0.1", port), 10)
+    return client_ctx(d, cert).wrap_socket(raw, server_hostname="localhost")
+
+
+def read_until(s, end, limit=64 << 20):
+    buf = b""
+    while not buf.endswith(end):
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            raise RuntimeError("closed after %d bytes" % len(buf))
+        buf += chunk
+        if len(buf) > limit:
+            raise RuntimeError("reply too long")
+    return buf
+
+
+def s_client(port, text, extra=()):
+    return subprocess.run([OPENSSL, "s_client", "-quiet", "-connect",
+                           "127.0.0.1:%d" % port, *extra],
+                          input=text, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=20)
+
+
+def served_fingerprint(d, port):
+    """The certificate a new connection is served, as s_client shows it."""
+    p = subprocess.run([OPENSSL, "s_client", "-connect",
+                        "127.0.0.1:%d" % port, "-CAfile",
+                        os.path.join(d, "ca.pem")],
+                       input=b"", stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=20)
+    x = subprocess.run([OPENSSL, "x509", "-noout", "-fingerprint",
+                        "-sha256"], input=p.stdout, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=20)
+    out = x.stdout.decode().strip()
+    if "=" not in out:
+        return "(none: %s)" % p.stderr.decode(errors="replace")[-200:]
+    return out.split("=", 1)[1].replace(":", "").upper()
+
+
+def post_reload(r):
+    req = urllib.request.Request("http://127.0.0.1:%d/reload" % r.admin,
+                                 data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+# ---- the checks ----------------------------------------------------------
+
+def checks(d, r):
+    ca = os.path.join(d, "ca.pem")
+
+    # (1) pymemcache with tls_context
+    def pymemcache_ops():
+        c = Client(("127.0.0.1", r.tls), tls_context=client_ctx(d),
+                   connect_timeout=5, timeout=10)
+        if not c.set("tk", b"tv", noreply=False):
+            return "set failed"
+        if c.get("tk") != b"tv":
+            return "get: %r" % c.get("tk")
+        v, cas = c.gets("tk")
+        if not c.cas("tk", b"tv2", cas, noreply=False):
+            return "cas with the current token failed"
+        if c.cas("tk", b"tv3", cas, noreply=False):
+            return "cas with a stale token succeeded"
+        if c.get("tk") != b"tv2":
+            return "after cas: %r" % c.get("tk")
+        c.set("n", b"10", noreply=False)
+        if c.incr("n", 5) != 15:
+            return "incr"
+        if sorted(c.get_many(["tk", "n", "nope"]).items()) != \
+                [("n", b"15"), ("tk", b"tv2")]:
+            return "get_many"
+        c.close()
+        return None
+    check("pymemcache_tls_set_get_cas", pymemcache_ops)
+
+    # the same data through the plain listener: one store behind both
+    def plain_sees_it():
+        c = Client(("127.0.0.1", r.plain), connect_timeout=5, timeout=10)
+        v = c.get("tk")
+        c.close()
+        return None if v == b"tv2" else "plain get: %r" % v
+    check("plain_listener_same_store", plain_sees_it)
+
+    # (2) openssl s_client, text protocol piped through it
+    def s_client_text():
+        p = s_client(r.tls, b"set sk 0 0 5\r\nhello\r\nget sk\r\n"
+                            b"version\r\nquit\r\n", ("-CAfile", ca))
+        want = b"STORED\r\nVALUE sk 0 5\r\nhello\r\nEND\r\nVERSION "
+        if not p.stdout.startswith(want):
+            return "got %r (stderr %r)" % (p.stdout, p.stderr[-300:])
+        return None
+    check("s_client_set_get", s_client_text)
+
+    # the binary and meta protocols are detected after the handshake too
+    def binary_and_meta():
+        s = tls_conn(d, r.tls)
+        # binary: version (opcode 0x0b), then noop (0x0a)
+        req = bytes([0x80, 0x0b]) + bytes(22) + bytes([0x80, 0x0a]) + bytes(22)
+        s.sendall(req)
+        got = b""
+        while len(got) < 24 * 2 + 5:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        if got[:2] != bytes([0x81, 0x0b]) or bytes([0x81, 0x0a]) not in got:
+            return "binary replies %r" % got
+        s = tls_conn(d, r.tls)
+        s.sendall(b"ms mk 2\r\nhi\r\nmg mk v\r\nmn\r\n")
+        got = read_until(s, b"MN\r\n")
+        s.close()
+        if got != b"HD\r\nVA 2\r\nhi\r\nMN\r\n":
+            return "meta replies %r" % got
+        return None
+    check("binary_and_meta_over_tls", binary_and_meta)
+
+    # (3) verify_client = true
+    def mtls_no_cert():
+        try:
+            s = tls_conn(d, r.mtls)
+            s.sendall(b"version\r\n")
+            got = s.recv(100)  # TLS 1.3: the refusal arrives as an alert
+        except (ssl.SSLError, ConnectionError, OSError):
+            return None
+        return "a client without a certificate got %r" % got
+    check("verify_client_refuses_no_cert", mtls_no_cert)
+
+    def mtls_rogue_cert():
+        try:
+            s = tls_conn(d, r.mtls, "rogue")
+            s.sendall(b"version\r\n")
+            got = s.recv(100)
+        except (ssl.SSLError, ConnectionError, OSError):
+            return None
+        return "a self-signed client certificate got %r" % got
+    check("verify_client_refuses_unknown_cert", mtls_rogue_cert)
+
+    def mtls_good_cert():
+        s = tls_conn(d, r.mtls, "client")
+        s.sendall(b"version\r\n")
+        got = read_until(s, b"\r\n")
+        s.close()
+        return None if got.startswith(b"VERSION ") else "got %r" % got
+    check("verify_client_accepts_signed_cert", mtls_good_cert)
+
+    def mtls_s_client():
+        p = s_client(r.mtls, b"get sk\r\nquit\r\n",
+                     ("-CAfile", ca, "-cert", os.path.join(d, "client.pem"),
+                      "-key", os.path.join(d, "client.key")))
+        if p.stdout != b"VALUE sk 0 5\r\nhello\r\nEND\r\n":
+            return "got %r" % p.stdout
+        p = s_client(r.mtls, b"get sk\r\nquit\r\n", ("-CAfile", ca))
+        if b"VALUE" in p.stdout:
+            return "s_client without a certificate got %r" % p.stdout
+        return None
+    check("verify_client_s_client", mtls_s_client)
+
+    # (4) a plain-text client on the TLS port fails without hurting others
+    def plain_on_tls():
+        before = int(r.stats().get("tls_handshake_failures", "-1"))
+        keep = tls_conn(d, r.tls)  # a TLS client already connected
+        keep.sendall(b"set pk 0 0 1\r\nx\r\n")
+        if read_until(keep, b"\r\n") != b"STORED\r\n":
+            return "TLS client before"
+        s = socket.create_connection(("127.0.0.1", r.tls), 5)
+        s.sendall(b"get pk\r\n")
+        got = b""
+        s.settimeout(5)
+        while True:
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        if b"VALUE" in got or b"END" in got or b"ERROR" in got:
+            return "the plain client got a memcached reply: %r" % got
+        keep.sendall(b"get pk\r\n")
+        if read_until(keep, b"END\r\n") != b"VALUE pk 0 1\r\nx\r\nEND\r\n":
+            return "TLS client after"
+        keep.close()
+        new = tls_conn(d, r.tls)
+        new.sendall(b"get pk\r\n")
+        if read_until(new, b"END\r\n") != b"VALUE pk 0 1\r\nx\r\nEND\r\n":
+            return "new TLS client after"
+        new.close()
+        after = int(r.stats().get("tls_handshake_failures", "-1"))
+        if after <= before:
+            return "tls_handshake_failures %d -> %d" % (before, after)
+        return None
+    check("plain_client_on_tls_port", plain_on_tls)
+
+    # (7) a 1 MB value and pipelined requests
+    def big_value():
+        c = Client(("127.0.0.1", r.tls), tls_context=client_ctx(d),
+                   connect_timeout=5, timeout=30)
+        big = os.urandom(1000 * 1000)
+        if not c.set("big", big, noreply=False):
+            return "set big"
+        if c.get("big") != big:
+            return "get big differs"
+        many = {"b%d" % i: os.urandom(100000 + i) for i in range(20)}
+        c.set_many(many, noreply=False)
+        got = c.get_many(list(many))
+        c.close()
+        return None if got == many else "get_many of 20 x 100 KB differs"
+    check("large_values", big_value)
+
+    def pipelined():
+        s = tls_conn(d, r.tls)
+        n = 2000
+        req = b"".join(b"set p%d 0 0 %d\r\n%s\r\n" % (i, len(b"v%d" % i),
+                                                       b"v%d" % i)
+                       for i in range(n))
+        req += b"".join(b"get p%d\r\n" % i for i in range(n))
+        s.sendall(req)  # one write: many TLS records at once
+        want = b"STORED\r\n" * n + b"".join(
+            b"VALUE p%d 0 %d\r\nv%d\r\nEND\r\n" % (i, len(b"v%d" % i), i)
+            for i in range(n))
+        got = b""
+        while len(got) < len(want):
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        return None if got == want else "replies differ (%d of %d bytes)" \
+            % (len(got), len(want))
+    check("pipelined_requests", pipelined)
+
+    def pipelined_big_multiget():
+        # a multi-get whose reply is many records, read slowly
+        s = tls_conn(d, r.tls)
+        s.sendall(b"get" + b" big" * 8 + b"\r\n")
+        time.sleep(0.5)
+        got = read_until(s, b"END\r\n")
+        s.close()
+        # "VALUE big 0 1000000\r\n" is 21 bytes, then the value and CRLF
+        want = 8 * (21 + 1000 * 1000 + 2) + 5
+        return None if len(got) == want \
+            else "got %d bytes, want %d" % (len(got), want)
+    check("multiget_1mb_values", pipelined_big_multiget)
+
+    # Input decrypted inside the session is not announced by the socket:
+    # a record larger than the input buffer's free space leaves bytes
+    # there, and nothing more arrives to wake the connection.
+    def buffered_in_session():
+        s = tls_conn(d, r.tls)
+        value = b"y" * 20000
+        head = b"set held 0 0 %d\r\n" % len(value)
+        s.sendall(head + value[:10000])  # one record: an incomplete request
+        time.sleep(0.3)
+        s.sendall(value[10000:] + b"\r\n")  # one record: more than fits
+        s.settimeout(5)
+        got = read_until(s, b"\r\n")
+        s.close()
+        return None if got == b"STORED\r\n" else "got %r" % got
+    check("input_buffered_in_session", buffered_in_session)
+
+    # handshake timeout: a client that opens TCP and never speaks TLS
+    def handshake_stall():
+        s = socket.create_connection(("127.0.0.1", r.tls), 5)
+        s.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then stall
+        s.settimeout(8)
+        t0 = time.time()
+        try:
+            closed = s.recv(10) == b""
+        except ConnectionResetError:
+            closed = True
+        except socket.timeout:
+            closed = False
+        s.close()
+        took = time.time() - t0
+        if not closed:
+            return "not closed after %.1f s" % took
+        if took < 0.9:  # read_timeout is 2 s, swept once a second
+            return "closed after %.1f s, before read_timeout" % took
+        return None
+    check("handshake_timeout", handshake_stall)
+
+    # stats and /metrics
+    def counters():
+        st = r.stats()
+        if int(st.get("tls_handshakes", "0")) < 5:
+            return "tls_handshakes = %r" % st.get("tls_handshakes")
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % r.admin,
+                                    timeout=10) as resp:
+            m = resp.read().decode()
+        for want in ('rend_tls_handshakes_total{result="ok"}',
+                     'rend_tls_handshakes_total{result="failed"}'):
+            if want not in m:
+                return "/metrics lacks " + want
+        return None
+    check("stats_and_metrics", counters)
+
+    # (6) reload re-reads certificates
+    def reload_new_cert():
+        fp1 = fingerprint_file(os.path.join(d, "server.pem"))
+        fp2 = fingerprint_file(os.path.join(d, "server2.pem"))
+        if served_fingerprint(d, r.tls) != fp1:
+            return "before: not the first certificate"
+        old = tls_conn(d, r.tls)  # stays open across the reload
+        copy(os.path.join(d, "server2.pem"), os.path.join(d, "live.pem"))
+        copy(os.path.join(d, "server2.key"), os.path.join(d, "live.key"))
+        r.p.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        seen = None
+        while time.time() < deadline:
+            seen = served_fingerprint(d, r.tls)
+            if seen == fp2:
+                break
+            time.sleep(0.1)
+        if seen != fp2:
+            return "after SIGHUP: served %s, want %s" % (seen, fp2)
+        old.sendall(b"get sk\r\n")
+        if read_until(old, b"END\r\n") != b"VALUE sk 0 5\r\nhello\r\nEND\r\n":
+            return "a connection from before the reload broke"
+        old.close()
+        return None
+    check("reload_sighup_new_cert", reload_new_cert)
+
+    def reload_bad_cert_refused():
+        fp2 = fingerprint_file(os.path.join(d, "server2.pem"))
+        fails = int(r.stats()["config_reload_failures"])
+        write(os.path.join(d, "live.pem"), "not a certificate\n")
+        code, body = post_reload(r)
+        if code != 422 or "rend.lua:4:" not in body or "cert" not in body:
+            return "POST /reload: %d %r" % (code, body)
+        r.p.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and \
+                int(r.stats()["config_reload_failures"]) < fails + 2:
+            time.sleep(0.05)
+        if int(r.stats()["config_reload_failures"]) != fails + 2:
+            return "config_reload_failures did not count both"
+        if served_fingerprint(d, r.tls) != fp2:
+            return "the old certificate was not kept"
+        s = tls_conn(d, r.tls)
+        s.sendall(b"get sk\r\n")
+        ok = read_until(s, b"END\r\n") == b"VALUE sk 0 5\r\nhello\r\nEND\r\n"
+        s.close()
+        # the admin reload picks up a good certificate again
+        copy(os.path.join(d, "server.pem"), os.path.join(d, "live.pem"))
+        copy(os.path.join(d, "server.key"), os.path.join(d, "live.key"))
+        code, body = post_reload(r)
+        if code != 200:
+            return "POST /reload with good files: %d %r" % (code, body)
+        if served_fingerprint(d, r.tls) != \
+                fingerprint_file(os.path.join(d, "server.pem")):
+            return "POST /reload did not serve the new certificate"
+        return None if ok else "TLS after the refused reload failed"
+    check("reload_bad_cert_refused", reload_bad_cert_refused)
+
+
+# (5) configuration errors: rend exits 1 with file:line
+def config_errors(d):
+    base = ('local l1 = handler "inmem" { memory_mb = 8 }\n'
+            '-- line 2\n'
+            'listen { port = 0, routes = { default = l1only(l1) },\n'
+            '         tls = %s }\n')
+    cases = [
+        ("bad_cert_path", '{ cert = "%s/missing.pem", key = "%s/server.key" }'
+         % (d, d), "rend.lua:3:", "missing.pem"),
+        ("mismatched_key", '{ cert = "%s/server.pem", key = "%s/client.key" }'
+         % (d, d), "rend.lua:3:", "does not match"),
+        ("bad_key_path", '{ cert = "%s/server.pem", key = "%s/nokey" }'
+         % (d, d), "rend.lua:3:", "nokey"),
+        ("bad_ca_path", '{ cert = "%s/server.pem", key = "%s/server.key", '
+         'ca = "%s/noca", verify_client = true }' % (d, d, d),
+         "rend.lua:3:", "noca"),
+        ("verify_without_ca", '{ cert = "%s/server.pem", key = "%s/server.key", '
+         'verify_client = true }' % (d, d), "rend.lua:3:", "needs ca"),
+        ("unknown_key", '{ cert = "a", key = "b", certfile = "c" }',
+         "rend.lua:3:", "certfile"),
+        ("bad_min_version", '{ cert = "a", key = "b", min_version = "2.0" }',
+         "rend.lua:3:", "min_version"),
+        ("bad_ciphers", '{ cert = "%s/server.pem", key = "%s/server.key", '
+         'ciphers = "NO-SUCH-CIPHER" }' % (d, d), "rend.lua:3:", "ciphers"),
+    ]
+    cfg = os.path.join(d, "bad", "rend.lua")
+    os.makedirs(os.path.dirname(cfg), exist_ok=True)
+    for name, tls, where, what in cases:
+        def one(tls=tls, where=where, what=what):
+            write(cfg, base % tls)
+            p = subprocess.run([REND, "--config", cfg, "-p", "0"],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=20)
+            err = p.stderr.decode(errors="replace")
+            if p.returncode != 1:
+                return "exit %d (want 1): %s" % (p.returncode, err)
+            if where not in err or what not in err:
+                return "message %r lacks %r / %r" % (err, where, what)
+            return None
+        check("config_error_" + name, one)
+
+    # memcached's option names are accepted for the same settings
+    def memcached_names():
+        write(cfg, base % ('{ ssl_chain_cert = "%s/server.pem", '
+                           'ssl_key = "%s/server.key", ssl_ca_cert = '
+                           '"%s/ca.pem", ssl_verify_mode = 2, '
+                           'ssl_min_version = 2 }' % (d, d, d)))
+        p = subprocess.run([REND, "--config", cfg, "--check-config"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=20)
+        if p.returncode != 0:
+            return "exit %d: %s" % (p.returncode, p.stderr.decode())
+        return None
+    check("memcached_option_names", memcached_names)
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="rend-tls-")
+    try:
+        make_certs(d)
+        # a build without TLS refuses any tls = {...}: skip
+        copy(os.path.join(d, "server.pem"), os.path.join(d, "live.pem"))
+        copy(os.path.join(d, "server.key"), os.path.join(d, "live.key"))
+        cfg = os.path.join(d, "rend.lua")
+        write(cfg, CONFIG.format(d=d))
+        p = subprocess.run([REND, "--config", cfg, "--check-config"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=20)
+        if b"without TLS" in p.stderr:
+            print("SKIP: rend was built without TLS")
+            return 77
+        if p.returncode != 0:
+            print("FAIL check-config: %s" % p.stderr.decode())
+            return 1
+        config_errors(d)
+        r = Rend(d, cfg)
+        try:
+            checks(d, r)
+        finally:
+            r.stop()
+            if failures:
+                sys.stdout.write(r.logtext()[-4000:])
+        if r.p.returncode not in (0, -signal.SIGTERM):
+            result("clean_exit", False, "rend exited %d" % r.p.returncode)
+    finally:
+        subprocess.run(["rm", "-rf", d])
+    print("%d failure(s)" % failures)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
