@@ -160,5 +160,6 @@ rend_compat_usage(void)
            "      --l2-enabled      add L2 (memcached protocol, --l2-sock)\n"
            "      --l2-sock PATH    L2 socket\n"
            "      -bp PORT          batch port (L1/L2 batch), with --l2-enabled\n"
-           "      --use-domain-socket --sock-path PATH  listen on a unix socket\n";
+           "      --use-domain-socket --sock-path PATH  listen on a unix socket\n"
+           "  (the TCP ports bind 0.0.0.0 unless -l ADDR[,ADDR] is given)\n";
 }
