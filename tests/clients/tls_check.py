@@ -97,6 +97,9 @@ listen {{ address = "127.0.0.1", port = 0, routes = {{ default = l1only(l1) }},
          tls = {{ cert = "{d}/server.pem", key = "{d}/server.key",
                  ca = "{d}/ca.pem", verify_client = true }} }}
 listen {{ address = "127.0.0.1", port = 0, routes = {{ default = l1only(l1) }} }}
+listen {{ address = "127.0.0.1", port = 0, routes = {{ default = l1only(l1) }},
+         tls = {{ ssl_chain_cert = "{d}/server.pem", ssl_key = "{d}/server.key",
+                 ssl_min_version = 3 }} }}
 """
 
 
@@ -131,7 +134,8 @@ class Rend:
         if not os.path.exists(self.pf):
             raise RuntimeError("rend did not start: " + self.logtext())
         lines = open(self.pf).read().split("\n")
-        self.tls, self.mtls, self.plain = (int(x) for x in lines[:3])
+        self.tls, self.mtls, self.plain, self.tls13 = \
+            (int(x) for x in lines[:4])
         self.admin = int([l for l in lines if l.startswith("admin ")][0]
                          .split()[1])
 
@@ -339,6 +343,31 @@ def checks(d, r):
         return None
     check("verify_client_s_client", mtls_s_client)
 
+    # min_version (here memcached's ssl_min_version = 3: TLS 1.3)
+    def min_version():
+        ctx = client_ctx(d)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            raw = socket.create_connection(("127.0.0.1", r.tls13), 10)
+            s = ctx.wrap_socket(raw, server_hostname="localhost")
+            return "a TLS 1.2 client connected (%s)" % s.version()
+        except (ssl.SSLError, ConnectionError):
+            pass
+        raw = socket.create_connection(("127.0.0.1", r.tls), 10)
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        if s.version() != "TLSv1.2":
+            return "TLS 1.2 on the default listener: %s" % s.version()
+        s.close()
+        s = tls_conn(d, r.tls13)
+        v = s.version()
+        s.sendall(b"version\r\n")
+        got = read_until(s, b"\r\n")
+        s.close()
+        if v != "TLSv1.3" or not got.startswith(b"VERSION "):
+            return "TLS 1.3 client: %s %r" % (v, got)
+        return None
+    check("min_version", min_version)
+
     # (4) a plain-text client on the TLS port fails without hurting others
     def plain_on_tls():
         before = int(r.stats().get("tls_handshake_failures", "-1"))
@@ -426,6 +455,39 @@ def checks(d, r):
         return None if len(got) == want \
             else "got %d bytes, want %d" % (len(got), want)
     check("multiget_1mb_values", pipelined_big_multiget)
+
+    # A TLS client that never reads its replies is held to the same output
+    # budget as a plain one (it_hostile's amplification, over TLS): two
+    # multi-gets of a 1 MB value 1000 times each would be 2 GB of replies.
+    def amplification():
+        def rss_kb():
+            with open("/proc/%d/status" % r.p.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+            return 0
+        before = rss_kb()
+        atk = tls_conn(d, r.tls)
+        line = b"get" + b" big" * 1000 + b"\r\n"
+        atk.sendall(line + line)
+        peak = before
+        t_end = time.time() + 2.5
+        while time.time() < t_end:
+            peak = max(peak, rss_kb())
+            time.sleep(0.02)
+        other = tls_conn(d, r.tls)
+        other.sendall(b"get big\r\n")
+        got = read_until(other, b"END\r\n")
+        other.close()
+        atk.close()
+        sys.stderr.write("tls amplification: RSS %d KiB before, peak %d "
+                         "(+%d KiB)\n" % (before, peak, peak - before))
+        if peak - before >= 96 * 1024:
+            return "RSS grew by %d KiB" % (peak - before)
+        if len(got) != 21 + 1000 * 1000 + 2 + 5:
+            return "another client's get big: %d bytes" % len(got)
+        return None
+    check("amplification_bounded", amplification)
 
     # Input decrypted inside the session is not announced by the socket:
     # a record larger than the input buffer's free space leaves bytes
