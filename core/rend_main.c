@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,6 +379,17 @@ run_server(const char *port_file, const char *plugin_dir, int check_only,
         goto out;
     }
     rc = rend_server_run(s) == 0 ? 0 : 1;
+    {
+        /* exiting: a repeated SIGTERM must not kill the process once
+         * destroy has put the default action back (it stays pending
+         * here, the last thread, and dies with the process) */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+    }
     rend_log(REND_LOG_INFO, "bye");
 out:
     rend_server_destroy(s);

@@ -1426,6 +1426,8 @@ apply_settings(rend_server *s, const struct rend_gen *g)
     } else if (g->item_size_max >= 1024
                && g->item_size_max <= 1024ULL * 1024 * 1024) {
         rend_settings.item_size_max = (uint32_t)g->item_size_max;
+    } else {
+        rend_settings.item_size_max = 1024 * 1024; /* not an earlier server's */
     }
     rend_settings.idle_timeout = g->idle_timeout;
     rend_settings.read_timeout = g->read_timeout ? g->read_timeout
@@ -1502,12 +1504,6 @@ rend_server_start(rend_server *s)
 static void
 shut_down(rend_server *s)
 {
-    if (s->sigs_on) {
-        ev_signal_stop(s->loop, &s->sig_term);
-        ev_signal_stop(s->loop, &s->sig_int);
-        ev_signal_stop(s->loop, &s->sig_hup);
-        s->sigs_on = 0;
-    }
     close_socks(s);
     rend_admin_stop(s->loop);
     if (!s->workers_up) {
@@ -1611,6 +1607,14 @@ rend_server_destroy(rend_server *s)
     free(s->config_text);
     free(s->config_name);
     free(s->port_file);
+    /* last: a second SIGTERM while shutting down (handlers' threads
+     * included) must still be caught, not kill the process */
+    if (s->sigs_on) {
+        ev_signal_stop(s->loop, &s->sig_term);
+        ev_signal_stop(s->loop, &s->sig_int);
+        ev_signal_stop(s->loop, &s->sig_hup);
+        s->sigs_on = 0;
+    }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     rend_plugin_set_dir(NULL);

@@ -416,12 +416,25 @@ START_TEST(test_routes_and_reload)
     ck_assert_int_eq(rend_server_reload(s), 0);
     ck_assert_str_eq(ask(fd, "get x\r\n", "END\r\n", buf, sizeof(buf)),
                      "VALUE x 0 1\r\nB\r\nEND\r\n");
+    /* a new instance while running, routed for a new prefix */
+    {
+        struct rend_kv vc[] = { { "value", "C" } };
+        rend_instance *c = rend_server_handler(s, "c", &fixed_handler, vc, 1);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_eq(rend_server_route(s, l, "c:", NULL,
+                                           REND_ROUTE_L1ONLY, c, NULL), 0);
+        ck_assert_int_eq(rend_server_reload(s), 0);
+    }
+    ck_assert_str_eq(ask(fd, "get c:1 x\r\n", "END\r\n", buf, sizeof(buf)),
+                     "VALUE c:1 0 1\r\nC\r\nVALUE x 0 1\r\nB\r\nEND\r\n");
+    /* a listener cannot be added while running */
+    ck_assert_int_eq(rend_server_listen_tcp(s, NULL, 0), REND_EINVAL);
     close(fd);
     rend_server_stop(s);
     pthread_join(r.t, NULL);
     ck_assert_int_eq(r.rc, 0);
     rend_server_destroy(s);
-    ck_assert_int_eq(destroyed, 2);
+    ck_assert_int_eq(destroyed, 3);
 }
 END_TEST
 

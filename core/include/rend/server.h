@@ -32,9 +32,11 @@
  * rend_server_new fails until the first is destroyed.  Every function
  * except rend_server_stop and rend_server_reload must be called from one
  * thread at a time, the owner's (normally the thread that created the
- * server and calls rend_server_run).  rend_server_stop may be called from
- * any thread and from a signal handler.  rend_server_reload may be called
- * from any thread, but not from a signal handler.
+ * server and calls rend_server_run), except where a function says
+ * otherwise: rend_server_stop may be called from any thread and from a
+ * signal handler; rend_server_reload, rend_server_route, rend_server_plugin
+ * and rend_server_handler from any thread while the server runs (not from
+ * a signal handler).  rend_server_error is per thread.
  *
  * Ownership.  Strings and option arrays passed in are copied before the
  * call returns.  Handler instances (rend_instance) belong to the server
@@ -77,8 +79,9 @@ rend_server *rend_server_new(void);
  * is executing on another thread (stop it and let it return first). */
 void rend_server_destroy(rend_server *s);
 
-/* The reason the last failed call on s failed ("" if none).  With s NULL:
- * why rend_server_new failed.  Owned by s; valid until the next call. */
+/* The reason the last failed rend_server_* call made by this thread
+ * failed ("" if none); s may be NULL (e.g. after rend_server_new failed).
+ * Thread-local storage: valid until this thread's next call. */
 const char *rend_server_error(const rend_server *s);
 
 /*
@@ -97,9 +100,10 @@ int rend_server_set_log_level(rend_server *s, int level);
  * path) one per line, in listener order, to path (written to path.tmp
  * and renamed, so a reader never sees half of it).  NULL: none. */
 int rend_server_set_port_file(rend_server *s, const char *path);
-/* on = 1: while running, SIGTERM and SIGINT stop the server and SIGHUP
- * reloads it, as rend(1) does.  The handlers are installed by
- * rend_server_start and removed when rend_server_run returns. */
+/* on = 1: SIGTERM and SIGINT stop the server and SIGHUP reloads it, as
+ * rend(1) does.  The handlers are installed by rend_server_start and
+ * removed (back to the default action) by rend_server_destroy; a signal
+ * arriving between run's return and destroy is caught and ignored. */
 int rend_server_handle_signals(rend_server *s, int on);
 
 /*
@@ -123,7 +127,8 @@ unsigned rend_server_listeners(const rend_server *s);
  * in the server).  opts (nopts pairs, may be NULL when nopts is 0) are the
  * handler's options, as a config's handler{} table would give them.  The
  * instance is created (its create() runs) before the call returns, so a
- * bad option fails here.  Before rend_server_start.
+ * bad option fails here.  Before rend_server_start, or while the server
+ * runs, from any thread (routes may use it from the next reload).
  */
 /* From a plugin: rend_<plugin>.so in the plugin directory, or a path. */
 rend_instance *rend_server_plugin(rend_server *s, const char *name,
@@ -147,8 +152,8 @@ rend_instance *rend_server_handler(rend_server *s, const char *name,
  * the L1/L2 kinds and must be NULL for REND_ROUTE_L1ONLY.  A later call
  * for the same listener, prefix and command replaces the earlier route.
  * Every listener needs a default (command NULL, prefix NULL) before
- * rend_server_start.  While running, routes may be changed and take effect
- * at the next rend_server_reload (owner thread only).
+ * rend_server_start.  While running, routes may be changed from any
+ * thread; they take effect at the next rend_server_reload.
  */
 int rend_server_route(rend_server *s, int listener, const char *prefix,
                       const char *command, enum rend_route_kind kind,
@@ -170,7 +175,8 @@ int rend_server_load_config_string(rend_server *s, const char *text,
  */
 /* Open the listeners (writing the port file) and start the worker
  * threads; returns without serving accepts, which rend_server_run does.
- * Owner thread, once. */
+ * SIGPIPE is ignored from here on (a client that goes away must not kill
+ * the process).  Owner thread, once. */
 int rend_server_start(rend_server *s);
 /* Start if not yet started, then accept and serve on this thread until
  * rend_server_stop (or a signal, see rend_server_handle_signals); then
