@@ -29,18 +29,19 @@
  *
  * Threads.  One rend_server may exist in a process at a time (the core's
  * worker pool, statistics and settings are process-wide); a second
- * rend_server_new fails until the first is destroyed.  Every function
- * except rend_server_stop and rend_server_reload must be called from one
- * thread at a time, the owner's (normally the thread that created the
- * server and calls rend_server_run), except where a function says
- * otherwise: rend_server_stop may be called from any thread and from a
- * signal handler; rend_server_reload, rend_server_route, rend_server_plugin
- * and rend_server_handler from any thread while the server runs (not from
- * a signal handler).  rend_server_error is per thread.
+ * rend_server_new fails until the first is destroyed.  Functions are
+ * called from one thread at a time, the owner's (the thread that created
+ * the server and calls rend_server_run), except: rend_server_stop from
+ * any thread and from a signal handler; rend_server_reload,
+ * rend_server_route, rend_server_plugin and rend_server_handler from any
+ * thread while the server runs (not from a signal handler).
+ * rend_server_error is per thread.  Handlers' ops run on the worker
+ * threads (rend/handler.h).
  *
  * Ownership.  Strings and option arrays passed in are copied before the
  * call returns.  Handler instances (rend_instance) belong to the server
- * and are destroyed with it; strings returned are owned by the server.
+ * and are destroyed with it.  A linked-in handler's descriptor and code
+ * stay the caller's and must outlive the server.
  */
 #ifndef REND_SERVER_H
 #define REND_SERVER_H
