@@ -901,3 +901,9 @@ rend_config_file_unsafe(FILE *f, const char *path, char *err, size_t errlen)
     }
     return 0;
 }
+
+uint64_t
+rend_gen_next_id(void)
+{
+    return __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED);
+}

@@ -117,6 +117,9 @@ int rend_config_file_unsafe(FILE *f, const char *path, char *err,
 struct rend_gen *rend_config_load_string(const char *text, const char *name,
                                          const struct rend_gen *prev,
                                          char *err, size_t errlen);
+/* A new generation number, for a generation built without the compiler
+ * (rend_server.c's C-built configs). */
+uint64_t rend_gen_next_id(void);
 void rend_gen_get(struct rend_gen *g);
 void rend_gen_put(struct rend_gen *g);
 

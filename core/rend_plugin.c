@@ -29,7 +29,7 @@ static const char *
 build_tree_dir(void)
 {
     static char dir[4200];
-    char exe[4000], probe[4200];
+    char exe[4000], probe[4300];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     char *slash;
 
@@ -42,12 +42,17 @@ build_tree_dir(void)
         return NULL;
     }
     *slash = '\0';
-    snprintf(probe, sizeof(probe), "%s/../plugins/.libs/rend_inmem.so", exe);
-    if (access(probe, R_OK) != 0) {
-        return NULL;
+    /* core/rend, or core/.libs/rend (libtool's real binary, linked to
+     * the in-tree librend) */
+    for (int up = 1; up <= 2; up++) {
+        snprintf(dir, sizeof(dir), "%s/%splugins/.libs", exe,
+                 up == 1 ? "../" : "../../");
+        snprintf(probe, sizeof(probe), "%s/rend_inmem.so", dir);
+        if (access(probe, R_OK) == 0) {
+            return dir;
+        }
     }
-    snprintf(dir, sizeof(dir), "%s/../plugins/.libs", exe);
-    return dir;
+    return NULL;
 }
 
 const char *
@@ -73,6 +78,47 @@ rend_plugin_dir(void)
 /* Smallest descriptor a v1.x plugin can have: everything up to walk. */
 #define DESC_MIN_SIZE offsetof(struct rend_handler, flush)
 
+/* The descriptor checks, for a plugin (what = its path) or a handler
+ * linked into the program; on success *out holds a copy of d. */
+static int
+check_desc(const char *what, const struct rend_handler *d,
+           struct rend_handler *out, char *err, size_t errlen)
+{
+    if (d->abi_major != REND_ABI_MAJOR) {
+        snprintf(err, errlen,
+                 "plugin %s has ABI %u.%u, this rend needs %u.x (x <= %u)",
+                 what, d->abi_major, d->abi_minor, REND_ABI_MAJOR,
+                 REND_ABI_MINOR);
+        return -1;
+    }
+    if (d->abi_minor > REND_ABI_MINOR) {
+        snprintf(err, errlen,
+                 "plugin %s has ABI %u.%u, newer than this rend's %u.%u",
+                 what, d->abi_major, d->abi_minor, REND_ABI_MAJOR,
+                 REND_ABI_MINOR);
+        return -1;
+    }
+    if (d->size < DESC_MIN_SIZE || d->size > 65536) {
+        snprintf(err, errlen,
+                 "plugin %s has a descriptor of %u bytes, expected %zu",
+                 what, d->size, sizeof(struct rend_handler));
+        return -1;
+    }
+    if (d->build_sig == NULL || strcmp(d->build_sig, REND_BUILD_SIG) != 0) {
+        snprintf(err, errlen, "plugin %s was built for \"%s\", this rend is \"%s\"",
+                 what, d->build_sig ? d->build_sig : "(none)", REND_BUILD_SIG);
+        return -1;
+    }
+    if (d->name == NULL || d->create == NULL) {
+        snprintf(err, errlen, "plugin %s lacks a name or a create function",
+                 what);
+        return -1;
+    }
+    memset(out, 0, sizeof(*out));
+    memcpy(out, d, d->size < sizeof(*out) ? d->size : sizeof(*out));
+    return 0;
+}
+
 /* dlopen + all checks; on success *dl and *out hold the plugin. */
 static int
 load(const char *path, void **dl, struct rend_handler *out, char *err,
@@ -92,38 +138,9 @@ load(const char *path, void **dl, struct rend_handler *out, char *err,
                  REND_HANDLER_SYMBOL);
         goto fail;
     }
-    if (d->abi_major != REND_ABI_MAJOR) {
-        snprintf(err, errlen,
-                 "plugin %s has ABI %u.%u, this rend needs %u.x (x <= %u)",
-                 path, d->abi_major, d->abi_minor, REND_ABI_MAJOR,
-                 REND_ABI_MINOR);
+    if (check_desc(path, d, out, err, errlen) != 0) {
         goto fail;
     }
-    if (d->abi_minor > REND_ABI_MINOR) {
-        snprintf(err, errlen,
-                 "plugin %s has ABI %u.%u, newer than this rend's %u.%u",
-                 path, d->abi_major, d->abi_minor, REND_ABI_MAJOR,
-                 REND_ABI_MINOR);
-        goto fail;
-    }
-    if (d->size < DESC_MIN_SIZE || d->size > 65536) {
-        snprintf(err, errlen,
-                 "plugin %s has a descriptor of %u bytes, expected %zu",
-                 path, d->size, sizeof(struct rend_handler));
-        goto fail;
-    }
-    if (d->build_sig == NULL || strcmp(d->build_sig, REND_BUILD_SIG) != 0) {
-        snprintf(err, errlen, "plugin %s was built for \"%s\", this rend is \"%s\"",
-                 path, d->build_sig ? d->build_sig : "(none)", REND_BUILD_SIG);
-        goto fail;
-    }
-    if (d->name == NULL || d->create == NULL) {
-        snprintf(err, errlen, "plugin %s lacks a name or a create function",
-                 path);
-        goto fail;
-    }
-    memset(out, 0, sizeof(*out));
-    memcpy(out, d, d->size < sizeof(*out) ? d->size : sizeof(*out));
     *dl = h;
     return 0;
 fail:
@@ -182,24 +199,16 @@ make_identity(const char *plugin, const struct rend_kv *opts, size_t n)
     return s;
 }
 
-struct rend_hinst *
-rend_hinst_new(const char *plugin, const char *name, const struct rend_kv *opts,
-               size_t nopts, char *err, size_t errlen)
+/* Second half of making an instance: hi->h (and hi->dl) are set; name
+ * it and run the handler's create().  Frees hi on failure. */
+static struct rend_hinst *
+hinst_create(struct rend_hinst *hi, const char *plugin, const char *name,
+             const struct rend_kv *opts, size_t nopts, char *err,
+             size_t errlen)
 {
-    struct rend_hinst *hi;
-    char *path;
     char perr[512];
     int rc;
 
-    hi = calloc(1, sizeof(*hi));
-    path = plugin_path(plugin);
-    if (hi == NULL || path == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    if (load(path, &hi->dl, &hi->h, err, errlen) != 0) {
-        goto fail;
-    }
     hi->name = strdup(name);
     hi->plugin_name = strdup(plugin);
     hi->identity = make_identity(plugin, opts, nopts);
@@ -217,22 +226,63 @@ rend_hinst_new(const char *plugin, const char *name, const struct rend_kv *opts,
         hi->inst = NULL;
         goto fail;
     }
-    free(path);
     rend_log(REND_LOG_INFO, "handler %s: plugin %s %s loaded", name,
              hi->h.name, hi->h.version ? hi->h.version : "");
     return hi;
 fail:
-    free(path);
-    if (hi != NULL) {
-        if (hi->dl != NULL) {
-            dlclose(hi->dl);
-        }
-        free(hi->name);
-        free(hi->plugin_name);
-        free(hi->identity);
-        free(hi);
+    if (hi->dl != NULL) {
+        dlclose(hi->dl);
     }
+    free(hi->name);
+    free(hi->plugin_name);
+    free(hi->identity);
+    free(hi);
     return NULL;
+}
+
+struct rend_hinst *
+rend_hinst_new(const char *plugin, const char *name, const struct rend_kv *opts,
+               size_t nopts, char *err, size_t errlen)
+{
+    struct rend_hinst *hi;
+    char *path;
+
+    hi = calloc(1, sizeof(*hi));
+    path = plugin_path(plugin);
+    if (hi == NULL || path == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (load(path, &hi->dl, &hi->h, err, errlen) != 0) {
+        goto fail;
+    }
+    free(path);
+    return hinst_create(hi, plugin, name, opts, nopts, err, errlen);
+fail:
+    free(path);
+    free(hi);
+    return NULL;
+}
+
+struct rend_hinst *
+rend_hinst_new_linked(const struct rend_handler *d, const char *name,
+                      const struct rend_kv *opts, size_t nopts, char *err,
+                      size_t errlen)
+{
+    struct rend_hinst *hi = calloc(1, sizeof(*hi));
+    char label[256];
+
+    if (hi == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(label, sizeof(label), "(linked %s)",
+             d->name != NULL ? d->name : "handler");
+    if (check_desc(label, d, &hi->h, err, errlen) != 0) {
+        free(hi);
+        return NULL;
+    }
+    return hinst_create(hi, hi->h.name, name, opts, nopts, err, errlen);
 }
 
 int

@@ -40,6 +40,14 @@ const char *rend_plugin_dir(void);
 struct rend_hinst *rend_hinst_new(const char *plugin, const char *name,
                                   const struct rend_kv *opts, size_t nopts,
                                   char *err, size_t errlen);
+/* The same for a handler linked into the program (no dlopen): d is
+ * checked as a plugin's descriptor is and copied; d's code must stay
+ * loaded while the instance lives. */
+struct rend_hinst *rend_hinst_new_linked(const struct rend_handler *d,
+                                         const char *name,
+                                         const struct rend_kv *opts,
+                                         size_t nopts, char *err,
+                                         size_t errlen);
 /* Size the per-worker context table; on the main thread, before any
  * worker may call rend_hinst_thread_init (workers then only write their
  * own slot).  0 or a negative status. */

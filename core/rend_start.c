@@ -1,5 +1,5 @@
-/* rend_start.c - the program entry; everything else is in librendcore. */
-int rend_main(int argc, char **argv);
+/* rend_start.c - the rend program: main() over librend's rend_main. */
+#include <rend/server.h>
 
 int
 main(int argc, char **argv)
