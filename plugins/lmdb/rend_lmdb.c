@@ -271,36 +271,11 @@ free_inst(struct rend_lmdb *inst)
     if (inst->registered) {
         registry_remove(inst);
     }
-    if (inst->locks_ready) {
-        pthread_mutex_destroy(&inst->lock);
-        pthread_cond_destroy(&inst->wake);
-    }
-    rend_lmdb_queue_free(&inst->q);
     free(inst->scratch);
     free(inst->reap_key);
     free(inst->path);
     free(inst->name);
     free(inst);
-}
-
-static int
-init_locks(struct rend_lmdb *inst)
-{
-    pthread_condattr_t ca;
-
-    if (pthread_mutex_init(&inst->lock, NULL) != 0) {
-        return -1;
-    }
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (pthread_cond_init(&inst->wake, &ca) != 0) {
-        pthread_condattr_destroy(&ca);
-        pthread_mutex_destroy(&inst->lock);
-        return -1;
-    }
-    pthread_condattr_destroy(&ca);
-    inst->locks_ready = 1;
-    return 0;
 }
 
 /* create(): main thread.  On success *out owns the env, the writer thread
@@ -347,11 +322,6 @@ lmdb_create(const struct rend_host *host, const char *instance,
     if (rc != 0) {
         goto fail;
     }
-    if (init_locks(inst) != 0) {
-        snprintf(err, errlen, "cannot initialise locks");
-        rc = REND_EINTERNAL;
-        goto fail;
-    }
     if (inst->readers > 0) {
         rc = rend_lmdb_pool_start(inst, err, errlen);
         if (rc != 0) {
@@ -363,9 +333,8 @@ lmdb_create(const struct rend_host *host, const char *instance,
         inst->reap_active = 1;
         inst->reap_before = inst->flushed_before;
     }
-    if (rend_lmdb_writer_start(inst) != 0) {
-        snprintf(err, errlen, "writer thread: %s", strerror(errno));
-        rc = REND_EINTERNAL;
+    rc = rend_lmdb_writer_start(inst, err, errlen);
+    if (rc != 0) {
         goto fail;
     }
     *out = inst;
@@ -396,7 +365,7 @@ lmdb_thread_init(void *p, const struct rend_thread *thr, void **out)
         return REND_ENOMEM;
     }
     t->inst = inst;
-    if (inst->pool == NULL) {
+    if (!inst->pool_on) {
         rc = mdb_txn_begin(inst->env, NULL, MDB_RDONLY, &t->rtxn);
         if (rc != 0) {
             inst->host->log(REND_LOG_ERR, inst->name,
@@ -435,7 +404,7 @@ op_get(void *tctx, struct rend_op *op)
     if (!key_ok(t->inst, op)) {
         return REND_EINVAL;
     }
-    if (t->inst->pool != NULL) {
+    if (t->inst->pool_on) {
         return rend_lmdb_pool_submit(t->inst, op);
     }
     return rend_lmdb_read(t->inst, t->rtxn, op);
@@ -478,15 +447,14 @@ lmdb_stats(void *p, rend_stat_emit_f *emit, void *ud)
     }
     mdb_env_stat(inst->env, &st);
     mdb_env_info(inst->env, &info);
-    pthread_mutex_lock(&inst->lock);
-    queued = inst->q.len;
-    pthread_mutex_unlock(&inst->lock);
+    queued = rend_opq_len(&inst->wq);
 
     rend_stat_u64(emit, ud, "items", items);
     rend_stat_u64(emit, ud, "map_size", info.me_mapsize);
     rend_stat_u64(emit, ud, "map_used", (info.me_last_pgno + 1) * st.ms_psize);
     rend_stat_u64(emit, ud, "page_size", st.ms_psize);
     rend_stat_u64(emit, ud, "commits", commits);
+    rend_stat_u64(emit, ud, "write_txns", LOAD(inst, write_txns));
     rend_stat_u64(emit, ud, "writes", writes);
     snprintf(buf, sizeof(buf), "%.2f",
              commits ? (double)writes / (double)commits : 0.0);
@@ -511,6 +479,12 @@ lmdb_stats(void *p, rend_stat_emit_f *emit, void *ud)
     rend_stat_u64(emit, ud, "readers", inst->readers);
     emit(ud, "sync", inst->sync == REND_LMDB_SYNC_COMMIT ? "commit"
                                                           : "periodic");
+    rend_phist_emit(emit, ud, "write_batch_ops", &inst->wq.batches,
+                    rend_phist_count, 1);
+    rend_phist_emit(emit, ud, "commit_duration_seconds", &inst->commit_time,
+                    rend_phist_ns, 1e9);
+    rend_phist_emit(emit, ud, "sync_duration_seconds", &inst->sync_time,
+                    rend_phist_ns, 1e9);
 }
 
 /* walk(): offline tools only, never on a worker.  Calls fn for every live

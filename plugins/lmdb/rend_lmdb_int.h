@@ -16,6 +16,10 @@
 #include <lmdb.h>
 #include <rend/handler.h>
 
+#include "rend_kvop.h"
+#include "rend_opq.h"
+#include "rend_phist.h"
+
 /*
  * Stored item: a 20-byte header before the value bytes.
  *   bytes 0..3   exptime, unsigned 32-bit big-endian, absolute unix seconds,
@@ -42,15 +46,10 @@ enum rend_lmdb_sync {
     REND_LMDB_SYNC_PERIODIC = 1,
 };
 
-/* A FIFO of op pointers (ring buffer, grows on demand). */
-struct rend_lmdb_queue {
-    struct rend_op **ops;
-    size_t cap, head, len;
-};
-
 /* Counters: written with __atomic builtins, read by stats() on any thread. */
 struct rend_lmdb_counters {
     uint64_t commits;       /* write txns committed holding client ops */
+    uint64_t write_txns;    /* write txns begun (ops, reaper, flush) */
     uint64_t writes;        /* client ops applied by the writer */
     uint64_t write_errors;  /* ops failed with a negative status */
     uint64_t enospc;        /* ops failed with REND_ENOSPC (map full) */
@@ -64,11 +63,6 @@ struct rend_lmdb_counters {
     uint64_t get_hits;      /* get ops that found a live item */
     uint64_t read_errors;   /* get ops failed with a negative status */
 };
-
-struct rend_lmdb;
-
-/* Reader pool (readers > 0); see rend_lmdb_reader.c. */
-struct rend_lmdb_pool;
 
 struct rend_lmdb {
     const struct rend_host *host;
@@ -95,7 +89,6 @@ struct rend_lmdb {
     MDB_dbi meta;
     unsigned maxkey;
     int registered;       /* in the one-open-per-process registry */
-    int locks_ready;      /* lock and wake initialised */
 
     /* Pending delayed flush time (0 = none); atomic.  Read paths treat
      * every item as gone once it is <= now, until the writer has dropped
@@ -105,16 +98,13 @@ struct rend_lmdb {
      * cleared again once the reaper has deleted them); atomic. */
     int64_t flushed_before;
 
-    /* Writer: everything below `lock` is guarded by it. */
-    pthread_t writer;
-    int writer_started;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    struct rend_lmdb_queue q;
-    int writer_idle;      /* writer waits on `wake` */
-    int stopping;
+    /* The writer: one queue thread applying every write (writer.c). */
+    struct rend_opq wq;
 
     /* Writer-thread private state. */
+    int *wst;             /* statuses of the batch (max_batch) */
+    uint64_t next_reap;   /* mono ms of the next reaper pass */
+    uint64_t last_sync;   /* mono ms of the last sync (periodic) */
     uint64_t cas;         /* last cas handed out (persisted in meta) */
     char *scratch;        /* old value copy for read-modify-write ops */
     size_t nscratch;
@@ -124,8 +114,13 @@ struct rend_lmdb {
     int64_t reap_before;  /* flushed_before when the reaper pass began */
     int dirty;            /* commits not yet synced (sync = periodic) */
 
-    struct rend_lmdb_pool *pool;
+    /* Reader pool (readers > 0; reader.c); pool_on once started. */
+    struct rend_opq rq;
+    int pool_on;
+
     struct rend_lmdb_counters n;
+    struct rend_phist commit_time; /* ns in mdb_txn_commit (+ fsync) */
+    struct rend_phist sync_time;   /* ns in mdb_env_sync (periodic) */
 };
 
 /* Per worker thread context (thread_init). */
@@ -222,8 +217,9 @@ rend_lmdb_live(struct rend_lmdb *inst, const struct rend_lmdb_item *it,
 
 /* rend_lmdb_writer.c */
 
-/* Start the writer thread.  Main thread, from create().  0 or -1 (errno). */
-int rend_lmdb_writer_start(struct rend_lmdb *inst);
+/* Start the writer thread.  Main thread, from create().  REND_OK or a
+ * negative status with a reason in err. */
+int rend_lmdb_writer_start(struct rend_lmdb *inst, char *err, size_t errlen);
 /* Stop the writer after it has completed every queued op.  Main thread,
  * from destroy(). */
 void rend_lmdb_writer_stop(struct rend_lmdb *inst);
@@ -242,14 +238,5 @@ int rend_lmdb_pool_start(struct rend_lmdb *inst, char *err, size_t errlen);
 void rend_lmdb_pool_stop(struct rend_lmdb *inst);
 /* Queue a get for the pool: REND_PENDING or REND_EBUSY.  Any thread. */
 int rend_lmdb_pool_submit(struct rend_lmdb *inst, struct rend_op *op);
-
-/* rend_lmdb_queue: used by the writer and the pool, under their lock. */
-int rend_lmdb_queue_push(struct rend_lmdb_queue *q, struct rend_op *op);
-size_t rend_lmdb_queue_take(struct rend_lmdb_queue *q, struct rend_op **out,
-                            size_t max);
-void rend_lmdb_queue_free(struct rend_lmdb_queue *q);
-
-/* Monotonic milliseconds. */
-uint64_t rend_lmdb_mono_ms(void);
 
 #endif /* REND_LMDB_INT_H */
