@@ -318,12 +318,6 @@ rdb_free(struct rdb *r)
     if (r->ropts_cache != NULL) {
         rocksdb_readoptions_destroy(r->ropts_cache);
     }
-    rend_rdb_queue_free(&r->wq);
-    rend_rdb_queue_free(&r->rq);
-    pthread_mutex_destroy(&r->wmu);
-    pthread_cond_destroy(&r->wcond);
-    pthread_mutex_destroy(&r->rmu);
-    pthread_cond_destroy(&r->rcond);
     pthread_mutex_destroy(&r->mmu);
     pthread_cond_destroy(&r->mcond);
     free(r->path);
@@ -346,10 +340,6 @@ rdb_create(const struct rend_host *host, const char *instance,
     }
     r->host = host;
     snprintf(r->name, sizeof(r->name), "%s", instance ? instance : "rocksdb");
-    pthread_mutex_init(&r->wmu, NULL);
-    pthread_cond_init(&r->wcond, NULL);
-    pthread_mutex_init(&r->rmu, NULL);
-    pthread_cond_init(&r->rcond, NULL);
     pthread_mutex_init(&r->mmu, NULL);
     pthread_cond_init(&r->mcond, NULL);
     if (parse_opts(r, kv, nkv, &o, err, errlen) != 0
@@ -474,13 +464,13 @@ rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
     rend_stat_u64(emit, ud, "commits", commits);
     rend_stat_u64(emit, ud, "ops_per_commit", commits ? ops / commits : 0);
     rend_stat_u64(emit, ud, "commit_avg_us", commits ? us / commits : 0);
-    rend_stat_u64(emit, ud, "writes_queued", atomic_load(&c->queued));
+    rend_stat_u64(emit, ud, "writes_queued", rend_opq_len(&r->wq));
     rend_stat_u64(emit, ud, "write_errors", atomic_load(&c->write_errors));
     rend_stat_u64(emit, ud, "gets_inline", atomic_load(&c->gets_inline));
     rend_stat_u64(emit, ud, "gets_incomplete", atomic_load(&c->gets_incomplete));
     rend_stat_u64(emit, ud, "gets_pool", atomic_load(&c->gets_pool));
     rend_stat_u64(emit, ud, "gets_writer", atomic_load(&c->gets_writer));
-    rend_stat_u64(emit, ud, "reads_queued", atomic_load(&c->pool_queued));
+    rend_stat_u64(emit, ud, "reads_queued", rend_opq_len(&r->rq));
     rend_stat_u64(emit, ud, "expired_dropped", atomic_load(&c->expired_dropped));
     rend_stat_u64(emit, ud, "flushed_dropped", atomic_load(&c->flushed_dropped));
     rend_stat_u64(emit, ud, "flush_compactions",

@@ -1,6 +1,6 @@
 /*
- * rend_rocksdb_item.c - value header, visibility rules, key encoding and
- * the op queue of the rocksdb handler.  No I/O, no locks.
+ * rend_rocksdb_item.c - value header, visibility rules and key encoding
+ * of the rocksdb handler.  No I/O, no locks.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -121,50 +121,4 @@ rend_rdb_err_status(const char *err)
         return REND_ENOSPC;
     }
     return REND_EIO;
-}
-
-/* Caller holds the queue's lock. */
-int
-rend_rdb_queue_push(struct rdb_queue *q, struct rend_op *op)
-{
-    if (q->n == q->cap) {
-        size_t ncap = q->cap ? q->cap * 2 : 64;
-        struct rend_op **nv = malloc(ncap * sizeof(*nv));
-
-        if (nv == NULL) {
-            return -1;
-        }
-        for (size_t i = 0; i < q->n; i++) {
-            nv[i] = q->v[(q->head + i) % q->cap];
-        }
-        free(q->v);
-        q->v = nv;
-        q->cap = ncap;
-        q->head = 0;
-    }
-    q->v[(q->head + q->n) % q->cap] = op;
-    q->n++;
-    return 0;
-}
-
-/* Caller holds the queue's lock. */
-size_t
-rend_rdb_queue_pop(struct rdb_queue *q, struct rend_op **out, size_t max)
-{
-    size_t k = q->n < max ? q->n : max;
-
-    for (size_t i = 0; i < k; i++) {
-        out[i] = q->v[q->head];
-        q->head = (q->head + 1) % q->cap;
-    }
-    q->n -= k;
-    return k;
-}
-
-/* Owner thread, once no other thread uses q. */
-void
-rend_rdb_queue_free(struct rdb_queue *q)
-{
-    free(q->v);
-    memset(q, 0, sizeof(*q));
 }
