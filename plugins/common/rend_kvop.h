@@ -75,4 +75,18 @@ rend_kvop_is_op_value(const struct rend_kvop_res *res,
 int rend_kvop_fill(const struct rend_host *host, struct rend_op *op,
                    const struct rend_kvop_item *it);
 
+/* The ops table (struct rend_handler's .ops) of such a store: GET is
+ * `get`, every other op goes to `write` (its writer, which applies the
+ * op with rend_kvop_apply). */
+#define REND_KVOP_OPS(get, write)                                            \
+    {                                                                        \
+        [REND_OP_GET] = (get), [REND_OP_GAT] = (write),                      \
+        [REND_OP_TOUCH] = (write), [REND_OP_SET] = (write),                  \
+        [REND_OP_ADD] = (write), [REND_OP_REPLACE] = (write),                \
+        [REND_OP_APPEND] = (write), [REND_OP_PREPEND] = (write),             \
+        [REND_OP_CAS] = (write), [REND_OP_DELETE] = (write),                 \
+        [REND_OP_INCR] = (write), [REND_OP_DECR] = (write),                  \
+        [REND_OP_FLUSH] = (write),                                           \
+    }
+
 #endif /* REND_KVOP_H */

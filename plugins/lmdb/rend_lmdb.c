@@ -396,6 +396,20 @@ key_ok(const struct rend_lmdb *inst, const struct rend_op *op)
     return op->nkey > 0 && op->nkey <= inst->maxkey;
 }
 
+/* Queue op for the writer (q = &inst->wq) or the reader pool (&inst->rq):
+ * REND_PENDING (host->done follows on that thread), REND_EBUSY when
+ * queue_max ops wait, or REND_ENOMEM.  Any thread. */
+static int
+submit(struct rend_lmdb *inst, struct rend_opq *q, struct rend_op *op)
+{
+    int st = rend_opq_submit(q, op);
+
+    if (st == REND_EBUSY) {
+        REND_LMDB_ADD(inst, busy, 1);
+    }
+    return st;
+}
+
 static int
 op_get(void *tctx, struct rend_op *op)
 {
@@ -405,7 +419,7 @@ op_get(void *tctx, struct rend_op *op)
         return REND_EINVAL;
     }
     if (t->inst->pool_on) {
-        return rend_lmdb_pool_submit(t->inst, op);
+        return submit(t->inst, &t->inst->rq, op);
     }
     return rend_lmdb_read(t->inst, t->rtxn, op);
 }
@@ -421,7 +435,7 @@ op_write(void *tctx, struct rend_op *op)
     if (op->nvalue > t->inst->item_size_max) {
         return REND_ETOOBIG;
     }
-    return rend_lmdb_writer_submit(t->inst, op);
+    return submit(t->inst, &t->inst->wq, op);
 }
 
 #define LOAD(inst, f) __atomic_load_n(&(inst)->n.f, __ATOMIC_RELAXED)
@@ -535,21 +549,7 @@ REND_EXPORT const struct rend_handler rend_handler_v1 = {
     .destroy = lmdb_destroy,
     .thread_init = lmdb_thread_init,
     .thread_exit = lmdb_thread_exit,
-    .ops = {
-        [REND_OP_GET] = op_get,
-        [REND_OP_GAT] = op_write,
-        [REND_OP_TOUCH] = op_write,
-        [REND_OP_SET] = op_write,
-        [REND_OP_ADD] = op_write,
-        [REND_OP_REPLACE] = op_write,
-        [REND_OP_APPEND] = op_write,
-        [REND_OP_PREPEND] = op_write,
-        [REND_OP_CAS] = op_write,
-        [REND_OP_DELETE] = op_write,
-        [REND_OP_INCR] = op_write,
-        [REND_OP_DECR] = op_write,
-        [REND_OP_FLUSH] = op_write,
-    },
+    .ops = REND_KVOP_OPS(op_get, op_write),
     .stats = lmdb_stats,
     .walk = lmdb_walk,
 };

@@ -223,10 +223,6 @@ int rend_lmdb_writer_start(struct rend_lmdb *inst, char *err, size_t errlen);
 /* Stop the writer after it has completed every queued op.  Main thread,
  * from destroy(). */
 void rend_lmdb_writer_stop(struct rend_lmdb *inst);
-/* Queue a write op for the writer; returns REND_PENDING (host->done follows
- * from the writer thread) or REND_EBUSY when the queue is full.  Any
- * thread. */
-int rend_lmdb_writer_submit(struct rend_lmdb *inst, struct rend_op *op);
 
 /* rend_lmdb_reader.c */
 
@@ -236,7 +232,5 @@ int rend_lmdb_read(struct rend_lmdb *inst, MDB_txn *rtxn, struct rend_op *op);
 /* Start / stop `inst->readers` reader threads.  Main thread. */
 int rend_lmdb_pool_start(struct rend_lmdb *inst, char *err, size_t errlen);
 void rend_lmdb_pool_stop(struct rend_lmdb *inst);
-/* Queue a get for the pool: REND_PENDING or REND_EBUSY.  Any thread. */
-int rend_lmdb_pool_submit(struct rend_lmdb *inst, struct rend_op *op);
 
 #endif /* REND_LMDB_INT_H */

@@ -123,16 +123,3 @@ rend_lmdb_pool_stop(struct rend_lmdb *inst)
     rend_opq_stop(&inst->rq);
     inst->pool_on = 0;
 }
-
-/* Queue one get for the readers.  Any thread; the op completes through
- * host->done on a reader thread. */
-int
-rend_lmdb_pool_submit(struct rend_lmdb *inst, struct rend_op *op)
-{
-    int st = rend_opq_submit(&inst->rq, op);
-
-    if (st == REND_EBUSY) {
-        REND_LMDB_ADD(inst, busy, 1);
-    }
-    return st;
-}

@@ -695,15 +695,3 @@ rend_lmdb_writer_stop(struct rend_lmdb *inst)
     free(inst->wst);
     inst->wst = NULL;
 }
-
-/* Queue a write.  Any thread; host->done follows on the writer thread. */
-int
-rend_lmdb_writer_submit(struct rend_lmdb *inst, struct rend_op *op)
-{
-    int st = rend_opq_submit(&inst->wq, op);
-
-    if (st == REND_EBUSY) {
-        REND_LMDB_ADD(inst, busy, 1);
-    }
-    return st;
-}
