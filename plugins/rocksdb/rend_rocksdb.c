@@ -438,6 +438,62 @@ emit_prop(struct rdb *r, rend_stat_emit_f *emit, void *ud, const char *name,
     }
 }
 
+/* Write stalls since open, from rocksdb's text stats (the C API of
+ * rocksdb 7 has no map properties or tickers): the per-cause counts of
+ * the cfstats "Stalls(count):" line (slowdowns and stops) and the
+ * dbstats "Cumulative stall: H:M:S" time.  A stat is left out when the
+ * text is not found (another rocksdb version). */
+static void
+emit_stalls(struct rdb *r, rend_stat_emit_f *emit, void *ud)
+{
+    char *v = rocksdb_property_value(r->db,
+                                     "rocksdb.cfstats-no-file-histogram");
+    const char *p;
+    unsigned hh, mm;
+    double ss;
+
+    p = v != NULL ? strstr(v, "Stalls(count):") : NULL;
+    if (p != NULL) {
+        char line[1024], *save = NULL, *tok;
+        uint64_t slow = 0, stop = 0;
+        size_t n = strcspn(p, "\n");
+
+        n = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+        memcpy(line, p + strlen("Stalls(count):"),
+               n - strlen("Stalls(count):"));
+        line[n - strlen("Stalls(count):")] = '\0';
+        /* " 0 level0_slowdown, ..., 0 memtable_slowdown, interval 0 total
+         * count": a count and its cause, then the interval's total */
+        for (tok = strtok_r(line, ",", &save); tok != NULL;
+             tok = strtok_r(NULL, ",", &save)) {
+            unsigned long long c;
+            int off = 0;
+
+            if (sscanf(tok, " %llu %n", &c, &off) != 1 || off == 0) {
+                continue;
+            }
+            if (strstr(tok + off, "slowdown") != NULL) {
+                slow += c;
+            } else {
+                stop += c;
+            }
+        }
+        rend_stat_u64(emit, ud, "write_slowdowns", slow);
+        rend_stat_u64(emit, ud, "write_stops", stop);
+    }
+    rocksdb_free(v);
+    v = rocksdb_property_value(r->db, "rocksdb.dbstats");
+    p = v != NULL ? strstr(v, "Cumulative stall: ") : NULL;
+    if (p != NULL && sscanf(p, "Cumulative stall: %u:%u:%lf", &hh, &mm, &ss)
+                         == 3) {
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%.3f", hh * 3600.0 + mm * 60.0 + ss);
+        emit(ud, "write_stall_seconds", buf);
+    }
+    rocksdb_free(v);
+}
+
 static void
 rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
 {
@@ -454,8 +510,11 @@ rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
               "rocksdb.cur-size-all-mem-tables");
     emit_prop(r, emit, ud, "pending_compaction_bytes",
               "rocksdb.estimate-pending-compaction-bytes");
+    emit_prop(r, emit, ud, "compaction_pending",
+              "rocksdb.compaction-pending");
     emit_prop(r, emit, ud, "running_compactions",
               "rocksdb.num-running-compactions");
+    emit_prop(r, emit, ud, "running_flushes", "rocksdb.num-running-flushes");
     emit_prop(r, emit, ud, "write_stopped", "rocksdb.is-write-stopped");
     emit_prop(r, emit, ud, "delayed_write_rate",
               "rocksdb.actual-delayed-write-rate");
@@ -475,6 +534,11 @@ rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
     rend_stat_u64(emit, ud, "flushed_dropped", atomic_load(&c->flushed_dropped));
     rend_stat_u64(emit, ud, "flush_compactions",
              atomic_load(&c->flush_compactions));
+    emit_stalls(r, emit, ud);
+    rend_phist_emit(emit, ud, "write_batch_ops", &r->wq.batches,
+                    rend_phist_count, 1);
+    rend_phist_emit(emit, ud, "commit_duration_seconds", &r->commit_time,
+                    rend_phist_ns, 1e9);
 }
 
 static int
