@@ -178,16 +178,11 @@ parse_opts(struct rend_lmdb *inst, const struct rend_kv *o, size_t n,
     return 0;
 }
 
+/* A meta value: 8 bytes big-endian (0 when shorter). */
 static uint64_t
-get_be64(const MDB_val *v)
+meta_u64(const MDB_val *v)
 {
-    const unsigned char *p = v->mv_data;
-    uint64_t x = 0;
-
-    for (size_t i = 0; i < 8 && i < v->mv_size; i++) {
-        x = (x << 8) | p[i];
-    }
-    return x;
+    return v->mv_size >= 8 ? rend_be_get64(v->mv_data) : 0;
 }
 
 /* Open the env and the two dbs; load the cas counter and flush time. */
@@ -232,17 +227,17 @@ open_env(struct rend_lmdb *inst, char *err, size_t errlen)
             k.mv_size = strlen(META_CAS);
             k.mv_data = (void *)META_CAS;
             if (mdb_get(txn, inst->meta, &k, &v) == 0) {
-                inst->cas = get_be64(&v);
+                inst->cas = meta_u64(&v);
             }
             k.mv_size = strlen(META_FLUSH);
             k.mv_data = (void *)META_FLUSH;
             if (mdb_get(txn, inst->meta, &k, &v) == 0) {
-                inst->flush_at = (int64_t)get_be64(&v);
+                inst->flush_at = (int64_t)meta_u64(&v);
             }
             k.mv_size = strlen(META_BEFORE);
             k.mv_data = (void *)META_BEFORE;
             if (mdb_get(txn, inst->meta, &k, &v) == 0) {
-                inst->flushed_before = (int64_t)get_be64(&v);
+                inst->flushed_before = (int64_t)meta_u64(&v);
             }
             rc = mdb_txn_commit(txn);
         } else {

@@ -16,6 +16,7 @@
 #include <lmdb.h>
 #include <rend/handler.h>
 
+#include "rend_item.h"
 #include "rend_kvop.h"
 #include "rend_opq.h"
 #include "rend_phist.h"
@@ -30,7 +31,7 @@
  *                (flush with a past time compares it)
  *   bytes 20..   the value
  */
-#define REND_LMDB_HDR 20
+#define REND_LMDB_HDR REND_ITEM_HDR
 
 struct rend_lmdb_item {
     int64_t exptime;
@@ -132,62 +133,32 @@ struct rend_lmdb_tctx {
 #define REND_LMDB_ADD(inst, field, v)                                        \
     __atomic_add_fetch(&(inst)->n.field, (v), __ATOMIC_RELAXED)
 
-/* Header codec. */
-static inline uint32_t
-rend_lmdb_time32(int64_t t)
-{
-    return t <= 0 ? 0 : t > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-}
-
+/* Header codec: the layout above is plugins/common's rend_item.h. */
 static inline void
 rend_lmdb_hdr_put(char *p, int64_t exptime, uint32_t flags, uint64_t cas,
                   int64_t stored)
 {
-    uint32_t e, s = rend_lmdb_time32(stored);
+    struct rend_item_hdr h = {
+        .exptime = exptime, .flags = flags, .cas = cas, .stored = stored,
+    };
 
-    if (exptime == 0) {
-        e = 0;
-    } else if (exptime < 0) {
-        e = 1; /* already expired */
-    } else if (exptime > (int64_t)UINT32_MAX) {
-        e = UINT32_MAX;
-    } else {
-        e = (uint32_t)exptime;
-    }
-    for (int i = 0; i < 4; i++) {
-        p[i] = (char)(e >> (24 - 8 * i));
-        p[4 + i] = (char)(flags >> (24 - 8 * i));
-        p[16 + i] = (char)(s >> (24 - 8 * i));
-    }
-    for (int i = 0; i < 8; i++) {
-        p[8 + i] = (char)(cas >> (56 - 8 * i));
-    }
+    rend_item_hdr_put(p, &h);
 }
 
 /* Decode a stored value; -1 when it is too short to be an item. */
 static inline int
 rend_lmdb_item_get(const MDB_val *v, struct rend_lmdb_item *it)
 {
-    const unsigned char *p = v->mv_data;
-    uint32_t e = 0, f = 0, s = 0;
-    uint64_t c = 0;
+    struct rend_item_hdr h;
 
-    if (v->mv_size < REND_LMDB_HDR) {
+    if (rend_item_hdr_get(v->mv_data, v->mv_size, &h) != 0) {
         return -1;
     }
-    for (int i = 0; i < 4; i++) {
-        e = (e << 8) | p[i];
-        f = (f << 8) | p[4 + i];
-        s = (s << 8) | p[16 + i];
-    }
-    for (int i = 0; i < 8; i++) {
-        c = (c << 8) | p[8 + i];
-    }
-    it->exptime = e;
-    it->flags = f;
-    it->cas = c;
-    it->stored = s;
-    it->data = (const char *)p + REND_LMDB_HDR;
+    it->exptime = h.exptime;
+    it->flags = h.flags;
+    it->cas = h.cas;
+    it->stored = h.stored;
+    it->data = (const char *)v->mv_data + REND_LMDB_HDR;
     it->ndata = v->mv_size - REND_LMDB_HDR;
     return 0;
 }

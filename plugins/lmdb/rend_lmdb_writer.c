@@ -51,14 +51,6 @@ mono_ms(void)
 
 /* --- helpers --- */
 
-static void
-put_be64(char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (char)(v >> (56 - 8 * i));
-    }
-}
-
 static int
 meta_put(struct rend_lmdb *inst, MDB_txn *txn, const char *name,
          uint64_t v)
@@ -67,7 +59,7 @@ meta_put(struct rend_lmdb *inst, MDB_txn *txn, const char *name,
     MDB_val k = { .mv_size = strlen(name), .mv_data = (void *)name };
     MDB_val d = { .mv_size = 8, .mv_data = buf };
 
-    put_be64(buf, v);
+    rend_be_put64(buf, v);
     return mdb_put(txn, inst->meta, &k, &d, 0);
 }
 

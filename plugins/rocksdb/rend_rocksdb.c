@@ -225,17 +225,6 @@ setup_options(struct rdb *r, const struct num_opts *o)
     rocksdb_readoptions_set_read_tier(r->ropts_cache, 1); /* block cache */
 }
 
-static uint64_t
-get_be64(const char *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++) {
-        v = v << 8 | (unsigned char)p[i];
-    }
-    return v;
-}
-
 /* Read the cas counter and the flush marker back after open. */
 static int
 load_meta(struct rdb *r, char *err, size_t errlen)
@@ -246,16 +235,16 @@ load_meta(struct rdb *r, char *err, size_t errlen)
 
     v = rocksdb_get(r->db, r->ropts, RDB_META_CAS, RDB_META_LEN, &n, &e);
     if (e == NULL && v != NULL && n == 8) {
-        r->last_cas = get_be64(v);
+        r->last_cas = rend_be_get64(v);
     }
     rocksdb_free(v);
     if (e == NULL) {
         v = rocksdb_get(r->db, r->ropts, RDB_META_FLUSH, RDB_META_FLUSH_LEN,
                         &n, &e);
         if (e == NULL && v != NULL && n == 24) {
-            r->wflush.cas_limit = get_be64(v);
-            r->wflush.past = (int64_t)get_be64(v + 8);
-            r->wflush.pending = (int64_t)get_be64(v + 16);
+            r->wflush.cas_limit = rend_be_get64(v);
+            r->wflush.past = (int64_t)rend_be_get64(v + 8);
+            r->wflush.pending = (int64_t)rend_be_get64(v + 16);
         }
         rocksdb_free(v);
     }

@@ -20,14 +20,16 @@
 
 #include <rend/handler.h>
 
+#include "rend_item.h"
 #include "rend_kvop.h"
 #include "rend_opq.h"
 #include "rend_phist.h"
 
-/* Value layout: a 20-byte header, all big-endian, then the data:
+/* Value layout (plugins/common/rend_item.h, shared with lmdb): a 20-byte
+ * header, all big-endian, then the data:
  *   0..3 exptime (u32, absolute unix seconds, 0 = never)
  *   4..7 client flags   8..15 cas   16..19 mtime (store time, unix s) */
-#define RDB_HDR_LEN 20
+#define RDB_HDR_LEN REND_ITEM_HDR
 /* Key layout: user keys get a 'k' prefix; meta keys start with '\0'. */
 #define RDB_KEY_PREFIX 'k'
 #define RDB_META_CAS "\0cas"

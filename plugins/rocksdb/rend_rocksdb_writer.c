@@ -304,14 +304,6 @@ apply(struct wctx *w, struct rend_op *op)
     }
 }
 
-static void
-put_be64(char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (char)(v >> (56 - 8 * i));
-    }
-}
-
 /* The cas counter and the flush marker ride in the same batch as the
  * items, so they are exactly as durable as the items they describe. */
 static void
@@ -321,13 +313,13 @@ put_meta(struct wctx *w, uint64_t cas_before)
     char buf[24];
 
     if (r->last_cas != cas_before) {
-        put_be64(buf, r->last_cas);
+        rend_be_put64(buf, r->last_cas);
         rocksdb_writebatch_put(w->wb, RDB_META_CAS, RDB_META_LEN, buf, 8);
     }
     if (w->flush_changed) {
-        put_be64(buf, r->wflush.cas_limit);
-        put_be64(buf + 8, (uint64_t)r->wflush.past);
-        put_be64(buf + 16, (uint64_t)r->wflush.pending);
+        rend_be_put64(buf, r->wflush.cas_limit);
+        rend_be_put64(buf + 8, (uint64_t)r->wflush.past);
+        rend_be_put64(buf + 16, (uint64_t)r->wflush.pending);
         rocksdb_writebatch_put(w->wb, RDB_META_FLUSH, RDB_META_FLUSH_LEN,
                                buf, 24);
     }
