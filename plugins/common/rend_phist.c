@@ -55,3 +55,14 @@ rend_phist_emit(rend_stat_emit_f *emit, void *ud, const char *base,
     snprintf(name, sizeof(name), "%s_count", base);
     rend_stat_u64(emit, ud, name, cum);
 }
+
+void
+rend_phist_emit_commits(rend_stat_emit_f *emit, void *ud,
+                        const struct rend_phist *batches,
+                        const struct rend_phist *commit_ns)
+{
+    rend_phist_emit(emit, ud, "write_batch_ops", batches, rend_phist_count,
+                    1);
+    rend_phist_emit(emit, ud, "commit_duration_seconds", commit_ns,
+                    rend_phist_ns, 1e9);
+}

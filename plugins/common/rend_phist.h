@@ -41,6 +41,14 @@ void rend_phist_emit(rend_stat_emit_f *emit, void *ud, const char *base,
                      const struct rend_phist *h, const uint64_t *bounds,
                      double scale);
 
+/* The two histograms of a group-commit writer, under the names /metrics
+ * documents: write_batch_ops (batches: the sizes of the batches its
+ * rend_opq ran, counts) and commit_duration_seconds (commit_ns: one
+ * observation per commit, nanoseconds). */
+void rend_phist_emit_commits(rend_stat_emit_f *emit, void *ud,
+                             const struct rend_phist *batches,
+                             const struct rend_phist *commit_ns);
+
 /* Monotonic nanoseconds, for timing what goes into a histogram. */
 static inline uint64_t
 rend_phist_now(void)

@@ -488,10 +488,7 @@ lmdb_stats(void *p, rend_stat_emit_f *emit, void *ud)
     rend_stat_u64(emit, ud, "readers", inst->readers);
     emit(ud, "sync", inst->sync == REND_LMDB_SYNC_COMMIT ? "commit"
                                                           : "periodic");
-    rend_phist_emit(emit, ud, "write_batch_ops", &inst->wq.batches,
-                    rend_phist_count, 1);
-    rend_phist_emit(emit, ud, "commit_duration_seconds", &inst->commit_time,
-                    rend_phist_ns, 1e9);
+    rend_phist_emit_commits(emit, ud, &inst->wq.batches, &inst->commit_time);
     rend_phist_emit(emit, ud, "sync_duration_seconds", &inst->sync_time,
                     rend_phist_ns, 1e9);
 }

@@ -524,10 +524,7 @@ rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
     rend_stat_u64(emit, ud, "flush_compactions",
              atomic_load(&c->flush_compactions));
     emit_stalls(r, emit, ud);
-    rend_phist_emit(emit, ud, "write_batch_ops", &r->wq.batches,
-                    rend_phist_count, 1);
-    rend_phist_emit(emit, ud, "commit_duration_seconds", &r->commit_time,
-                    rend_phist_ns, 1e9);
+    rend_phist_emit_commits(emit, ud, &r->wq.batches, &r->commit_time);
 }
 
 static int
