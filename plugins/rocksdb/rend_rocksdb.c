@@ -490,7 +490,9 @@ rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
     struct rdb_counters *c = &r->c;
     uint64_t commits = atomic_load(&c->commits);
     uint64_t ops = atomic_load(&c->commit_ops);
-    uint64_t us = atomic_load(&c->commit_us);
+    /* the commit histogram's sum is the time inside rocksdb_write */
+    uint64_t us = __atomic_load_n(&r->commit_time.sum, __ATOMIC_RELAXED)
+                  / 1000;
 
     emit_prop(r, emit, ud, "items", "rocksdb.estimate-num-keys");
     emit_prop(r, emit, ud, "sst_bytes", "rocksdb.total-sst-files-size");

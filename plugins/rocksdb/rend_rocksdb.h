@@ -61,7 +61,6 @@ struct rdb_counters {
     _Atomic uint64_t gets_inline, gets_pool, gets_writer, gets_incomplete;
     _Atomic uint64_t writes, commits, commit_ops, write_errors;
     _Atomic uint64_t expired_dropped, flushed_dropped, flush_compactions;
-    _Atomic uint64_t commit_us; /* total time inside rocksdb_write */
 };
 
 struct rdb {

@@ -382,12 +382,11 @@ run_batch(struct wctx *w, struct rend_op **ops, size_t n)
     batch_to_writebatch(w);
     put_meta(w, cas_before);
     if (rocksdb_writebatch_count(w->wb) > 0) {
-        uint64_t t0 = rend_phist_now(), dt;
+        uint64_t t0 = rend_phist_now();
 
         rocksdb_write(r->db, r->wopts, w->wb, &err);
-        dt = rend_phist_now() - t0;
-        rend_phist_observe(&r->commit_time, rend_phist_ns, dt);
-        atomic_fetch_add(&r->c.commit_us, dt / 1000);
+        rend_phist_observe(&r->commit_time, rend_phist_ns,
+                           rend_phist_now() - t0);
         atomic_fetch_add(&r->c.commits, 1);
         atomic_fetch_add(&r->c.commit_ops, n);
         if (err != NULL) {
