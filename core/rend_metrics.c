@@ -498,6 +498,21 @@ static const struct {
       "gauge", "Write rate while writes are delayed (bytes/s)" },
     { "rocksdb", "commit_avg_us", "rend_rocksdb_commit_avg_seconds",
       "gauge", "Mean WAL commit (sync) latency" },
+    { "lmdb", "write_txns", "rend_lmdb_write_txns_total", "counter",
+      "LMDB write transactions begun (ops, reaper, flushes)" },
+    { "lmdb", "gets", "rend_lmdb_read_txns_total", "counter",
+      "LMDB read transactions (one per get)" },
+    { "rocksdb", "compaction_pending", "rend_rocksdb_compaction_pending",
+      "gauge", "1 while at least one compaction is pending" },
+    { "rocksdb", "running_flushes", "rend_rocksdb_running_flushes", "gauge",
+      "Memtable flushes running" },
+    { "rocksdb", "write_slowdowns", "rend_rocksdb_write_slowdowns_total",
+      "counter", "Write slowdowns (stalls) since open, every cause" },
+    { "rocksdb", "write_stops", "rend_rocksdb_write_stops_total", "counter",
+      "Write stops since open, every cause" },
+    { "rocksdb", "write_stall_seconds",
+      "rend_rocksdb_write_stall_seconds_total", "counter",
+      "Time writes were stalled since open" },
 };
 #define NHMAP (sizeof(hmap) / sizeof(hmap[0]))
 
@@ -560,6 +575,147 @@ hmap_find(const char *plugin, const char *stat)
     return -1;
 }
 
+/*
+ * Histograms a handler exports in its stats (rend/handler.h, "Histograms
+ * in stats"): <base>_le_<bound> (cumulative), <base>_sum, <base>_count,
+ * rendered as the histogram rend_handler_<base> with an instance label.
+ */
+static const struct {
+    const char *base, *help;
+} hhist_help[] = {
+    { "write_batch_ops", "Ops per writer batch (one group commit)" },
+    { "commit_duration_seconds",
+      "Group commit latency: lmdb txn commit (with its fsync under sync = "
+      "commit), rocksdb WAL write (synced under wal_sync)" },
+    { "sync_duration_seconds", "lmdb mdb_env_sync latency (sync = periodic)" },
+};
+
+/* Length of the histogram base of stat `name` of instance `inst`, or 0
+ * when it is no histogram part (a _sum/_count counts only next to a
+ * <base>_le_ bucket of the same instance). */
+static size_t
+hhist_base(const struct hstats *hs, unsigned inst, const char *name)
+{
+    const char *le = strstr(name, "_le_");
+    size_t n = strlen(name), k;
+
+    if (le != NULL && le > name) {
+        k = (size_t)(le - name);
+    } else if (n > 4 && strcmp(name + n - 4, "_sum") == 0) {
+        k = n - 4;
+    } else if (n > 6 && strcmp(name + n - 6, "_count") == 0) {
+        k = n - 6;
+    } else {
+        return 0;
+    }
+    for (size_t i = 0; i < k; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_')) {
+            return 0;
+        }
+    }
+    if (le != NULL) {
+        return k;
+    }
+    for (size_t i = 0; i < hs->n; i++) {
+        if (hs->v[i].inst == inst && strncmp(hs->v[i].name, name, k) == 0
+            && strncmp(hs->v[i].name + k, "_le_", 4) == 0) {
+            return k;
+        }
+    }
+    return 0;
+}
+
+/* The value of instance inst's stat <base><suffix>, or NULL. */
+static const char *
+hhist_stat(const struct hstats *hs, unsigned inst, const char *base,
+           size_t k, const char *suffix)
+{
+    for (size_t i = 0; i < hs->n; i++) {
+        const char *nm = hs->v[i].name;
+        if (hs->v[i].inst == inst && strncmp(nm, base, k) == 0
+            && strcmp(nm + k, suffix) == 0) {
+            return hs->v[i].value;
+        }
+    }
+    return NULL;
+}
+
+static void
+render_handler_hists(struct rend_buf *b, const struct rend_gen *g,
+                     const struct hstats *hs)
+{
+    for (size_t f = 0; f < hs->n; f++) {
+        const char *base = hs->v[f].name, *help = "Handler histogram";
+        size_t k = hhist_base(hs, hs->v[f].inst, base);
+        int first = 1;
+        double d;
+
+        if (k == 0 || strstr(base, "_le_") != base + k) {
+            continue;
+        }
+        /* a family once, at its first bucket */
+        for (size_t p = 0; p < f && first; p++) {
+            first = !(strncmp(hs->v[p].name, base, k) == 0
+                      && strncmp(hs->v[p].name + k, "_le_", 4) == 0);
+        }
+        if (!first) {
+            continue;
+        }
+        for (size_t h = 0; h < sizeof(hhist_help) / sizeof(hhist_help[0]);
+             h++) {
+            if (strlen(hhist_help[h].base) == k
+                && strncmp(hhist_help[h].base, base, k) == 0) {
+                help = hhist_help[h].help;
+            }
+        }
+        rend_buf_printf(b, "# HELP rend_handler_%.*s %s\n"
+                        "# TYPE rend_handler_%.*s histogram\n", (int)k, base,
+                        help, (int)k, base);
+        for (unsigned inst = 0; inst < g->nhinsts; inst++) {
+            const char *sum = hhist_stat(hs, inst, base, k, "_sum");
+            const char *cnt = hhist_stat(hs, inst, base, k, "_count");
+            int any = 0;
+
+            if (sum == NULL || cnt == NULL || !numeric(sum, &d)
+                || !numeric(cnt, &d)) {
+                continue;
+            }
+            for (size_t i = 0; i < hs->n; i++) {
+                const char *nm = hs->v[i].name;
+                if (hs->v[i].inst != inst || strncmp(nm, base, k) != 0
+                    || strncmp(nm + k, "_le_", 4) != 0
+                    || !numeric(nm + k + 4, &d)
+                    || !numeric(hs->v[i].value, &d)) {
+                    continue;
+                }
+                rend_buf_printf(b, "rend_handler_%.*s_bucket{instance=\"",
+                                (int)k, base);
+                put_label(b, g->hinsts[inst]->name);
+                rend_buf_printf(b, "\",le=\"%s\"} %s\n", nm + k + 4,
+                                hs->v[i].value);
+                any = 1;
+            }
+            if (!any) {
+                continue;
+            }
+            rend_buf_printf(b, "rend_handler_%.*s_bucket{instance=\"",
+                            (int)k, base);
+            put_label(b, g->hinsts[inst]->name);
+            rend_buf_printf(b, "\",le=\"+Inf\"} %s\n", cnt);
+            rend_buf_printf(b, "rend_handler_%.*s_sum{instance=\"", (int)k,
+                            base);
+            put_label(b, g->hinsts[inst]->name);
+            rend_buf_printf(b, "\"} %s\n", sum);
+            rend_buf_printf(b, "rend_handler_%.*s_count{instance=\"", (int)k,
+                            base);
+            put_label(b, g->hinsts[inst]->name);
+            rend_buf_printf(b, "\"} %s\n", cnt);
+        }
+    }
+}
+
 static void
 render_handlers(struct rend_buf *b, const struct rend_gen *g)
 {
@@ -592,6 +748,7 @@ render_handlers(struct rend_buf *b, const struct rend_gen *g)
     /* mapped stats, family by family */
     for (size_t m = 0; m < NHMAP; m++) {
         int header = 0;
+        size_t n;
         if (m > 0) {
             /* a metric name shared by rows is rendered with its first */
             int seen = 0;
@@ -613,8 +770,9 @@ render_handlers(struct rend_buf *b, const struct rend_gen *g)
                 family(b, hmap[m].metric, hmap[m].type, hmap[m].help);
                 header = 1;
             }
-            if (strstr(hmap[k].stat, "_us") != NULL) {
-                d /= 1e6; /* base units: seconds */
+            n = strlen(hmap[k].stat);
+            if (n > 3 && strcmp(hmap[k].stat + n - 3, "_us") == 0) {
+                d /= 1e6; /* base units: seconds (not map_used) */
             }
             rend_buf_printf(b, "%s{instance=\"", hmap[m].metric);
             put_label(b, hi->name);
@@ -647,6 +805,7 @@ render_handlers(struct rend_buf *b, const struct rend_gen *g)
             rend_buf_printf(b, "\"} %.17g\n", d);
         }
     }
+    render_handler_hists(b, g, &hs);
     /* every other numeric stat, by its own name */
     family(b, "rend_handler_stat", "gauge",
            "Other numeric handler stats, by the name `stats handlers` shows");
@@ -656,6 +815,7 @@ render_handlers(struct rend_buf *b, const struct rend_gen *g)
         const char *what;
         if (hmap_find(hi->plugin_name, hs.v[i].name) >= 0
             || backend_stat(hs.v[i].name, &srv, &what)
+            || hhist_base(&hs, hs.v[i].inst, hs.v[i].name) > 0
             || !numeric(hs.v[i].value, &d)) {
             continue;
         }

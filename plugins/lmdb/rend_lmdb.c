@@ -178,16 +178,11 @@ parse_opts(struct rend_lmdb *inst, const struct rend_kv *o, size_t n,
     return 0;
 }
 
+/* A meta value: 8 bytes big-endian (0 when shorter). */
 static uint64_t
-get_be64(const MDB_val *v)
+meta_u64(const MDB_val *v)
 {
-    const unsigned char *p = v->mv_data;
-    uint64_t x = 0;
-
-    for (size_t i = 0; i < 8 && i < v->mv_size; i++) {
-        x = (x << 8) | p[i];
-    }
-    return x;
+    return v->mv_size >= 8 ? rend_be_get64(v->mv_data) : 0;
 }
 
 /* Open the env and the two dbs; load the cas counter and flush time. */
@@ -232,17 +227,17 @@ open_env(struct rend_lmdb *inst, char *err, size_t errlen)
             k.mv_size = strlen(META_CAS);
             k.mv_data = (void *)META_CAS;
             if (mdb_get(txn, inst->meta, &k, &v) == 0) {
-                inst->cas = get_be64(&v);
+                inst->cas = meta_u64(&v);
             }
             k.mv_size = strlen(META_FLUSH);
             k.mv_data = (void *)META_FLUSH;
             if (mdb_get(txn, inst->meta, &k, &v) == 0) {
-                inst->flush_at = (int64_t)get_be64(&v);
+                inst->flush_at = (int64_t)meta_u64(&v);
             }
             k.mv_size = strlen(META_BEFORE);
             k.mv_data = (void *)META_BEFORE;
             if (mdb_get(txn, inst->meta, &k, &v) == 0) {
-                inst->flushed_before = (int64_t)get_be64(&v);
+                inst->flushed_before = (int64_t)meta_u64(&v);
             }
             rc = mdb_txn_commit(txn);
         } else {
@@ -271,36 +266,11 @@ free_inst(struct rend_lmdb *inst)
     if (inst->registered) {
         registry_remove(inst);
     }
-    if (inst->locks_ready) {
-        pthread_mutex_destroy(&inst->lock);
-        pthread_cond_destroy(&inst->wake);
-    }
-    rend_lmdb_queue_free(&inst->q);
     free(inst->scratch);
     free(inst->reap_key);
     free(inst->path);
     free(inst->name);
     free(inst);
-}
-
-static int
-init_locks(struct rend_lmdb *inst)
-{
-    pthread_condattr_t ca;
-
-    if (pthread_mutex_init(&inst->lock, NULL) != 0) {
-        return -1;
-    }
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (pthread_cond_init(&inst->wake, &ca) != 0) {
-        pthread_condattr_destroy(&ca);
-        pthread_mutex_destroy(&inst->lock);
-        return -1;
-    }
-    pthread_condattr_destroy(&ca);
-    inst->locks_ready = 1;
-    return 0;
 }
 
 /* create(): main thread.  On success *out owns the env, the writer thread
@@ -347,11 +317,6 @@ lmdb_create(const struct rend_host *host, const char *instance,
     if (rc != 0) {
         goto fail;
     }
-    if (init_locks(inst) != 0) {
-        snprintf(err, errlen, "cannot initialise locks");
-        rc = REND_EINTERNAL;
-        goto fail;
-    }
     if (inst->readers > 0) {
         rc = rend_lmdb_pool_start(inst, err, errlen);
         if (rc != 0) {
@@ -363,9 +328,8 @@ lmdb_create(const struct rend_host *host, const char *instance,
         inst->reap_active = 1;
         inst->reap_before = inst->flushed_before;
     }
-    if (rend_lmdb_writer_start(inst) != 0) {
-        snprintf(err, errlen, "writer thread: %s", strerror(errno));
-        rc = REND_EINTERNAL;
+    rc = rend_lmdb_writer_start(inst, err, errlen);
+    if (rc != 0) {
         goto fail;
     }
     *out = inst;
@@ -396,7 +360,7 @@ lmdb_thread_init(void *p, const struct rend_thread *thr, void **out)
         return REND_ENOMEM;
     }
     t->inst = inst;
-    if (inst->pool == NULL) {
+    if (!inst->pool_on) {
         rc = mdb_txn_begin(inst->env, NULL, MDB_RDONLY, &t->rtxn);
         if (rc != 0) {
             inst->host->log(REND_LOG_ERR, inst->name,
@@ -427,6 +391,20 @@ key_ok(const struct rend_lmdb *inst, const struct rend_op *op)
     return op->nkey > 0 && op->nkey <= inst->maxkey;
 }
 
+/* Queue op for the writer (q = &inst->wq) or the reader pool (&inst->rq):
+ * REND_PENDING (host->done follows on that thread), REND_EBUSY when
+ * queue_max ops wait, or REND_ENOMEM.  Any thread. */
+static int
+submit(struct rend_lmdb *inst, struct rend_opq *q, struct rend_op *op)
+{
+    int st = rend_opq_submit(q, op);
+
+    if (st == REND_EBUSY) {
+        REND_LMDB_ADD(inst, busy, 1);
+    }
+    return st;
+}
+
 static int
 op_get(void *tctx, struct rend_op *op)
 {
@@ -435,8 +413,8 @@ op_get(void *tctx, struct rend_op *op)
     if (!key_ok(t->inst, op)) {
         return REND_EINVAL;
     }
-    if (t->inst->pool != NULL) {
-        return rend_lmdb_pool_submit(t->inst, op);
+    if (t->inst->pool_on) {
+        return submit(t->inst, &t->inst->rq, op);
     }
     return rend_lmdb_read(t->inst, t->rtxn, op);
 }
@@ -452,7 +430,7 @@ op_write(void *tctx, struct rend_op *op)
     if (op->nvalue > t->inst->item_size_max) {
         return REND_ETOOBIG;
     }
-    return rend_lmdb_writer_submit(t->inst, op);
+    return submit(t->inst, &t->inst->wq, op);
 }
 
 #define LOAD(inst, f) __atomic_load_n(&(inst)->n.f, __ATOMIC_RELAXED)
@@ -478,15 +456,14 @@ lmdb_stats(void *p, rend_stat_emit_f *emit, void *ud)
     }
     mdb_env_stat(inst->env, &st);
     mdb_env_info(inst->env, &info);
-    pthread_mutex_lock(&inst->lock);
-    queued = inst->q.len;
-    pthread_mutex_unlock(&inst->lock);
+    queued = rend_opq_len(&inst->wq);
 
     rend_stat_u64(emit, ud, "items", items);
     rend_stat_u64(emit, ud, "map_size", info.me_mapsize);
     rend_stat_u64(emit, ud, "map_used", (info.me_last_pgno + 1) * st.ms_psize);
     rend_stat_u64(emit, ud, "page_size", st.ms_psize);
     rend_stat_u64(emit, ud, "commits", commits);
+    rend_stat_u64(emit, ud, "write_txns", LOAD(inst, write_txns));
     rend_stat_u64(emit, ud, "writes", writes);
     snprintf(buf, sizeof(buf), "%.2f",
              commits ? (double)writes / (double)commits : 0.0);
@@ -511,6 +488,9 @@ lmdb_stats(void *p, rend_stat_emit_f *emit, void *ud)
     rend_stat_u64(emit, ud, "readers", inst->readers);
     emit(ud, "sync", inst->sync == REND_LMDB_SYNC_COMMIT ? "commit"
                                                           : "periodic");
+    rend_phist_emit_commits(emit, ud, &inst->wq.batches, &inst->commit_time);
+    rend_phist_emit(emit, ud, "sync_duration_seconds", &inst->sync_time,
+                    rend_phist_ns, 1e9);
 }
 
 /* walk(): offline tools only, never on a worker.  Calls fn for every live
@@ -561,21 +541,7 @@ REND_EXPORT const struct rend_handler rend_handler_v1 = {
     .destroy = lmdb_destroy,
     .thread_init = lmdb_thread_init,
     .thread_exit = lmdb_thread_exit,
-    .ops = {
-        [REND_OP_GET] = op_get,
-        [REND_OP_GAT] = op_write,
-        [REND_OP_TOUCH] = op_write,
-        [REND_OP_SET] = op_write,
-        [REND_OP_ADD] = op_write,
-        [REND_OP_REPLACE] = op_write,
-        [REND_OP_APPEND] = op_write,
-        [REND_OP_PREPEND] = op_write,
-        [REND_OP_CAS] = op_write,
-        [REND_OP_DELETE] = op_write,
-        [REND_OP_INCR] = op_write,
-        [REND_OP_DECR] = op_write,
-        [REND_OP_FLUSH] = op_write,
-    },
+    .ops = REND_KVOP_OPS(op_get, op_write),
     .stats = lmdb_stats,
     .walk = lmdb_walk,
 };

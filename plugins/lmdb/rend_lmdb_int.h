@@ -16,6 +16,11 @@
 #include <lmdb.h>
 #include <rend/handler.h>
 
+#include "rend_item.h"
+#include "rend_kvop.h"
+#include "rend_opq.h"
+#include "rend_phist.h"
+
 /*
  * Stored item: a 20-byte header before the value bytes.
  *   bytes 0..3   exptime, unsigned 32-bit big-endian, absolute unix seconds,
@@ -26,7 +31,7 @@
  *                (flush with a past time compares it)
  *   bytes 20..   the value
  */
-#define REND_LMDB_HDR 20
+#define REND_LMDB_HDR REND_ITEM_HDR
 
 struct rend_lmdb_item {
     int64_t exptime;
@@ -42,15 +47,10 @@ enum rend_lmdb_sync {
     REND_LMDB_SYNC_PERIODIC = 1,
 };
 
-/* A FIFO of op pointers (ring buffer, grows on demand). */
-struct rend_lmdb_queue {
-    struct rend_op **ops;
-    size_t cap, head, len;
-};
-
 /* Counters: written with __atomic builtins, read by stats() on any thread. */
 struct rend_lmdb_counters {
     uint64_t commits;       /* write txns committed holding client ops */
+    uint64_t write_txns;    /* write txns begun (ops, reaper, flush) */
     uint64_t writes;        /* client ops applied by the writer */
     uint64_t write_errors;  /* ops failed with a negative status */
     uint64_t enospc;        /* ops failed with REND_ENOSPC (map full) */
@@ -64,11 +64,6 @@ struct rend_lmdb_counters {
     uint64_t get_hits;      /* get ops that found a live item */
     uint64_t read_errors;   /* get ops failed with a negative status */
 };
-
-struct rend_lmdb;
-
-/* Reader pool (readers > 0); see rend_lmdb_reader.c. */
-struct rend_lmdb_pool;
 
 struct rend_lmdb {
     const struct rend_host *host;
@@ -95,7 +90,6 @@ struct rend_lmdb {
     MDB_dbi meta;
     unsigned maxkey;
     int registered;       /* in the one-open-per-process registry */
-    int locks_ready;      /* lock and wake initialised */
 
     /* Pending delayed flush time (0 = none); atomic.  Read paths treat
      * every item as gone once it is <= now, until the writer has dropped
@@ -105,16 +99,13 @@ struct rend_lmdb {
      * cleared again once the reaper has deleted them); atomic. */
     int64_t flushed_before;
 
-    /* Writer: everything below `lock` is guarded by it. */
-    pthread_t writer;
-    int writer_started;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    struct rend_lmdb_queue q;
-    int writer_idle;      /* writer waits on `wake` */
-    int stopping;
+    /* The writer: one queue thread applying every write (writer.c). */
+    struct rend_opq wq;
 
     /* Writer-thread private state. */
+    int *wst;             /* statuses of the batch (max_batch) */
+    uint64_t next_reap;   /* mono ms of the next reaper pass */
+    uint64_t last_sync;   /* mono ms of the last sync (periodic) */
     uint64_t cas;         /* last cas handed out (persisted in meta) */
     char *scratch;        /* old value copy for read-modify-write ops */
     size_t nscratch;
@@ -124,8 +115,13 @@ struct rend_lmdb {
     int64_t reap_before;  /* flushed_before when the reaper pass began */
     int dirty;            /* commits not yet synced (sync = periodic) */
 
-    struct rend_lmdb_pool *pool;
+    /* Reader pool (readers > 0; reader.c); pool_on once started. */
+    struct rend_opq rq;
+    int pool_on;
+
     struct rend_lmdb_counters n;
+    struct rend_phist commit_time; /* ns in mdb_txn_commit (+ fsync) */
+    struct rend_phist sync_time;   /* ns in mdb_env_sync (periodic) */
 };
 
 /* Per worker thread context (thread_init). */
@@ -137,62 +133,32 @@ struct rend_lmdb_tctx {
 #define REND_LMDB_ADD(inst, field, v)                                        \
     __atomic_add_fetch(&(inst)->n.field, (v), __ATOMIC_RELAXED)
 
-/* Header codec. */
-static inline uint32_t
-rend_lmdb_time32(int64_t t)
-{
-    return t <= 0 ? 0 : t > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-}
-
+/* Header codec: the layout above is plugins/common's rend_item.h. */
 static inline void
 rend_lmdb_hdr_put(char *p, int64_t exptime, uint32_t flags, uint64_t cas,
                   int64_t stored)
 {
-    uint32_t e, s = rend_lmdb_time32(stored);
+    struct rend_item_hdr h = {
+        .exptime = exptime, .flags = flags, .cas = cas, .stored = stored,
+    };
 
-    if (exptime == 0) {
-        e = 0;
-    } else if (exptime < 0) {
-        e = 1; /* already expired */
-    } else if (exptime > (int64_t)UINT32_MAX) {
-        e = UINT32_MAX;
-    } else {
-        e = (uint32_t)exptime;
-    }
-    for (int i = 0; i < 4; i++) {
-        p[i] = (char)(e >> (24 - 8 * i));
-        p[4 + i] = (char)(flags >> (24 - 8 * i));
-        p[16 + i] = (char)(s >> (24 - 8 * i));
-    }
-    for (int i = 0; i < 8; i++) {
-        p[8 + i] = (char)(cas >> (56 - 8 * i));
-    }
+    rend_item_hdr_put(p, &h);
 }
 
 /* Decode a stored value; -1 when it is too short to be an item. */
 static inline int
 rend_lmdb_item_get(const MDB_val *v, struct rend_lmdb_item *it)
 {
-    const unsigned char *p = v->mv_data;
-    uint32_t e = 0, f = 0, s = 0;
-    uint64_t c = 0;
+    struct rend_item_hdr h;
 
-    if (v->mv_size < REND_LMDB_HDR) {
+    if (rend_item_hdr_get(v->mv_data, v->mv_size, &h) != 0) {
         return -1;
     }
-    for (int i = 0; i < 4; i++) {
-        e = (e << 8) | p[i];
-        f = (f << 8) | p[4 + i];
-        s = (s << 8) | p[16 + i];
-    }
-    for (int i = 0; i < 8; i++) {
-        c = (c << 8) | p[8 + i];
-    }
-    it->exptime = e;
-    it->flags = f;
-    it->cas = c;
-    it->stored = s;
-    it->data = (const char *)p + REND_LMDB_HDR;
+    it->exptime = h.exptime;
+    it->flags = h.flags;
+    it->cas = h.cas;
+    it->stored = h.stored;
+    it->data = (const char *)v->mv_data + REND_LMDB_HDR;
     it->ndata = v->mv_size - REND_LMDB_HDR;
     return 0;
 }
@@ -222,15 +188,12 @@ rend_lmdb_live(struct rend_lmdb *inst, const struct rend_lmdb_item *it,
 
 /* rend_lmdb_writer.c */
 
-/* Start the writer thread.  Main thread, from create().  0 or -1 (errno). */
-int rend_lmdb_writer_start(struct rend_lmdb *inst);
+/* Start the writer thread.  Main thread, from create().  REND_OK or a
+ * negative status with a reason in err. */
+int rend_lmdb_writer_start(struct rend_lmdb *inst, char *err, size_t errlen);
 /* Stop the writer after it has completed every queued op.  Main thread,
  * from destroy(). */
 void rend_lmdb_writer_stop(struct rend_lmdb *inst);
-/* Queue a write op for the writer; returns REND_PENDING (host->done follows
- * from the writer thread) or REND_EBUSY when the queue is full.  Any
- * thread. */
-int rend_lmdb_writer_submit(struct rend_lmdb *inst, struct rend_op *op);
 
 /* rend_lmdb_reader.c */
 
@@ -240,16 +203,5 @@ int rend_lmdb_read(struct rend_lmdb *inst, MDB_txn *rtxn, struct rend_op *op);
 /* Start / stop `inst->readers` reader threads.  Main thread. */
 int rend_lmdb_pool_start(struct rend_lmdb *inst, char *err, size_t errlen);
 void rend_lmdb_pool_stop(struct rend_lmdb *inst);
-/* Queue a get for the pool: REND_PENDING or REND_EBUSY.  Any thread. */
-int rend_lmdb_pool_submit(struct rend_lmdb *inst, struct rend_op *op);
-
-/* rend_lmdb_queue: used by the writer and the pool, under their lock. */
-int rend_lmdb_queue_push(struct rend_lmdb_queue *q, struct rend_op *op);
-size_t rend_lmdb_queue_take(struct rend_lmdb_queue *q, struct rend_op **out,
-                            size_t max);
-void rend_lmdb_queue_free(struct rend_lmdb_queue *q);
-
-/* Monotonic milliseconds. */
-uint64_t rend_lmdb_mono_ms(void);
 
 #endif /* REND_LMDB_INT_H */

@@ -7,36 +7,8 @@
 
 #include <stdio.h>
 
-struct rend_lmdb_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    struct rend_lmdb_queue q;
-    int stopping;
-    size_t nthreads;
-    pthread_t *threads;
-};
-
 /* Ops a reader takes from the queue at once. */
 #define POOL_TAKE 64
-
-/* Copy a live item's fields into op.  Returns REND_OK or REND_ENOMEM. */
-static int
-fill_hit(struct rend_lmdb *inst, struct rend_op *op,
-         const struct rend_lmdb_item *it)
-{
-    op->out_flags = it->flags;
-    op->out_exptime = it->exptime;
-    op->out_cas = it->cas;
-    if (op->opflags & REND_OPF_NO_VALUE) {
-        return REND_OK;
-    }
-    char *buf = inst->host->value_alloc(op, it->ndata);
-    if (buf == NULL) {
-        return REND_ENOMEM;
-    }
-    memcpy(buf, it->data, it->ndata);
-    return REND_OK;
-}
 
 /*
  * Look up op->key.  rtxn is a reset read-only txn owned by the calling
@@ -73,7 +45,11 @@ rend_lmdb_read(struct rend_lmdb *inst, MDB_txn *rtxn, struct rend_op *op)
     } else if (!rend_lmdb_live(inst, &it, inst->host->now())) {
         st = REND_MISS;
     } else {
-        st = fill_hit(inst, op, &it);
+        struct rend_kvop_item hit = {
+            .data = it.data, .ndata = it.ndata, .flags = it.flags,
+            .exptime = it.exptime, .cas = it.cas,
+        };
+        st = rend_kvop_fill(inst->host, op, &hit);
     }
     mdb_txn_reset(rtxn);
     if (st == REND_OK) {
@@ -84,45 +60,42 @@ rend_lmdb_read(struct rend_lmdb *inst, MDB_txn *rtxn, struct rend_op *op)
     return st;
 }
 
+/* The pool's thread_init(): each reader's reset read txn (NULL when it
+ * cannot be had: that reader then answers REND_EIO). */
 static void *
-reader_main(void *arg)
+reader_init(void *ud)
 {
-    struct rend_lmdb *inst = arg;
-    struct rend_lmdb_pool *pool = inst->pool;
-    struct rend_op *batch[POOL_TAKE];
+    struct rend_lmdb *inst = ud;
     MDB_txn *rtxn = NULL;
-    int rc;
+    int rc = mdb_txn_begin(inst->env, NULL, MDB_RDONLY, &rtxn);
 
-    rc = mdb_txn_begin(inst->env, NULL, MDB_RDONLY, &rtxn);
-    if (rc == 0) {
-        mdb_txn_reset(rtxn);
-    } else {
+    if (rc != 0) {
         inst->host->log(REND_LOG_ERR, inst->name, "reader txn: %s",
                         mdb_strerror(rc));
-        rtxn = NULL;
+        return NULL;
     }
-    pthread_mutex_lock(&pool->lock);
-    for (;;) {
-        size_t n = rend_lmdb_queue_take(&pool->q, batch, POOL_TAKE);
-        if (n == 0) {
-            if (pool->stopping) {
-                break;
-            }
-            pthread_cond_wait(&pool->wake, &pool->lock);
-            continue;
-        }
-        pthread_mutex_unlock(&pool->lock);
-        for (size_t i = 0; i < n; i++) {
-            int st = rtxn ? rend_lmdb_read(inst, rtxn, batch[i]) : REND_EIO;
-            inst->host->done(batch[i], st);
-        }
-        pthread_mutex_lock(&pool->lock);
+    mdb_txn_reset(rtxn);
+    return rtxn;
+}
+
+static void
+reader_exit(void *ud, void *tls)
+{
+    (void)ud;
+    if (tls != NULL) {
+        mdb_txn_abort(tls);
     }
-    pthread_mutex_unlock(&pool->lock);
-    if (rtxn != NULL) {
-        mdb_txn_abort(rtxn);
+}
+
+static void
+reader_run(void *ud, void *tls, struct rend_op **ops, size_t n)
+{
+    struct rend_lmdb *inst = ud;
+
+    for (size_t i = 0; i < n; i++) {
+        int st = tls != NULL ? rend_lmdb_read(inst, tls, ops[i]) : REND_EIO;
+        inst->host->done(ops[i], st);
     }
-    return NULL;
 }
 
 /* Start inst->readers threads.  Main thread, from create(); on failure
@@ -130,77 +103,23 @@ reader_main(void *arg)
 int
 rend_lmdb_pool_start(struct rend_lmdb *inst, char *err, size_t errlen)
 {
-    struct rend_lmdb_pool *pool = calloc(1, sizeof(*pool));
+    static const struct rend_opq_cb cb = {
+        .thread_init = reader_init,
+        .thread_exit = reader_exit,
+        .run = reader_run,
+    };
+    int rc = rend_opq_start(&inst->rq, &cb, inst, (unsigned)inst->readers,
+                            POOL_TAKE, inst->queue_max, err, errlen);
 
-    if (pool == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return REND_ENOMEM;
-    }
-    pool->threads = calloc(inst->readers, sizeof(pthread_t));
-    if (pool->threads == NULL) {
-        free(pool);
-        snprintf(err, errlen, "out of memory");
-        return REND_ENOMEM;
-    }
-    pthread_mutex_init(&pool->lock, NULL);
-    pthread_cond_init(&pool->wake, NULL);
-    inst->pool = pool;
-    for (size_t i = 0; i < inst->readers; i++) {
-        int rc = pthread_create(&pool->threads[i], NULL, reader_main, inst);
-        if (rc != 0) {
-            snprintf(err, errlen, "reader thread: %s", strerror(rc));
-            rend_lmdb_pool_stop(inst);
-            return REND_EINTERNAL;
-        }
-        pool->nthreads++;
-    }
-    return 0;
+    inst->pool_on = rc == REND_OK;
+    return rc;
 }
 
-/* Stop the readers once every queued get is answered, free the pool.
- * Main thread; NULL pool ok. */
+/* Stop the readers once every queued get is answered.  Main thread; fine
+ * when the pool never started. */
 void
 rend_lmdb_pool_stop(struct rend_lmdb *inst)
 {
-    struct rend_lmdb_pool *pool = inst->pool;
-
-    if (pool == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&pool->lock);
-    pool->stopping = 1;
-    pthread_cond_broadcast(&pool->wake);
-    pthread_mutex_unlock(&pool->lock);
-    for (size_t i = 0; i < pool->nthreads; i++) {
-        pthread_join(pool->threads[i], NULL);
-    }
-    pthread_mutex_destroy(&pool->lock);
-    pthread_cond_destroy(&pool->wake);
-    rend_lmdb_queue_free(&pool->q);
-    free(pool->threads);
-    free(pool);
-    inst->pool = NULL;
-}
-
-/* Queue one get for the readers.  Any thread; the op completes through
- * host->done on a reader thread. */
-int
-rend_lmdb_pool_submit(struct rend_lmdb *inst, struct rend_op *op)
-{
-    struct rend_lmdb_pool *pool = inst->pool;
-    int st = REND_PENDING;
-
-    pthread_mutex_lock(&pool->lock);
-    if (pool->q.len >= inst->queue_max) {
-        st = REND_EBUSY;
-    } else if (rend_lmdb_queue_push(&pool->q, op) != 0) {
-        st = REND_ENOMEM;
-    } else {
-        pthread_cond_signal(&pool->wake);
-    }
-    pthread_mutex_unlock(&pool->lock);
-    if (st == REND_EBUSY) {
-        REND_LMDB_ADD(inst, busy, 1);
-    }
-    return st;
+    rend_opq_stop(&inst->rq);
+    inst->pool_on = 0;
 }

@@ -2,8 +2,9 @@
  * rend_lmdb_writer.c - the single writer thread of an lmdb instance.
  *
  * Worker threads queue every write (and every read-modify-write op) and
- * return REND_PENDING.  The writer takes everything queued, up to
- * max_batch ops, applies them in order in ONE write txn, commits, and only
+ * return REND_PENDING.  The writer (one rend_opq thread, plugins/common)
+ * takes everything queued, up to max_batch ops, applies them in order
+ * (memcached's semantics: rend_kvop.c) in ONE write txn, commits, and only
  * then calls host->done for each op (group commit).  If the txn fails as a
  * whole (map full, txn full, I/O error), it is aborted and the batch is
  * applied again one txn per op, so only the ops that really do not fit get
@@ -38,8 +39,9 @@ static const char META_CAS[] = "cas";
 static const char META_FLUSH[] = "flush_at";
 static const char META_BEFORE[] = "flushed_before";
 
-uint64_t
-rend_lmdb_mono_ms(void)
+/* Monotonic milliseconds. */
+static uint64_t
+mono_ms(void)
 {
     struct timespec ts;
 
@@ -47,60 +49,7 @@ rend_lmdb_mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* --- op queue (caller holds the owning lock) --- */
-
-int
-rend_lmdb_queue_push(struct rend_lmdb_queue *q, struct rend_op *op)
-{
-    if (q->len == q->cap) {
-        size_t ncap = q->cap ? q->cap * 2 : 256;
-        struct rend_op **n = malloc(ncap * sizeof(*n));
-        if (n == NULL) {
-            return -1;
-        }
-        for (size_t i = 0; i < q->len; i++) {
-            n[i] = q->ops[(q->head + i) % q->cap];
-        }
-        free(q->ops);
-        q->ops = n;
-        q->cap = ncap;
-        q->head = 0;
-    }
-    q->ops[(q->head + q->len) % q->cap] = op;
-    q->len++;
-    return 0;
-}
-
-size_t
-rend_lmdb_queue_take(struct rend_lmdb_queue *q, struct rend_op **out,
-                     size_t max)
-{
-    size_t n = q->len < max ? q->len : max;
-
-    for (size_t i = 0; i < n; i++) {
-        out[i] = q->ops[q->head];
-        q->head = (q->head + 1) % q->cap;
-    }
-    q->len -= n;
-    return n;
-}
-
-void
-rend_lmdb_queue_free(struct rend_lmdb_queue *q)
-{
-    free(q->ops);
-    memset(q, 0, sizeof(*q));
-}
-
 /* --- helpers --- */
-
-static void
-put_be64(char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (char)(v >> (56 - 8 * i));
-    }
-}
 
 static int
 meta_put(struct rend_lmdb *inst, MDB_txn *txn, const char *name,
@@ -110,7 +59,7 @@ meta_put(struct rend_lmdb *inst, MDB_txn *txn, const char *name,
     MDB_val k = { .mv_size = strlen(name), .mv_data = (void *)name };
     MDB_val d = { .mv_size = 8, .mv_data = buf };
 
-    put_be64(buf, v);
+    rend_be_put64(buf, v);
     return mdb_put(txn, inst->meta, &k, &d, 0);
 }
 
@@ -138,6 +87,14 @@ mdb_to_status(int rc)
     default:
         return REND_EIO;
     }
+}
+
+/* Begin a write txn (counted for stats).  0 or an MDB error. */
+static int
+write_txn(struct rend_lmdb *inst, MDB_txn **txn)
+{
+    REND_LMDB_ADD(inst, write_txns, 1);
+    return mdb_txn_begin(inst->env, NULL, 0, txn);
 }
 
 /* Make the scratch buffer hold at least n bytes.  0 or -1. */
@@ -230,11 +187,16 @@ lookup(struct wctx *w, const MDB_val *key, struct rend_lmdb_item *it,
 
 /* Store key = header + a + b, or delete key when exptime is already
  * expired.  Returns REND_OK or a failure (after fail()). */
+/* Store key = header + value, or delete key when exptime is already
+ * expired.  The value is res's new one (STORE) or, res NULL, old's data
+ * (TOUCH).  Returns REND_OK or a failure (after fail()). */
 static int
 store(struct wctx *w, const MDB_val *key, int64_t exptime, uint32_t flags,
-      uint64_t cas, const char *a, size_t na, const char *b, size_t nb)
+      uint64_t cas, const struct rend_kvop_res *res,
+      const struct rend_kvop_item *old)
 {
-    MDB_val val = { .mv_size = REND_LMDB_HDR + na + nb, .mv_data = NULL };
+    size_t n = res != NULL ? res->nvalue : old->ndata;
+    MDB_val val = { .mv_size = REND_LMDB_HDR + n, .mv_data = NULL };
     int rc;
 
     if (REND_EXPIRED(exptime, w->now)) {
@@ -247,176 +209,63 @@ store(struct wctx *w, const MDB_val *key, int64_t exptime, uint32_t flags,
     }
     char *p = val.mv_data;
     rend_lmdb_hdr_put(p, exptime, flags, cas, w->now);
-    if (na > 0) {
-        memcpy(p + REND_LMDB_HDR, a, na);
-    }
-    if (nb > 0) {
-        memcpy(p + REND_LMDB_HDR + na, b, nb);
-    }
-    return REND_OK;
-}
-
-static int
-do_touch(struct wctx *w, struct rend_op *op, const MDB_val *key)
-{
-    struct rend_lmdb_item it;
-    int exists, st = lookup(w, key, &it, 1, &exists);
-
-    if (st <= 0) {
-        if (st == 0) {
-            return op->code == REND_OP_GAT ? REND_MISS : REND_NOT_FOUND;
-        }
-        return st;
-    }
-    st = store(w, key, op->exptime, it.flags, it.cas, it.data, it.ndata,
-               NULL, 0);
-    if (st != REND_OK) {
-        return st;
-    }
-    op->out_cas = it.cas;
-    if (op->code == REND_OP_GAT) {
-        op->out_flags = it.flags;
-        op->out_exptime = op->exptime < 0 ? -1 : op->exptime;
-        if (!(op->opflags & REND_OPF_NO_VALUE)) {
-            char *buf = w->inst->host->value_alloc(op, it.ndata);
-            if (buf == NULL) {
-                return REND_ENOMEM;
-            }
-            memcpy(buf, it.data, it.ndata);
-        }
+    if (res != NULL) {
+        rend_kvop_value(res, p + REND_LMDB_HDR);
+    } else if (n > 0) {
+        memcpy(p + REND_LMDB_HDR, old->data, n);
     }
     return REND_OK;
 }
 
+/* Apply one key op inside w->txn: memcached's semantics (rend_kvop.c) over
+ * the item lookup() finds; returns its final status. */
 static int
-do_store(struct wctx *w, struct rend_op *op, const MDB_val *key)
+apply_key(struct wctx *w, struct rend_op *op)
 {
-    struct rend_lmdb *inst = w->inst;
+    MDB_val key = { .mv_size = op->nkey, .mv_data = (void *)op->key };
     struct rend_lmdb_item it;
-    int exists, live = 0, st;
+    struct rend_kvop_item old;
+    struct rend_kvop_res res;
+    int code = op->code, exists = 0, live = 0, st, rc;
 
-    if (op->code != REND_OP_SET) {
-        int copy = op->code == REND_OP_APPEND || op->code == REND_OP_PREPEND;
-        live = lookup(w, key, &it, copy, &exists);
+    if (code != REND_OP_SET) {
+        /* the new value of these is built from the old one: copy it out
+         * of the map before the put moves pages */
+        int copy = code == REND_OP_APPEND || code == REND_OP_PREPEND
+                   || code == REND_OP_TOUCH || code == REND_OP_GAT;
+        live = lookup(w, &key, &it, copy, &exists);
         if (live < 0) {
             return live;
         }
     }
-    switch (op->code) {
-    case REND_OP_ADD:
-        if (live) {
-            return REND_NOT_STORED;
-        }
-        break;
-    case REND_OP_REPLACE:
-        if (!live) {
-            return REND_NOT_STORED;
-        }
-        break;
-    case REND_OP_CAS:
-        if (!live) {
-            return REND_NOT_FOUND;
-        }
-        if (it.cas != op->cas) {
-            return REND_EXISTS;
-        }
-        break;
-    case REND_OP_APPEND:
-    case REND_OP_PREPEND:
-        if (!live) {
-            return REND_NOT_STORED;
-        }
-        if (op->cas != 0 && it.cas != op->cas) {
-            return REND_EXISTS;
-        }
-        if (it.ndata + op->nvalue > inst->item_size_max) {
-            return REND_ETOOBIG;
-        }
-        if (op->code == REND_OP_APPEND) {
-            st = store(w, key, it.exptime, it.flags, inst->cas + 1, it.data,
-                       it.ndata, op->value, op->nvalue);
-        } else {
-            st = store(w, key, it.exptime, it.flags, inst->cas + 1,
-                       op->value, op->nvalue, it.data, it.ndata);
-        }
+    if (live) {
+        old.data = it.data;
+        old.ndata = it.ndata;
+        old.flags = it.flags;
+        old.exptime = it.exptime;
+        old.cas = it.cas;
+    }
+    st = rend_kvop_apply(w->inst->host, op, live ? &old : NULL,
+                         w->inst->item_size_max, &res);
+    if (st == REND_NOT_FOUND && code == REND_OP_DELETE && exists) {
+        res.act = REND_KVOP_DELETE; /* drop the dead item on the way */
+    }
+    switch (res.act) {
+    case REND_KVOP_STORE:
+        st = store(w, &key, res.exptime, res.flags, w->inst->cas + 1, &res,
+                   NULL);
         if (st == REND_OK) {
-            op->out_cas = ++inst->cas;
+            op->out_cas = ++w->inst->cas;
         }
         return st;
+    case REND_KVOP_TOUCH:
+        return store(w, &key, res.exptime, old.flags, old.cas, NULL, &old);
+    case REND_KVOP_DELETE:
+        rc = mdb_del(w->txn, w->inst->items, &key, NULL);
+        return rc != 0 ? fail(w, rc) : st;
     default:
-        break;
+        return st;
     }
-    st = store(w, key, op->exptime, op->flags, inst->cas + 1, op->value,
-               op->nvalue, NULL, 0);
-    if (st == REND_OK) {
-        op->out_cas = ++inst->cas;
-    }
-    return st;
-}
-
-static int
-do_delete(struct wctx *w, const struct rend_op *op, const MDB_val *key)
-{
-    struct rend_lmdb_item it;
-    int exists, live = lookup(w, key, &it, 0, &exists);
-
-    if (live < 0) {
-        return live;
-    }
-    if (live && op->cas != 0 && it.cas != op->cas) {
-        return REND_EXISTS;
-    }
-    if (exists) {
-        int rc = mdb_del(w->txn, w->inst->items, (MDB_val *)key, NULL);
-        if (rc != 0) {
-            return fail(w, rc);
-        }
-    }
-    return live ? REND_OK : REND_NOT_FOUND;
-}
-
-static int
-do_arith(struct wctx *w, struct rend_op *op, const MDB_val *key)
-{
-    struct rend_lmdb_item it;
-    char num[24];
-    uint64_t v;
-    int exists, st, live = lookup(w, key, &it, 0, &exists);
-
-    if (live <= 0) {
-        return live == 0 ? REND_NOT_FOUND : live;
-    }
-    if (op->cas != 0 && it.cas != op->cas) {
-        return REND_EXISTS;
-    }
-    if (rend_counter_read(it.data, it.ndata, &v) != 0) {
-        return REND_NON_NUMERIC;
-    }
-    if (op->code == REND_OP_INCR) {
-        v += op->delta; /* wraps at 2^64 */
-    } else {
-        v = op->delta > v ? 0 : v - op->delta;
-    }
-    {
-        /* memcached's padding to the old length; it.data points into the
-         * map: the text is copied before the put */
-        char *text = it.ndata > sizeof(num) ? malloc(it.ndata) : num;
-        size_t n;
-        if (text == NULL) {
-            return REND_ENOMEM;
-        }
-        n = rend_counter_format(v, it.ndata, text);
-        st = store(w, key, it.exptime, it.flags, w->inst->cas + 1, text, n,
-                   NULL, 0);
-        if (text != num) {
-            free(text);
-        }
-    }
-    if (st == REND_OK) {
-        op->out_cas = ++w->inst->cas;
-        op->out_number = v;
-    }
-    return st;
 }
 
 static int
@@ -472,29 +321,7 @@ do_flush(struct wctx *w, struct rend_op *op)
 static int
 apply(struct wctx *w, struct rend_op *op)
 {
-    MDB_val key = { .mv_size = op->nkey, .mv_data = (void *)op->key };
-
-    switch (op->code) {
-    case REND_OP_GAT:
-    case REND_OP_TOUCH:
-        return do_touch(w, op, &key);
-    case REND_OP_SET:
-    case REND_OP_ADD:
-    case REND_OP_REPLACE:
-    case REND_OP_APPEND:
-    case REND_OP_PREPEND:
-    case REND_OP_CAS:
-        return do_store(w, op, &key);
-    case REND_OP_DELETE:
-        return do_delete(w, op, &key);
-    case REND_OP_INCR:
-    case REND_OP_DECR:
-        return do_arith(w, op, &key);
-    case REND_OP_FLUSH:
-        return do_flush(w, op);
-    default:
-        return REND_ENOTSUP;
-    }
+    return op->code == REND_OP_FLUSH ? do_flush(w, op) : apply_key(w, op);
 }
 
 /* Write the cas counter if it moved, then commit.  Returns 0 or the MDB
@@ -502,6 +329,7 @@ apply(struct wctx *w, struct rend_op *op)
 static int
 finish_txn(struct wctx *w, uint64_t cas_before)
 {
+    uint64_t t0;
     int rc = 0;
 
     if (w->inst->cas != cas_before) {
@@ -511,7 +339,11 @@ finish_txn(struct wctx *w, uint64_t cas_before)
         mdb_txn_abort(w->txn);
         return rc;
     }
-    return mdb_txn_commit(w->txn);
+    t0 = rend_phist_now();
+    rc = mdb_txn_commit(w->txn); /* with sync = commit: the fsync too */
+    rend_phist_observe(&w->inst->commit_time, rend_phist_ns,
+                       rend_phist_now() - t0);
+    return rc;
 }
 
 /* After a commit: make the txn's flush changes visible. */
@@ -541,7 +373,7 @@ run_one_by_one(struct rend_lmdb *inst, struct rend_op **ops, size_t n,
     for (size_t i = 0; i < n; i++) {
         struct wctx w = WCTX_INIT(inst, now);
         uint64_t cas_before = inst->cas;
-        int rc = mdb_txn_begin(inst->env, NULL, 0, &w.txn);
+        int rc = write_txn(inst, &w.txn);
 
         if (rc != 0) {
             st[i] = mdb_to_status(rc);
@@ -575,7 +407,7 @@ flush_if_due(struct rend_lmdb *inst, int64_t now)
         return;
     }
     struct wctx w = WCTX_INIT(inst, now);
-    int rc = mdb_txn_begin(inst->env, NULL, 0, &w.txn);
+    int rc = write_txn(inst, &w.txn);
     if (rc == 0) {
         memset(&op, 0, sizeof(op));
         op.code = REND_OP_FLUSH;
@@ -605,7 +437,7 @@ run_batch(struct rend_lmdb *inst, struct rend_op **ops, size_t n, int *st)
     int rc;
 
     flush_if_due(inst, now);
-    rc = mdb_txn_begin(inst->env, NULL, 0, &w.txn);
+    rc = write_txn(inst, &w.txn);
     if (rc != 0) {
         inst->host->log(REND_LOG_ERR, inst->name, "write txn: %s",
                         mdb_strerror(rc));
@@ -677,7 +509,7 @@ reap_step(struct rend_lmdb *inst)
     MDB_cursor *cur;
     MDB_val k, v;
     struct rend_lmdb_item it;
-    int rc = mdb_txn_begin(inst->env, NULL, 0, &txn);
+    int rc = write_txn(inst, &txn);
 
     if (rc != 0) {
         goto fail;
@@ -755,7 +587,7 @@ fail:
 static void
 background(struct rend_lmdb *inst, uint64_t *next_reap, uint64_t *last_sync)
 {
-    uint64_t ms = rend_lmdb_mono_ms();
+    uint64_t ms = mono_ms();
 
     if (inst->reap_interval_s > 0 && !inst->reap_active && ms >= *next_reap) {
         inst->reap_active = 1;
@@ -770,7 +602,11 @@ background(struct rend_lmdb *inst, uint64_t *next_reap, uint64_t *last_sync)
     flush_if_due(inst, inst->host->now());
     if (inst->sync == REND_LMDB_SYNC_PERIODIC && inst->dirty
         && ms >= *last_sync + inst->sync_interval_ms) {
+        uint64_t t0 = rend_phist_now();
         int rc = mdb_env_sync(inst->env, 1);
+
+        rend_phist_observe(&inst->sync_time, rend_phist_ns,
+                           rend_phist_now() - t0);
         if (rc != 0) {
             inst->host->log(REND_LOG_ERR, inst->name, "sync: %s",
                             mdb_strerror(rc));
@@ -785,7 +621,7 @@ background(struct rend_lmdb *inst, uint64_t *next_reap, uint64_t *last_sync)
 static uint64_t
 idle_wait_ms(struct rend_lmdb *inst, uint64_t next_reap, uint64_t last_sync)
 {
-    uint64_t ms = rend_lmdb_mono_ms(), wait = WAKE_MAX_MS;
+    uint64_t ms = mono_ms(), wait = WAKE_MAX_MS;
 
     if (inst->reap_active) {
         return 0;
@@ -802,118 +638,52 @@ idle_wait_ms(struct rend_lmdb *inst, uint64_t next_reap, uint64_t last_sync)
     return wait;
 }
 
+/* The opq's run(): one group commit, every op completed. */
 static void
-wait_ms(struct rend_lmdb *inst, uint64_t ms)
+writer_run(void *ud, void *tls, struct rend_op **ops, size_t n)
 {
-    struct timespec ts;
+    struct rend_lmdb *inst = ud;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    inst->writer_idle = 1;
-    pthread_cond_timedwait(&inst->wake, &inst->lock, &ts);
-    inst->writer_idle = 0;
+    (void)tls;
+    run_batch(inst, ops, n, inst->wst);
 }
 
-static void *
-writer_main(void *arg)
+/* The opq's tick(): timed work, and how long the writer may sleep. */
+static uint64_t
+writer_tick(void *ud)
 {
-    struct rend_lmdb *inst = arg;
-    struct rend_op **batch = malloc(inst->max_batch * sizeof(*batch));
-    int *st = malloc(inst->max_batch * sizeof(*st));
-    uint64_t next_reap = rend_lmdb_mono_ms() + inst->reap_interval_s * 1000;
-    uint64_t last_sync = rend_lmdb_mono_ms();
+    struct rend_lmdb *inst = ud;
 
-    pthread_mutex_lock(&inst->lock);
-    for (;;) {
-        size_t n = 0;
-        if (batch != NULL && st != NULL) {
-            n = rend_lmdb_queue_take(&inst->q, batch, inst->max_batch);
-        } else {
-            /* No memory for a batch: complete queued ops one by one. */
-            struct rend_op *op;
-            while (rend_lmdb_queue_take(&inst->q, &op, 1) == 1) {
-                pthread_mutex_unlock(&inst->lock);
-                inst->host->done(op, REND_ENOMEM);
-                pthread_mutex_lock(&inst->lock);
-            }
-        }
-        if (n == 0) {
-            if (inst->stopping) {
-                break;
-            }
-            uint64_t w = idle_wait_ms(inst, next_reap, last_sync);
-            if (w > 0) {
-                wait_ms(inst, w);
-                if (inst->q.len > 0 || inst->stopping) {
-                    continue;
-                }
-            }
-        }
-        pthread_mutex_unlock(&inst->lock);
-        if (n > 0) {
-            run_batch(inst, batch, n, st);
-        }
-        background(inst, &next_reap, &last_sync);
-        pthread_mutex_lock(&inst->lock);
-    }
-    pthread_mutex_unlock(&inst->lock);
-    free(batch);
-    free(st);
-    return NULL;
+    background(inst, &inst->next_reap, &inst->last_sync);
+    return idle_wait_ms(inst, inst->next_reap, inst->last_sync);
 }
 
 /* Start the writer thread.  Main thread, from create(). */
 int
-rend_lmdb_writer_start(struct rend_lmdb *inst)
+rend_lmdb_writer_start(struct rend_lmdb *inst, char *err, size_t errlen)
 {
-    int rc = pthread_create(&inst->writer, NULL, writer_main, inst);
+    static const struct rend_opq_cb cb = {
+        .run = writer_run,
+        .tick = writer_tick,
+    };
 
-    if (rc != 0) {
-        errno = rc;
-        return -1;
+    inst->wst = malloc(inst->max_batch * sizeof(*inst->wst));
+    if (inst->wst == NULL) {
+        snprintf(err, errlen, "out of memory for the writer");
+        return REND_ENOMEM;
     }
-    inst->writer_started = 1;
-    return 0;
+    inst->next_reap = mono_ms() + inst->reap_interval_s * 1000;
+    inst->last_sync = mono_ms();
+    return rend_opq_start(&inst->wq, &cb, inst, 1, inst->max_batch,
+                          inst->queue_max, err, errlen);
 }
 
-/* Stop the writer once the queue is drained (every op gets its done),
- * then sync.  Main thread, from destroy(). */
+/* Stop the writer once the queue is drained (every op gets its done).
+ * Main thread, from destroy(). */
 void
 rend_lmdb_writer_stop(struct rend_lmdb *inst)
 {
-    if (!inst->writer_started) {
-        return;
-    }
-    pthread_mutex_lock(&inst->lock);
-    inst->stopping = 1;
-    pthread_cond_signal(&inst->wake);
-    pthread_mutex_unlock(&inst->lock);
-    pthread_join(inst->writer, NULL);
-    inst->writer_started = 0;
-}
-
-/* Queue a write.  Any thread; host->done follows on the writer thread. */
-int
-rend_lmdb_writer_submit(struct rend_lmdb *inst, struct rend_op *op)
-{
-    int st = REND_PENDING;
-
-    pthread_mutex_lock(&inst->lock);
-    if (inst->q.len >= inst->queue_max) {
-        st = REND_EBUSY;
-    } else if (rend_lmdb_queue_push(&inst->q, op) != 0) {
-        st = REND_ENOMEM;
-    } else if (inst->writer_idle) {
-        pthread_cond_signal(&inst->wake);
-    }
-    pthread_mutex_unlock(&inst->lock);
-    if (st == REND_EBUSY) {
-        REND_LMDB_ADD(inst, busy, 1);
-    }
-    return st;
+    rend_opq_stop(&inst->wq);
+    free(inst->wst);
+    inst->wst = NULL;
 }

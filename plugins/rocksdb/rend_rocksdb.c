@@ -225,17 +225,6 @@ setup_options(struct rdb *r, const struct num_opts *o)
     rocksdb_readoptions_set_read_tier(r->ropts_cache, 1); /* block cache */
 }
 
-static uint64_t
-get_be64(const char *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++) {
-        v = v << 8 | (unsigned char)p[i];
-    }
-    return v;
-}
-
 /* Read the cas counter and the flush marker back after open. */
 static int
 load_meta(struct rdb *r, char *err, size_t errlen)
@@ -246,16 +235,16 @@ load_meta(struct rdb *r, char *err, size_t errlen)
 
     v = rocksdb_get(r->db, r->ropts, RDB_META_CAS, RDB_META_LEN, &n, &e);
     if (e == NULL && v != NULL && n == 8) {
-        r->last_cas = get_be64(v);
+        r->last_cas = rend_be_get64(v);
     }
     rocksdb_free(v);
     if (e == NULL) {
         v = rocksdb_get(r->db, r->ropts, RDB_META_FLUSH, RDB_META_FLUSH_LEN,
                         &n, &e);
         if (e == NULL && v != NULL && n == 24) {
-            r->wflush.cas_limit = get_be64(v);
-            r->wflush.past = (int64_t)get_be64(v + 8);
-            r->wflush.pending = (int64_t)get_be64(v + 16);
+            r->wflush.cas_limit = rend_be_get64(v);
+            r->wflush.past = (int64_t)rend_be_get64(v + 8);
+            r->wflush.pending = (int64_t)rend_be_get64(v + 16);
         }
         rocksdb_free(v);
     }
@@ -318,12 +307,6 @@ rdb_free(struct rdb *r)
     if (r->ropts_cache != NULL) {
         rocksdb_readoptions_destroy(r->ropts_cache);
     }
-    rend_rdb_queue_free(&r->wq);
-    rend_rdb_queue_free(&r->rq);
-    pthread_mutex_destroy(&r->wmu);
-    pthread_cond_destroy(&r->wcond);
-    pthread_mutex_destroy(&r->rmu);
-    pthread_cond_destroy(&r->rcond);
     pthread_mutex_destroy(&r->mmu);
     pthread_cond_destroy(&r->mcond);
     free(r->path);
@@ -346,10 +329,6 @@ rdb_create(const struct rend_host *host, const char *instance,
     }
     r->host = host;
     snprintf(r->name, sizeof(r->name), "%s", instance ? instance : "rocksdb");
-    pthread_mutex_init(&r->wmu, NULL);
-    pthread_cond_init(&r->wcond, NULL);
-    pthread_mutex_init(&r->rmu, NULL);
-    pthread_cond_init(&r->rcond, NULL);
     pthread_mutex_init(&r->mmu, NULL);
     pthread_cond_init(&r->mcond, NULL);
     if (parse_opts(r, kv, nkv, &o, err, errlen) != 0
@@ -448,6 +427,62 @@ emit_prop(struct rdb *r, rend_stat_emit_f *emit, void *ud, const char *name,
     }
 }
 
+/* Write stalls since open, from rocksdb's text stats (the C API of
+ * rocksdb 7 has no map properties or tickers): the per-cause counts of
+ * the cfstats "Stalls(count):" line (slowdowns and stops) and the
+ * dbstats "Cumulative stall: H:M:S" time.  A stat is left out when the
+ * text is not found (another rocksdb version). */
+static void
+emit_stalls(struct rdb *r, rend_stat_emit_f *emit, void *ud)
+{
+    char *v = rocksdb_property_value(r->db,
+                                     "rocksdb.cfstats-no-file-histogram");
+    const char *p;
+    unsigned hh, mm;
+    double ss;
+
+    p = v != NULL ? strstr(v, "Stalls(count):") : NULL;
+    if (p != NULL) {
+        char line[1024], *save = NULL, *tok;
+        uint64_t slow = 0, stop = 0;
+        size_t n = strcspn(p, "\n");
+
+        n = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+        memcpy(line, p + strlen("Stalls(count):"),
+               n - strlen("Stalls(count):"));
+        line[n - strlen("Stalls(count):")] = '\0';
+        /* " 0 level0_slowdown, ..., 0 memtable_slowdown, interval 0 total
+         * count": a count and its cause, then the interval's total */
+        for (tok = strtok_r(line, ",", &save); tok != NULL;
+             tok = strtok_r(NULL, ",", &save)) {
+            unsigned long long c;
+            int off = 0;
+
+            if (sscanf(tok, " %llu %n", &c, &off) != 1 || off == 0) {
+                continue;
+            }
+            if (strstr(tok + off, "slowdown") != NULL) {
+                slow += c;
+            } else {
+                stop += c;
+            }
+        }
+        rend_stat_u64(emit, ud, "write_slowdowns", slow);
+        rend_stat_u64(emit, ud, "write_stops", stop);
+    }
+    rocksdb_free(v);
+    v = rocksdb_property_value(r->db, "rocksdb.dbstats");
+    p = v != NULL ? strstr(v, "Cumulative stall: ") : NULL;
+    if (p != NULL && sscanf(p, "Cumulative stall: %u:%u:%lf", &hh, &mm, &ss)
+                         == 3) {
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%.3f", hh * 3600.0 + mm * 60.0 + ss);
+        emit(ud, "write_stall_seconds", buf);
+    }
+    rocksdb_free(v);
+}
+
 static void
 rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
 {
@@ -455,7 +490,9 @@ rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
     struct rdb_counters *c = &r->c;
     uint64_t commits = atomic_load(&c->commits);
     uint64_t ops = atomic_load(&c->commit_ops);
-    uint64_t us = atomic_load(&c->commit_us);
+    /* the commit histogram's sum is the time inside rocksdb_write */
+    uint64_t us = __atomic_load_n(&r->commit_time.sum, __ATOMIC_RELAXED)
+                  / 1000;
 
     emit_prop(r, emit, ud, "items", "rocksdb.estimate-num-keys");
     emit_prop(r, emit, ud, "sst_bytes", "rocksdb.total-sst-files-size");
@@ -464,8 +501,11 @@ rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
               "rocksdb.cur-size-all-mem-tables");
     emit_prop(r, emit, ud, "pending_compaction_bytes",
               "rocksdb.estimate-pending-compaction-bytes");
+    emit_prop(r, emit, ud, "compaction_pending",
+              "rocksdb.compaction-pending");
     emit_prop(r, emit, ud, "running_compactions",
               "rocksdb.num-running-compactions");
+    emit_prop(r, emit, ud, "running_flushes", "rocksdb.num-running-flushes");
     emit_prop(r, emit, ud, "write_stopped", "rocksdb.is-write-stopped");
     emit_prop(r, emit, ud, "delayed_write_rate",
               "rocksdb.actual-delayed-write-rate");
@@ -474,17 +514,19 @@ rdb_stats(void *inst, rend_stat_emit_f *emit, void *ud)
     rend_stat_u64(emit, ud, "commits", commits);
     rend_stat_u64(emit, ud, "ops_per_commit", commits ? ops / commits : 0);
     rend_stat_u64(emit, ud, "commit_avg_us", commits ? us / commits : 0);
-    rend_stat_u64(emit, ud, "writes_queued", atomic_load(&c->queued));
+    rend_stat_u64(emit, ud, "writes_queued", rend_opq_len(&r->wq));
     rend_stat_u64(emit, ud, "write_errors", atomic_load(&c->write_errors));
     rend_stat_u64(emit, ud, "gets_inline", atomic_load(&c->gets_inline));
     rend_stat_u64(emit, ud, "gets_incomplete", atomic_load(&c->gets_incomplete));
     rend_stat_u64(emit, ud, "gets_pool", atomic_load(&c->gets_pool));
     rend_stat_u64(emit, ud, "gets_writer", atomic_load(&c->gets_writer));
-    rend_stat_u64(emit, ud, "reads_queued", atomic_load(&c->pool_queued));
+    rend_stat_u64(emit, ud, "reads_queued", rend_opq_len(&r->rq));
     rend_stat_u64(emit, ud, "expired_dropped", atomic_load(&c->expired_dropped));
     rend_stat_u64(emit, ud, "flushed_dropped", atomic_load(&c->flushed_dropped));
     rend_stat_u64(emit, ud, "flush_compactions",
              atomic_load(&c->flush_compactions));
+    emit_stalls(r, emit, ud);
+    rend_phist_emit_commits(emit, ud, &r->wq.batches, &r->commit_time);
 }
 
 static int
@@ -537,21 +579,7 @@ REND_EXPORT const struct rend_handler rend_handler_v1 = {
     .destroy = rdb_destroy,
     .thread_init = rdb_thread_init,
     .thread_exit = rdb_thread_exit,
-    .ops = {
-        [REND_OP_GET] = op_get,
-        [REND_OP_GAT] = op_write,
-        [REND_OP_TOUCH] = op_write,
-        [REND_OP_SET] = op_write,
-        [REND_OP_ADD] = op_write,
-        [REND_OP_REPLACE] = op_write,
-        [REND_OP_APPEND] = op_write,
-        [REND_OP_PREPEND] = op_write,
-        [REND_OP_CAS] = op_write,
-        [REND_OP_DELETE] = op_write,
-        [REND_OP_INCR] = op_write,
-        [REND_OP_DECR] = op_write,
-        [REND_OP_FLUSH] = op_write,
-    },
+    .ops = REND_KVOP_OPS(op_get, op_write),
     .stats = rdb_stats,
     .walk = rdb_walk,
 };

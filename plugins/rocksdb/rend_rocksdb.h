@@ -20,10 +20,16 @@
 
 #include <rend/handler.h>
 
-/* Value layout: a 20-byte header, all big-endian, then the data:
+#include "rend_item.h"
+#include "rend_kvop.h"
+#include "rend_opq.h"
+#include "rend_phist.h"
+
+/* Value layout (plugins/common/rend_item.h, shared with lmdb): a 20-byte
+ * header, all big-endian, then the data:
  *   0..3 exptime (u32, absolute unix seconds, 0 = never)
  *   4..7 client flags   8..15 cas   16..19 mtime (store time, unix s) */
-#define RDB_HDR_LEN 20
+#define RDB_HDR_LEN REND_ITEM_HDR
 /* Key layout: user keys get a 'k' prefix; meta keys start with '\0'. */
 #define RDB_KEY_PREFIX 'k'
 #define RDB_META_CAS "\0cas"
@@ -51,18 +57,10 @@ struct rdb_flush {
     int64_t pending;
 };
 
-/* A FIFO of ops (growable ring).  Not thread-safe: callers hold a lock. */
-struct rdb_queue {
-    struct rend_op **v;
-    size_t head, n, cap;
-};
-
 struct rdb_counters {
     _Atomic uint64_t gets_inline, gets_pool, gets_writer, gets_incomplete;
     _Atomic uint64_t writes, commits, commit_ops, write_errors;
     _Atomic uint64_t expired_dropped, flushed_dropped, flush_compactions;
-    _Atomic uint64_t queued, pool_queued;
-    _Atomic uint64_t commit_us; /* total time inside rocksdb_write */
 };
 
 struct rdb {
@@ -92,26 +90,16 @@ struct rdb {
     _Atomic uint64_t flush_cas_limit;
     _Atomic int64_t flush_past, flush_pending;
 
-    /* Writer. */
-    pthread_mutex_t wmu;
-    pthread_cond_t wcond;
-    struct rdb_queue wq;
-    int wstop;
-    pthread_t writer;
+    /* Writer: one queue thread (plugins/common/rend_opq). */
+    struct rend_opq wq;
     struct wctx *wctx; /* the writer's batch state (writer.c) */
-    int writer_started;
     uint64_t last_cas;        /* writer only */
     struct rdb_flush wflush;  /* writer only */
     _Atomic uint32_t pending_keys[RDB_PENDING_SLOTS];
     _Atomic uint32_t pending_flushes;
 
-    /* Reader pool. */
-    pthread_mutex_t rmu;
-    pthread_cond_t rcond;
-    struct rdb_queue rq;
-    int rstop;
-    pthread_t *readers;
-    unsigned readers_started;
+    /* Reader pool: nreaders queue threads. */
+    struct rend_opq rq;
 
     /* Maintenance: compacts after a flush becomes effective. */
     pthread_mutex_t mmu;
@@ -122,6 +110,7 @@ struct rdb {
     int maint_started;
 
     struct rdb_counters c;
+    struct rend_phist commit_time; /* ns inside rocksdb_write (WAL) */
 };
 
 /* rend_rocksdb_item.c: pure helpers, any thread. */
@@ -135,19 +124,10 @@ int rend_rdb_visible(const struct rdb_hdr *h, const struct rdb_flush *f,
 void rend_rdb_flush_load(struct rdb *r, struct rdb_flush *f);
 /* Slot of key in the pending-writes filter. */
 uint32_t rend_rdb_key_slot(const char *key, size_t nkey);
-/* Parse an incr/decr operand the way memcached does: 0 and *out, or -1
- * when the value is not a decimal number that fits in 64 bits. */
 /* Write 'k'+key into buf (RDB_KEY_MAX bytes); returns the length. */
 size_t rend_rdb_key(char *buf, const char *key, size_t nkey);
 /* Map a rocksdb error string to a status (REND_ENOSPC or REND_EIO). */
 int rend_rdb_err_status(const char *err);
-
-/* Queue helpers; the caller holds the queue's lock.  push returns -1 when
- * out of memory.  pop moves up to max ops into out and returns the count. */
-int rend_rdb_queue_push(struct rdb_queue *q, struct rend_op *op);
-size_t rend_rdb_queue_pop(struct rdb_queue *q, struct rend_op **out,
-                          size_t max);
-void rend_rdb_queue_free(struct rdb_queue *q);
 
 /* rend_rocksdb_writer.c.  start/stop run on the thread that owns r
  * (create/destroy); enqueue runs on any worker thread and takes ownership
@@ -159,11 +139,9 @@ int rend_rdb_writer_enqueue(struct rdb *r, struct rend_op *op);
  * writer to see it).  Any thread. */
 int rend_rdb_write_pending(struct rdb *r, const char *key, size_t nkey);
 
-/* rend_rocksdb_read.c.  rend_rdb_fill writes a hit into op (out_flags,
- * out_exptime, out_cas and, unless REND_OPF_NO_VALUE, the data through
- * host->value_alloc); REND_OK or REND_ENOMEM.  Any thread. */
-int rend_rdb_fill(struct rdb *r, struct rend_op *op, const struct rdb_hdr *h,
-                  const char *data, size_t ndata);
+/* rend_rocksdb_read.c.  Any thread: a stored item as rend_kvop sees it. */
+void rend_rdb_kvitem(const struct rdb_hdr *h, const char *data, size_t ndata,
+                     struct rend_kvop_item *it);
 int rend_rdb_readers_start(struct rdb *r, char *err, size_t errlen);
 void rend_rdb_readers_stop(struct rdb *r);
 /* A GET from a worker thread: inline, pool or writer; returns a final

@@ -1,62 +1,38 @@
 /*
- * rend_rocksdb_item.c - value header, visibility rules, key encoding and
- * the op queue of the rocksdb handler.  No I/O, no locks.
+ * rend_rocksdb_item.c - value header, visibility rules and key encoding
+ * of the rocksdb handler.  No I/O, no locks.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "rend_rocksdb.h"
 
-static void
-put_be32(char *p, uint32_t v)
-{
-    p[0] = (char)(v >> 24);
-    p[1] = (char)(v >> 16);
-    p[2] = (char)(v >> 8);
-    p[3] = (char)v;
-}
-
-static uint32_t
-get_be32(const char *p)
-{
-    const unsigned char *u = (const unsigned char *)p;
-
-    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8
-           | (uint32_t)u[3];
-}
-
-/* Any thread; buf holds RDB_HDR_LEN bytes.  An expiry past 2106 is stored
- * as the largest u32 (still in the future for decades). */
+/* Any thread; buf holds RDB_HDR_LEN bytes: plugins/common's rend_item.h
+ * layout (the lmdb plugin's too). */
 void
 rend_rdb_hdr_encode(char *buf, const struct rdb_hdr *h)
 {
-    uint32_t exp;
+    struct rend_item_hdr ih = {
+        .exptime = h->exptime, .flags = h->flags, .cas = h->cas,
+        .stored = h->mtime,
+    };
 
-    if (h->exptime <= 0) {
-        exp = 0;
-    } else if (h->exptime > (int64_t)UINT32_MAX) {
-        exp = UINT32_MAX;
-    } else {
-        exp = (uint32_t)h->exptime;
-    }
-    put_be32(buf, exp);
-    put_be32(buf + 4, h->flags);
-    put_be32(buf + 8, (uint32_t)(h->cas >> 32));
-    put_be32(buf + 12, (uint32_t)h->cas);
-    put_be32(buf + 16, h->mtime);
+    rend_item_hdr_put(buf, &ih);
 }
 
 /* Any thread. */
 int
 rend_rdb_hdr_decode(const char *buf, size_t n, struct rdb_hdr *h)
 {
-    if (n < RDB_HDR_LEN) {
+    struct rend_item_hdr ih;
+
+    if (rend_item_hdr_get(buf, n, &ih) != 0) {
         return -1;
     }
-    h->exptime = get_be32(buf);
-    h->flags = get_be32(buf + 4);
-    h->cas = (uint64_t)get_be32(buf + 8) << 32 | get_be32(buf + 12);
-    h->mtime = get_be32(buf + 16);
+    h->exptime = ih.exptime;
+    h->flags = ih.flags;
+    h->cas = ih.cas;
+    h->mtime = (uint32_t)ih.stored;
     return 0;
 }
 
@@ -121,50 +97,4 @@ rend_rdb_err_status(const char *err)
         return REND_ENOSPC;
     }
     return REND_EIO;
-}
-
-/* Caller holds the queue's lock. */
-int
-rend_rdb_queue_push(struct rdb_queue *q, struct rend_op *op)
-{
-    if (q->n == q->cap) {
-        size_t ncap = q->cap ? q->cap * 2 : 64;
-        struct rend_op **nv = malloc(ncap * sizeof(*nv));
-
-        if (nv == NULL) {
-            return -1;
-        }
-        for (size_t i = 0; i < q->n; i++) {
-            nv[i] = q->v[(q->head + i) % q->cap];
-        }
-        free(q->v);
-        q->v = nv;
-        q->cap = ncap;
-        q->head = 0;
-    }
-    q->v[(q->head + q->n) % q->cap] = op;
-    q->n++;
-    return 0;
-}
-
-/* Caller holds the queue's lock. */
-size_t
-rend_rdb_queue_pop(struct rdb_queue *q, struct rend_op **out, size_t max)
-{
-    size_t k = q->n < max ? q->n : max;
-
-    for (size_t i = 0; i < k; i++) {
-        out[i] = q->v[q->head];
-        q->head = (q->head + 1) % q->cap;
-    }
-    q->n -= k;
-    return k;
-}
-
-/* Owner thread, once no other thread uses q. */
-void
-rend_rdb_queue_free(struct rdb_queue *q)
-{
-    free(q->v);
-    memset(q, 0, sizeof(*q));
 }

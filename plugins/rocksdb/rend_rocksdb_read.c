@@ -9,24 +9,19 @@
 
 #include "rend_rocksdb.h"
 
+/* Gets a reader takes at once, at most. */
+#define READ_TAKE 4
+
 /* Any thread. */
-int
-rend_rdb_fill(struct rdb *r, struct rend_op *op, const struct rdb_hdr *h,
-              const char *data, size_t ndata)
+void
+rend_rdb_kvitem(const struct rdb_hdr *h, const char *data, size_t ndata,
+                struct rend_kvop_item *it)
 {
-    op->out_flags = h->flags;
-    op->out_exptime = h->exptime;
-    op->out_cas = h->cas;
-    if (op->opflags & REND_OPF_NO_VALUE) {
-        return REND_OK;
-    }
-    if (r->host->value_alloc(op, ndata) == NULL) {
-        return REND_ENOMEM;
-    }
-    if (ndata > 0) {
-        memcpy(op->out_value, data, ndata);
-    }
-    return REND_OK;
+    it->data = data;
+    it->ndata = ndata;
+    it->flags = h->flags;
+    it->exptime = h->exptime;
+    it->cas = h->cas;
 }
 
 /* One get with read options ro.  *incomplete is set when ro forbids I/O
@@ -65,7 +60,10 @@ read_one(struct rdb *r, struct rend_op *op, const rocksdb_readoptions_t *ro,
     rend_rdb_flush_load(r, &f);
     if (rend_rdb_hdr_decode(v, nv, &h) == 0
         && rend_rdb_visible(&h, &f, r->host->now())) {
-        rc = rend_rdb_fill(r, op, &h, v + RDB_HDR_LEN, nv - RDB_HDR_LEN);
+        struct rend_kvop_item it;
+
+        rend_rdb_kvitem(&h, v + RDB_HDR_LEN, nv - RDB_HDR_LEN, &it);
+        rc = rend_kvop_fill(r->host, op, &it);
     }
     rocksdb_pinnableslice_destroy(ps);
     return rc;
@@ -74,20 +72,9 @@ read_one(struct rdb *r, struct rend_op *op, const rocksdb_readoptions_t *ro,
 static int
 pool_enqueue(struct rdb *r, struct rend_op *op)
 {
-    int rc;
+    int rc = rend_opq_submit(&r->rq, op);
 
-    atomic_fetch_add(&r->c.pool_queued, 1);
-    pthread_mutex_lock(&r->rmu);
-    rc = rend_rdb_queue_push(&r->rq, op);
-    if (rc == 0) {
-        pthread_cond_signal(&r->rcond);
-    }
-    pthread_mutex_unlock(&r->rmu);
-    if (rc != 0) {
-        atomic_fetch_sub(&r->c.pool_queued, 1);
-        return REND_ENOMEM;
-    }
-    return REND_PENDING;
+    return rc == REND_PENDING ? rc : REND_ENOMEM; /* the pool is unbounded */
 }
 
 /* Worker thread; on REND_PENDING the pool or the writer completes op. */
@@ -110,68 +97,36 @@ rend_rdb_get(struct rdb *r, struct rend_op *op)
     return pool_enqueue(r, op);
 }
 
-static void *
-reader_main(void *arg)
+/* The pool's run(): a few gets at a time (the queue hands each reader a
+ * fair share, at most READ_TAKE). */
+static void
+reader_run(void *ud, void *tls, struct rend_op **ops, size_t n)
 {
-    struct rdb *r = arg;
-    struct rend_op *ops[16];
+    struct rdb *r = ud;
 
-    for (;;) {
-        size_t n;
+    (void)tls;
+    for (size_t i = 0; i < n; i++) {
+        int incomplete;
+        int rc = read_one(r, ops[i], r->ropts, &incomplete);
 
-        pthread_mutex_lock(&r->rmu);
-        while (r->rq.n == 0 && !r->rstop) {
-            pthread_cond_wait(&r->rcond, &r->rmu);
-        }
-        /* A few at a time: fair across readers, fewer lock trips. */
-        n = rend_rdb_queue_pop(&r->rq, ops, r->rq.n > 4 * r->nreaders ? 4 : 1);
-        pthread_mutex_unlock(&r->rmu);
-        if (n == 0) {
-            break;
-        }
-        atomic_fetch_sub(&r->c.pool_queued, n);
-        for (size_t i = 0; i < n; i++) {
-            int incomplete;
-            int rc = read_one(r, ops[i], r->ropts, &incomplete);
-
-            atomic_fetch_add(&r->c.gets_pool, 1);
-            r->host->done(ops[i], rc);
-        }
+        atomic_fetch_add(&r->c.gets_pool, 1);
+        r->host->done(ops[i], rc);
     }
-    return NULL;
 }
 
 /* Thread of create(). */
 int
 rend_rdb_readers_start(struct rdb *r, char *err, size_t errlen)
 {
-    r->readers = calloc(r->nreaders, sizeof(*r->readers));
-    if (r->readers == NULL) {
-        snprintf(err, errlen, "out of memory for the reader pool");
-        return REND_ENOMEM;
-    }
-    for (unsigned i = 0; i < r->nreaders; i++) {
-        if (pthread_create(&r->readers[i], NULL, reader_main, r) != 0) {
-            snprintf(err, errlen, "cannot start reader thread %u", i);
-            return REND_EINTERNAL;
-        }
-        r->readers_started++;
-    }
-    return REND_OK;
+    static const struct rend_opq_cb cb = { .run = reader_run };
+
+    return rend_opq_start(&r->rq, &cb, r, r->nreaders, READ_TAKE, 0, err,
+                          errlen);
 }
 
 /* Thread of destroy(): readers drain the queue, then exit. */
 void
 rend_rdb_readers_stop(struct rdb *r)
 {
-    pthread_mutex_lock(&r->rmu);
-    r->rstop = 1;
-    pthread_cond_broadcast(&r->rcond);
-    pthread_mutex_unlock(&r->rmu);
-    for (unsigned i = 0; i < r->readers_started; i++) {
-        pthread_join(r->readers[i], NULL);
-    }
-    r->readers_started = 0;
-    free(r->readers);
-    r->readers = NULL;
+    rend_opq_stop(&r->rq);
 }

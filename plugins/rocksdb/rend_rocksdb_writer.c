@@ -2,8 +2,9 @@
  * rend_rocksdb_writer.c - the single writer thread: group commit of every
  * mutation into one rocksdb WriteBatch.
  *
- * The writer takes up to max_batch queued ops, applies them in order on a
- * batch-local overlay (key -> item state), so two ops on one key in one
+ * The writer (one rend_opq thread, plugins/common) takes up to max_batch
+ * queued ops, applies them in order (memcached's semantics: rend_kvop.c)
+ * on a batch-local overlay (key -> item state), so two ops on one key in one
  * batch see each other, turns the dirty overlay entries into one
  * WriteBatch (plus the cas counter and the flush marker), writes it, and
  * only then completes the ops.  Being the only mutator, it reads the
@@ -30,9 +31,7 @@ struct ent {
 
 struct wctx {
     struct rdb *r;
-    struct rend_op **ops;
     int *status;
-    unsigned char *mutates;
     struct ent *ents;
     size_t nents;
     uint32_t *slots; /* 1-based index into ents, 0 = empty */
@@ -79,21 +78,12 @@ pending_add(struct rdb *r, const struct rend_op *op, int d)
 int
 rend_rdb_writer_enqueue(struct rdb *r, struct rend_op *op)
 {
-    int mutation = is_mutation(op->code); /* op is not ours after push */
-    int rc;
+    int mutation = is_mutation(op->code); /* op is not ours after submit */
 
     pending_add(r, op, 1);
-    atomic_fetch_add(&r->c.queued, 1);
-    pthread_mutex_lock(&r->wmu);
-    rc = rend_rdb_queue_push(&r->wq, op);
-    if (rc == 0) {
-        pthread_cond_signal(&r->wcond);
-    }
-    pthread_mutex_unlock(&r->wmu);
-    if (rc != 0) {
-        atomic_fetch_sub(&r->c.queued, 1);
+    if (rend_opq_submit(&r->wq, op) != REND_PENDING) {
         pending_add(r, op, -1);
-        return REND_ENOMEM;
+        return REND_ENOMEM; /* the queue is unbounded: only out of memory */
     }
     if (mutation) {
         atomic_fetch_add(&r->c.writes, 1);
@@ -203,100 +193,50 @@ ent_live(struct wctx *w, const struct ent *e)
     return e->present && rend_rdb_visible(&e->hdr, &w->r->wflush, w->now);
 }
 
-/* Store val under a fresh cas: the common tail of set/add/replace/cas. */
-static void
+/* A STORE: the new value (kept pointing at the op's bytes when it is
+ * exactly them, else copied) under a fresh cas. */
+static int
 ent_store(struct wctx *w, struct ent *e, struct rend_op *op,
-          const char *val, size_t nval, char *own, uint32_t flags,
-          int64_t exptime)
+          const struct rend_kvop_res *res)
 {
-    e->hdr.flags = flags;
-    e->hdr.exptime = exptime;
+    const char *val = op->value;
+    char *own = NULL;
+
+    if (!rend_kvop_is_op_value(res, op)) {
+        own = malloc(res->nvalue + 1);
+        if (own == NULL) {
+            return REND_ENOMEM;
+        }
+        rend_kvop_value(res, own);
+        val = own;
+    }
+    e->hdr.flags = res->flags;
+    e->hdr.exptime = res->exptime;
     e->hdr.cas = ++w->r->last_cas;
     e->hdr.mtime = (uint32_t)w->now;
     e->dirty = 1;
     op->out_cas = e->hdr.cas;
-    if (REND_EXPIRED(exptime, w->now)) {
+    if (REND_EXPIRED(res->exptime, w->now)) {
         e->present = 0; /* stored already expired: same as gone */
         ent_set_val(e, NULL, 0, NULL);
         free(own);
-        return;
+        return REND_OK;
     }
     e->present = 1;
-    ent_set_val(e, val, nval, own);
-}
-
-static int
-apply_concat(struct wctx *w, struct ent *e, struct rend_op *op)
-{
-    size_t n = e->nval + op->nvalue;
-    char *buf;
-
-    if (n > w->r->item_size_max) {
-        return REND_ETOOBIG;
-    }
-    buf = malloc(n + 1);
-    if (buf == NULL) {
-        return REND_ENOMEM;
-    }
-    if (op->code == REND_OP_APPEND) {
-        memcpy(buf, e->val, e->nval);
-        memcpy(buf + e->nval, op->value, op->nvalue);
-    } else {
-        memcpy(buf, op->value, op->nvalue);
-        memcpy(buf + op->nvalue, e->val, e->nval);
-    }
-    ent_store(w, e, op, buf, n, buf, e->hdr.flags, e->hdr.exptime);
+    ent_set_val(e, val, res->nvalue, own);
     return REND_OK;
 }
 
-static int
-apply_arith(struct wctx *w, struct ent *e, struct rend_op *op)
+/* TOUCH (and GAT): new expiry, same value and cas. */
+static void
+ent_touch(struct wctx *w, struct ent *e, int64_t exptime)
 {
-    uint64_t v;
-    char *buf;
-    int n;
-
-    if (rend_counter_read(e->val, e->nval, &v) != 0) {
-        return REND_NON_NUMERIC;
-    }
-    if (op->code == REND_OP_INCR) {
-        v += op->delta; /* wraps at 2^64 */
-    } else {
-        v = v > op->delta ? v - op->delta : 0;
-    }
-    buf = malloc(e->nval > 24 ? e->nval : 24);
-    if (buf == NULL) {
-        return REND_ENOMEM;
-    }
-    n = (int)rend_counter_format(v, e->nval, buf); /* memcached's padding */
-    ent_store(w, e, op, buf, (size_t)n, buf, e->hdr.flags, e->hdr.exptime);
-    op->out_number = v;
-    return REND_OK;
-}
-
-/* GAT and TOUCH: new expiry, same cas (as memcached). */
-static int
-apply_touch(struct wctx *w, struct ent *e, struct rend_op *op)
-{
-    int rc = REND_OK;
-
-    if (op->code == REND_OP_GAT) {
-        struct rdb_hdr h = e->hdr;
-
-        h.exptime = op->exptime;
-        rc = rend_rdb_fill(w->r, op, &h, e->val, e->nval);
-        if (rc != REND_OK) {
-            return rc;
-        }
-    }
-    op->out_cas = e->hdr.cas;
-    e->hdr.exptime = op->exptime;
+    e->hdr.exptime = exptime;
     e->dirty = 1;
-    if (REND_EXPIRED(op->exptime, w->now)) {
+    if (REND_EXPIRED(exptime, w->now)) {
         e->present = 0;
         ent_set_val(e, NULL, 0, NULL);
     }
-    return rc;
 }
 
 static void
@@ -325,95 +265,42 @@ apply_flush(struct wctx *w, struct rend_op *op)
     rend_rdb_maint_schedule(w->r, when);
 }
 
-/* Apply one op to the overlay; returns its status and sets *mut when it
- * changed something. */
+/* Apply one op to the overlay; returns its status. */
 static int
-apply(struct wctx *w, struct rend_op *op, unsigned char *mut)
+apply(struct wctx *w, struct rend_op *op)
 {
-    int code = op->code;
-    int load = code != REND_OP_SET;
+    struct rend_kvop_item old;
+    struct rend_kvop_res res;
     struct ent *e;
     int rc, live;
 
-    *mut = 0;
-    if (code == REND_OP_FLUSH) {
+    if (op->code == REND_OP_FLUSH) {
         apply_flush(w, op);
-        *mut = 1;
         return REND_OK;
     }
-    rc = ent_get(w, op, load, &e);
+    rc = ent_get(w, op, op->code != REND_OP_SET, &e);
     if (rc != REND_OK) {
         return rc;
     }
     live = ent_live(w, e);
-    if (live && op->cas != 0 && e->hdr.cas != op->cas
-        && (code == REND_OP_APPEND || code == REND_OP_PREPEND
-            || code == REND_OP_DELETE || code == REND_OP_INCR
-            || code == REND_OP_DECR)) {
-        return REND_EXISTS; /* a request cas that no longer matches */
+    if (live) {
+        rend_rdb_kvitem(&e->hdr, e->val, e->nval, &old);
     }
-    switch (code) {
-    case REND_OP_GET:
-        return live ? rend_rdb_fill(w->r, op, &e->hdr, e->val, e->nval)
-                    : REND_MISS;
-    case REND_OP_GAT:
-    case REND_OP_TOUCH:
-        if (!live) {
-            return code == REND_OP_GAT ? REND_MISS : REND_NOT_FOUND;
-        }
-        *mut = 1;
-        return apply_touch(w, e, op);
-    case REND_OP_ADD:
-    case REND_OP_REPLACE:
-        if (live != (code == REND_OP_REPLACE)) {
-            return REND_NOT_STORED;
-        }
-        break;
-    case REND_OP_CAS:
-        if (!live) {
-            return REND_NOT_FOUND;
-        }
-        if (e->hdr.cas != op->cas) {
-            return REND_EXISTS;
-        }
-        break;
-    case REND_OP_APPEND:
-    case REND_OP_PREPEND:
-        if (!live) {
-            return REND_NOT_STORED;
-        }
-        *mut = 1;
-        return apply_concat(w, e, op);
-    case REND_OP_DELETE:
-        if (!live) {
-            return REND_NOT_FOUND;
-        }
+    rc = rend_kvop_apply(w->r->host, op, live ? &old : NULL,
+                         w->r->item_size_max, &res);
+    switch (res.act) {
+    case REND_KVOP_STORE:
+        return ent_store(w, e, op, &res);
+    case REND_KVOP_TOUCH:
+        ent_touch(w, e, res.exptime);
+        return rc;
+    case REND_KVOP_DELETE:
         e->present = 0;
         e->dirty = 1;
         ent_set_val(e, NULL, 0, NULL);
-        *mut = 1;
-        return REND_OK;
-    case REND_OP_INCR:
-    case REND_OP_DECR:
-        if (!live) {
-            return REND_NOT_FOUND;
-        }
-        *mut = 1;
-        return apply_arith(w, e, op);
+        return rc;
     default:
-        break;
-    }
-    /* SET, and ADD/REPLACE/CAS that passed their check. */
-    *mut = 1;
-    ent_store(w, e, op, op->value, op->nvalue, NULL, op->flags, op->exptime);
-    return REND_OK;
-}
-
-static void
-put_be64(char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (char)(v >> (56 - 8 * i));
+        return rc;
     }
 }
 
@@ -426,13 +313,13 @@ put_meta(struct wctx *w, uint64_t cas_before)
     char buf[24];
 
     if (r->last_cas != cas_before) {
-        put_be64(buf, r->last_cas);
+        rend_be_put64(buf, r->last_cas);
         rocksdb_writebatch_put(w->wb, RDB_META_CAS, RDB_META_LEN, buf, 8);
     }
     if (w->flush_changed) {
-        put_be64(buf, r->wflush.cas_limit);
-        put_be64(buf + 8, (uint64_t)r->wflush.past);
-        put_be64(buf + 16, (uint64_t)r->wflush.pending);
+        rend_be_put64(buf, r->wflush.cas_limit);
+        rend_be_put64(buf + 8, (uint64_t)r->wflush.past);
+        rend_be_put64(buf + 16, (uint64_t)r->wflush.pending);
         rocksdb_writebatch_put(w->wb, RDB_META_FLUSH, RDB_META_FLUSH_LEN,
                                buf, 24);
     }
@@ -465,15 +352,6 @@ batch_to_writebatch(struct wctx *w)
     }
 }
 
-static uint64_t
-now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void
 publish_flush(struct rdb *r)
 {
@@ -486,7 +364,7 @@ publish_flush(struct rdb *r)
 }
 
 static void
-run_batch(struct wctx *w, size_t n)
+run_batch(struct wctx *w, struct rend_op **ops, size_t n)
 {
     struct rdb *r = w->r;
     uint64_t cas_before = r->last_cas;
@@ -499,15 +377,16 @@ run_batch(struct wctx *w, size_t n)
     w->flush_changed = 0;
     memset(w->slots, 0, w->nslots * sizeof(*w->slots));
     for (size_t i = 0; i < n; i++) {
-        w->status[i] = apply(w, w->ops[i], &w->mutates[i]);
+        w->status[i] = apply(w, ops[i]);
     }
     batch_to_writebatch(w);
     put_meta(w, cas_before);
     if (rocksdb_writebatch_count(w->wb) > 0) {
-        uint64_t t0 = now_us();
+        uint64_t t0 = rend_phist_now();
 
         rocksdb_write(r->db, r->wopts, w->wb, &err);
-        atomic_fetch_add(&r->c.commit_us, now_us() - t0);
+        rend_phist_observe(&r->commit_time, rend_phist_ns,
+                           rend_phist_now() - t0);
         atomic_fetch_add(&r->c.commits, 1);
         atomic_fetch_add(&r->c.commit_ops, n);
         if (err != NULL) {
@@ -525,7 +404,7 @@ run_batch(struct wctx *w, size_t n)
         free(w->ents[i].own);
     }
     for (size_t i = 0; i < n; i++) {
-        pending_add(r, w->ops[i], -1);
+        pending_add(r, ops[i], -1);
     }
     for (size_t i = 0; i < n; i++) {
         int st = w->status[i];
@@ -533,32 +412,16 @@ run_batch(struct wctx *w, size_t n)
         if (wrc != REND_OK) {
             st = wrc; /* nothing of this batch is stored */
         }
-        r->host->done(w->ops[i], st);
+        r->host->done(ops[i], st);
     }
 }
 
-static void *
-writer_main(void *arg)
+/* The opq's run(): one group commit. */
+static void
+writer_run(void *ud, void *tls, struct rend_op **ops, size_t n)
 {
-    struct wctx *w = arg;
-    struct rdb *r = w->r;
-
-    for (;;) {
-        size_t n;
-
-        pthread_mutex_lock(&r->wmu);
-        while (r->wq.n == 0 && !r->wstop) {
-            pthread_cond_wait(&r->wcond, &r->wmu);
-        }
-        n = rend_rdb_queue_pop(&r->wq, w->ops, r->max_batch);
-        pthread_mutex_unlock(&r->wmu);
-        if (n == 0) {
-            break; /* stopping and drained */
-        }
-        atomic_fetch_sub(&r->c.queued, n);
-        run_batch(w, n);
-    }
-    return NULL;
+    (void)tls;
+    run_batch(ud, ops, n);
 }
 
 static void
@@ -570,9 +433,7 @@ wctx_free(struct wctx *w)
     if (w->wb != NULL) {
         rocksdb_writebatch_destroy(w->wb);
     }
-    free(w->ops);
     free(w->status);
-    free(w->mutates);
     free(w->ents);
     free(w->slots);
     free(w);
@@ -583,51 +444,42 @@ wctx_free(struct wctx *w)
 int
 rend_rdb_writer_start(struct rdb *r, char *err, size_t errlen)
 {
+    static const struct rend_opq_cb cb = { .run = writer_run };
     struct wctx *w = calloc(1, sizeof(*w));
     size_t nslots = 16;
+    int rc;
 
     while (nslots < r->max_batch * 2) {
         nslots *= 2;
     }
     if (w != NULL) {
         w->r = r;
-        w->ops = calloc(r->max_batch, sizeof(*w->ops));
         w->status = calloc(r->max_batch, sizeof(*w->status));
-        w->mutates = calloc(r->max_batch, 1);
         w->ents = calloc(r->max_batch, sizeof(*w->ents));
         w->slots = calloc(nslots, sizeof(*w->slots));
         w->nslots = nslots;
         w->wb = rocksdb_writebatch_create();
     }
-    if (w == NULL || !w->ops || !w->status || !w->mutates || !w->ents
+    if (w == NULL || !w->status || !w->ents
         || !w->slots || !w->wb) {
         wctx_free(w);
         snprintf(err, errlen, "out of memory for the writer");
         return REND_ENOMEM;
     }
     r->wctx = w;
-    if (pthread_create(&r->writer, NULL, writer_main, w) != 0) {
+    rc = rend_opq_start(&r->wq, &cb, w, 1, r->max_batch, 0, err, errlen);
+    if (rc != REND_OK) {
         wctx_free(w);
         r->wctx = NULL;
-        snprintf(err, errlen, "cannot start the writer thread");
-        return REND_EINTERNAL;
     }
-    r->writer_started = 1;
-    return REND_OK;
+    return rc;
 }
 
 /* Thread of destroy(): lets the writer drain its queue, then joins it. */
 void
 rend_rdb_writer_stop(struct rdb *r)
 {
-    if (r->writer_started) {
-        pthread_mutex_lock(&r->wmu);
-        r->wstop = 1;
-        pthread_cond_signal(&r->wcond);
-        pthread_mutex_unlock(&r->wmu);
-        pthread_join(r->writer, NULL);
-        r->writer_started = 0;
-    }
+    rend_opq_stop(&r->wq);
     wctx_free(r->wctx);
     r->wctx = NULL;
 }

@@ -992,10 +992,93 @@ START_TEST(fill_keeps_given_cas)
 }
 END_TEST
 
+/* Ops in flight together on one key are applied in the order they were
+ * issued, each seeing the one before (a writer that batches them, as lmdb
+ * and rocksdb do, applies one batch in order).  Only for handlers the run
+ * script says are ordered (REND_CONTRACT_ORDERED=1): a proxy to memcached
+ * need not be.  Gets are checked after the batch: an inline get does not
+ * wait for queued writes. */
+START_TEST(ops_in_flight_in_order)
+{
+    enum { N = 14 };
+    const char *k = key("inflight"), *k2 = key("inflight2");
+    int64_t now = rend_th_now();
+    struct rend_op ops[N], *pops[N];
+    int st[N];
+    size_t n;
+
+    if (getenv("REND_CONTRACT_ORDERED") == NULL) {
+        return;
+    }
+    rend_th_op_init(&ops[0], REND_OP_SET, k, "10", 2, 3, now + 1000);
+    rend_th_op_init(&ops[1], REND_OP_INCR, k, NULL, 0, 0, 0);
+    ops[1].delta = 5;                                        /* 15 */
+    rend_th_op_init(&ops[2], REND_OP_APPEND, k, "0", 1, 0, 0); /* 150 */
+    rend_th_op_init(&ops[3], REND_OP_PREPEND, k, "9", 1, 0, 0); /* 9150 */
+    rend_th_op_init(&ops[4], REND_OP_DECR, k, NULL, 0, 0, 0);
+    ops[4].delta = 9000;                                     /* 150 */
+    rend_th_op_init(&ops[5], REND_OP_ADD, k, "x", 1, 0, 0);
+    rend_th_op_init(&ops[6], REND_OP_REPLACE, k2, "y", 1, 0, 0);
+    rend_th_op_init(&ops[7], REND_OP_CAS, k, "c", 1, 0, 0);
+    ops[7].cas = UINT64_MAX - 1;
+    rend_th_op_init(&ops[8], REND_OP_TOUCH, k, NULL, 0, 0, now + 2000);
+    rend_th_op_init(&ops[9], REND_OP_GAT, k, NULL, 0, 0, now + 3000);
+    rend_th_op_init(&ops[10], REND_OP_DELETE, k, NULL, 0, 0, 0);
+    rend_th_op_init(&ops[11], REND_OP_INCR, k, NULL, 0, 0, 0);
+    ops[11].delta = 1;
+    rend_th_op_init(&ops[12], REND_OP_ADD, k, "z", 1, 4, 0);
+    rend_th_op_init(&ops[13], REND_OP_APPEND, k2, "w", 1, 0, 0);
+    for (int i = 0; i < N; i++) {
+        pops[i] = &ops[i];
+    }
+    rend_th_run_many(th, pops, N, st);
+    ck_assert_status(st[0], REND_OK);
+    ck_assert_status(st[1], REND_OK);
+    ck_assert_uint_eq(ops[1].out_number, 15);
+    ck_assert_status(st[2], REND_OK);
+    ck_assert_status(st[3], REND_OK);
+    ck_assert_status(st[4], REND_OK);
+    ck_assert_uint_eq(ops[4].out_number, 150);
+    ck_assert_status(st[5], REND_NOT_STORED);
+    ck_assert_status(st[6], REND_NOT_STORED);
+    ck_assert_status(st[7], REND_EXISTS);
+    ck_assert_status(st[8], REND_OK);
+    ck_assert_status(st[9], REND_OK);
+    n = ops[9].out_nvalue;
+    while (n > 0 && ops[9].out_value[n - 1] == ' ') {
+        n--; /* a shorter decr result may be space-padded */
+    }
+    ck_assert_msg(n == 3 && memcmp(ops[9].out_value, "150", 3) == 0,
+                  "gat got '%.*s'", (int)ops[9].out_nvalue,
+                  ops[9].out_value);
+    ck_assert_uint_eq(ops[9].out_flags, 3);
+    ck_assert_int_eq(ops[9].out_exptime, now + 3000);
+    if (handler_caps & REND_CAP_CAS) {
+        /* every store a new cas, in order; a touch keeps it */
+        ck_assert_uint_gt(ops[1].out_cas, ops[0].out_cas);
+        ck_assert_uint_gt(ops[2].out_cas, ops[1].out_cas);
+        ck_assert_uint_gt(ops[3].out_cas, ops[2].out_cas);
+        ck_assert_uint_gt(ops[4].out_cas, ops[3].out_cas);
+        ck_assert_uint_eq(ops[8].out_cas, ops[4].out_cas);
+        ck_assert_uint_eq(ops[9].out_cas, ops[4].out_cas);
+        ck_assert_uint_gt(ops[12].out_cas, ops[4].out_cas);
+    }
+    ck_assert_status(st[10], REND_OK);
+    ck_assert_status(st[11], REND_NOT_FOUND);
+    ck_assert_status(st[12], REND_OK);
+    ck_assert_status(st[13], REND_NOT_STORED);
+    for (int i = 0; i < N; i++) {
+        rend_th_op_fini(&ops[i]);
+    }
+    cu_expect(th, k, "z");
+    cu_expect_miss(th, k2);
+}
+END_TEST
+
 /* ---- suite ---------------------------------------------------------- */
 
 #define OP(x) (1u << REND_OP_##x)
-#define NTESTS 25
+#define NTESTS 26
 
 struct ctest {
     const char *name;
@@ -1043,6 +1126,10 @@ fill_tests(struct ctest *tests)
           | OP(GET), 0, 1 },
     { "fill_keeps_given_cas", fill_keeps_given_cas,
       OP(FILL) | OP(CAS) | OP(FLUSH) | OP(GET), 0, 1 },
+    { "ops_in_flight_in_order", ops_in_flight_in_order,
+      OP(SET) | OP(INCR) | OP(DECR) | OP(APPEND) | OP(PREPEND) | OP(ADD)
+          | OP(REPLACE) | OP(CAS) | OP(TOUCH) | OP(GAT) | OP(DELETE)
+          | OP(GET), 0, 0 },
     };
 
     memcpy(tests, all, sizeof(all));

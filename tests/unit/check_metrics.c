@@ -78,6 +78,12 @@ fake_stats(void *inst, rend_stat_emit_f *emit, void *ud)
     emit(ud, "items", "3");
     emit(ud, "odd \"name\"", "1.5");
     emit(ud, "mode", "not a number");
+    /* a histogram by handler.h's naming rule, and a lone _count */
+    emit(ud, "lat_seconds_le_1e-05", "1");
+    emit(ud, "lat_seconds_le_0.001", "3");
+    emit(ud, "lat_seconds_sum", "0.002");
+    emit(ud, "lat_seconds_count", "4");
+    emit(ud, "odd_count", "5");
 }
 
 static struct rend_hinst *
@@ -120,6 +126,16 @@ START_TEST(metrics_page)
     ck_assert_ptr_nonnull(strstr(b.p,
         "rend_handler_stat{instance=\"mc\",name=\"odd \\\"name\\\"\"} 1.5\n"));
     ck_assert_ptr_null(strstr(b.p, "not a number"));
+    ck_assert_ptr_nonnull(strstr(b.p,
+        "\n# TYPE rend_handler_lat_seconds histogram\n"
+        "rend_handler_lat_seconds_bucket{instance=\"mc\",le=\"1e-05\"} 1\n"
+        "rend_handler_lat_seconds_bucket{instance=\"mc\",le=\"0.001\"} 3\n"
+        "rend_handler_lat_seconds_bucket{instance=\"mc\",le=\"+Inf\"} 4\n"
+        "rend_handler_lat_seconds_sum{instance=\"mc\"} 0.002\n"
+        "rend_handler_lat_seconds_count{instance=\"mc\"} 4\n"));
+    ck_assert_ptr_null(strstr(b.p, "name=\"lat_seconds"));
+    ck_assert_ptr_nonnull(strstr(b.p,
+        "rend_handler_stat{instance=\"mc\",name=\"odd_count\"} 5\n"));
     ck_assert_ptr_nonnull(strstr(b.p,
         "rend_request_duration_seconds_bucket{command=\"get\",le=\"1e-05\"}"));
     ck_assert_ptr_nonnull(strstr(b.p,

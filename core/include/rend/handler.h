@@ -193,6 +193,21 @@ typedef int rend_op_f(void *tctx, struct rend_op *op);
 /* Stats emitter: one name/value pair per call. */
 typedef void rend_stat_emit_f(void *ud, const char *name, const char *value);
 
+/*
+ * Histograms in stats (a naming rule the core reads; no ABI change).  A
+ * handler exports a histogram BASE (letters, digits, '_'; a base unit in
+ * the name, e.g. commit_duration_seconds) as the stats
+ *     BASE_le_<bound>   cumulative count of values <= bound, one per
+ *                       bound, ascending (bound as "%g": 1e-05, 0.5, 10)
+ *     BASE_sum          sum of the values (the bound's unit)
+ *     BASE_count        number of values (the +Inf bucket)
+ * `stats handlers` shows them as they are; /metrics renders them as the
+ * Prometheus histogram rend_handler_BASE{instance=...} (never as
+ * rend_handler_stat).  Latencies should use the core's bounds, log
+ * spaced 1-2-5 from 10 us to 10 s, so the series line up with
+ * rend_request_duration_seconds.
+ */
+
 /* Item walker for offline tools: return 0 to go on, non-zero to stop. */
 typedef int rend_walk_f(void *ud, const char *key, size_t nkey,
                         const char *value, size_t nvalue, uint32_t flags,
