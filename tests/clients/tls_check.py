@@ -489,6 +489,35 @@ def checks(d, r):
         return None
     check("amplification_bounded", amplification)
 
+    # many TLS clients at once on both worker threads, values of every size
+    def concurrent():
+        import random
+        import threading
+        errs = []
+
+        def worker(n):
+            rnd = random.Random(n)
+            try:
+                c = Client(("127.0.0.1", r.tls), tls_context=client_ctx(d),
+                           connect_timeout=5, timeout=30)
+                for i in range(100):
+                    k = "c%d_%d" % (n, rnd.randrange(20))
+                    v = os.urandom(rnd.choice((1, 100, 5000, 20000, 300000)))
+                    c.set(k, v, noreply=False)
+                    if c.get(k) != v:
+                        errs.append("client %d: %s differs" % (n, k))
+                        return
+                c.close()
+            except Exception as e:
+                errs.append("client %d: %r" % (n, e))
+        ts = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        return "; ".join(errs[:3]) if errs else None
+    check("concurrent_clients", concurrent)
+
     # Input decrypted inside the session is not announced by the socket:
     # a record larger than the input buffer's free space leaves bytes
     # there, and nothing more arrives to wake the connection.
