@@ -374,9 +374,18 @@ START_TEST(proxy_nonreaders_do_not_starve_others)
     /* the backend saw a bounded number of gets, not millions, and the
      * non-readers cost it nothing once their replies are waiting */
     {
-        long g1 = stat_of(&mc, "cmd_get"), g2;
-        usleep(1000 * 1000);
-        g2 = stat_of(&mc, "cmd_get");
+        long g1 = stat_of(&mc, "cmd_get"), g2 = g1;
+        /* on a loaded machine the last budgets may still be filling when
+         * the good client is done: give the backlog up to 10 s to settle,
+         * then one quiet second is required (unbounded, it never is) */
+        for (int round = 0; round < 10; round++) {
+            g1 = g2;
+            usleep(1000 * 1000);
+            g2 = stat_of(&mc, "cmd_get");
+            if (g2 - g1 < 1000) {
+                break;
+            }
+        }
         fprintf(stderr, "it_hostile: proxy attack: backend cmd_get %ld, "
                 "+%ld in the next second; conn_yields %ld\n", g1, g2 - g1,
                 stat_of(&srv, "conn_yields"));
