@@ -728,6 +728,26 @@ def attack_slowloris(ctx):
         s.setblocking(False)
         socks.append([s, b"set slow%d 0 0 %d\r\n" % (i, size) + body, 0,
                       b"", False])
+    if not a.interleave and not a.headers_first:
+        # one connection after the other, as a simple script would
+        for e in socks:
+            e[0].settimeout(a.send_timeout)
+            try:
+                e[0].sendall(e[1])
+                e[2] = len(e[1])
+            except OSError:
+                e[4] = True
+            e[0].setblocking(False)
+    if a.headers_first:
+        # every request line first, then the values: admission of a value
+        # is decided while no buffer has grown yet
+        for e in socks:
+            hdr = e[1].index(b"\r\n") + 2
+            try:
+                e[2] += e[0].send(e[1][:hdr])
+            except OSError:
+                e[4] = True
+        time.sleep(0.5)
     # push every connection's bytes (stops early if rend stops reading)
     t_end = time.time() + a.send_timeout
     while time.time() < t_end:
@@ -795,17 +815,20 @@ def attack_slowloris(ctx):
     for e in socks:
         e[0].close()
     delta = peak - base
-    bound = (cap // KiB if cap else 0) + a.slack_mb * 1024
+    # each connection's first 16 KiB of input buffer is outside the cap
+    bound = (cap // KiB if cap else 0) + a.conns * 16 + a.slack_mb * 1024
     res.note("attack", "%d conns x `set slowN 0 0 %d` minus %d bytes, stalled"
              % (a.conns, size, a.withhold))
+    if a.headers_first:
+        res.note("order", "every request line first, then the values")
     res.note("settings", "conn_buffer_max %s, read_timeout %d s, "
              "idle_timeout %s s" % (mb(cap // KiB), rto,
                                     st0.get("idle_timeout", "?")))
     res.note("bytes not taken", "%d (rend stopped reading them)" % unsent)
     res.note("rss before/peak", "%s / %s (+%s)%s" % (
         mb(base), mb(peak), mb(delta), " VmHWM" if samp.hwm_reset else ""))
-    res.note("bound", "+%s = conn_buffer_max + %d MiB" % (mb(bound),
-                                                          a.slack_mb))
+    res.note("bound", "+%s = conn_buffer_max + %d x 16 KiB + %d MiB" % (
+        mb(bound), a.conns, a.slack_mb))
     res.note("refused (out of mem)", "%d of %d connections" % (refused,
                                                                 a.conns))
     res.note("held connections", "%d" % held_conns)
@@ -821,7 +844,10 @@ def attack_slowloris(ctx):
         res.note("1 MiB set after", big_after.decode("latin-1"))
     res.check("rss growth %s <= %s" % (mb(delta), mb(bound)),
               cap > 0 and delta <= bound)
-    over_cap = a.conns * (size + 65536) > cap
+    # a buffered value costs up to -I + the line limit + 4 KiB; refusal of
+    # the probe is expected when the buffers still held leave no room
+    per = size + 65536 + 4096
+    over_cap = (a.conns - refused) * per + per > cap
     if over_cap:
         res.check("past the cap a new large value gets SERVER_ERROR out of "
                   "memory", big_rep.startswith(b"SERVER_ERROR out of memory"))
@@ -1204,6 +1230,10 @@ def parse():
     t.add_argument("--repeat", type=int, default=1,
                    help="run the attack this many times (p99 spread)")
     t.add_argument("--withhold", type=int, default=10)
+    t.add_argument("--interleave", action="store_true",
+                   help="slowloris: send all connections' bytes round-robin")
+    t.add_argument("--headers-first", action="store_true",
+                   help="slowloris: send every set line before any value")
     t.add_argument("--send-timeout", type=float, default=60.0)
     t.add_argument("--sweep-slack", type=float, default=5.0)
     t.add_argument("--no-wait", action="store_true",
