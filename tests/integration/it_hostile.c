@@ -614,6 +614,72 @@ START_TEST(slowloris_capped_and_timed_out)
 }
 END_TEST
 
+#define ADMIT_CONNS 60
+
+/* Admission to the buffer cap counts a value's whole buffer at once:
+ * connections that all announce a 1 MiB value before any of them has sent
+ * a byte of it are admitted only as far as the cap (16 MiB) allows, and
+ * the others are answered at once.  (Counting the buffers only as they
+ * grew admitted every one of them, overshot the cap, then refused them
+ * in the middle of their values.)  The admitted ones then complete. */
+START_TEST(slowloris_admission_counts_whole_value)
+{
+    struct rend_srv srv;
+    int fds[ADMIT_CONNS], admitted[ADMIT_CONNS];
+    char *body = malloc(SLOW_LEN + 2);
+    long before, peak;
+    int refused = 0, stored = 0;
+
+    ck_assert_ptr_nonnull(body);
+    memset(body, 'y', SLOW_LEN);
+    memcpy(body + SLOW_LEN, "\r\n", 2);
+    start_slow(&srv, "0", "30", "16");
+    before = rend_pid_rss_kb(srv.pid);
+    for (int i = 0; i < ADMIT_CONNS; i++) {
+        char hdr[64];
+        fds[i] = it_connect(&srv);
+        snprintf(hdr, sizeof(hdr), "set adm%d 0 0 %d\r\n", i, SLOW_LEN);
+        ck_assert_int_eq(rend_io_send_str(fds[i], hdr, IT_MS), 0);
+    }
+    for (int i = 0; i < ADMIT_CONNS; i++) {
+        char line[128];
+        long n = rend_io_read_some(fds[i], line, sizeof(line) - 1,
+                                   i == 0 ? 1000 : 50);
+        admitted[i] = n <= 0;
+        if (n > 0) {
+            line[n] = '\0';
+            ck_assert_msg(strncmp(line, "SERVER_ERROR out of memory", 26)
+                          == 0, "conn %d: %.60s", i, line);
+            refused++;
+        }
+    }
+    /* 16 MiB holds 15 buffers of a 1 MiB value (-I 1m + the line limit) */
+    ck_assert_msg(refused >= ADMIT_CONNS - 16 && refused <= ADMIT_CONNS - 1,
+                  "%d of %d refused before any value byte", refused,
+                  ADMIT_CONNS);
+    for (int i = 0; i < ADMIT_CONNS; i++) {
+        if (admitted[i]) {
+            ck_assert_int_eq(rend_io_send(fds[i], body, SLOW_LEN + 2, IT_MS),
+                             0);
+        }
+    }
+    peak = peak_rss_kb(srv.pid, 500);
+    for (int i = 0; i < ADMIT_CONNS; i++) {
+        if (admitted[i]) {
+            it_expect_reply(fds[i], "STORED\r\n");
+            stored++;
+        }
+        close(fds[i]);
+    }
+    fprintf(stderr, "it_hostile: admission: %d refused at once, %d stored; "
+            "RSS +%ld KiB\n", refused, stored, peak - before);
+    ck_assert_int_eq(stored + refused, ADMIT_CONNS);
+    ck_assert_int_eq(stat_of(&srv, "conn_buffer_refused"), refused);
+    free(body);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+}
+END_TEST
+
 /* idle_timeout: a silent connection is closed, an active one is not. */
 START_TEST(idle_timeout_closes_silent_clients)
 {
@@ -855,6 +921,7 @@ main(void)
     tcase_add_test(tc, backend_connection_cap_sheds);
     tcase_add_test(tc, write_timeout_counted);
     tcase_add_test(tc, slowloris_capped_and_timed_out);
+    tcase_add_test(tc, slowloris_admission_counts_whole_value);
     tcase_add_test(tc, idle_timeout_closes_silent_clients);
     tcase_add_test(tc, lmdb_files_are_private);
     tcase_add_test(tc, unix_socket_safety);
