@@ -1120,13 +1120,15 @@ def attack_conns(ctx):
     time.sleep(2.0)
     c_end = stat_int(server_stats(ctx.target), "curr_connections")
     after = rss_kb(ctx.pid) or 0
-    per = (held - base) * 1024.0 / max(1, len(socks))
+    idle_per = (held - base) * 1024.0 / max(1, len(socks))
+    per = (peak - base) * 1024.0 / max(1, len(socks))
     s = sorted(lats)
     res.note("attack", "%d connections (RLIMIT_NOFILE %d), opened in %.1f s, "
              "%d connect errors" % (n, limit, t_conn, connect_errors))
     res.note("rss before/held/peak", "%s / %s / %s" % (mb(base), mb(held),
                                                       mb(peak)))
-    res.note("per connection", "%.0f bytes (held - before) / n" % per)
+    res.note("per connection", "%.0f bytes idle, %.0f bytes at the peak "
+             "(all served at once)" % (idle_per, per))
     res.note("bound", "%d bytes per connection" % a.per_conn_bytes)
     res.note("served", "%d of %d answered (get + version), %d closed, "
              "%d no reply" % (answered, len(socks), eofs, len(pending)))
