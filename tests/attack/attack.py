@@ -602,7 +602,8 @@ def clean_ops(target, duration, prefix=b"good", value_size=100,
     lats, errors, notes = [], 0, []
     c = Client(target, timeout=5)
     i = 0
-    t_end = time.time() + duration
+    t_start = time.time()
+    t_end = t_start + duration
     while time.time() < t_end:
         key = b"%s%d" % (prefix, i % 100)
         val = (b"%d-" % i) + b"v" * value_size
@@ -612,7 +613,8 @@ def clean_ops(target, duration, prefix=b"good", value_size=100,
             lats.append(time.time() - t0)
             if rep != b"STORED\r\n":
                 errors += 1
-                notes.append(rep.strip())
+                notes.append(rep.strip() + b" (set at %.1f s)"
+                             % (time.time() - t_start))
             t0 = time.time()
             v, err = c.get(key)
             lats.append(time.time() - t0)
@@ -621,7 +623,9 @@ def clean_ops(target, duration, prefix=b"good", value_size=100,
                     notes.append(b"miss after a garbage flush")
                 else:
                     errors += 1
-                    notes.append(err.strip() if err else b"wrong value")
+                    notes.append((err.strip() if err else b"wrong value")
+                                 + b" (get at %.1f s)" % (time.time()
+                                                          - t_start))
         except (OSError, ConnectionError) as e:
             errors += 1
             notes.append(str(e).encode())
@@ -691,8 +695,9 @@ def attack_nonread(ctx):
         mb(bound), a.conns, a.slack_mb))
     res.note("clean client", lat_summary(lats) + ", errors %d" % errors)
     if notes:
-        res.note("clean errors", b", ".join(sorted(set(notes))[:5]).decode(
-            "latin-1"))
+        res.note("clean errors", b", ".join(notes[:5]).decode("latin-1")
+                 + " (times from the clean client's start, %.1f s into "
+                 "the attack)" % a.warmup)
     if ctx.backend is not None:
         res.note("backend cmd_get", "%d during, +%d in the next second"
                  % (b1 - b0, b2 - b1))

@@ -512,6 +512,42 @@ START_TEST(write_timeout_counted)
 }
 END_TEST
 
+/* A worker that was not scheduled for longer than the backend timeout
+ * finds, when it runs again, both the expired timer and the reply that
+ * came in meanwhile: the reply wins (libev runs the timer first, which
+ * failed the request and reset the connection although its answer was
+ * waiting).  The stall is made with SIGSTOP: the backend holds the get
+ * until rend is stopped, answers, and rend resumes past the timeout. */
+START_TEST(stalled_worker_takes_waiting_reply)
+{
+    struct rend_srv mc, srv;
+    int rc = start_mc_pair(&mc, &srv, "300");
+    int fd;
+
+    if (rc == -2) {
+        fprintf(stderr, "it_hostile: no memcached binary, skipped\n");
+        return;
+    }
+    ck_assert_int_eq(rc, 0);
+    fd = it_connect(&srv);
+    it_expect(fd, "set waiting 0 0 1\r\nw\r\n", "STORED\r\n");
+    ck_assert_int_eq(kill(mc.pid, SIGSTOP), 0);
+    wait_stopped(mc.pid);
+    ck_assert_int_eq(rend_io_send_str(fd, "get waiting\r\n", IT_MS), 0);
+    usleep(50 * 1000); /* rend forwards it to the stopped backend */
+    ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
+    wait_stopped(srv.pid);
+    ck_assert_int_eq(kill(mc.pid, SIGCONT), 0);
+    usleep(500 * 1000); /* the reply waits in rend's socket; 300 ms pass */
+    ck_assert_int_eq(kill(srv.pid, SIGCONT), 0);
+    it_expect_reply(fd, "VALUE waiting 0 1\r\nw\r\nEND\r\n");
+    it_expect(fd, "get waiting\r\n", "VALUE waiting 0 1\r\nw\r\nEND\r\n");
+    close(fd);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    rend_srv_stop(&mc, 2000, NULL);
+}
+END_TEST
+
 /* ---- slow clients ------------------------------------------------- */
 
 static long
@@ -920,6 +956,7 @@ main(void)
     tcase_add_test(tc, proxy_nonreaders_do_not_starve_others);
     tcase_add_test(tc, backend_connection_cap_sheds);
     tcase_add_test(tc, write_timeout_counted);
+    tcase_add_test(tc, stalled_worker_takes_waiting_reply);
     tcase_add_test(tc, slowloris_capped_and_timed_out);
     tcase_add_test(tc, slowloris_admission_counts_whole_value);
     tcase_add_test(tc, idle_timeout_closes_silent_clients);
