@@ -1156,11 +1156,11 @@ def attack_conns(ctx):
 # ---- smoke -------------------------------------------------------------------------
 
 def attack_smoke(ctx):
-    """amplify (x200) and a small slowloris with a tiny cap are bounded;
+    """amplify (x1000) and a small slowloris with a tiny cap are bounded;
     garbage on 10 connections for 2 s does not hurt a clean client."""
     a = ctx.args
     out = []
-    a.repeats, a.conns, a.hold, a.drain = "200", 1, 1.5, 5
+    a.repeats, a.conns, a.hold, a.drain = "1000", 1, 1.5, 5
     out.append(attack_amplify(ctx))
     a.conns, a.withhold, a.send_timeout = 20, 10, 20
     out.append(attack_slowloris(ctx))
