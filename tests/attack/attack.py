@@ -445,7 +445,7 @@ class Ctx:
         self.backend = backend  # memcached target behind rend, if known
         self.label = args.label or (
             "%s/%s" % (args.spawn, args.settings) if args.spawn
-            else "%s" % (target,))
+            else ":".join(str(x) for x in target[1:]))
 
 
 def mb(kb):
