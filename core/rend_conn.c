@@ -752,6 +752,22 @@ rend_conn_rbuf_admit(struct rend_conn *c, uint64_t total)
     grow = cap - (c->rcap > RBUF_INIT ? c->rcap : RBUF_INIT);
     if (__atomic_load_n(&rend_conn_buffer_bytes, __ATOMIC_RELAXED) + grow
         <= rend_settings.conn_buffer_max || rend_settings.conn_buffer_max == 0) {
+        /* Take the whole buffer now (the parser returns "need more" next,
+         * so nothing points into it): what is admitted is counted at once,
+         * and many connections admitted before any of them has grown
+         * cannot together overshoot the cap (or be refused mid-value). */
+        char *nb;
+        if (cap > c->rcap && c->rbuf != NULL) {
+            compact(c);
+            nb = realloc(c->rbuf, (size_t)cap);
+            if (nb == NULL) {
+                REND_STAT_INC(&c->w->st, conn_buffer_refused);
+                return -1;
+            }
+            rbuf_account(c->rcap, (uint32_t)cap);
+            c->rbuf = nb;
+            c->rcap = (uint32_t)cap;
+        }
         return 0;
     }
     REND_STAT_INC(&c->w->st, conn_buffer_refused);

@@ -32,6 +32,7 @@
 
 static void conn_drop(struct rend_mc_conn *c, int err, int count);
 static void conn_write(struct rend_mc_conn *c);
+static void rio_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 static void
 stat_add(uint64_t *p, uint64_t n)
@@ -225,6 +226,32 @@ tmo_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
     if (c->head == NULL) {
         return;
+    }
+    if (ev_now(loop) - c->head->sent >= in->timeout - 0.0005
+        && c->state == REND_MC_CONNECTED && !c->parsing) {
+        /* After a long loop iteration (a busy or descheduled worker) this
+         * timer runs before the read watcher: take the replies already
+         * waiting in the socket first, and time out only a request that
+         * is still unanswered. */
+        const struct rend_mc_req *h = c->head;
+        for (int i = 0; i < 64 && c->head == h && c->state == REND_MC_CONNECTED;
+             i++) {
+            unsigned depth = c->depth;
+            size_t len = c->in.len;
+            rio_cb(loop, &c->rio, EV_READ);
+            if (c->depth == depth && c->in.len == len) {
+                break; /* nothing more has arrived */
+            }
+        }
+        if (c->state != REND_MC_CONNECTED) {
+            return; /* the reads failed the connection */
+        }
+        if (c->head != h) {
+            if (c->head != NULL) {
+                arm_timeout(c);
+            }
+            return;
+        }
     }
     if (ev_now(loop) - c->head->sent >= in->timeout - 0.0005) {
         in->host->log(REND_LOG_WARN, in->name,
