@@ -59,7 +59,7 @@ static const char *const class_names[REND_TX__COUNT] = {
     [REND_TX_MN] = "meta noop", [REND_TX_ME] = "meta debug",
 };
 
-static const char *const op_names[] = {
+static const char *const op_names[REND_OP__COUNT] = {
     [REND_OP_GET] = "get", [REND_OP_GAT] = "gat", [REND_OP_TOUCH] = "touch",
     [REND_OP_SET] = "set", [REND_OP_ADD] = "add",
     [REND_OP_REPLACE] = "replace", [REND_OP_APPEND] = "append",
@@ -121,8 +121,15 @@ rend_cmd_print(FILE *f)
         fprintf(f, "%s | %s%s%s | %s | %s |\n", any ? "" : "-",
                 ci->route ? ci->route : "-", ci->alias ? ", " : "",
                 ci->alias ? ci->alias : "",
-                ci->op >= 0 ? op_names[ci->op] : "(core)",
+                ci->op >= 0 ? rend_op_name(ci->op) : "(core)",
                 fl & REND_CMD_BARRIER ? "barrier"
                 : fl & REND_CMD_READ ? "read" : "write");
     }
+}
+
+const char *
+rend_op_name(int op)
+{
+    return op >= 0 && op < REND_OP__COUNT && op_names[op] != NULL
+           ? op_names[op] : "?";
 }

@@ -238,4 +238,8 @@ extern struct rend_bin_op rend_cmd_by_opcode[256];
  * --commands` prints the tables the docs show. */
 void rend_cmd_print(FILE *f);
 
+/* A handler op's name (REND_OP_GET -> "get"), static; "?" out of range.
+ * /metrics labels and the docs' tables use it. */
+const char *rend_op_name(int op);
+
 #endif /* REND_CMD_H */

@@ -955,3 +955,12 @@ rend_conn_sweep(struct rend_conn *c, int64_t now)
         c->segcap = 0;
     }
 }
+
+const struct rend_listen_conf *
+rend_conn_listen_conf(const struct rend_conn *c)
+{
+    const struct rend_gen *g = c->w != NULL ? c->w->gen : NULL;
+
+    return g != NULL && c->listener < g->nlisteners
+           ? &g->listeners[c->listener] : NULL;
+}

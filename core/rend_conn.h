@@ -72,6 +72,12 @@ struct rend_conn *rend_conn_new(struct rend_worker *w, int fd,
 /* Close now (output dropped).  The memory stays until no request is
  * pending; the entry point that closed it frees it on its way out. */
 void rend_conn_close(struct rend_conn *c);
+
+/* The config listener c came in on (auth, flush, tls), in the worker's
+ * current generation; NULL if that generation has no such listener.
+ * Owned by the generation; valid until the worker's next reload. */
+struct rend_listen_conf;
+const struct rend_listen_conf *rend_conn_listen_conf(const struct rend_conn *c);
 /* Close and free now if nothing is pending (worker shutdown). */
 void rend_conn_reap(struct rend_conn *c);
 /* A request of c has become complete (called by the executor). */

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 
 #include "rend_admin.h"
+#include "rend_cmd.h"
 #include "rend_config.h"
 #include "rend_hist.h"
 #include "rend_plugin.h"
@@ -335,14 +336,6 @@ hist_add(struct rend_hist *a, const struct rend_hist *h)
     a->sum_ns += h->sum_ns;
 }
 
-static const char *const op_names[REND_OP__COUNT] = {
-    [REND_OP_GET] = "get", [REND_OP_GAT] = "gat", [REND_OP_TOUCH] = "touch",
-    [REND_OP_SET] = "set", [REND_OP_ADD] = "add",
-    [REND_OP_REPLACE] = "replace", [REND_OP_APPEND] = "append",
-    [REND_OP_PREPEND] = "prepend", [REND_OP_CAS] = "cas",
-    [REND_OP_DELETE] = "delete", [REND_OP_INCR] = "incr",
-    [REND_OP_DECR] = "decr", [REND_OP_FLUSH] = "flush",
-};
 
 static void
 render_hists(struct rend_buf *b)
@@ -398,7 +391,7 @@ render_hists(struct rend_buf *b)
                 }
             }
             snprintf(labels, sizeof(labels), "tier=\"l%u\",op=\"%s\"", t,
-                     op_names[op]);
+                     rend_op_name(op));
             hist_lines(b, "rend_tier_op_duration_seconds", labels, &h);
         }
     }

@@ -131,15 +131,6 @@ auth_error_req(struct rend_conn *c, uint8_t opcode, uint32_t opaque)
     return r;
 }
 
-/* The connection's listener config (auth, flush), or NULL. */
-static const struct rend_listen_conf *
-listen_conf(const struct rend_conn *c)
-{
-    const struct rend_gen *g = c->w != NULL ? c->w->gen : NULL;
-
-    return g != NULL && c->listener < g->nlisteners
-           ? &g->listeners[c->listener] : NULL;
-}
 
 /* SASL list mechs / auth / step on a listener with auth: the packet at
  * h (header checked for its magic).  As rend_bin_parse returns. */
@@ -202,7 +193,7 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
     const struct rend_cmd_info *ci;
     struct rend_req *r;
     const unsigned char *ext, *key;
-    const struct rend_listen_conf *lc = listen_conf(c);
+    const struct rend_listen_conf *lc = rend_conn_listen_conf(c);
 
     *out = NULL;
     if (avail < HDR) {

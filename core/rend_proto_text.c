@@ -102,15 +102,6 @@ reply(struct rend_conn *c, const char *text)
     return r;
 }
 
-/* The connection's listener config (auth, flush), or NULL. */
-static const struct rend_listen_conf *
-listen_conf(const struct rend_conn *c)
-{
-    const struct rend_gen *g = c->w != NULL ? c->w->gen : NULL;
-
-    return g != NULL && c->listener < g->nlisteners
-           ? &g->listeners[c->listener] : NULL;
-}
 
 static int
 parse_exptime(const struct tok *t, int64_t *out)
@@ -395,7 +386,7 @@ parse_flush(struct rend_conn *c, int cmd, const struct line *l,
     int64_t e = 0;
     struct rend_req *r;
 
-    const struct rend_listen_conf *lc = listen_conf(c);
+    const struct rend_listen_conf *lc = rend_conn_listen_conf(c);
 
     /* -F, or this listener's flush = false: as memcached -F */
     if (rend_settings.flush_disabled || (lc != NULL && lc->flush_disabled)) {
@@ -1127,7 +1118,7 @@ rend_text_parse(struct rend_conn *c, struct rend_req **out)
     int cmd;
     size_t linelen;
     int64_t used;
-    const struct rend_listen_conf *lc = listen_conf(c);
+    const struct rend_listen_conf *lc = rend_conn_listen_conf(c);
 
     *out = NULL;
     if (lc != NULL && lc->auth != NULL && !c->authed) {
