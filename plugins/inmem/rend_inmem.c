@@ -19,28 +19,13 @@
 
 /* ---- item construction --------------------------------------------- */
 
-static struct inmem_item *
-item_new(const char *key, size_t nkey, size_t nvalue, uint64_t hash)
-{
-    struct inmem_item *it = malloc(INMEM_ITEM_SIZE(nkey, nvalue));
-
-    if (it == NULL) {
-        return NULL;
-    }
-    it->hash = hash;
-    it->nkey = (uint32_t)nkey;
-    it->nvalue = (uint32_t)nvalue;
-    memcpy(INMEM_KEY(it), key, nkey);
-    return it;
-}
-
 /* Refuse what can never fit: a value over item_size_max, or an item
  * bigger than the whole budget. */
 static int
 too_big(const struct inmem *m, size_t nkey, uint64_t nvalue)
 {
-    return nvalue > m->item_size_max
-           || INMEM_ITEM_SIZE(nkey, nvalue)
+    return nvalue > m->item_size_max || nkey > UINT8_MAX
+           || inmem_cost(m, nkey, nvalue)
                   > __atomic_load_n(&m->limit, __ATOMIC_RELAXED);
 }
 
@@ -86,11 +71,11 @@ op_get_common(struct inmem *m, struct rend_op *op, int gat)
     s->c.get_hits++;
     if (gat) {
         s->c.touch_hits++;
-        inmem_set_exptime(s, it, op->exptime);
+        inmem_set_exptime(m, s, it, op->exptime);
     }
     inmem_touch_lru(m, s, it);
     op->out_flags = it->flags;
-    op->out_exptime = it->exptime;
+    op->out_exptime = inmem_time_dec(m, it->exptime);
     op->out_cas = it->cas;
     pthread_mutex_unlock(&s->mu);
     return REND_OK;
@@ -125,7 +110,7 @@ op_touch(void *tctx, struct rend_op *op)
         return REND_NOT_FOUND;
     }
     s->c.touch_hits++;
-    inmem_set_exptime(s, it, op->exptime);
+    inmem_set_exptime(m, s, it, op->exptime);
     inmem_touch_lru(m, s, it);
     op->out_cas = it->cas;
     pthread_mutex_unlock(&s->mu);
@@ -147,14 +132,14 @@ op_store(void *tctx, struct rend_op *op)
     if (too_big(m, op->nkey, op->nvalue)) {
         return REND_ETOOBIG;
     }
-    it = item_new(op->key, op->nkey, op->nvalue, h);
+    it = inmem_item_new(m, op->key, op->nkey, op->nvalue);
     if (it == NULL) {
         return REND_ENOMEM;
     }
     memcpy(INMEM_VALUE(it), op->value, op->nvalue);
     it->flags = op->flags;
-    it->exptime = op->exptime;
-    it->stored = now;
+    it->exptime = inmem_time_enc(m, op->exptime);
+    it->stored = inmem_time_enc(m, now);
 
     pthread_mutex_lock(&s->mu);
     s->c.cmd_set++;
@@ -187,10 +172,10 @@ op_store(void *tctx, struct rend_op *op)
     }
     if (st != REND_OK) {
         pthread_mutex_unlock(&s->mu);
-        free(it);
+        inmem_item_free(m, it);
         return st;
     }
-    op->out_cas = inmem_link(m, s, it, old);
+    op->out_cas = inmem_link(m, s, h, it, old);
     if (op->code == REND_OP_FILL && op->cas != 0) {
         /* the source of truth's cas; seq still orders flushes */
         it->cas = op->cas;
@@ -205,13 +190,13 @@ op_store(void *tctx, struct rend_op *op)
 /* Replace old by a copy with a new value, keeping flags and expiry.  With
  * s locked; on success the lock is handed to inmem_make_room. */
 static int
-rebuild(struct inmem *m, struct inmem_stripe *s, struct inmem_item *old,
-        const char *head, size_t nhead, const char *tail, size_t ntail,
-        int64_t now, uint64_t *cas)
+rebuild(struct inmem *m, struct inmem_stripe *s, uint64_t hash,
+        struct inmem_item *old, const char *head, size_t nhead,
+        const char *tail, size_t ntail, int64_t now, uint64_t *cas)
 {
     struct inmem_item *it;
 
-    it = item_new(INMEM_KEY(old), old->nkey, nhead + ntail, old->hash);
+    it = inmem_item_new(m, INMEM_KEY(old), old->nkey, nhead + ntail);
     if (it == NULL) {
         return REND_ENOMEM;
     }
@@ -219,8 +204,8 @@ rebuild(struct inmem *m, struct inmem_stripe *s, struct inmem_item *old,
     memcpy(INMEM_VALUE(it) + nhead, tail, ntail);
     it->flags = old->flags;
     it->exptime = old->exptime;
-    it->stored = now;
-    *cas = inmem_link(m, s, it, old);
+    it->stored = inmem_time_enc(m, now);
+    *cas = inmem_link(m, s, hash, it, old);
     inmem_make_room(m, s, it, now);
     return REND_OK;
 }
@@ -251,10 +236,10 @@ op_concat(void *tctx, struct rend_op *op)
         return REND_ETOOBIG;
     }
     if (op->code == REND_OP_APPEND) {
-        st = rebuild(m, s, old, INMEM_VALUE(old), old->nvalue, op->value,
+        st = rebuild(m, s, h, old, INMEM_VALUE(old), old->nvalue, op->value,
                      op->nvalue, now, &op->out_cas);
     } else {
-        st = rebuild(m, s, old, op->value, op->nvalue, INMEM_VALUE(old),
+        st = rebuild(m, s, h, old, op->value, op->nvalue, INMEM_VALUE(old),
                      old->nvalue, now, &op->out_cas);
     }
     if (st != REND_OK) {
@@ -272,9 +257,9 @@ op_arith(void *tctx, struct rend_op *op)
     int64_t now = m->host->now();
     int incr = op->code == REND_OP_INCR;
     struct inmem_item *it;
-    char num[24];
+    char num[24], *text = num;
     uint64_t v;
-    int len, st;
+    int len, st, fits;
 
     pthread_mutex_lock(&s->mu);
     it = inmem_find(m, s, h, op->key, op->nkey, now);
@@ -303,22 +288,35 @@ op_arith(void *tctx, struct rend_op *op)
         v = op->delta > v ? 0 : v - op->delta;
     }
     op->out_number = v;
-    if (it->nvalue >= 20 || snprintf(num, sizeof(num), "%" PRIu64, v)
-                                <= (int)it->nvalue) {
-        /* It fits: rewrite in place, padded with spaces as memcached
-         * does, under a new cas. */
+    fits = it->nvalue >= 20
+           || snprintf(num, sizeof(num), "%" PRIu64, v) <= (int)it->nvalue;
+    if (fits && __atomic_load_n(&it->refs, __ATOMIC_ACQUIRE) == 1) {
+        /* It fits (and no zero-copy write is reading it): rewrite in
+         * place, padded with spaces as memcached does, under a new cas. */
         rend_counter_format(v, it->nvalue, INMEM_VALUE(it));
         it->seq = atomic_fetch_add_explicit(&m->cas, 1,
                                             memory_order_relaxed) + 1;
         it->cas = it->seq;
-        it->stored = now;
+        it->stored = inmem_time_enc(m, now);
         inmem_touch_lru(m, s, it);
         op->out_cas = it->cas;
         pthread_mutex_unlock(&s->mu);
         return REND_OK;
     }
-    len = (int)rend_counter_format(v, 0, num);
-    st = rebuild(m, s, it, num, (size_t)len, "", 0, now, &op->out_cas);
+    /* A new item: longer than the old value, or the old one is being
+     * written out (same padded length then). */
+    if (fits && it->nvalue > sizeof(num)) {
+        text = malloc(it->nvalue);
+        if (text == NULL) {
+            pthread_mutex_unlock(&s->mu);
+            return REND_ENOMEM;
+        }
+    }
+    len = (int)rend_counter_format(v, fits ? it->nvalue : 0, text);
+    st = rebuild(m, s, h, it, text, (size_t)len, "", 0, now, &op->out_cas);
+    if (text != num) {
+        free(text);
+    }
     if (st != REND_OK) {
         pthread_mutex_unlock(&s->mu);
     }
@@ -463,6 +461,9 @@ inmem_create(const struct rend_host *host, const char *instance,
     }
     pthread_mutex_init(&m->flush_mu, NULL);
     m->host = host;
+    /* Item times are 32-bit seconds from here: 2^24 s (194 days) before
+     * now, so recent past times keep their value. */
+    m->epoch = host->now() - ((int64_t)1 << 24);
     snprintf(m->name, sizeof(m->name), "%s", instance ? instance : "inmem");
     if (parse_opts(m, opts, nopts, err, errlen) != 0) {
         inmem_destroy(m);
@@ -522,6 +523,14 @@ inmem_stats(void *inst, rend_stat_emit_f *emit, void *ud)
 #undef EMIT_COUNTER
     EMIT("cmd_flush", atomic_load(&m->cmd_flush));
     EMIT("hash_buckets", buckets);
+    {
+        uint64_t used, pool;
+
+        inmem_slab_pages(&m->slab, &used, &pool);
+        EMIT("slab_pages", used);
+        EMIT("slab_pool_pages", pool);
+        EMIT("slab_page_size", INMEM_SLAB_PAGE);
+    }
     EMIT("stripes", m->nstripes);
 #undef EMIT
     emit(ud, "eviction", m->policy == INMEM_LRU ? "lru" : "clock");
@@ -542,7 +551,8 @@ inmem_walk(void *inst, rend_walk_f *fn, void *ud)
         for (it = s->head; it != NULL && rc == 0; it = it->next) {
             if (!inmem_dead(m, it, now)) {
                 rc = fn(ud, INMEM_KEY(it), it->nkey, INMEM_VALUE(it),
-                        it->nvalue, it->flags, it->exptime, it->cas);
+                        it->nvalue, it->flags,
+                        inmem_time_dec(m, it->exptime), it->cas);
             }
         }
         pthread_mutex_unlock(&s->mu);
