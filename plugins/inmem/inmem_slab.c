@@ -48,9 +48,9 @@ inmem_slab_init(struct inmem_slab *sl)
         if (size == INMEM_SLAB_MAX) {
             break;
         }
-        /* 8-byte steps while they are under 1/16; then about 1/16. */
+        /* 8-byte steps while they are under 1/32; then about 1/32. */
         {
-            uint32_t next = (size + size / 16) & ~7u;
+            uint32_t next = (size + size / 32) & ~7u;
             size = next > size + 8 ? next : size + 8;
         }
     }
