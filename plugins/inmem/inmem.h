@@ -71,7 +71,7 @@ struct inmem_item {
     X(cmd_touch) X(touch_hits) X(touch_misses)                               \
     X(delete_hits) X(delete_misses) X(incr_hits) X(incr_misses)              \
     X(decr_hits) X(decr_misses) X(cas_hits) X(cas_misses) X(cas_badval)    \
-    X(get_expired) X(get_flushed)
+    X(get_expired) X(get_flushed) X(get_lent)
 
 struct inmem_counters {
 #define INMEM_COUNTER_FIELD(name) uint64_t name;
@@ -94,6 +94,7 @@ struct inmem_stripe {
 } __attribute__((aligned(64)));
 
 struct inmem {
+    struct inmem *self;     /* == this: see INMEM_OF */
     const struct rend_host *host;
     char name[64];
     uint64_t limit;         /* byte budget */
@@ -114,7 +115,28 @@ struct inmem {
     _Atomic unsigned evict_cursor;
     _Atomic uint64_t cmd_flush;
     pthread_mutex_t flush_mu;
+    int lend;               /* the host has value_ref (ABI minor 2) */
+    /* 1 for the instance until destroy(), plus 1 per thread context still
+     * alive; the last one to go frees everything (inmem_release_user). */
+    _Atomic unsigned users;
 };
+
+/*
+ * A worker thread's context (thread_init).  GET hits on that thread lend
+ * item values to the core (host->value_ref) and count them in lent; the
+ * core gives each back on the same thread (release), so lent needs no
+ * lock.  The context, and the instance, outlive thread_exit and destroy
+ * until the last lent value is back.
+ */
+struct inmem_thread {
+    struct inmem *m; /* first, as struct inmem's self: see INMEM_OF */
+    uint64_t lent;
+    int exited;
+};
+
+/* The instance behind an op's tctx: a struct inmem_thread, or the
+ * instance itself for a host that calls ops without thread_init. */
+#define INMEM_OF(tctx) (*(struct inmem **)(tctx))
 
 /* 32-bit times.  0 stays 0 (never); others are seconds after m->epoch,
  * at least 1 (a time before the epoch, always in the past, becomes

@@ -31,9 +31,24 @@ too_big(const struct inmem *m, size_t nkey, uint64_t nvalue)
 
 /* ---- retrieval ------------------------------------------------------ */
 
-static int
-op_get_common(struct inmem *m, struct rend_op *op, int gat)
+/* Give back a value lent to the core (rend_value_release_f). */
+static void inmem_thread_done(struct inmem_thread *t);
+
+static void
+inmem_release(void *owner, void *ref)
 {
+    struct inmem_thread *t = owner;
+
+    inmem_item_put(t->m, ref);
+    if (--t->lent == 0 && t->exited) {
+        inmem_thread_done(t);
+    }
+}
+
+static int
+op_get_common(void *tctx, struct rend_op *op, int gat)
+{
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     int64_t now = m->host->now();
@@ -60,7 +75,20 @@ op_get_common(struct inmem *m, struct rend_op *op, int gat)
         pthread_mutex_unlock(&s->mu);
         return REND_MISS;
     }
-    if (!(op->opflags & REND_OPF_NO_VALUE)) {
+    if (op->opflags & REND_OPF_NO_VALUE) {
+        /* flags and expiry only */
+    } else if (m->lend && tctx != (void *)m
+               && __atomic_load_n(&it->refs, __ATOMIC_RELAXED) < INMEM_REFS_MAX) {
+        /* zero-copy: the core writes the item's bytes and gives the
+         * reference back when they are out (inmem_release) */
+        struct inmem_thread *t = tctx;
+
+        __atomic_add_fetch(&it->refs, 1, __ATOMIC_RELAXED);
+        t->lent++;
+        s->c.get_lent++;
+        m->host->value_ref(op, INMEM_VALUE(it), it->nvalue, inmem_release,
+                           t, it);
+    } else {
         buf = m->host->value_alloc(op, it->nvalue);
         if (buf == NULL) {
             pthread_mutex_unlock(&s->mu);
@@ -96,7 +124,7 @@ op_gat(void *tctx, struct rend_op *op)
 static int
 op_touch(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     struct inmem_item *it;
@@ -122,7 +150,7 @@ op_touch(void *tctx, struct rend_op *op)
 static int
 op_store(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     int64_t now = m->host->now();
@@ -213,7 +241,7 @@ rebuild(struct inmem *m, struct inmem_stripe *s, uint64_t hash,
 static int
 op_concat(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     int64_t now = m->host->now();
@@ -251,7 +279,7 @@ op_concat(void *tctx, struct rend_op *op)
 static int
 op_arith(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     int64_t now = m->host->now();
@@ -326,7 +354,7 @@ op_arith(void *tctx, struct rend_op *op)
 static int
 op_delete(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     struct inmem_item *it;
@@ -358,7 +386,7 @@ op_delete(void *tctx, struct rend_op *op)
 static int
 op_flush(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     int64_t now = m->host->now();
     int64_t at;
 
@@ -433,6 +461,32 @@ parse_opts(struct inmem *m, const struct rend_kv *opts, size_t n, char *err,
 }
 
 static void
+inmem_free(struct inmem *m)
+{
+    inmem_table_free(m);
+    pthread_mutex_destroy(&m->flush_mu);
+    free(m);
+}
+
+/* One user of m (the instance, or a thread context) is gone. */
+static void
+inmem_release_user(struct inmem *m)
+{
+    if (atomic_fetch_sub(&m->users, 1) == 1) {
+        inmem_free(m);
+    }
+}
+
+static void
+inmem_thread_done(struct inmem_thread *t)
+{
+    struct inmem *m = t->m;
+
+    free(t);
+    inmem_release_user(m);
+}
+
+static void
 inmem_destroy(void *inst)
 {
     struct inmem *m = inst;
@@ -440,9 +494,8 @@ inmem_destroy(void *inst)
     if (m == NULL) {
         return;
     }
-    inmem_table_free(m);
-    pthread_mutex_destroy(&m->flush_mu);
-    free(m);
+    /* values still lent keep the items (and so m) until they are back */
+    inmem_release_user(m);
 }
 
 static int
@@ -460,7 +513,10 @@ inmem_create(const struct rend_host *host, const char *instance,
         return REND_ENOMEM;
     }
     pthread_mutex_init(&m->flush_mu, NULL);
+    m->self = m;
+    atomic_init(&m->users, 1);
     m->host = host;
+    m->lend = REND_HOST_HAS_VALUE_REF(host);
     /* Item times are 32-bit seconds from here: 2^24 s (194 days) before
      * now, so recent past times keep their value. */
     m->epoch = host->now() - ((int64_t)1 << 24);
@@ -485,13 +541,29 @@ inmem_create(const struct rend_host *host, const char *instance,
 static int
 inmem_thread_init(void *inst, const struct rend_thread *thr, void **tctx)
 {
-    *tctx = inst; /* every thread shares the striped table */
+    struct inmem *m = inst;
+    struct inmem_thread *t = calloc(1, sizeof(*t));
+
+    if (t == NULL) {
+        return REND_ENOMEM;
+    }
+    /* every thread shares the striped table; the context only counts the
+     * values it lent */
+    t->m = m;
+    atomic_fetch_add(&m->users, 1);
+    *tctx = t;
     return REND_OK;
 }
 
 static void
 inmem_thread_exit(void *inst, void *tctx)
 {
+    struct inmem_thread *t = tctx;
+
+    t->exited = 1;
+    if (t->lent == 0) {
+        inmem_thread_done(t);
+    }
 }
 
 static void
