@@ -11,14 +11,16 @@
 #
 # Environment (defaults): SIZES="100 4096 102400" N=20000 KEYS=1000
 #   CONNS=4 DEPTH=1 REND=core/rend REND_PLUGIN_DIR=plugins/.libs
-#   PROTOCOL=text
+#   PROTOCOL=text THREADS=1
+#   IDLE=0    that many more connections, open and silent during the gets
+#             (rend-bench --idle; the script raises ulimit -n and rend -c)
 # A benchmark, not a test.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 : "${SIZES:=100 4096 102400}" "${N:=20000}" "${KEYS:=1000}" "${CONNS:=4}"
-: "${DEPTH:=1}" "${PROTOCOL:=text}"
+: "${DEPTH:=1}" "${PROTOCOL:=text}" "${IDLE:=0}" "${THREADS:=1}"
 : "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
 LOADGEN=$top/bench/rend-bench
 command -v valgrind >/dev/null || { echo "callgrind_get.sh: no valgrind" >&2; exit 0; }
@@ -30,6 +32,11 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+idle_args=()
+if [ "$IDLE" -gt 0 ]; then
+    ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+    idle_args=(--idle "$IDLE")
+fi
 
 # total Ir of the newest dump in $work
 dump_ir() {
@@ -44,7 +51,8 @@ for v in $SIZES; do
     # a real (libev) rend; its own 1-second tick also runs, as in production
     env REND_PLUGIN_DIR="$REND_PLUGIN_DIR" valgrind --tool=callgrind \
         --callgrind-out-file="$work/cg.out.%p" "$REND" \
-        --config "$top/conf/inmem.lua" -p 0 --port-file "$work/port" -t 1 \
+        --config "$top/conf/inmem.lua" -p 0 --port-file "$work/port" \
+        -t "$THREADS" -c $((CONNS + IDLE + 100)) \
         2>"$work/vg.err" &
     pid=$!
     for _ in $(seq 600); do [ -s "$work/port" ] && break; sleep 0.1; done
@@ -56,14 +64,15 @@ for v in $SIZES; do
     callgrind_control -z "$pid" >/dev/null 2>&1
     "$LOADGEN" bench --server "127.0.0.1:$port" --ratio 1 --no-prefill \
         -n "$N" --keys "$KEYS" -v "$v" -c "$CONNS" -d "$DEPTH" --warmup 0 -q \
-        -P "$PROTOCOL" >"$work/lg.out" 2>&1
+        -P "$PROTOCOL" "${idle_args[@]}" >"$work/lg.out" 2>&1
     callgrind_control -d "$pid" >/dev/null 2>&1
     ir=$(dump_ir)
     kill "$pid"
     wait "$pid" 2>/dev/null
     pid=
     hits=$(sed -n 's/.* hit_ratio=\([^ ]*\).*/\1/p' "$work/lg.out")
-    awk -v v="$v" -v ir="$ir" -v n="$N" -v h="$hits" -v r="$REND" 'BEGIN {
-        printf "value %7d B  %10.0f Ir/get  (%d gets, hit ratio %s)  %s\n", v, ir / n, n, h, r }'
+    awk -v v="$v" -v ir="$ir" -v n="$N" -v h="$hits" -v r="$REND" \
+        -v c="$CONNS" -v i="$IDLE" -v t="$THREADS" 'BEGIN {
+        printf "value %7d B  %10.0f Ir/get  (%d gets, %d conns + %d idle, -t %d, hit ratio %s)  %s\n", v, ir / n, n, c, i, t, h, r }'
 done
 exit 0
