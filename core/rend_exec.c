@@ -394,7 +394,7 @@ host_now(void)
 /* ---- result values: malloc'd (value_alloc) or lent (value_ref) ------ */
 
 void
-rend_op_value_drop(struct rend_op *op)
+rend_op_value_release(struct rend_op *op)
 {
     if (op->out_release != NULL) {
         op->out_release(op->out_release_owner, op->out_release_ref);
@@ -407,7 +407,7 @@ rend_op_value_drop(struct rend_op *op)
 }
 
 void
-rend_kop_value_drop(struct rend_kop *k)
+rend_kop_value_release(struct rend_kop *k)
 {
     if (k->vrelease != NULL) {
         k->vrelease(k->vowner, k->vref);

@@ -23,10 +23,29 @@ void rend_req_free(struct rend_req *r);
  * (host->value_ref, released with a callback on this worker thread).
  * drop: free or release op's out_value / k's value (none is fine).
  * take: k's value becomes op's out_value (k's old one dropped first). */
-struct rend_kop;
-void rend_op_value_drop(struct rend_op *op);
-void rend_kop_value_drop(struct rend_kop *k);
+void rend_op_value_release(struct rend_op *op);
+void rend_kop_value_release(struct rend_kop *k);
 void rend_kop_value_take(struct rend_kop *k);
+
+static inline void
+rend_op_value_drop(struct rend_op *op)
+{
+    if (op->out_value != NULL || op->out_release != NULL) {
+        rend_op_value_release(op);
+    } else {
+        op->out_nvalue = 0;
+    }
+}
+
+static inline void
+rend_kop_value_drop(struct rend_kop *k)
+{
+    if (k->value != NULL || k->vrelease != NULL) {
+        rend_kop_value_release(k);
+    } else {
+        k->nvalue = 0;
+    }
+}
 /* Make r a complete local reply: text is a static string (or owned when
  * owned != 0), status is the binary status. */
 void rend_req_reply(struct rend_req *r, const char *text, int owned,

@@ -208,9 +208,12 @@ uint64_t inmem_link(struct inmem *m, struct inmem_stripe *s, uint64_t hash,
 /* Change an item's expiry. */
 void inmem_set_exptime(struct inmem *m, struct inmem_stripe *s,
                        struct inmem_item *it, int64_t exptime);
-/* Take an item out and drop the table's reference. */
+/* Take an item out and drop the table's reference (the _hash form when
+ * the caller has the key's hash, which inmem_unlink recomputes). */
 void inmem_unlink(struct inmem *m, struct inmem_stripe *s,
                   struct inmem_item *it);
+void inmem_unlink_hash(struct inmem *m, struct inmem_stripe *s,
+                       struct inmem_item *it, uint64_t hash);
 /* True when the item must be treated as absent. */
 int inmem_dead(struct inmem *m, const struct inmem_item *it, int64_t now);
 

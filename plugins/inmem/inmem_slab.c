@@ -2,6 +2,7 @@
  * inmem_slab.c - size-class chunk allocator for inmem items.  See
  * inmem_slab.h for the layout and the locking rules.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,6 +20,29 @@ struct inmem_slab_page {
 };
 
 #define PAGE_HDR 64
+
+static inline void
+cls_lock(struct inmem_slab_class *k)
+{
+    for (unsigned spins = 0;; spins++) {
+        if (!atomic_load_explicit(&k->lock, memory_order_relaxed)
+            && !atomic_exchange_explicit(&k->lock, 1, memory_order_acquire)) {
+            return;
+        }
+        if (spins >= 64) {
+            sched_yield(); /* the holder may be off cpu (or in mmap) */
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
+static inline void
+cls_unlock(struct inmem_slab_class *k)
+{
+    atomic_store_explicit(&k->lock, 0, memory_order_release);
+}
 
 static inline struct inmem_slab_page *
 page_of(const void *p)
@@ -41,7 +65,7 @@ inmem_slab_init(struct inmem_slab *sl)
         if (size > INMEM_SLAB_MAX || c + 1 >= INMEM_SLAB_CLASSES) {
             size = INMEM_SLAB_MAX;
         }
-        pthread_mutex_init(&k->mu, NULL);
+        atomic_init(&k->lock, 0);
         k->size = size;
         k->per_page = (uint32_t)((INMEM_SLAB_PAGE - PAGE_HDR) / size);
         c++;
@@ -77,9 +101,6 @@ inmem_slab_destroy(struct inmem_slab *sl)
         free(r);
     }
     sl->regions = NULL;
-    for (unsigned c = 1; c < sl->nclasses; c++) {
-        pthread_mutex_destroy(&sl->cls[c].mu);
-    }
     pthread_mutex_destroy(&sl->pool_mu);
 }
 
@@ -188,12 +209,12 @@ inmem_slab_alloc(struct inmem_slab *sl, unsigned c, size_t n)
         return malloc(n);
     }
     k = &sl->cls[c];
-    pthread_mutex_lock(&k->mu);
+    cls_lock(k);
     pg = k->partial;
     if (pg == NULL) {
         pg = page_get(sl, c);
         if (pg == NULL) {
-            pthread_mutex_unlock(&k->mu);
+            cls_unlock(k);
             return NULL;
         }
         k->pages++;
@@ -211,7 +232,7 @@ inmem_slab_alloc(struct inmem_slab *sl, unsigned c, size_t n)
     if (pg->free == NULL && pg->carved == k->per_page) {
         partial_remove(k, pg); /* full */
     }
-    pthread_mutex_unlock(&k->mu);
+    cls_unlock(k);
     return p;
 }
 
@@ -231,7 +252,7 @@ inmem_slab_free(struct inmem_slab *sl, unsigned c, void *p)
     }
     k = &sl->cls[c];
     pg = page_of(p);
-    pthread_mutex_lock(&k->mu);
+    cls_lock(k);
     memcpy(p, &pg->free, sizeof(void *));
     pg->free = p;
     pg->live--;
@@ -246,7 +267,7 @@ inmem_slab_free(struct inmem_slab *sl, unsigned c, void *p)
         k->pages--;
         give_back = 1;
     }
-    pthread_mutex_unlock(&k->mu);
+    cls_unlock(k);
     if (give_back) {
         page_put(sl, pg);
     }
@@ -258,9 +279,9 @@ inmem_slab_pages(struct inmem_slab *sl, uint64_t *used, uint64_t *pool)
     uint64_t u = 0;
 
     for (unsigned c = 1; c < sl->nclasses; c++) {
-        pthread_mutex_lock(&sl->cls[c].mu);
+        cls_lock(&sl->cls[c]);
         u += sl->cls[c].pages;
-        pthread_mutex_unlock(&sl->cls[c].mu);
+        cls_unlock(&sl->cls[c]);
     }
     pthread_mutex_lock(&sl->pool_mu);
     *pool = sl->pool_pages;

@@ -22,7 +22,8 @@
  * item's bytes.  Pages partly in use are the allocator's slack; stats show
  * them as slab_pages.
  *
- * Threads.  Each class has its own mutex and the page pool one more;
+ * Threads.  Each class has its own spin lock (held only to pop or push a
+ * chunk; a mutex would cost more than the work) and the page pool a mutex;
  * alloc and free may be called from any thread, with or without a stripe
  * lock held (lock order: stripe, class, pool).
  */
@@ -30,6 +31,7 @@
 #define REND_INMEM_SLAB_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +44,7 @@
 struct inmem_slab_page;
 
 struct inmem_slab_class {
-    pthread_mutex_t mu;
+    _Atomic int lock;  /* spin lock: held for a few dozen instructions */
     uint32_t size;     /* chunk bytes */
     uint32_t per_page; /* chunks in one page */
     struct inmem_slab_page *partial; /* pages with a free or uncarved chunk */

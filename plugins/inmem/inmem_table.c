@@ -244,9 +244,9 @@ drop(struct inmem *m, struct inmem_stripe *s, struct inmem_item **pp,
 }
 
 static struct inmem_item **
-chain_slot(struct inmem_stripe *s, const struct inmem_item *it)
+chain_slot(struct inmem_stripe *s, const struct inmem_item *it, uint64_t hash)
 {
-    struct inmem_item **pp = &s->buckets[bucket_of(s, item_hash(it))];
+    struct inmem_item **pp = &s->buckets[bucket_of(s, hash)];
 
     while (*pp != it) {
         pp = &(*pp)->hnext;
@@ -257,7 +257,14 @@ chain_slot(struct inmem_stripe *s, const struct inmem_item *it)
 void
 inmem_unlink(struct inmem *m, struct inmem_stripe *s, struct inmem_item *it)
 {
-    drop(m, s, chain_slot(s, it), it);
+    drop(m, s, chain_slot(s, it, item_hash(it)), it);
+}
+
+void
+inmem_unlink_hash(struct inmem *m, struct inmem_stripe *s,
+                  struct inmem_item *it, uint64_t hash)
+{
+    drop(m, s, chain_slot(s, it, hash), it);
 }
 
 struct inmem_item *
@@ -316,7 +323,7 @@ inmem_link(struct inmem *m, struct inmem_stripe *s, uint64_t hash,
     uint64_t b;
 
     if (old != NULL) {
-        inmem_unlink(m, s, old);
+        inmem_unlink_hash(m, s, old, hash); /* same key */
     }
     it->seq = atomic_fetch_add_explicit(&m->cas, 1, memory_order_relaxed) + 1;
     it->cas = it->seq;

@@ -371,7 +371,7 @@ op_delete(void *tctx, struct rend_op *op)
         return REND_EXISTS;
     }
     s->c.delete_hits++;
-    inmem_unlink(m, s, it);
+    inmem_unlink_hash(m, s, it, h);
     pthread_mutex_unlock(&s->mu);
     return REND_OK;
 }

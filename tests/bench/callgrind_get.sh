@@ -12,6 +12,7 @@
 # Environment (defaults): SIZES="100 4096 102400" N=20000 KEYS=1000
 #   CONNS=4 DEPTH=1 REND=core/rend REND_PLUGIN_DIR=plugins/.libs
 #   PROTOCOL=text THREADS=1
+#   RATIO=1   share of gets (0: every request a set of the same keys)
 #   IDLE=0    that many more connections, open and silent during the gets
 #             (rend-bench --idle; the script raises ulimit -n and rend -c)
 # A benchmark, not a test.
@@ -20,7 +21,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 : "${SIZES:=100 4096 102400}" "${N:=20000}" "${KEYS:=1000}" "${CONNS:=4}"
-: "${DEPTH:=1}" "${PROTOCOL:=text}" "${IDLE:=0}" "${THREADS:=1}"
+: "${DEPTH:=1}" "${PROTOCOL:=text}" "${IDLE:=0}" "${THREADS:=1}" "${RATIO:=1}"
 : "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
 LOADGEN=$top/bench/rend-bench
 command -v valgrind >/dev/null || { echo "callgrind_get.sh: no valgrind" >&2; exit 0; }
@@ -62,17 +63,18 @@ for v in $SIZES; do
         --no-prefill -n "$KEYS" --keys "$KEYS" -v "$v" -c 1 --warmup 0 -q \
         -P "$PROTOCOL" >/dev/null 2>&1
     callgrind_control -z "$pid" >/dev/null 2>&1
-    "$LOADGEN" bench --server "127.0.0.1:$port" --ratio 1 --no-prefill \
+    "$LOADGEN" bench --server "127.0.0.1:$port" --ratio "$RATIO" --no-prefill \
         -n "$N" --keys "$KEYS" -v "$v" -c "$CONNS" -d "$DEPTH" --warmup 0 -q \
         -P "$PROTOCOL" "${idle_args[@]}" >"$work/lg.out" 2>&1
     callgrind_control -d "$pid" >/dev/null 2>&1
     ir=$(dump_ir)
+    [ -n "${KEEP:-}" ] && cp "$(ls -t "$work"/cg.out.* | head -n 1)" "$KEEP.$v"
     kill "$pid"
     wait "$pid" 2>/dev/null
     pid=
     hits=$(sed -n 's/.* hit_ratio=\([^ ]*\).*/\1/p' "$work/lg.out")
     awk -v v="$v" -v ir="$ir" -v n="$N" -v h="$hits" -v r="$REND" \
-        -v c="$CONNS" -v i="$IDLE" -v t="$THREADS" 'BEGIN {
-        printf "value %7d B  %10.0f Ir/get  (%d gets, %d conns + %d idle, -t %d, hit ratio %s)  %s\n", v, ir / n, n, c, i, t, h, r }'
+        -v c="$CONNS" -v i="$IDLE" -v t="$THREADS" -v g="$RATIO" 'BEGIN {
+        printf "value %7d B  %10.0f Ir/req  (%d requests, %d conns + %d idle, -t %d, get ratio %s, hit ratio %s)  %s\n", v, ir / n, n, c, i, t, g, h, r }'
 done
 exit 0
