@@ -180,7 +180,7 @@ rend_conn_reap(struct rend_conn *c)
 
 /* ---- output ------------------------------------------------------ */
 
-static int
+static inline int
 seg_push(struct rend_conn *c, char *ext, uint32_t off, uint32_t len)
 {
     if (c->nseg == c->segcap) {
