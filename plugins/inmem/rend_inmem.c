@@ -78,7 +78,8 @@ op_get_common(void *tctx, struct rend_op *op, int gat)
     if (op->opflags & REND_OPF_NO_VALUE) {
         /* flags and expiry only */
     } else if (m->lend && tctx != (void *)m
-               && __atomic_load_n(&it->refs, __ATOMIC_RELAXED) < INMEM_REFS_MAX) {
+               && __atomic_load_n(&it->refs, __ATOMIC_RELAXED)
+                      < INMEM_REFS_MAX) {
         /* zero-copy: the core writes the item's bytes and gives the
          * reference back when they are out (inmem_release) */
         struct inmem_thread *t = tctx;

@@ -26,8 +26,9 @@
  * a value is written into the buffer host->value_alloc returns, which the
  * core owns and frees.  Memory never crosses the boundary to be freed on
  * the other side (host->value_ref, ABI minor 2, lends the core the
- * handler's own bytes instead and gets them back through a callback).  If the client goes away, the core keeps the op alive
- * until done fires and then drops the result: plugins never see cancellation.
+ * handler's own bytes instead and gets them back through a callback).
+ * If the client goes away, the core keeps the op alive until done fires
+ * and then drops the result: plugins never see cancellation.
  *
  * Keys are not NUL-terminated: use op->nkey.  A value of length 0 may be
  * NULL.  The option array given to create() (keys and values) is freed as
