@@ -110,6 +110,7 @@ struct rb_opts {
     uint64_t seed;
     unsigned exptime;
     int ops_enabled[RB_OP__COUNT];
+    unsigned idle; /* --idle: extra connections that never send */
 };
 
 /* Counters of one thread (or their sum). */

@@ -1279,10 +1279,54 @@ sample(struct sampler *s, int final)
     }
 }
 
+/* --idle: connections that are opened before the run and closed after
+ * it, and never send a byte (the server's cost of many idle clients). */
+static int *idle_fds;
+static unsigned nidle;
+
+static int
+idle_open(void)
+{
+    if (rb_opt.idle == 0) {
+        return 0;
+    }
+    idle_fds = calloc(rb_opt.idle, sizeof(*idle_fds));
+    if (idle_fds == NULL) {
+        fprintf(stderr, "rend-bench: out of memory\n");
+        return -1;
+    }
+    for (nidle = 0; nidle < rb_opt.idle; nidle++) {
+        int fd = sock_open();
+
+        if (fd < 0) {
+            fprintf(stderr, "rend-bench: idle connection %u: %s (ulimit -n?)\n",
+                    nidle + 1, strerror(errno));
+            return -1;
+        }
+        idle_fds[nidle] = fd;
+    }
+    return 0;
+}
+
+static void
+idle_close(void)
+{
+    for (unsigned i = 0; i < nidle; i++) {
+        close(idle_fds[i]);
+    }
+    free(idle_fds);
+    idle_fds = NULL;
+    nidle = 0;
+}
+
 static int
 setup(struct worker *ws)
 {
     unsigned cid = 0;
+
+    if (idle_open() != 0) {
+        return -1;
+    }
 
     for (unsigned t = 0; t < rb_opt.threads; t++) {
         struct worker *w = &ws[t];
@@ -1315,6 +1359,7 @@ setup(struct worker *ws)
 static void
 teardown(struct worker *ws)
 {
+    idle_close();
     for (unsigned t = 0; ws != NULL && t < rb_opt.threads; t++) {
         struct worker *w = &ws[t];
         for (unsigned i = 0; w->conns != NULL && i < w->nconns; i++) {

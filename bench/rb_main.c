@@ -27,6 +27,7 @@ enum {
     O_WARMUP, O_RATE, O_RATIO, O_DIST, O_VSIZE, O_MGET, O_SEED, O_TIMEOUT,
     O_INTERVAL, O_JSON, O_PLOT, O_QUIET, O_STRICT, O_NOSTRICT, O_NOPREFILL,
     O_MAX, O_STEP, O_EXPTIME, O_VERIFY, O_NOVERIFY, O_PPROF, O_FREEPORT, O_HELP, O_VERSION,
+    O_IDLE,
 };
 
 struct optdef {
@@ -83,6 +84,8 @@ static const struct optdef optdefs[] = {
     { { "--max" }, O_MAX, 1, "N     sizes: largest value (1048576)" },
     { { "--step" }, O_STEP, 1, "N     sizes: size step (100)" },
     { { "--exptime" }, O_EXPTIME, 1, "N     exptime of writes (0)" },
+    { { "--idle" }, O_IDLE, 1,
+      "N     bench: N more connections, open and silent all along" },
     { { "--pprof" }, O_PPROF, 1, "FILE  accepted for Rend compatibility, ignored" },
     { { "--free-port" }, O_FREEPORT, 0, "      print a free TCP port and exit" },
     { { "--help" }, O_HELP, 0, "      this help" },
@@ -509,6 +512,11 @@ parse_args(int argc, char **argv)
         case O_STRICT: o->strict = 1; break;
         case O_NOSTRICT: o->strict = 0; break;
         case O_NOPREFILL: o->prefill = 0; break;
+        case O_IDLE:
+            if (parse_uint(val, 0, 1000000, &o->idle) != 0) {
+                return bad(name, val, "0..1000000");
+            }
+            break;
         case O_VERIFY: o->verify = 1; break;
         case O_NOVERIFY: o->verify = 0; break;
         case O_MAX:

@@ -89,11 +89,25 @@ rend_conn_new(struct rend_worker *w, int fd, unsigned listener)
     return c;
 }
 
+/* Free (or give back to its handler) a written or dropped segment's
+ * buffer. */
+static void
+seg_release(struct rend_oseg *s)
+{
+    if (s->release != NULL) {
+        s->release(s->rowner, s->rref);
+        s->release = NULL;
+    } else {
+        free(s->ext);
+    }
+    s->ext = NULL;
+}
+
 static void
 free_output(struct rend_conn *c)
 {
     for (uint32_t i = c->segpos; i < c->nseg; i++) {
-        free(c->seg[i].ext);
+        seg_release(&c->seg[i]);
     }
     c->nseg = c->segpos = c->segdone = 0;
     c->olen = 0;
@@ -183,7 +197,7 @@ rend_conn_reap(struct rend_conn *c)
 
 /* ---- output ------------------------------------------------------ */
 
-static int
+static inline int
 seg_push(struct rend_conn *c, char *ext, uint32_t off, uint32_t len)
 {
     if (c->nseg == c->segcap) {
@@ -198,6 +212,7 @@ seg_push(struct rend_conn *c, char *ext, uint32_t off, uint32_t len)
     c->seg[c->nseg].ext = ext;
     c->seg[c->nseg].off = off;
     c->seg[c->nseg].len = len;
+    c->seg[c->nseg].release = NULL;
     c->nseg++;
     c->unsent += len;
     return 0;
@@ -281,6 +296,40 @@ rend_conn_out_take(struct rend_conn *c, char *buf, size_t n)
     return 0;
 }
 
+int
+rend_conn_out_value(struct rend_conn *c, struct rend_kop *k, size_t n)
+{
+    struct rend_oseg *s;
+
+    if (k->vrelease == NULL) {
+        int rc = rend_conn_out_take(c, k->value, n);
+
+        k->value = NULL;
+        k->nvalue = 0;
+        return rc;
+    }
+    if (c->closed || n <= SMALL_VALUE) {
+        int rc = c->closed ? -1 : rend_conn_out(c, k->value, n);
+
+        rend_kop_value_drop(k);
+        return rc;
+    }
+    if (seg_push(c, k->value, 0, (uint32_t)n) != 0) {
+        rend_kop_value_drop(k);
+        rend_conn_close(c);
+        return -1;
+    }
+    /* the segment owns the lent bytes now */
+    s = &c->seg[c->nseg - 1];
+    s->release = k->vrelease;
+    s->rowner = k->vowner;
+    s->rref = k->vref;
+    k->vrelease = NULL;
+    k->value = NULL;
+    k->nvalue = 0;
+    return 0;
+}
+
 static void try_write_once(struct rend_conn *c);
 
 /* Write what can be written; while everything goes out and a multi-key
@@ -351,8 +400,7 @@ try_write_once(struct rend_conn *c)
             size_t left = s->len - c->segdone;
             if ((size_t)n >= left) {
                 n -= (ssize_t)left;
-                free(s->ext);
-                s->ext = NULL;
+                seg_release(s);
                 c->segpos++;
                 c->segdone = 0;
             } else {

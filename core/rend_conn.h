@@ -20,6 +20,9 @@ struct rend_oseg {
     char *ext;     /* owned buffer (freed after it is written), or NULL */
     uint32_t off;  /* ext == NULL: offset into obuf */
     uint32_t len;
+    /* ext lent by a handler (ABI minor 2): released, not freed */
+    rend_value_release_f *release;
+    void *rowner, *rref;
 };
 
 struct rend_conn {
@@ -103,5 +106,11 @@ char *rend_conn_out_reserve(struct rend_conn *c, size_t n);
 void rend_conn_out_commit(struct rend_conn *c, size_t used);
 /* Append a buffer by reference; the connection frees it once written. */
 int rend_conn_out_take(struct rend_conn *c, char *buf, size_t n);
+/* The same for k's result value (malloc'd or lent by the handler, see
+ * rend_exec.h): a small one is copied and dropped at once, a big one is
+ * written from where it is and dropped after it went out (zero-copy).
+ * k's value is empty afterwards. */
+struct rend_kop;
+int rend_conn_out_value(struct rend_conn *c, struct rend_kop *k, size_t n);
 
 #endif /* REND_CONN_H */

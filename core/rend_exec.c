@@ -103,8 +103,8 @@ rend_req_free(struct rend_req *r)
     r->conn->held -= r->held;
 
     for (uint32_t i = 0; i < r->nkeys; i++) {
-        free(r->kops[i].value);
-        free(r->kops[i].op.out_value);
+        rend_kop_value_drop(&r->kops[i]);
+        rend_op_value_drop(&r->kops[i].op);
     }
     if (r->kops != &r->kop1) {
         free(r->kops);
@@ -391,13 +391,69 @@ host_now(void)
     return rend_now();
 }
 
+/* ---- result values: malloc'd (value_alloc) or lent (value_ref) ------ */
+
+void
+rend_op_value_release(struct rend_op *op)
+{
+    if (op->out_release != NULL) {
+        op->out_release(op->out_release_owner, op->out_release_ref);
+        op->out_release = NULL;
+    } else {
+        free(op->out_value);
+    }
+    op->out_value = NULL;
+    op->out_nvalue = 0;
+}
+
+void
+rend_kop_value_release(struct rend_kop *k)
+{
+    if (k->vrelease != NULL) {
+        k->vrelease(k->vowner, k->vref);
+        k->vrelease = NULL;
+    } else {
+        free(k->value);
+    }
+    k->value = NULL;
+    k->nvalue = 0;
+}
+
+void
+rend_kop_value_take(struct rend_kop *k)
+{
+    struct rend_op *op = &k->op;
+
+    rend_kop_value_drop(k);
+    k->value = op->out_value;
+    k->nvalue = op->out_nvalue;
+    k->vrelease = op->out_release;
+    k->vowner = op->out_release_owner;
+    k->vref = op->out_release_ref;
+    op->out_value = NULL;
+    op->out_nvalue = 0;
+    op->out_release = NULL;
+}
+
 static char *
 host_value_alloc(struct rend_op *op, size_t n)
 {
-    free(op->out_value);
+    rend_op_value_drop(op);
     op->out_value = malloc(n ? n : 1);
     op->out_nvalue = op->out_value ? (uint32_t)n : 0;
     return op->out_value;
+}
+
+static void
+host_value_ref(struct rend_op *op, const char *data, size_t n,
+               rend_value_release_f *release, void *owner, void *ref)
+{
+    rend_op_value_drop(op);
+    op->out_value = (char *)data; /* read only: see rend_kop.vrelease */
+    op->out_nvalue = (uint32_t)n;
+    op->out_release = release;
+    op->out_release_owner = owner;
+    op->out_release_ref = ref;
 }
 
 static void
@@ -419,4 +475,5 @@ const struct rend_host rend_host_api = {
     .now = host_now,
     .value_alloc = host_value_alloc,
     .done = host_done,
+    .value_ref = host_value_ref,
 };

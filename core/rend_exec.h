@@ -18,6 +18,34 @@ int rend_req_set_keys(struct rend_req *r, uint32_t n);
 int rend_req_own(struct rend_req *r);
 /* Free r and everything it owns (back to the worker's pool). */
 void rend_req_free(struct rend_req *r);
+
+/* Result values are malloc'd (host->value_alloc) or lent by the handler
+ * (host->value_ref, released with a callback on this worker thread).
+ * drop: free or release op's out_value / k's value (none is fine).
+ * take: k's value becomes op's out_value (k's old one dropped first). */
+void rend_op_value_release(struct rend_op *op);
+void rend_kop_value_release(struct rend_kop *k);
+void rend_kop_value_take(struct rend_kop *k);
+
+static inline void
+rend_op_value_drop(struct rend_op *op)
+{
+    if (op->out_value != NULL || op->out_release != NULL) {
+        rend_op_value_release(op);
+    } else {
+        op->out_nvalue = 0;
+    }
+}
+
+static inline void
+rend_kop_value_drop(struct rend_kop *k)
+{
+    if (k->value != NULL || k->vrelease != NULL) {
+        rend_kop_value_release(k);
+    } else {
+        k->nvalue = 0;
+    }
+}
 /* Make r a complete local reply: text is a static string (or owned when
  * owned != 0), status is the binary status. */
 void rend_req_reply(struct rend_req *r, const char *text, int owned,

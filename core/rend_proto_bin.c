@@ -452,8 +452,12 @@ format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
         respond(c, r, ST_OK, ext, r->cmd == REND_CMD_GETE ? 8 : 4,
                 r->echo_key ? k->op.key : NULL,
                 r->echo_key ? (uint16_t)k->op.nkey : 0, k->value, k->nvalue,
-                k->nvalue > REND_SMALL_VALUE ? k->value : NULL, k->cas);
-        if (k->nvalue > REND_SMALL_VALUE) {
+                k->nvalue > REND_SMALL_VALUE && k->vrelease == NULL ? k->value
+                                                                    : NULL,
+                k->cas);
+        /* a lent value (ABI minor 2) was copied; rend_req_free releases
+         * it */
+        if (k->nvalue > REND_SMALL_VALUE && k->vrelease == NULL) {
             k->value = NULL;
         }
         return;

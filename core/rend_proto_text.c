@@ -1204,8 +1204,7 @@ format_value(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
     *p++ = '\n';
     rend_conn_out_commit(c, (size_t)(p - s));
     if (k->nvalue > 0) {
-        rend_conn_out_take(c, k->value, k->nvalue);
-        k->value = NULL;
+        rend_conn_out_value(c, k, k->nvalue);
     }
     OUT_LIT(c, "\r\n");
 }
@@ -1420,8 +1419,7 @@ format_meta(struct rend_conn *c, struct rend_req *r)
         return;
     }
     if (data == k->value && ndata > 0) {
-        rend_conn_out_take(c, k->value, ndata);
-        k->value = NULL;
+        rend_conn_out_value(c, k, ndata);
     } else if (ndata > 0) {
         rend_conn_out(c, data, ndata);
     }

@@ -47,6 +47,11 @@ struct rend_kop {
     uint64_t cas;
     uint64_t number;
     uint64_t t_issue;           /* rend_hist: when the op was issued */
+    /* value lent by a handler (host->value_ref, ABI minor 2) instead of
+     * malloc'd: given back with vrelease(vowner, vref), never freed.
+     * rend_kop_value_drop() handles both. */
+    rend_value_release_f *vrelease;
+    void *vowner, *vref;
 };
 
 struct rend_req {

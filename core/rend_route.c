@@ -68,6 +68,7 @@
 #include "rend_hist.h"
 #include "rend_lua.h"
 #include "rend_plugin.h"
+#include "rend_exec.h"
 #include "rend_route.h"
 #include "rend_stats.h"
 #include "rend_util.h"
@@ -120,11 +121,7 @@ capture(struct rend_kop *k)
     struct rend_op *op = &k->op;
 
     if (op->out_value != NULL) {
-        free(k->value);
-        k->value = op->out_value;
-        k->nvalue = op->out_nvalue;
-        op->out_value = NULL;
-        op->out_nvalue = 0;
+        rend_kop_value_take(k);
     }
     k->flags = op->out_flags;
     k->exptime = op->out_exptime;
@@ -135,9 +132,7 @@ capture(struct rend_kop *k)
 static void
 drop_value(struct rend_kop *k)
 {
-    free(k->value);
-    k->value = NULL;
-    k->nvalue = 0;
+    rend_kop_value_drop(k);
 }
 
 /* Issue op `code` on tier 1 or 2 of k's route. */

@@ -56,6 +56,46 @@ bucket_of(const struct inmem_stripe *s, uint64_t hash)
     return (hash >> BUCKET_SHIFT) & s->mask;
 }
 
+static inline uint64_t
+item_hash(const struct inmem_item *it)
+{
+    return inmem_hash(INMEM_KEY(it), it->nkey);
+}
+
+struct inmem_item *
+inmem_item_new(struct inmem *m, const char *key, size_t nkey, size_t nvalue)
+{
+    size_t n = INMEM_ITEM_SIZE(nkey, nvalue);
+    unsigned c = inmem_slab_class(&m->slab, n);
+    struct inmem_item *it = inmem_slab_alloc(&m->slab, c, n);
+
+    if (it == NULL) {
+        return NULL;
+    }
+    it->cls = (uint8_t)c;
+    it->refs = 1;
+    it->nkey = (uint8_t)nkey;
+    it->nvalue = (uint32_t)nvalue;
+    it->ref = 0;
+    it->ttl = 0;
+    memcpy(INMEM_KEY(it), key, nkey);
+    return it;
+}
+
+void
+inmem_item_free(struct inmem *m, struct inmem_item *it)
+{
+    inmem_slab_free(&m->slab, it->cls, it);
+}
+
+void
+inmem_item_put(struct inmem *m, struct inmem_item *it)
+{
+    if (__atomic_sub_fetch(&it->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        inmem_item_free(m, it);
+    }
+}
+
 int
 inmem_table_init(struct inmem *m)
 {
@@ -73,6 +113,7 @@ inmem_table_init(struct inmem *m)
         return -1;
     }
     memset(m->stripes, 0, m->nstripes * sizeof(*m->stripes));
+    inmem_slab_init(&m->slab);
     for (unsigned i = 0; i < m->nstripes; i++) {
         struct inmem_stripe *s = &m->stripes[i];
 
@@ -98,13 +139,14 @@ inmem_table_free(struct inmem *m)
 
         for (; it != NULL; it = next) {
             next = it->next;
-            free(it);
+            inmem_item_free(m, it);
         }
         free(s->buckets);
         pthread_mutex_destroy(&s->mu);
     }
     free(m->stripes);
     m->stripes = NULL;
+    inmem_slab_destroy(&m->slab);
 }
 
 int
@@ -112,18 +154,20 @@ inmem_dead(struct inmem *m, const struct inmem_item *it, int64_t now)
 {
     int64_t at;
 
-    if (REND_EXPIRED(it->exptime, now)) {
+    int64_t stored = inmem_time_dec(m, it->stored);
+
+    if (it->exptime != 0 && inmem_time_dec(m, it->exptime) <= now) {
         return 1;
     }
     if (it->seq <= atomic_load_explicit(&m->flush_cas, memory_order_relaxed)) {
         return 1;
     }
-    if (it->stored < atomic_load_explicit(&m->flush_before,
-                                          memory_order_relaxed)) {
+    if (stored < atomic_load_explicit(&m->flush_before,
+                                      memory_order_relaxed)) {
         return 1;
     }
     at = atomic_load_explicit(&m->flush_at, memory_order_relaxed);
-    return at != 0 && at <= now && it->stored < at;
+    return at != 0 && at <= now && stored < at;
 }
 
 static void
@@ -170,7 +214,7 @@ grow(struct inmem_stripe *s)
     }
     for (uint64_t i = 0; i <= s->mask; i++) {
         for (it = s->buckets[i]; it != NULL; it = next) {
-            uint64_t b = (it->hash >> BUCKET_SHIFT) & (nb - 1);
+            uint64_t b = (item_hash(it) >> BUCKET_SHIFT) & (nb - 1);
 
             next = it->hnext;
             it->hnext = nbk[b];
@@ -182,12 +226,13 @@ grow(struct inmem_stripe *s)
     s->mask = nb - 1;
 }
 
-/* Take it out of its chain and list, fix the byte counts, free it. */
+/* Take it out of its chain and list, fix the byte counts, drop the
+ * table's reference. */
 static void
 drop(struct inmem *m, struct inmem_stripe *s, struct inmem_item **pp,
      struct inmem_item *it)
 {
-    uint64_t size = INMEM_ITEM_SIZE(it->nkey, it->nvalue);
+    uint64_t size = inmem_cost(m, it->nkey, it->nvalue);
 
     *pp = it->hnext;
     list_remove(s, it);
@@ -195,13 +240,13 @@ drop(struct inmem *m, struct inmem_stripe *s, struct inmem_item **pp,
     s->items--;
     s->bytes -= size;
     atomic_fetch_sub_explicit(&m->bytes, size, memory_order_relaxed);
-    free(it);
+    inmem_item_put(m, it);
 }
 
 static struct inmem_item **
-chain_slot(struct inmem_stripe *s, const struct inmem_item *it)
+chain_slot(struct inmem_stripe *s, const struct inmem_item *it, uint64_t hash)
 {
-    struct inmem_item **pp = &s->buckets[bucket_of(s, it->hash)];
+    struct inmem_item **pp = &s->buckets[bucket_of(s, hash)];
 
     while (*pp != it) {
         pp = &(*pp)->hnext;
@@ -212,7 +257,14 @@ chain_slot(struct inmem_stripe *s, const struct inmem_item *it)
 void
 inmem_unlink(struct inmem *m, struct inmem_stripe *s, struct inmem_item *it)
 {
-    drop(m, s, chain_slot(s, it), it);
+    drop(m, s, chain_slot(s, it, item_hash(it)), it);
+}
+
+void
+inmem_unlink_hash(struct inmem *m, struct inmem_stripe *s,
+                  struct inmem_item *it, uint64_t hash)
+{
+    drop(m, s, chain_slot(s, it, hash), it);
 }
 
 struct inmem_item *
@@ -223,12 +275,13 @@ inmem_find(struct inmem *m, struct inmem_stripe *s, uint64_t hash,
     struct inmem_item *it;
 
     for (; (it = *pp) != NULL; pp = &it->hnext) {
-        if (it->hash != hash || it->nkey != nkey
-            || memcmp(INMEM_KEY(it), key, nkey) != 0) {
+        if (it->nkey != nkey || memcmp(INMEM_KEY(it), key, nkey) != 0) {
             continue;
         }
         if (inmem_dead(m, it, now)) {
-            s->dead_seen = REND_EXPIRED(it->exptime, now) ? 1 : 2;
+            s->dead_seen = it->exptime != 0
+                                   && inmem_time_dec(m, it->exptime) <= now
+                               ? 1 : 2;
             drop(m, s, pp, it);
             s->c.expired_reclaimed++;
             return NULL;
@@ -239,10 +292,10 @@ inmem_find(struct inmem *m, struct inmem_stripe *s, uint64_t hash,
 }
 
 void
-inmem_set_exptime(struct inmem_stripe *s, struct inmem_item *it,
-                  int64_t exptime)
+inmem_set_exptime(struct inmem *m, struct inmem_stripe *s,
+                  struct inmem_item *it, int64_t exptime)
 {
-    it->exptime = exptime;
+    it->exptime = inmem_time_enc(m, exptime);
     if (exptime != 0 && !it->ttl) {
         it->ttl = 1;
         s->ttl_items++;
@@ -263,21 +316,21 @@ inmem_touch_lru(struct inmem *m, struct inmem_stripe *s, struct inmem_item *it)
 }
 
 uint64_t
-inmem_link(struct inmem *m, struct inmem_stripe *s, struct inmem_item *it,
-           struct inmem_item *old)
+inmem_link(struct inmem *m, struct inmem_stripe *s, uint64_t hash,
+           struct inmem_item *it, struct inmem_item *old)
 {
-    uint64_t size = INMEM_ITEM_SIZE(it->nkey, it->nvalue);
+    uint64_t size = inmem_cost(m, it->nkey, it->nvalue);
     uint64_t b;
 
     if (old != NULL) {
-        inmem_unlink(m, s, old);
+        inmem_unlink_hash(m, s, old, hash); /* same key */
     }
     it->seq = atomic_fetch_add_explicit(&m->cas, 1, memory_order_relaxed) + 1;
     it->cas = it->seq;
     it->ref = 0;
     it->ttl = it->exptime != 0;
     s->ttl_items += it->ttl;
-    b = bucket_of(s, it->hash);
+    b = bucket_of(s, hash);
     it->hnext = s->buckets[b];
     s->buckets[b] = it;
     list_push_head(s, it);

@@ -19,36 +19,36 @@
 
 /* ---- item construction --------------------------------------------- */
 
-static struct inmem_item *
-item_new(const char *key, size_t nkey, size_t nvalue, uint64_t hash)
-{
-    struct inmem_item *it = malloc(INMEM_ITEM_SIZE(nkey, nvalue));
-
-    if (it == NULL) {
-        return NULL;
-    }
-    it->hash = hash;
-    it->nkey = (uint32_t)nkey;
-    it->nvalue = (uint32_t)nvalue;
-    memcpy(INMEM_KEY(it), key, nkey);
-    return it;
-}
-
 /* Refuse what can never fit: a value over item_size_max, or an item
  * bigger than the whole budget. */
 static int
 too_big(const struct inmem *m, size_t nkey, uint64_t nvalue)
 {
-    return nvalue > m->item_size_max
-           || INMEM_ITEM_SIZE(nkey, nvalue)
+    return nvalue > m->item_size_max || nkey > UINT8_MAX
+           || inmem_cost(m, nkey, nvalue)
                   > __atomic_load_n(&m->limit, __ATOMIC_RELAXED);
 }
 
 /* ---- retrieval ------------------------------------------------------ */
 
-static int
-op_get_common(struct inmem *m, struct rend_op *op, int gat)
+/* Give back a value lent to the core (rend_value_release_f). */
+static void inmem_thread_done(struct inmem_thread *t);
+
+static void
+inmem_release(void *owner, void *ref)
 {
+    struct inmem_thread *t = owner;
+
+    inmem_item_put(t->m, ref);
+    if (--t->lent == 0 && t->exited) {
+        inmem_thread_done(t);
+    }
+}
+
+static int
+op_get_common(void *tctx, struct rend_op *op, int gat)
+{
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     int64_t now = m->host->now();
@@ -75,7 +75,21 @@ op_get_common(struct inmem *m, struct rend_op *op, int gat)
         pthread_mutex_unlock(&s->mu);
         return REND_MISS;
     }
-    if (!(op->opflags & REND_OPF_NO_VALUE)) {
+    if (op->opflags & REND_OPF_NO_VALUE) {
+        /* flags and expiry only */
+    } else if (m->lend && tctx != (void *)m
+               && __atomic_load_n(&it->refs, __ATOMIC_RELAXED)
+                      < INMEM_REFS_MAX) {
+        /* zero-copy: the core writes the item's bytes and gives the
+         * reference back when they are out (inmem_release) */
+        struct inmem_thread *t = tctx;
+
+        __atomic_add_fetch(&it->refs, 1, __ATOMIC_RELAXED);
+        t->lent++;
+        s->c.get_lent++;
+        m->host->value_ref(op, INMEM_VALUE(it), it->nvalue, inmem_release,
+                           t, it);
+    } else {
         buf = m->host->value_alloc(op, it->nvalue);
         if (buf == NULL) {
             pthread_mutex_unlock(&s->mu);
@@ -86,11 +100,11 @@ op_get_common(struct inmem *m, struct rend_op *op, int gat)
     s->c.get_hits++;
     if (gat) {
         s->c.touch_hits++;
-        inmem_set_exptime(s, it, op->exptime);
+        inmem_set_exptime(m, s, it, op->exptime);
     }
     inmem_touch_lru(m, s, it);
     op->out_flags = it->flags;
-    op->out_exptime = it->exptime;
+    op->out_exptime = inmem_time_dec(m, it->exptime);
     op->out_cas = it->cas;
     pthread_mutex_unlock(&s->mu);
     return REND_OK;
@@ -111,7 +125,7 @@ op_gat(void *tctx, struct rend_op *op)
 static int
 op_touch(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     struct inmem_item *it;
@@ -125,7 +139,7 @@ op_touch(void *tctx, struct rend_op *op)
         return REND_NOT_FOUND;
     }
     s->c.touch_hits++;
-    inmem_set_exptime(s, it, op->exptime);
+    inmem_set_exptime(m, s, it, op->exptime);
     inmem_touch_lru(m, s, it);
     op->out_cas = it->cas;
     pthread_mutex_unlock(&s->mu);
@@ -137,7 +151,7 @@ op_touch(void *tctx, struct rend_op *op)
 static int
 op_store(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     int64_t now = m->host->now();
@@ -147,14 +161,14 @@ op_store(void *tctx, struct rend_op *op)
     if (too_big(m, op->nkey, op->nvalue)) {
         return REND_ETOOBIG;
     }
-    it = item_new(op->key, op->nkey, op->nvalue, h);
+    it = inmem_item_new(m, op->key, op->nkey, op->nvalue);
     if (it == NULL) {
         return REND_ENOMEM;
     }
     memcpy(INMEM_VALUE(it), op->value, op->nvalue);
     it->flags = op->flags;
-    it->exptime = op->exptime;
-    it->stored = now;
+    it->exptime = inmem_time_enc(m, op->exptime);
+    it->stored = inmem_time_enc(m, now);
 
     pthread_mutex_lock(&s->mu);
     s->c.cmd_set++;
@@ -187,10 +201,10 @@ op_store(void *tctx, struct rend_op *op)
     }
     if (st != REND_OK) {
         pthread_mutex_unlock(&s->mu);
-        free(it);
+        inmem_item_free(m, it);
         return st;
     }
-    op->out_cas = inmem_link(m, s, it, old);
+    op->out_cas = inmem_link(m, s, h, it, old);
     if (op->code == REND_OP_FILL && op->cas != 0) {
         /* the source of truth's cas; seq still orders flushes */
         it->cas = op->cas;
@@ -205,13 +219,13 @@ op_store(void *tctx, struct rend_op *op)
 /* Replace old by a copy with a new value, keeping flags and expiry.  With
  * s locked; on success the lock is handed to inmem_make_room. */
 static int
-rebuild(struct inmem *m, struct inmem_stripe *s, struct inmem_item *old,
-        const char *head, size_t nhead, const char *tail, size_t ntail,
-        int64_t now, uint64_t *cas)
+rebuild(struct inmem *m, struct inmem_stripe *s, uint64_t hash,
+        struct inmem_item *old, const char *head, size_t nhead,
+        const char *tail, size_t ntail, int64_t now, uint64_t *cas)
 {
     struct inmem_item *it;
 
-    it = item_new(INMEM_KEY(old), old->nkey, nhead + ntail, old->hash);
+    it = inmem_item_new(m, INMEM_KEY(old), old->nkey, nhead + ntail);
     if (it == NULL) {
         return REND_ENOMEM;
     }
@@ -219,8 +233,8 @@ rebuild(struct inmem *m, struct inmem_stripe *s, struct inmem_item *old,
     memcpy(INMEM_VALUE(it) + nhead, tail, ntail);
     it->flags = old->flags;
     it->exptime = old->exptime;
-    it->stored = now;
-    *cas = inmem_link(m, s, it, old);
+    it->stored = inmem_time_enc(m, now);
+    *cas = inmem_link(m, s, hash, it, old);
     inmem_make_room(m, s, it, now);
     return REND_OK;
 }
@@ -228,7 +242,7 @@ rebuild(struct inmem *m, struct inmem_stripe *s, struct inmem_item *old,
 static int
 op_concat(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     int64_t now = m->host->now();
@@ -251,10 +265,10 @@ op_concat(void *tctx, struct rend_op *op)
         return REND_ETOOBIG;
     }
     if (op->code == REND_OP_APPEND) {
-        st = rebuild(m, s, old, INMEM_VALUE(old), old->nvalue, op->value,
+        st = rebuild(m, s, h, old, INMEM_VALUE(old), old->nvalue, op->value,
                      op->nvalue, now, &op->out_cas);
     } else {
-        st = rebuild(m, s, old, op->value, op->nvalue, INMEM_VALUE(old),
+        st = rebuild(m, s, h, old, op->value, op->nvalue, INMEM_VALUE(old),
                      old->nvalue, now, &op->out_cas);
     }
     if (st != REND_OK) {
@@ -266,15 +280,15 @@ op_concat(void *tctx, struct rend_op *op)
 static int
 op_arith(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     int64_t now = m->host->now();
     int incr = op->code == REND_OP_INCR;
     struct inmem_item *it;
-    char num[24];
+    char num[24], *text = num;
     uint64_t v;
-    int len, st;
+    int len, st, fits;
 
     pthread_mutex_lock(&s->mu);
     it = inmem_find(m, s, h, op->key, op->nkey, now);
@@ -303,22 +317,35 @@ op_arith(void *tctx, struct rend_op *op)
         v = op->delta > v ? 0 : v - op->delta;
     }
     op->out_number = v;
-    if (it->nvalue >= 20 || snprintf(num, sizeof(num), "%" PRIu64, v)
-                                <= (int)it->nvalue) {
-        /* It fits: rewrite in place, padded with spaces as memcached
-         * does, under a new cas. */
+    fits = it->nvalue >= 20
+           || snprintf(num, sizeof(num), "%" PRIu64, v) <= (int)it->nvalue;
+    if (fits && __atomic_load_n(&it->refs, __ATOMIC_ACQUIRE) == 1) {
+        /* It fits (and no zero-copy write is reading it): rewrite in
+         * place, padded with spaces as memcached does, under a new cas. */
         rend_counter_format(v, it->nvalue, INMEM_VALUE(it));
         it->seq = atomic_fetch_add_explicit(&m->cas, 1,
                                             memory_order_relaxed) + 1;
         it->cas = it->seq;
-        it->stored = now;
+        it->stored = inmem_time_enc(m, now);
         inmem_touch_lru(m, s, it);
         op->out_cas = it->cas;
         pthread_mutex_unlock(&s->mu);
         return REND_OK;
     }
-    len = (int)rend_counter_format(v, 0, num);
-    st = rebuild(m, s, it, num, (size_t)len, "", 0, now, &op->out_cas);
+    /* A new item: longer than the old value, or the old one is being
+     * written out (same padded length then). */
+    if (fits && it->nvalue > sizeof(num)) {
+        text = malloc(it->nvalue);
+        if (text == NULL) {
+            pthread_mutex_unlock(&s->mu);
+            return REND_ENOMEM;
+        }
+    }
+    len = (int)rend_counter_format(v, fits ? it->nvalue : 0, text);
+    st = rebuild(m, s, h, it, text, (size_t)len, "", 0, now, &op->out_cas);
+    if (text != num) {
+        free(text);
+    }
     if (st != REND_OK) {
         pthread_mutex_unlock(&s->mu);
     }
@@ -328,7 +355,7 @@ op_arith(void *tctx, struct rend_op *op)
 static int
 op_delete(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     uint64_t h = inmem_hash(op->key, op->nkey);
     struct inmem_stripe *s = inmem_stripe_of(m, h);
     struct inmem_item *it;
@@ -345,7 +372,7 @@ op_delete(void *tctx, struct rend_op *op)
         return REND_EXISTS;
     }
     s->c.delete_hits++;
-    inmem_unlink(m, s, it);
+    inmem_unlink_hash(m, s, it, h);
     pthread_mutex_unlock(&s->mu);
     return REND_OK;
 }
@@ -360,7 +387,7 @@ op_delete(void *tctx, struct rend_op *op)
 static int
 op_flush(void *tctx, struct rend_op *op)
 {
-    struct inmem *m = tctx;
+    struct inmem *m = INMEM_OF(tctx);
     int64_t now = m->host->now();
     int64_t at;
 
@@ -435,6 +462,32 @@ parse_opts(struct inmem *m, const struct rend_kv *opts, size_t n, char *err,
 }
 
 static void
+inmem_free(struct inmem *m)
+{
+    inmem_table_free(m);
+    pthread_mutex_destroy(&m->flush_mu);
+    free(m);
+}
+
+/* One user of m (the instance, or a thread context) is gone. */
+static void
+inmem_release_user(struct inmem *m)
+{
+    if (atomic_fetch_sub(&m->users, 1) == 1) {
+        inmem_free(m);
+    }
+}
+
+static void
+inmem_thread_done(struct inmem_thread *t)
+{
+    struct inmem *m = t->m;
+
+    free(t);
+    inmem_release_user(m);
+}
+
+static void
 inmem_destroy(void *inst)
 {
     struct inmem *m = inst;
@@ -442,9 +495,8 @@ inmem_destroy(void *inst)
     if (m == NULL) {
         return;
     }
-    inmem_table_free(m);
-    pthread_mutex_destroy(&m->flush_mu);
-    free(m);
+    /* values still lent keep the items (and so m) until they are back */
+    inmem_release_user(m);
 }
 
 static int
@@ -462,7 +514,13 @@ inmem_create(const struct rend_host *host, const char *instance,
         return REND_ENOMEM;
     }
     pthread_mutex_init(&m->flush_mu, NULL);
+    m->self = m;
+    atomic_init(&m->users, 1);
     m->host = host;
+    m->lend = REND_HOST_HAS_VALUE_REF(host);
+    /* Item times are 32-bit seconds from here: 2^24 s (194 days) before
+     * now, so recent past times keep their value. */
+    m->epoch = host->now() - ((int64_t)1 << 24);
     snprintf(m->name, sizeof(m->name), "%s", instance ? instance : "inmem");
     if (parse_opts(m, opts, nopts, err, errlen) != 0) {
         inmem_destroy(m);
@@ -484,13 +542,29 @@ inmem_create(const struct rend_host *host, const char *instance,
 static int
 inmem_thread_init(void *inst, const struct rend_thread *thr, void **tctx)
 {
-    *tctx = inst; /* every thread shares the striped table */
+    struct inmem *m = inst;
+    struct inmem_thread *t = calloc(1, sizeof(*t));
+
+    if (t == NULL) {
+        return REND_ENOMEM;
+    }
+    /* every thread shares the striped table; the context only counts the
+     * values it lent */
+    t->m = m;
+    atomic_fetch_add(&m->users, 1);
+    *tctx = t;
     return REND_OK;
 }
 
 static void
 inmem_thread_exit(void *inst, void *tctx)
 {
+    struct inmem_thread *t = tctx;
+
+    t->exited = 1;
+    if (t->lent == 0) {
+        inmem_thread_done(t);
+    }
 }
 
 static void
@@ -522,6 +596,14 @@ inmem_stats(void *inst, rend_stat_emit_f *emit, void *ud)
 #undef EMIT_COUNTER
     EMIT("cmd_flush", atomic_load(&m->cmd_flush));
     EMIT("hash_buckets", buckets);
+    {
+        uint64_t used, pool;
+
+        inmem_slab_pages(&m->slab, &used, &pool);
+        EMIT("slab_pages", used);
+        EMIT("slab_pool_pages", pool);
+        EMIT("slab_page_size", INMEM_SLAB_PAGE);
+    }
     EMIT("stripes", m->nstripes);
 #undef EMIT
     emit(ud, "eviction", m->policy == INMEM_LRU ? "lru" : "clock");
@@ -542,7 +624,8 @@ inmem_walk(void *inst, rend_walk_f *fn, void *ud)
         for (it = s->head; it != NULL && rc == 0; it = it->next) {
             if (!inmem_dead(m, it, now)) {
                 rc = fn(ud, INMEM_KEY(it), it->nkey, INMEM_VALUE(it),
-                        it->nvalue, it->flags, it->exptime, it->cas);
+                        it->nvalue, it->flags,
+                        inmem_time_dec(m, it->exptime), it->cas);
             }
         }
         pthread_mutex_unlock(&s->mu);

@@ -446,6 +446,42 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* stats total_connections of s, or -1 */
+static long
+total_connections(const struct rend_srv *s)
+{
+    char line[256];
+    long v = -1;
+    int fd = rend_srv_connect(s);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(rend_io_send_str(fd, "stats\r\n", 2000), 0);
+    while (rend_io_read_line(fd, line, sizeof(line), 2000) > 0
+           && strncmp(line, "END", 3) != 0) {
+        sscanf(line, "STAT total_connections %ld", &v);
+    }
+    close(fd);
+    return v;
+}
+
+/* --idle N opens N more connections for the run (and keeps them silent:
+ * the run still verifies). */
+START_TEST(idle_connections)
+{
+    struct rend_srv s;
+    long before, after;
+
+    start_inmem(&s);
+    before = total_connections(&s);
+    expect_ok(&s, "bench -n 2000 -c 2 --idle 40 --warmup 0 -k 100");
+    after = total_connections(&s);
+    /* 2 active + 40 idle, plus our own stats connection */
+    ck_assert_msg(after - before >= 43, "total_connections %ld -> %ld",
+                  before, after);
+    ck_assert_int_eq(rend_srv_stop(&s, 5000, NULL), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -463,6 +499,7 @@ main(void)
     tcase_add_test(tc, finds_lost_keys);
     tcase_add_test(tc, finds_garbage_replies);
     tcase_add_test(tc, json_and_plot);
+    tcase_add_test(tc, idle_connections);
     suite_add_tcase(s, tc);
     return rend_check_main(s);
 }

@@ -23,6 +23,9 @@
 #   MEMASLAP_TIME=10s        memaslap cross-check length (0 = skip it)
 #   PROFILE=0                1: perf record rend during one more get90 run
 #   SERVER_CPU=0 CLIENT_CPU=1
+#   LG_EXTRA= MC_EXTRA= REND_EXTRA=
+#                            more arguments for rend-bench bench, memcached
+#                            and rend (e.g. "--idle 9900", "-c 20000")
 #   QUIET_PCT=25 QUIET_WAIT=5 QUIET_BUDGET=60
 #                            before each run, wait up to QUIET_WAIT s (and
 #                            QUIET_BUDGET s in all) for the machine to use
@@ -43,6 +46,7 @@ top=$(cd "$here/../.." && pwd)
 : "${DEPTH:=1}" "${THREADS:=1}" "${LG_THREADS:=1}" "${VALUE_SIZE:=100}"
 : "${KEYS:=10000}" "${PROTOCOL:=text}" "${REPEAT:=3}" "${MEMASLAP_TIME:=10s}"
 : "${PROFILE:=0}" "${SERVER_CPU:=0}" "${CLIENT_CPU:=1}"
+: "${LG_EXTRA:=}" "${MC_EXTRA:=}" "${REND_EXTRA:=}"
 : "${QUIET_PCT:=25}" "${QUIET_WAIT:=5}" "${QUIET_BUDGET:=60}"
 : "${MEMCACHED:=memcached}" "${MEMASLAP:=/usr/bin/memcaslap}"
 : "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
@@ -101,14 +105,16 @@ wait_file() {
 start_memcached() {
     local name=$1 sock=${2:-} port pid
     if [ -n "$sock" ]; then
-        taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -s "$sock" -t "$THREADS" -m 1024 &
+        # shellcheck disable=SC2086
+        taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -s "$sock" -t "$THREADS" -m 1024 $MC_EXTRA &
         pid=$!
         server_pids+=("$pid")
         wait_file "$sock" || return 1
         port=$sock
     else
         port=$("$LOADGEN" --free-port)
-        taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -l 127.0.0.1 -p "$port" -U 0 -t "$THREADS" -m 1024 &
+        # shellcheck disable=SC2086
+        taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -l 127.0.0.1 -p "$port" -U 0 -t "$THREADS" -m 1024 $MC_EXTRA &
         pid=$!
         server_pids+=("$pid")
         wait_tcp "$port" || return 1
@@ -122,8 +128,9 @@ start_rend() {
     local name=$1 conf=$2 pf=$work/$1.port pid port
     shift 2
     rm -f "$pf"
+    # shellcheck disable=SC2086
     env REND_PLUGIN_DIR="$REND_PLUGIN_DIR" "$@" taskset -c "$SERVER_CPU" \
-        "$REND" --config "$conf" -p 0 --port-file "$pf" -t "$THREADS" &
+        "$REND" --config "$conf" -p 0 --port-file "$pf" -t "$THREADS" $REND_EXTRA &
     pid=$!
     server_pids+=("$pid")
     wait_file "$pf" || return 1
@@ -199,7 +206,7 @@ run_one() {
     w0=$(date +%s%N)
     out=$(taskset -c "$CLIENT_CPU" "$LOADGEN" bench --server "${T_ADDR[$label]}" \
         -c "$CONNS" -T "$LG_THREADS" -d "$DEPTH" --ratio "$ratio" -v "$VALUE_SIZE" \
-        --keys "$KEYS" --duration "$DURATION" --warmup "$WARMUP" -P "$PROTOCOL" -q 2>&1)
+        --keys "$KEYS" --duration "$DURATION" --warmup "$WARMUP" -P "$PROTOCOL" -q $LG_EXTRA 2>&1)
     w1=$(date +%s%N)
     b1=$(busy)
     # shellcheck disable=SC2086

@@ -315,6 +315,79 @@ START_TEST(flush_now_frees_memory)
 }
 END_TEST
 
+/* 14-byte keys, 100-byte values: an item costs one 176-byte slab chunk
+ * (61 bytes of header), against 194 + malloc's overhead before the slab
+ * allocator; a 1 KB value fits a chunk within 3% of the item. */
+START_TEST(item_cost_is_small)
+{
+    struct rend_th *th = open_inmem(NULL);
+    char k[32], v[1025];
+    uint64_t bytes;
+
+    memset(v, 'v', sizeof(v));
+    v[100] = '\0';
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof(k), "key:%010d", i); /* 14 bytes */
+        ck_assert_status(cu_set(th, REND_OP_SET, k, v, 0, 0), REND_OK);
+    }
+    ck_assert_uint_eq(stat_of(th, "items"), 1000);
+    bytes = stat_of(th, "bytes");
+    ck_assert_msg(bytes <= 1000 * 176, "%llu bytes for 1000 items of 114",
+                  (unsigned long long)bytes);
+    ck_assert_uint_ge(bytes, 1000 * (14 + 100));
+    /* 1000 chunks of 176 bytes fill 3 pages of 64 KiB */
+    ck_assert_uint_le(stat_of(th, "slab_pages"), 3);
+    ck_assert_status(cu_simple(th, REND_OP_FLUSH, NULL, 0), REND_OK);
+    v[1024] = '\0';
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof(k), "big:%010d", i);
+        ck_assert_status(cu_set(th, REND_OP_SET, k, v, 0, 0), REND_OK);
+    }
+    bytes = stat_of(th, "bytes");
+    ck_assert_msg(bytes <= 1000 * (61 + 14 + 1024) * 103 / 100,
+                  "%llu bytes for 1000 items of 1038",
+                  (unsigned long long)bytes);
+    rend_th_close(th);
+}
+END_TEST
+
+/* Pages emptied by a flush go back to the shared pool (and so can serve
+ * another size class): memory does not stay stuck in the old class. */
+START_TEST(empty_pages_return_to_pool)
+{
+    struct rend_th *th = open_inmem(NULL);
+    char k[32], v[301];
+    uint64_t pages, pool;
+
+    memset(v, 'p', sizeof(v));
+    v[300] = '\0';
+    for (int i = 0; i < 5000; i++) {
+        snprintf(k, sizeof(k), "p%d", i);
+        ck_assert_status(cu_set(th, REND_OP_SET, k, v, 0, 0), REND_OK);
+    }
+    pages = stat_of(th, "slab_pages");
+    ck_assert_uint_ge(pages, 20);
+    ck_assert_uint_eq(stat_of(th, "slab_pool_pages"), 0);
+    ck_assert_status(cu_simple(th, REND_OP_FLUSH, NULL, 0), REND_OK);
+    /* one empty page stays with its class */
+    ck_assert_uint_le(stat_of(th, "slab_pages"), 1);
+    pool = stat_of(th, "slab_pool_pages");
+    ck_assert_uint_ge(pool, pages - 1);
+    /* a different size takes its pages from the pool, not new ones */
+    v[200] = '\0';
+    for (int i = 0; i < 5000; i++) {
+        snprintf(k, sizeof(k), "q%d", i);
+        ck_assert_status(cu_set(th, REND_OP_SET, k, v, 0, 0), REND_OK);
+    }
+    ck_assert_uint_lt(stat_of(th, "slab_pool_pages"), pool);
+    for (int i = 0; i < 5000; i += 499) {
+        snprintf(k, sizeof(k), "q%d", i);
+        cu_expect(th, k, v);
+    }
+    rend_th_close(th);
+}
+END_TEST
+
 static int
 count_item(void *ud, const char *key, size_t nkey, const char *value,
            size_t nvalue, uint32_t flags, int64_t exptime, uint64_t cas)
@@ -589,6 +662,8 @@ inmem_suite(void)
     tcase_add_test(tc, lru_policy_works);
     tcase_add_test(tc, flush_delay);
     tcase_add_test(tc, flush_now_frees_memory);
+    tcase_add_test(tc, item_cost_is_small);
+    tcase_add_test(tc, empty_pages_return_to_pool);
     tcase_add_test(tc, stats_and_walk);
     tcase_add_test(tc, threads_share_one_instance);
     suite_add_tcase(s, tc);

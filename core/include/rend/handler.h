@@ -25,8 +25,10 @@
  * status, or until host->done is called for it.  Results go into core memory:
  * a value is written into the buffer host->value_alloc returns, which the
  * core owns and frees.  Memory never crosses the boundary to be freed on
- * the other side.  If the client goes away, the core keeps the op alive
- * until done fires and then drops the result: plugins never see cancellation.
+ * the other side (host->value_ref, ABI minor 2, lends the core the
+ * handler's own bytes instead and gets them back through a callback).
+ * If the client goes away, the core keeps the op alive until done fires
+ * and then drops the result: plugins never see cancellation.
  *
  * Keys are not NUL-terminated: use op->nkey.  A value of length 0 may be
  * NULL.  The option array given to create() (keys and values) is freed as
@@ -45,9 +47,11 @@
 #include <rend/status.h>
 
 #define REND_ABI_MAJOR 1 /* bump: anything removed, reordered or changed */
-#define REND_ABI_MINOR 1 /* bump: fields appended, new optional ops */
+#define REND_ABI_MINOR 2 /* bump: fields appended, new optional ops */
 /* Minor 1: REND_OP_FILL (optional), REND_OPF_IF_PRESENT, and a non-zero
- * op->cas is checked by DELETE, APPEND, PREPEND, INCR and DECR. */
+ * op->cas is checked by DELETE, APPEND, PREPEND, INCR and DECR.
+ * Minor 2: host->value_ref (zero-copy values) and the out_release fields
+ * of struct rend_op it sets; see "Zero-copy values" below. */
 
 /* Things two separately compiled objects must agree on. */
 #define REND_STR_(x) #x
@@ -124,6 +128,29 @@ enum rend_opcode {
  */
 #define REND_EXPIRED(exptime, now) ((exptime) != 0 && (exptime) <= (now))
 
+/*
+ * Zero-copy values (ABI minor 2).  Instead of copying a hit into
+ * host->value_alloc's buffer, a handler may lend the core its own bytes:
+ *
+ *     host->value_ref(op, data, n, release, owner, ref);
+ *
+ * Ownership: the n bytes at data stay valid and unchanged until the core
+ * calls release(owner, ref), exactly once; the core only reads them (and
+ * may hand them to writev).  The call replaces an earlier value_alloc or
+ * value_ref of the op (an earlier lent value is released first).
+ * Threads: value_ref may be called from wherever value_alloc may; release
+ * is called on the worker thread that runs the op's connection (for a
+ * handler that completes inline, the thread that called value_ref), after
+ * the bytes have been written to the client or dropped.  It may come after
+ * the op completed and even after thread_exit for that thread and
+ * destroy() of the instance: a handler that lends values keeps what
+ * release needs alive until the last one came back.
+ * Availability: only when host->abi_minor >= 2 and host->value_ref is not
+ * NULL (an older core has no such member: check host->size too); else
+ * copy with value_alloc.
+ */
+typedef void rend_value_release_f(void *owner, void *ref);
+
 /* Op flags (op->opflags). */
 #define REND_OPF_NO_VALUE 0x1 /* GET/GAT: caller needs flags/expiry only */
 #define REND_OPF_IF_PRESENT 0x2 /* FILL: only over a live item (replace) */
@@ -155,6 +182,12 @@ struct rend_op {
     uint64_t out_number;  /* INCR, DECR */
 
     void *core;           /* core's; do not touch */
+
+    /* ABI minor 2, set by host->value_ref (NULL otherwise); the handler
+     * never writes these itself. */
+    rend_value_release_f *out_release;
+    void *out_release_owner;
+    void *out_release_ref;
 };
 
 struct rend_kv {
@@ -178,7 +211,19 @@ struct rend_host {
     /* Complete an op that returned REND_PENDING.  Exactly once, from any
      * thread; the op must not be touched afterwards. */
     void (*done)(struct rend_op *op, int status);
+    /* ABI minor 2: lend n bytes at data as op's result value; sets
+     * op->out_value, out_nvalue and the out_release fields.  See
+     * "Zero-copy values" above.  Thread-safe. */
+    void (*value_ref)(struct rend_op *op, const char *data, size_t n,
+                      rend_value_release_f *release, void *owner, void *ref);
 };
+
+/* True when host offers value_ref (ABI minor 2). */
+#define REND_HOST_HAS_VALUE_REF(host)                                        \
+    ((host)->abi_minor >= 2                                                  \
+     && (host)->size >= offsetof(struct rend_host, value_ref)                \
+                            + sizeof(void (*)(void))                         \
+     && (host)->value_ref != NULL)
 
 /* What a worker thread is, for thread_init. */
 struct rend_thread {
