@@ -71,11 +71,15 @@ rend_req_own(struct rend_req *r)
     for (uint32_t i = 0; i < r->nkeys; i++) {
         total += r->kops[i].op.nkey;
     }
-    p = malloc(total ? total : 1);
-    if (p == NULL) {
-        return -1;
+    if (total <= sizeof(r->ownbuf)) {
+        p = r->ownbuf;
+    } else {
+        p = malloc(total);
+        if (p == NULL) {
+            return -1;
+        }
+        r->mem = p;
     }
-    r->mem = p;
     for (uint32_t i = 0; i < r->nkeys; i++) {
         struct rend_op *op = &r->kops[i].op;
         memcpy(p, op->key, op->nkey);

@@ -134,6 +134,43 @@ parse_retrieval(struct rend_conn *c, int cmd, const struct line *l,
     int64_t exptime = 0;
     int skip = (rend_cmd_table[cmd].flags & REND_CMD_EXP_ARG) ? 2 : 1;
 
+    /* The line's tokens, as rend_text_parse split them, when they all fit
+     * its array (the common case): no second pass over the line. */
+    if (l->nt < MAX_TOKENS) {
+        const struct tok *lt = l->t;
+        if (skip == 2 && l->nt >= 2 && parse_exptime(&lt[1], &exptime) != 0) {
+            *out = reply(c, S_BAD_EXPTIME_ARG);
+            return 0;
+        }
+        for (int k = skip; k < l->nt; k++) {
+            if (lt[k].n > REND_KEY_MAX) {
+                *out = reply(c, S_BAD_FORMAT);
+                return 0;
+            }
+        }
+        nkeys = l->nt > skip ? (uint32_t)(l->nt - skip) : 0;
+        if (nkeys == 0) {
+            *out = reply(c, skip == 2 && l->nt == 2 ? "END\r\n"
+                                                    : S_BAD_REQUEST);
+            return 0;
+        }
+        r = rend_req_new(c);
+        if (r == NULL || rend_req_set_keys(r, nkeys) != 0) {
+            if (r != NULL) {
+                rend_req_free(r);
+            }
+            *out = reply(c, "SERVER_ERROR out of memory\r\n");
+            return 0;
+        }
+        r->cmd = (uint8_t)cmd;
+        r->exptime = exptime;
+        for (uint32_t k = 0; k < nkeys; k++) {
+            r->kops[k].op.key = lt[skip + k].p;
+            r->kops[k].op.nkey = lt[skip + k].n;
+        }
+        *out = r;
+        return 0;
+    }
     /* count keys; validate lengths */
     for (int k = 0;; k++) {
         if (tokenize(p, eol, &t, 1) == 0) {
