@@ -44,19 +44,70 @@ rend_req_new(struct rend_conn *c)
     return r;
 }
 
+/* A worker keeps spare key-op arrays of up to KOPS_SPARE_MAX entries,
+ * KOPS_SPARE_TOTAL entries and KOPS_SPARE_COUNT arrays in all (a few MB
+ * at most). */
+#define KOPS_SPARE_MAX 1024
+#define KOPS_SPARE_TOTAL 16384
+#define KOPS_SPARE_COUNT 64
+
+/* What a spare array holds at its start while it is on the list. */
+struct rend_kops_spare {
+    struct rend_kops_spare *next;
+    uint32_t cap;
+};
+
 int
 rend_req_set_keys(struct rend_req *r, uint32_t n)
 {
+    struct rend_worker *w = r->conn->w;
+    struct rend_kops_spare **pp = &w->free_kops;
+
     if (n <= 1) {
         r->kops = &r->kop1;
-    } else {
-        r->kops = calloc(n, sizeof(struct rend_kop));
-        if (r->kops == NULL) {
-            return -1;
-        }
+        r->nkeys = n;
+        return 0;
     }
+    for (unsigned look = 0; *pp != NULL && look < 8; look++) {
+        struct rend_kops_spare *s = *pp;
+        if (s->cap >= n) {
+            *pp = s->next;
+            w->free_kops_n -= s->cap;
+            w->free_kops_count--;
+            r->kops_cap = s->cap;
+            r->kops = (struct rend_kop *)(void *)s;
+            memset(r->kops, 0, n * sizeof(struct rend_kop));
+            r->nkeys = n;
+            return 0;
+        }
+        pp = &s->next;
+    }
+    r->kops = calloc(n, sizeof(struct rend_kop));
+    if (r->kops == NULL) {
+        return -1;
+    }
+    r->kops_cap = n;
     r->nkeys = n;
     return 0;
+}
+
+/* Keeps r's key-op array on the worker's spare list while the list has
+ * room, else frees it. */
+static void
+kops_release(struct rend_worker *w, struct rend_req *r)
+{
+    struct rend_kops_spare *s = (struct rend_kops_spare *)(void *)r->kops;
+
+    if (r->kops_cap > KOPS_SPARE_MAX || w->free_kops_count >= KOPS_SPARE_COUNT
+        || w->free_kops_n + r->kops_cap > KOPS_SPARE_TOTAL) {
+        free(r->kops);
+        return;
+    }
+    s->cap = r->kops_cap;
+    s->next = w->free_kops;
+    w->free_kops = s;
+    w->free_kops_n += s->cap;
+    w->free_kops_count++;
 }
 
 int
@@ -111,7 +162,7 @@ rend_req_free(struct rend_req *r)
         free(r->kops[i].op.out_value);
     }
     if (r->kops != &r->kop1) {
-        free(r->kops);
+        kops_release(w, r);
     }
     free(r->mem);
     if (r->text_owned) {
@@ -362,6 +413,13 @@ rend_exec_start(struct rend_conn *c, struct rend_req *r)
     count_cmd(w, r);
     REND_HIST_REQ_START(r);
     c->npending++;
+    r->sched = (uint8_t)(rend_req_sched(r)
+                         & (REND_CMD_READ | REND_CMD_BARRIER));
+    if (r->sched & REND_CMD_BARRIER) {
+        c->npend_barrier++;
+    } else if (r->sched & REND_CMD_READ) {
+        c->npend_read++;
+    }
     w->inflight++;
     w->inflight_gen++;
     r->gen = w->gen;

@@ -70,6 +70,7 @@ struct rend_req {
     uint8_t meta;               /* meta command: its class (REND_TX_MG...) */
     uint8_t vivify;             /* meta mg N: add an empty item on a miss */
     uint8_t touch_after;        /* meta ma T: touch (r->exptime) after */
+    uint8_t sched;              /* rend_req_sched's class, when started */
     uint32_t nkeys;
     uint32_t kops_left;         /* kops not finished (+ guard) */
     uint32_t opaque;            /* binary */
@@ -82,6 +83,7 @@ struct rend_req {
     int64_t bin_exptime;        /* binary incr/decr create expiry */
     const char *value;
     struct rend_kop *kops;      /* nkeys entries (== &kop1 when 1) */
+    uint32_t kops_cap;          /* entries allocated at kops (> 1) */
     char *mem;                  /* owned copies when malloc'ed, or NULL */
     char *text;                 /* REPLY/STATS/...: preformatted reply */
     uint32_t ntext;
