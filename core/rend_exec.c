@@ -161,7 +161,7 @@ rend_req_free(struct rend_req *r)
         free(r->kops[i].value);
         free(r->kops[i].op.out_value);
     }
-    if (r->kops != &r->kop1) {
+    if (r->kops != NULL && r->kops != &r->kop1) {
         kops_release(w, r);
     }
     free(r->mem);
