@@ -193,7 +193,8 @@ rb_report_text(FILE *f, const struct rb_result *r)
     fprintf(f, "\nRESULT ops_s=%.0f ops=%llu p50_us=%.1f p99_us=%.1f "
             "p999_us=%.1f max_us=%.1f errors=%llu mismatches=%llu "
             "hit_ratio=%.4f gets=%llu sets=%llu replies=%llu "
-            "client_cpu_pct=%.1f\n", (double)c->reqs / r->secs,
+            "client_cpu_pct=%.1f keys=%llu keys_s=%.0f\n",
+            (double)c->reqs / r->secs,
             (unsigned long long)c->reqs, us(&r->all, 0.5), us(&r->all, 0.99),
             us(&r->all, 0.999), (double)r->all.max / 1e3,
             (unsigned long long)errors,
@@ -201,7 +202,8 @@ rb_report_text(FILE *f, const struct rb_result *r)
             reads ? (double)hits / (double)reads : 0,
             (unsigned long long)(c->op[RB_GET] + c->op[RB_MGET]),
             (unsigned long long)c->op[RB_SET], (unsigned long long)c->replies,
-            r->cpu * 100);
+            r->cpu * 100, (unsigned long long)c->keys,
+            (double)c->keys / r->secs);
     fprintf(f, "%s\n", rb_mismatches(c) ? "VERDICT mismatch: the server "
             "returned wrong data (see the MISMATCH / PROTOCOL lines)"
             : errors ? "VERDICT errors: no wrong data, but errors were counted"

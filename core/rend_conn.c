@@ -502,20 +502,13 @@ may_start(struct rend_conn *c, struct rend_req *r)
     if (c->npending == 0) {
         return 1;
     }
-    if (fl & REND_CMD_BARRIER) {
+    if ((fl & REND_CMD_BARRIER) || c->npend_barrier > 0) {
         return 0;
     }
-    for (struct rend_req *p = c->qhead; p != NULL; p = p->next) {
-        unsigned pf;
-        if (p == r || p->complete || !p->started) {
-            continue;
-        }
-        pf = rend_req_sched(p);
-        if ((pf & REND_CMD_BARRIER) || (pf & REND_CMD_READ) != (fl & REND_CMD_READ)) {
-            return 0;
-        }
-    }
-    return 1;
+    /* The started, incomplete requests are the npending ones (r is not
+     * started yet): all of them reads, or none of them. */
+    return (fl & REND_CMD_READ) ? c->npend_read == c->npending
+                                : c->npend_read == 0;
 }
 
 static void
@@ -545,6 +538,11 @@ void
 rend_conn_req_done(struct rend_conn *c, struct rend_req *r)
 {
     c->npending--;
+    if (r->sched & REND_CMD_BARRIER) {
+        c->npend_barrier--;
+    } else if (r->sched & REND_CMD_READ) {
+        c->npend_read--;
+    }
     if (c->closed) {
         /* unlink and free */
         struct rend_req **pp = &c->qhead;

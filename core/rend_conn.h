@@ -46,6 +46,9 @@ struct rend_conn {
     struct rend_req *qhead, *qtail;
     struct rend_req *parked;    /* parsed, waiting for earlier ones */
     uint32_t npending;          /* requests not yet complete */
+    /* Of those, the reads and the barriers (by r->sched, counted when
+     * started): may_start decides without walking the queue. */
+    uint32_t npend_read, npend_barrier;
     /* output */
     char *obuf;
     uint32_t olen, ocap;

@@ -44,19 +44,70 @@ rend_req_new(struct rend_conn *c)
     return r;
 }
 
+/* A worker keeps spare key-op arrays of up to KOPS_SPARE_MAX entries,
+ * KOPS_SPARE_TOTAL entries and KOPS_SPARE_COUNT arrays in all (a few MB
+ * at most). */
+#define KOPS_SPARE_MAX 1024
+#define KOPS_SPARE_TOTAL 16384
+#define KOPS_SPARE_COUNT 64
+
+/* What a spare array holds at its start while it is on the list. */
+struct rend_kops_spare {
+    struct rend_kops_spare *next;
+    uint32_t cap;
+};
+
 int
 rend_req_set_keys(struct rend_req *r, uint32_t n)
 {
+    struct rend_worker *w = r->conn->w;
+    struct rend_kops_spare **pp = &w->free_kops;
+
     if (n <= 1) {
         r->kops = &r->kop1;
-    } else {
-        r->kops = calloc(n, sizeof(struct rend_kop));
-        if (r->kops == NULL) {
-            return -1;
-        }
+        r->nkeys = n;
+        return 0;
     }
+    for (unsigned look = 0; *pp != NULL && look < 8; look++) {
+        struct rend_kops_spare *s = *pp;
+        if (s->cap >= n) {
+            *pp = s->next;
+            w->free_kops_n -= s->cap;
+            w->free_kops_count--;
+            r->kops_cap = s->cap;
+            r->kops = (struct rend_kop *)(void *)s;
+            memset(r->kops, 0, n * sizeof(struct rend_kop));
+            r->nkeys = n;
+            return 0;
+        }
+        pp = &s->next;
+    }
+    r->kops = calloc(n, sizeof(struct rend_kop));
+    if (r->kops == NULL) {
+        return -1;
+    }
+    r->kops_cap = n;
     r->nkeys = n;
     return 0;
+}
+
+/* Keeps r's key-op array on the worker's spare list while the list has
+ * room, else frees it. */
+static void
+kops_release(struct rend_worker *w, struct rend_req *r)
+{
+    struct rend_kops_spare *s = (struct rend_kops_spare *)(void *)r->kops;
+
+    if (r->kops_cap > KOPS_SPARE_MAX || w->free_kops_count >= KOPS_SPARE_COUNT
+        || w->free_kops_n + r->kops_cap > KOPS_SPARE_TOTAL) {
+        free(r->kops);
+        return;
+    }
+    s->cap = r->kops_cap;
+    s->next = w->free_kops;
+    w->free_kops = s;
+    w->free_kops_n += s->cap;
+    w->free_kops_count++;
 }
 
 int
@@ -71,11 +122,15 @@ rend_req_own(struct rend_req *r)
     for (uint32_t i = 0; i < r->nkeys; i++) {
         total += r->kops[i].op.nkey;
     }
-    p = malloc(total ? total : 1);
-    if (p == NULL) {
-        return -1;
+    if (total <= sizeof(r->ownbuf)) {
+        p = r->ownbuf;
+    } else {
+        p = malloc(total);
+        if (p == NULL) {
+            return -1;
+        }
+        r->mem = p;
     }
-    r->mem = p;
     for (uint32_t i = 0; i < r->nkeys; i++) {
         struct rend_op *op = &r->kops[i].op;
         memcpy(p, op->key, op->nkey);
@@ -106,8 +161,8 @@ rend_req_free(struct rend_req *r)
         rend_kop_value_drop(&r->kops[i]);
         rend_op_value_drop(&r->kops[i].op);
     }
-    if (r->kops != &r->kop1) {
-        free(r->kops);
+    if (r->kops != NULL && r->kops != &r->kop1) {
+        kops_release(w, r);
     }
     free(r->mem);
     if (r->text_owned) {
@@ -358,6 +413,13 @@ rend_exec_start(struct rend_conn *c, struct rend_req *r)
     count_cmd(w, r);
     REND_HIST_REQ_START(r);
     c->npending++;
+    r->sched = (uint8_t)(rend_req_sched(r)
+                         & (REND_CMD_READ | REND_CMD_BARRIER));
+    if (r->sched & REND_CMD_BARRIER) {
+        c->npend_barrier++;
+    } else if (r->sched & REND_CMD_READ) {
+        c->npend_read++;
+    }
     w->inflight++;
     w->inflight_gen++;
     r->gen = w->gen;

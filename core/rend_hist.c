@@ -22,6 +22,21 @@ const uint64_t rend_hist_bounds_ns[REND_HIST_NBOUNDS] = {
     10000000000ull,                          /* 10s */
 };
 
+uint8_t rend_hist_first[64];
+
+static void __attribute__((constructor))
+hist_first_init(void)
+{
+    unsigned i = 0;
+
+    for (unsigned b = 0; b < 64; b++) {
+        while (i < REND_HIST_NBOUNDS && rend_hist_bounds_ns[i] < (1ull << b)) {
+            i++;
+        }
+        rend_hist_first[b] = (uint8_t)i;
+    }
+}
+
 /* Zero-filled; a worker's pages are touched only once it records. */
 struct rend_hist_worker rend_hist_workers[REND_HIST_MAX_WORKERS];
 

@@ -29,6 +29,11 @@ struct rend_hist {
 /* Upper bounds, nanoseconds. */
 extern const uint64_t rend_hist_bounds_ns[REND_HIST_NBOUNDS];
 
+/* rend_hist_first[b]: the first bucket whose bound is >= 2^b, so a value
+ * of bit length b + 1 lies in that bucket or the next (consecutive bounds
+ * are at least a factor 2 apart).  Filled before main runs. */
+extern uint8_t rend_hist_first[64];
+
 /* Non-zero when histograms are recorded (set once, before the workers). */
 extern int rend_metrics_on;
 
@@ -51,9 +56,11 @@ extern struct rend_hist_worker rend_hist_workers[REND_HIST_MAX_WORKERS];
 static inline void
 rend_hist_observe(struct rend_hist *h, uint64_t ns)
 {
-    unsigned i = 0;
+    /* The bucket from the value's bit length and one comparison, not a
+     * walk over the bounds. */
+    unsigned i = rend_hist_first[63 - __builtin_clzll(ns | 1)];
 
-    while (i < REND_HIST_NBOUNDS && ns > rend_hist_bounds_ns[i]) {
+    if (i < REND_HIST_NBOUNDS && ns > rend_hist_bounds_ns[i]) {
         i++;
     }
     __atomic_store_n(&h->bucket[i], h->bucket[i] + 1, __ATOMIC_RELAXED);

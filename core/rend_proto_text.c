@@ -30,6 +30,7 @@
 #include "rend_worker.h"
 
 #define MAX_TOKENS 24 /* for commands other than get/gets/gat/gats */
+#define MGET_TOKENS 256 /* get/gets/gat/gats in one tokenizing pass */
 
 #define S_ERROR "ERROR\r\n" /* memcached's, for any unknown command */
 /* memcached 1.6's replies to a malformed line: a wrong number of tokens is
@@ -143,6 +144,51 @@ parse_retrieval(struct rend_conn *c, int cmd, const struct line *l,
     int64_t exptime = 0;
     int skip = (rend_cmd_table[cmd].flags & REND_CMD_EXP_ARG) ? 2 : 1;
 
+    const struct tok *lt = l->t;
+    int nt = l->nt;
+    struct tok many[MGET_TOKENS];
+
+    /* The line's tokens, as rend_text_parse split them, when they all fit
+     * its array (the common case); else one pass into a larger array on
+     * the stack; only a longer multi-get takes two passes (count, fill). */
+    if (nt == MAX_TOKENS) {
+        nt = tokenize(line, eol, many, MGET_TOKENS);
+        lt = many;
+    }
+    if (nt < MGET_TOKENS) {
+        if (skip == 2 && nt >= 2 && parse_exptime(&lt[1], &exptime) != 0) {
+            *out = reply(c, S_BAD_EXPTIME_ARG);
+            return 0;
+        }
+        for (int k = skip; k < nt; k++) {
+            if (lt[k].n > REND_KEY_MAX) {
+                *out = reply(c, S_BAD_FORMAT);
+                return 0;
+            }
+        }
+        nkeys = nt > skip ? (uint32_t)(nt - skip) : 0;
+        if (nkeys == 0) {
+            *out = reply(c, skip == 2 && nt == 2 ? "END\r\n"
+                                                    : S_BAD_REQUEST);
+            return 0;
+        }
+        r = rend_req_new(c);
+        if (r == NULL || rend_req_set_keys(r, nkeys) != 0) {
+            if (r != NULL) {
+                rend_req_free(r);
+            }
+            *out = reply(c, "SERVER_ERROR out of memory\r\n");
+            return 0;
+        }
+        r->cmd = (uint8_t)cmd;
+        r->exptime = exptime;
+        for (uint32_t k = 0; k < nkeys; k++) {
+            r->kops[k].op.key = lt[skip + k].p;
+            r->kops[k].op.nkey = lt[skip + k].n;
+        }
+        *out = r;
+        return 0;
+    }
     /* count keys; validate lengths */
     for (int k = 0;; k++) {
         if (tokenize(p, eol, &t, 1) == 0) {

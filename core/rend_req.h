@@ -18,6 +18,10 @@
 #include "rend_cmd.h"
 #include "rend_settings.h"
 
+/* Bytes of keys + value + argument that rend_req_own copies into the
+ * request itself instead of a malloc'ed block. */
+#define REND_REQ_OWNBUF 256
+
 enum rend_proto { REND_PROTO_TEXT = 0, REND_PROTO_BINARY = 1 };
 
 struct rend_req;
@@ -71,6 +75,7 @@ struct rend_req {
     uint8_t meta;               /* meta command: its class (REND_TX_MG...) */
     uint8_t vivify;             /* meta mg N: add an empty item on a miss */
     uint8_t touch_after;        /* meta ma T: touch (r->exptime) after */
+    uint8_t sched;              /* rend_req_sched's class, when started */
     uint32_t nkeys;
     uint32_t kops_left;         /* kops not finished (+ guard) */
     uint32_t opaque;            /* binary */
@@ -83,7 +88,8 @@ struct rend_req {
     int64_t bin_exptime;        /* binary incr/decr create expiry */
     const char *value;
     struct rend_kop *kops;      /* nkeys entries (== &kop1 when 1) */
-    char *mem;                  /* owned copies, or NULL */
+    uint32_t kops_cap;          /* entries allocated at kops (> 1) */
+    char *mem;                  /* owned copies when malloc'ed, or NULL */
     char *text;                 /* REPLY/STATS/...: preformatted reply */
     uint32_t ntext;
     int status;                 /* REPLY: status for binary error */
@@ -108,6 +114,9 @@ struct rend_req {
         int64_t recache;        /* R token */
         char key[REND_KEY_MAX]; /* a base64 key, decoded */
     } m;
+    /* rend_req_own's copies when they fit (mem is then NULL): a small
+     * request costs no malloc.  Not cleared by rend_req_new. */
+    char ownbuf[REND_REQ_OWNBUF];
 };
 
 /* r's scheduling class (REND_CMD_READ / REND_CMD_BARRIER): its row's,

@@ -32,6 +32,8 @@ struct rend_newconn {
 
 #define REND_DIRTY_MAX 32
 
+struct rend_kops_spare;
+
 struct rend_worker {
     unsigned id;
     pthread_t tid;
@@ -49,6 +51,12 @@ struct rend_worker {
     unsigned nconns;
     struct rend_req *free_reqs;
     unsigned nfree_reqs;
+    /* Spare key-op arrays of finished multi-key requests, reused by the
+     * next ones: no calloc per multi-get (rend_exec.c; a list linked
+     * through the arrays themselves, free_kops_n entries in all).  Only
+     * this worker touches it. */
+    struct rend_kops_spare *free_kops;
+    uint32_t free_kops_n, free_kops_count;
     struct rend_gen *gen;     /* config generation new requests use */
     struct rend_hinst *dirty[REND_DIRTY_MAX];
     unsigned ndirty;

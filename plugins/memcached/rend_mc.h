@@ -99,8 +99,14 @@ static inline const char *
 rend_mc_get_u64(const char *p, const char *end, uint64_t *out)
 {
     const char *start = p;
+    const char *fast = end - p > 19 ? p + 19 : end;
     uint64_t v = 0;
 
+    /* Up to 19 digits cannot overflow: no check per digit there. */
+    while (p < fast && (unsigned char)(*p - '0') < 10) {
+        v = v * 10 + (unsigned)(*p - '0');
+        p++;
+    }
     while (p < end && (unsigned char)(*p - '0') < 10) {
         unsigned d = (unsigned)(*p - '0');
         if (v > (UINT64_MAX - d) / 10) {

@@ -136,7 +136,21 @@ b64_encode(char *out, const unsigned char *in, size_t n)
 static int
 text_safe(const char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+
+    /* Eight bytes a step: a word holds a byte < 0x21 when
+     * (x - 0x21..21) & ~x & 0x80..80 is non-zero, and a 0x7f when
+     * x ^ 0x7f..7f holds a zero byte (the same test with 0x01). */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, p + i, 8);
+        y = x ^ (0x7f * ones);
+        if ((((x - 0x21 * ones) & ~x) | ((y - ones) & ~y)) & highs) {
+            return 0;
+        }
+    }
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if (c <= 0x20 || c == 0x7f) {
             return 0;

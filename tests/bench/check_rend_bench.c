@@ -345,6 +345,49 @@ json_num(const char *text, const char *key)
     return strtod(p + strlen(pat), NULL);
 }
 
+/* The unsigned number after " key=" in a RESULT line. */
+static unsigned long long
+result_num(const char *out, const char *key)
+{
+    char pat[64];
+    const char *p = strstr(out, "RESULT ");
+
+    ck_assert_msg(p != NULL, "no RESULT line:\n%s", out);
+    snprintf(pat, sizeof(pat), " %s=", key);
+    p = strstr(p, pat);
+    ck_assert_msg(p != NULL, "no %s in the RESULT line:\n%s", key, out);
+    return strtoull(p + strlen(pat), NULL, 10);
+}
+
+/* A multi-get bench: every request names --mget keys, and the RESULT line
+ * counts them (keys, keys_s), text and binary (getkq batch + noop). */
+START_TEST(mget_counts_keys)
+{
+    struct rend_srv s;
+    const char *const protos[] = { "-t", "-b", "--meta" };
+
+    start_inmem(&s);
+    for (unsigned i = 0; i < 3; i++) {
+        char args[256], *out;
+        unsigned long long ops, keys;
+        int rc;
+
+        snprintf(args, sizeof(args), "bench -n 3000 -c 4 --warmup 0 "
+                 "--mget 100 --ratio 1 --keys 2000 %s", protos[i]);
+        rc = run_bench(&s, args, &out);
+        ck_assert_msg(rc == 0 && strstr(out, "VERDICT ok") != NULL,
+                      "rend-bench %s: exit %d\n%s", args, rc, out);
+        ops = result_num(out, "ops");
+        keys = result_num(out, "keys");
+        ck_assert_msg(ops > 0 && keys == ops * 100, "%s: %llu requests, "
+                      "%llu keys\n%s", args, ops, keys, out);
+        ck_assert(result_num(out, "keys_s") > 0);
+        free(out);
+    }
+    ck_assert_int_eq(rend_srv_stop(&s, 5000, NULL), 0);
+}
+END_TEST
+
 START_TEST(json_and_plot)
 {
     struct rend_srv s;
@@ -498,6 +541,7 @@ main(void)
     tcase_add_test(tc, finds_stale_values);
     tcase_add_test(tc, finds_lost_keys);
     tcase_add_test(tc, finds_garbage_replies);
+    tcase_add_test(tc, mget_counts_keys);
     tcase_add_test(tc, json_and_plot);
     tcase_add_test(tc, idle_connections);
     suite_add_tcase(s, tc);

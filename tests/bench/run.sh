@@ -13,13 +13,18 @@
 #                            (also: l1l2 routefn, and the persistent L2
 #                            ones: l1l2_periodic l1l2_rocksdb
 #                            l1l2_rocksdb_nosync l1l2_miss l1l2_rocksdb_miss,
-#                            and metrics_inmem metrics_proxy: admin{} and
-#                            its histograms off vs on, scraped each second)
+#                            metrics_inmem metrics_proxy: admin{} and
+#                            its histograms off vs on, scraped each second,
+#                            and mget_inmem mget_proxy: multi-gets of
+#                            MGET_KEYS keys, 100% gets, with keys/s)
 #   DURATION=5 WARMUP=1      measured / unmeasured seconds per run
 #   CONNS=50 DEPTH=1         connections, requests in flight per connection
 #   THREADS=1                server worker threads (memcached -t, rend -t)
 #   LG_THREADS=1             load generator threads
 #   VALUE_SIZE=100 KEYS=10000 PROTOCOL=text REPEAT=3
+#   MGET=1                   keys per get (rend-bench --mget); MGET_KEYS=100
+#                            for the mget_* scenarios (binary: PROTOCOL=binary
+#                            sends a getkq batch and a noop)
 #   MEMASLAP_TIME=10s        memaslap cross-check length (0 = skip it)
 #   PROFILE=0                1: perf record rend during one more get90 run
 #   SERVER_CPU=0 CLIENT_CPU=1
@@ -47,6 +52,7 @@ top=$(cd "$here/../.." && pwd)
 : "${KEYS:=10000}" "${PROTOCOL:=text}" "${REPEAT:=3}" "${MEMASLAP_TIME:=10s}"
 : "${PROFILE:=0}" "${SERVER_CPU:=0}" "${CLIENT_CPU:=1}"
 : "${LG_EXTRA:=}" "${MC_EXTRA:=}" "${REND_EXTRA:=}"
+: "${MGET:=1}" "${MGET_KEYS:=100}"
 : "${QUIET_PCT:=25}" "${QUIET_WAIT:=5}" "${QUIET_BUDGET:=60}"
 : "${MEMCACHED:=memcached}" "${MEMASLAP:=/usr/bin/memcaslap}"
 : "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
@@ -198,7 +204,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # appended to $results.
 run_one() {
     local sc=$1 mix=$2 ratio=$3 label=$4 rep=$5 out res t0 t1 c0 c1 w0 w1
-    local ops p99 replies errors hit cli cpu_us srv_pct b0 b1 mach_pct noisy
+    local ops p99 replies errors hit cli cpu_us srv_pct b0 b1 mach_pct noisy keys_s
     [ "$rep" = profile ] || wait_quiet
     # shellcheck disable=SC2086
     c0=$(ticks ${T_PIDS[$label]})
@@ -206,7 +212,8 @@ run_one() {
     w0=$(date +%s%N)
     out=$(taskset -c "$CLIENT_CPU" "$LOADGEN" bench --server "${T_ADDR[$label]}" \
         -c "$CONNS" -T "$LG_THREADS" -d "$DEPTH" --ratio "$ratio" -v "$VALUE_SIZE" \
-        --keys "$KEYS" --duration "$DURATION" --warmup "$WARMUP" -P "$PROTOCOL" -q $LG_EXTRA 2>&1)
+        --keys "$KEYS" --duration "$DURATION" --warmup "$WARMUP" -P "$PROTOCOL" \
+        --mget "$MGET" -q $LG_EXTRA 2>&1)
     w1=$(date +%s%N)
     b1=$(busy)
     # shellcheck disable=SC2086
@@ -222,13 +229,14 @@ run_one() {
     errors=$(field errors "$res")
     hit=$(field hit_ratio "$res")
     cli=$(field client_cpu_pct "$res")
+    keys_s=$(field keys_s "$res")
     t0=$((c1 - c0))
     t1=$((w1 - w0))
     cpu_us=$(awk -v t="$t0" -v hz="$HZ" -v n="$replies" 'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }')
     srv_pct=$(awk -v t="$t0" -v hz="$HZ" -v w="$t1" 'BEGIN { printf "%.0f", t / hz / (w / 1e9) * 100 }')
     mach_pct=$(awk -v t="$((b1 - b0))" -v hz="$HZ" -v w="$t1" 'BEGIN { printf "%.0f", t / hz / (w / 1e9) * 100 }')
     noisy=$(awk -v m="$mach_pct" -v s="$srv_pct" -v c="$cli" 'BEGIN { print (m - s - c > 30) ? "noisy" : "clean" }')
-    echo "$sc $mix $label $rep $ops $p99 $cpu_us $srv_pct $cli $mach_pct $errors $hit $noisy" >>"$results"
+    echo "$sc $mix $label $rep $ops $p99 $cpu_us $srv_pct $cli $mach_pct $errors $hit $noisy ${keys_s:-0}" >>"$results"
     log "$(printf '%-6s %-5s %-15s rep %s: %8s ops/s  p99 %8s us  cpu %6s us/req  server %3s%%  client %5s%%  machine %3s%%  errors %s  hits %s  %s' \
         "$sc" "$mix" "$label" "$rep" "$ops" "$p99" "$cpu_us" "$srv_pct" "$cli" "$mach_pct" "$errors" "$hit" "$noisy")"
 }
@@ -473,6 +481,41 @@ scenario_metrics_proxy() {
     stop_servers
 }
 
+# Multi-gets of MGET_KEYS keys (all gets): the summary's ops/s are
+# requests/s; keys/s (the medians of rend-bench's keys_s) go to the notes.
+# Through the proxy, a request's keys go to memcached as one pipelined
+# batch of meta gets per backend connection.
+mget_notes() {
+    local sc=$1 label
+    shift
+    for label in "$@"; do
+        echo "$sc mget$MGET_KEYS $label: $(median "$sc" "mget$MGET_KEYS" "$label" 14) keys/s (median)" >>"$work/notes"
+    done
+}
+
+scenario_mget_inmem() {
+    local MGET=$MGET_KEYS MIXES="mget$MGET_KEYS:1"
+    start_memcached mc || return
+    start_rend rend "$top/conf/inmem.lua" || return
+    add_target memcached "127.0.0.1:$mc_port" "$mc_pid"
+    add_target rend-inmem "127.0.0.1:$rend_port" "$rend_pid"
+    compare mget_inmem memcached rend-inmem
+    mget_notes mget_inmem memcached rend-inmem
+    stop_servers
+}
+
+scenario_mget_proxy() {
+    local MGET=$MGET_KEYS MIXES="mget$MGET_KEYS:1"
+    start_memcached mcu "$work/mc.sock" || return
+    start_rend rend "$here/conf/proxy.lua" REND_MC_SERVERS="$work/mc.sock" \
+        REND_UNIX="$work/rend.sock" || return
+    add_target memcached-unix "$work/mc.sock" "$mcu_pid"
+    add_target rend-proxy "$rend_port" "$rend_pid $mcu_pid"
+    compare mget_proxy memcached-unix rend-proxy
+    mget_notes mget_proxy memcached-unix rend-proxy
+    stop_servers
+}
+
 scenario_proxy_chunked() {
     start_memcached mcu "$work/mc.sock" || return
     start_rend rend "$here/conf/proxy-chunked.lua" \
@@ -503,7 +546,7 @@ echo "| scenario | mix | base / rend | base ops/s | rend ops/s | ratio | base p9
 echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 cat "$summary"
 echo
-echo "Every run (scenario mix target rep ops/s p99_us cpu_us/req server_cpu% client_cpu% machine_cpu% errors hit_ratio clean|noisy);"
+echo "Every run (scenario mix target rep ops/s p99_us cpu_us/req server_cpu% client_cpu% machine_cpu% errors hit_ratio clean|noisy keys/s);"
 echo "machine_cpu% is all cpus together (max $(nproc)00%); noisy = other processes used over 30% of a cpu:"
 sed 's/^/    /' "$results"
 [ -s "$work/memaslap" ] && { echo; cat "$work/memaslap"; }

@@ -375,16 +375,18 @@ START_TEST(proxy_nonreaders_do_not_starve_others)
      * non-readers cost it nothing once their replies are waiting */
     {
         long g1 = stat_of(&mc, "cmd_get"), g2 = g1;
-        /* on a loaded machine the last budgets may still be filling when
-         * the good client is done: give the backlog up to 10 s to settle,
-         * then one quiet second is required (unbounded, it never is) */
-        for (int round = 0; round < 10; round++) {
-            g1 = g2;
+        /* The non-readers' budgets fill while the good client runs; on a
+         * busy machine (or a faster rend) they may still be filling when
+         * it is done.  Wait, up to 15 s, for a second with (almost) no
+         * backend get; unbounded flow never gets there (nor under the
+         * 400000 below). */
+        for (int s = 0; s < 15; s++) {
             usleep(1000 * 1000);
             g2 = stat_of(&mc, "cmd_get");
-            if (g2 - g1 < 1000) {
+            if (g2 - g1 < 1000 || g2 >= 400000) {
                 break;
             }
+            g1 = g2;
         }
         fprintf(stderr, "it_hostile: proxy attack: backend cmd_get %ld, "
                 "+%ld in the next second; conn_yields %ld\n", g1, g2 - g1,
@@ -521,42 +523,6 @@ START_TEST(write_timeout_counted)
 }
 END_TEST
 
-/* A worker that was not scheduled for longer than the backend timeout
- * finds, when it runs again, both the expired timer and the reply that
- * came in meanwhile: the reply wins (libev runs the timer first, which
- * failed the request and reset the connection although its answer was
- * waiting).  The stall is made with SIGSTOP: the backend holds the get
- * until rend is stopped, answers, and rend resumes past the timeout. */
-START_TEST(stalled_worker_takes_waiting_reply)
-{
-    struct rend_srv mc, srv;
-    int rc = start_mc_pair(&mc, &srv, "300");
-    int fd;
-
-    if (rc == -2) {
-        fprintf(stderr, "it_hostile: no memcached binary, skipped\n");
-        return;
-    }
-    ck_assert_int_eq(rc, 0);
-    fd = it_connect(&srv);
-    it_expect(fd, "set waiting 0 0 1\r\nw\r\n", "STORED\r\n");
-    ck_assert_int_eq(kill(mc.pid, SIGSTOP), 0);
-    wait_stopped(mc.pid);
-    ck_assert_int_eq(rend_io_send_str(fd, "get waiting\r\n", IT_MS), 0);
-    usleep(50 * 1000); /* rend forwards it to the stopped backend */
-    ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
-    wait_stopped(srv.pid);
-    ck_assert_int_eq(kill(mc.pid, SIGCONT), 0);
-    usleep(500 * 1000); /* the reply waits in rend's socket; 300 ms pass */
-    ck_assert_int_eq(kill(srv.pid, SIGCONT), 0);
-    it_expect_reply(fd, "VALUE waiting 0 1\r\nw\r\nEND\r\n");
-    it_expect(fd, "get waiting\r\n", "VALUE waiting 0 1\r\nw\r\nEND\r\n");
-    close(fd);
-    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
-    rend_srv_stop(&mc, 2000, NULL);
-}
-END_TEST
-
 /* ---- slow clients ------------------------------------------------- */
 
 static long
@@ -654,72 +620,6 @@ START_TEST(slowloris_capped_and_timed_out)
         set_value(fd, "after", 'a', SLOW_LEN);
         close(fd);
     }
-    free(body);
-    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
-}
-END_TEST
-
-#define ADMIT_CONNS 60
-
-/* Admission to the buffer cap counts a value's whole buffer at once:
- * connections that all announce a 1 MiB value before any of them has sent
- * a byte of it are admitted only as far as the cap (16 MiB) allows, and
- * the others are answered at once.  (Counting the buffers only as they
- * grew admitted every one of them, overshot the cap, then refused them
- * in the middle of their values.)  The admitted ones then complete. */
-START_TEST(slowloris_admission_counts_whole_value)
-{
-    struct rend_srv srv;
-    int fds[ADMIT_CONNS], admitted[ADMIT_CONNS];
-    char *body = malloc(SLOW_LEN + 2);
-    long before, peak;
-    int refused = 0, stored = 0;
-
-    ck_assert_ptr_nonnull(body);
-    memset(body, 'y', SLOW_LEN);
-    memcpy(body + SLOW_LEN, "\r\n", 2);
-    start_slow(&srv, "0", "30", "16");
-    before = rend_pid_rss_kb(srv.pid);
-    for (int i = 0; i < ADMIT_CONNS; i++) {
-        char hdr[64];
-        fds[i] = it_connect(&srv);
-        snprintf(hdr, sizeof(hdr), "set adm%d 0 0 %d\r\n", i, SLOW_LEN);
-        ck_assert_int_eq(rend_io_send_str(fds[i], hdr, IT_MS), 0);
-    }
-    for (int i = 0; i < ADMIT_CONNS; i++) {
-        char line[128];
-        long n = rend_io_read_some(fds[i], line, sizeof(line) - 1,
-                                   i == 0 ? 1000 : 50);
-        admitted[i] = n <= 0;
-        if (n > 0) {
-            line[n] = '\0';
-            ck_assert_msg(strncmp(line, "SERVER_ERROR out of memory", 26)
-                          == 0, "conn %d: %.60s", i, line);
-            refused++;
-        }
-    }
-    /* 16 MiB holds 15 buffers of a 1 MiB value (-I 1m + the line limit) */
-    ck_assert_msg(refused >= ADMIT_CONNS - 16 && refused <= ADMIT_CONNS - 1,
-                  "%d of %d refused before any value byte", refused,
-                  ADMIT_CONNS);
-    for (int i = 0; i < ADMIT_CONNS; i++) {
-        if (admitted[i]) {
-            ck_assert_int_eq(rend_io_send(fds[i], body, SLOW_LEN + 2, IT_MS),
-                             0);
-        }
-    }
-    peak = peak_rss_kb(srv.pid, 500);
-    for (int i = 0; i < ADMIT_CONNS; i++) {
-        if (admitted[i]) {
-            it_expect_reply(fds[i], "STORED\r\n");
-            stored++;
-        }
-        close(fds[i]);
-    }
-    fprintf(stderr, "it_hostile: admission: %d refused at once, %d stored; "
-            "RSS +%ld KiB\n", refused, stored, peak - before);
-    ck_assert_int_eq(stored + refused, ADMIT_CONNS);
-    ck_assert_int_eq(stat_of(&srv, "conn_buffer_refused"), refused);
     free(body);
     ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
 }
@@ -965,9 +865,7 @@ main(void)
     tcase_add_test(tc, proxy_nonreaders_do_not_starve_others);
     tcase_add_test(tc, backend_connection_cap_sheds);
     tcase_add_test(tc, write_timeout_counted);
-    tcase_add_test(tc, stalled_worker_takes_waiting_reply);
     tcase_add_test(tc, slowloris_capped_and_timed_out);
-    tcase_add_test(tc, slowloris_admission_counts_whole_value);
     tcase_add_test(tc, idle_timeout_closes_silent_clients);
     tcase_add_test(tc, lmdb_files_are_private);
     tcase_add_test(tc, unix_socket_safety);

@@ -41,6 +41,38 @@ START_TEST(parse_numbers)
 }
 END_TEST
 
+/* rend_u64toa against snprintf: every digit count, both sides of each
+ * power of ten, and a spread of pseudo-random values. */
+START_TEST(u64toa_digits)
+{
+    char got[32], want[32];
+    uint64_t x = 88172645463325252ull, p = 1;
+
+    for (int d = 0; d < 20; d++, p *= 10) {
+        const uint64_t vs[] = { p - 1, p, p + 1, p * 5 };
+        for (unsigned j = 0; j < 4; j++) {
+            size_t n = rend_u64toa(vs[j], got);
+            got[n] = '\0';
+            snprintf(want, sizeof(want), "%llu", (unsigned long long)vs[j]);
+            ck_assert_str_eq(got, want);
+        }
+    }
+    for (int i = 0; i < 100000; i++) {
+        uint64_t v;
+        size_t n;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v = x >> (x % 64);
+        n = rend_u64toa(v, got);
+        got[n] = '\0';
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+        ck_assert_str_eq(got, want);
+    }
+    ck_assert_uint_eq(rend_u64toa(UINT64_MAX, got), 20);
+}
+END_TEST
+
 START_TEST(exptime_forms)
 {
     int64_t now = 1700000000;
@@ -305,6 +337,41 @@ START_TEST(text_storage_and_retrieval)
     ck_assert_uint_eq(r->kops[2].op.nkey, 3);
     rend_req_free(r);
 
+    /* Multi-gets of every length class: within the line's first token
+     * array, one pass on the stack (up to 255 tokens), two passes beyond;
+     * the keys come out in order whatever the path. */
+    {
+        static const unsigned counts[] = { 22, 23, 24, 100, 254, 255, 256,
+                                           600 };
+        for (unsigned ci = 0; ci < sizeof(counts) / sizeof(counts[0]); ci++) {
+            static char line[8192];
+            size_t n = (size_t)snprintf(line, sizeof(line), "gets");
+            for (unsigned k = 0; k < counts[ci]; k++) {
+                n += (size_t)snprintf(line + n, sizeof(line) - n,
+                                      k % 7 ? " k%u" : "  key%u", k);
+            }
+            n += (size_t)snprintf(line + n, sizeof(line) - n, "\r\n");
+            r = parse(line, n, REND_PROTO_TEXT, &used);
+            ck_assert_int_eq(used, (int)n);
+            ck_assert_int_eq(r->cmd, REND_CMD_GETS);
+            ck_assert_uint_eq(r->nkeys, counts[ci]);
+            for (unsigned k = 0; k < counts[ci]; k++) {
+                char want[16];
+                int wn = snprintf(want, sizeof(want), k % 7 ? "k%u" : "key%u",
+                                  k);
+                ck_assert_uint_eq(r->kops[k].op.nkey, (uint32_t)wn);
+                ck_assert(memcmp(r->kops[k].op.key, want, (size_t)wn) == 0);
+            }
+            rend_req_free(r);
+        }
+    }
+    /* gat: the exptime token first, then keys; a key too long */
+    r = PARSE_TEXT("gat 100 a b\r\n", &used);
+    ck_assert_int_eq(r->cmd, REND_CMD_GAT);
+    ck_assert_uint_eq(r->nkeys, 2);
+    ck_assert(r->exptime > 0);
+    rend_req_free(r);
+
     r = PARSE_TEXT("cas k 0 0 1 77 noreply\r\nx\r\n", &used);
     ck_assert_int_eq(r->cmd, REND_CMD_CAS);
     ck_assert(r->cas == 77 && r->quiet);
@@ -509,6 +576,7 @@ core_suite(void)
     TCase *tc = tcase_create("util");
 
     tcase_add_test(tc, parse_numbers);
+    tcase_add_test(tc, u64toa_digits);
     tcase_add_test(tc, exptime_forms);
     suite_add_tcase(s, tc);
     tc = tcase_create("loader");
