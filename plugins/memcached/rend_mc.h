@@ -372,6 +372,9 @@ struct rend_mc_thr {
      * wait in its queue), chained by key hash. */
     struct rend_mc_cop *keyq[REND_MC_KEYQ_BUCKETS];
     int closing;                /* in rend_mc_thr_close: start nothing */
+    /* Chunked mode: chunks a get reads along with the metadata (the count
+     * of the last value read on this thread, capped; rend_mc_chunk.c). */
+    uint32_t chunk_spec;
 };
 
 /* Set up / tear down the thread's servers (no connection is opened until

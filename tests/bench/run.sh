@@ -42,7 +42,7 @@ top=$(cd "$here/../.." && pwd)
 : "${SCENARIOS:=inmem proxy}" "${DURATION:=5}" "${WARMUP:=1}" "${CONNS:=50}"
 : "${DEPTH:=1}" "${THREADS:=1}" "${LG_THREADS:=1}" "${VALUE_SIZE:=100}"
 : "${KEYS:=10000}" "${PROTOCOL:=text}" "${REPEAT:=3}" "${MEMASLAP_TIME:=10s}"
-: "${PROFILE:=0}" "${SERVER_CPU:=0}" "${CLIENT_CPU:=1}"
+: "${MC_OPTS:=}" "${PROFILE:=0}" "${SERVER_CPU:=0}" "${CLIENT_CPU:=1}"
 : "${QUIET_PCT:=25}" "${QUIET_WAIT:=5}" "${QUIET_BUDGET:=60}"
 : "${MEMCACHED:=memcached}" "${MEMASLAP:=/usr/bin/memcaslap}"
 : "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
@@ -101,14 +101,14 @@ wait_file() {
 start_memcached() {
     local name=$1 sock=${2:-} port pid
     if [ -n "$sock" ]; then
-        taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -s "$sock" -t "$THREADS" -m 1024 &
+        taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -s "$sock" -t "$THREADS" -m 1024 $MC_OPTS &
         pid=$!
         server_pids+=("$pid")
         wait_file "$sock" || return 1
         port=$sock
     else
         port=$("$LOADGEN" --free-port)
-        taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -l 127.0.0.1 -p "$port" -U 0 -t "$THREADS" -m 1024 &
+        taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -l 127.0.0.1 -p "$port" -U 0 -t "$THREADS" -m 1024 $MC_OPTS &
         pid=$!
         server_pids+=("$pid")
         wait_tcp "$port" || return 1
@@ -469,7 +469,7 @@ scenario_metrics_proxy() {
 scenario_proxy_chunked() {
     start_memcached mcu "$work/mc.sock" || return
     start_rend rend "$here/conf/proxy-chunked.lua" \
-        REND_MC_SERVERS="$work/mc.sock" REND_UNIX="$work/rend.sock" || return
+        REND_MC_SERVERS="$work/mc.sock" REND_UNIX="$work/rend.sock" REND_MC_SLAB="${REND_MC_SLAB:-1184}" || return
     add_target memcached-unix "$work/mc.sock" "$mcu_pid"
     add_target rend-proxy-chunked "$rend_port" "$rend_pid $mcu_pid"
     compare proxy_chunked memcached-unix rend-proxy-chunked

@@ -6,6 +6,7 @@ local mc = handler "memcached" {
     name = "l1",
     servers = env("REND_MC_SERVERS", "/tmp/memcached.sock"),
     chunked = true,
+    slab_size = tonumber(env("REND_MC_SLAB", "1184")),
 }
 
 local unix = env("REND_UNIX", "")
