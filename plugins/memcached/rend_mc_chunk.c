@@ -70,8 +70,6 @@ struct rend_mc_cop {
     unsigned got;
     int bad, err, meta_st;
     int tries;
-    int chunks_queued;         /* set: the chunk batch is outstanding */
-    int meta_queued;           /* set: the meta write follows the chunks */
     uint32_t spec;             /* get: chunks read along with the meta */
     int spec_pending;          /* get: that batch is still outstanding */
     int meta_res;              /* get: 0 = metadata taken, else a status */
@@ -570,15 +568,17 @@ new_meta(struct rend_mc_cop *p, const char *value, size_t n, uint32_t flags,
     p->wflags = flags;
 }
 
+static void put_meta_store(struct rend_mc_conn *c, struct rend_mc_cop *p,
+                           char mode, uint64_t cas, uint32_t o);
+
 /* ms <key>-meta with mode (S/E/R) and cas (0 = none). */
 static int
 send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas,
                 rend_mc_reply_f *cb)
 {
-    int err, b64;
+    int err;
     struct rend_mc_conn *c = conn(p, &err);
     uint32_t o;
-    char *w;
 
     if (c == NULL) {
         return err;
@@ -587,10 +587,22 @@ send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas,
     if (o == 0) {
         return REND_ENOMEM;
     }
-    w = start_cmd(&c->out, p, "ms ", PIECE_META, meta_len(p) + 2, &b64);
+    put_meta_store(c, p, mode, cas, o);
+    return 0;
+}
+
+/* Appends "ms <key>-meta" with mode, cas (0 = none) and opaque o to c's
+ * output (a failure to build it fails c with REND_ENOMEM). */
+static void
+put_meta_store(struct rend_mc_conn *c, struct rend_mc_cop *p, char mode,
+               uint64_t cas, uint32_t o)
+{
+    int b64;
+    char *w = start_cmd(&c->out, p, "ms ", PIECE_META, meta_len(p) + 2, &b64);
+
     if (w == NULL) {
         c->deferred_err = REND_ENOMEM;
-        return 0;
+        return;
     }
     *w++ = ' ';
     w = rend_mc_put_u64(w, meta_len(p));
@@ -617,15 +629,17 @@ send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas,
     }
     memcpy(c->out.data + c->out.len, "\r\n", 2);
     c->out.len += 2;
-    return 0;
 }
 
 static void chunk_write_reply(void *ud, int err,
                               const struct rend_mc_reply *r);
+static void set_batch_reply(void *ud, int err, const struct rend_mc_reply *r);
 
-/* ms every chunk quietly (+ mn), one round trip. */
+/* ms every chunk quietly (+ mn), one round trip.  meta_mode != 0 (set):
+ * the metadata write (mode meta_mode, opaque PIECE_META) goes after the
+ * chunks and before the mn, and set_batch_reply gets the replies. */
 static int
-send_chunk_writes(struct rend_mc_cop *p)
+send_chunk_writes(struct rend_mc_cop *p, char meta_mode)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -635,7 +649,9 @@ send_chunk_writes(struct rend_mc_cop *p)
         return err;
     }
     p->err = 0;
-    if (rend_mc_conn_push(c, chunk_write_reply, p, 1) == 0) {
+    if (rend_mc_conn_push(c, meta_mode ? set_batch_reply : chunk_write_reply,
+                          p, 1)
+        == 0) {
         return REND_ENOMEM;
     }
     if (rend_mc_buf_reserve(&c->out, (size_t)p->m.nchunks
@@ -672,6 +688,9 @@ send_chunk_writes(struct rend_mc_cop *p)
         w += p->chunk_size - n;
         w = REND_MC_PUTS(w, "\r\n");
         c->out.len = (size_t)(w - c->out.data);
+    }
+    if (meta_mode) {
+        put_meta_store(c, p, meta_mode, 0, PIECE_META);
     }
     if (rend_mc_buf_add(&c->out, "mn\r\n", 4) != 0) {
         c->deferred_err = REND_ENOMEM;
@@ -719,19 +738,7 @@ chunk_write_reply(void *ud, int err, const struct rend_mc_reply *r)
     if (err == 0 && r->kind != REND_MC_R_MN) {
         return;
     }
-    if (p->op->code == REND_OP_SET && p->chunks_queued) {
-        /* set: the metadata write follows and ends the op (when it
-         * could not be queued, this batch does) */
-        p->chunks_queued = 0;
-        if (!p->meta_queued) {
-            end(p, p->err != 0 ? p->err : REND_ENOMEM);
-        }
-        return;
-    }
-    if (p->meta_st == REND_PENDING) {
-        /* set: the meta reply comes first, so this cannot happen */
-        p->meta_st = REND_EIO;
-    }
+    /* (add/replace/cas/append...: the metadata was written before) */
     st = p->meta_st != REND_OK ? p->meta_st : p->err;
     if (st != REND_OK && p->meta_st == REND_OK) {
         forget_meta(p);
@@ -760,22 +767,39 @@ store_status(const struct rend_mc_cop *p, int err,
     }
 }
 
-/* Meta stored for set, after the chunks (their batch answered first):
- * a chunk that failed makes the set fail, and the metadata just written
- * is removed again, so the key reads as a miss rather than as a value
- * with a missing piece (a read would find that out too). */
+/* Replies to a set's batch: the chunks (quiet: failures only), then the
+ * metadata (opaque PIECE_META), then MN.  A chunk that failed makes the
+ * set fail, and metadata written after it is removed again, so the key
+ * reads as a miss (a read would find the missing piece too). */
 static void
-set_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
+set_batch_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
     struct rend_mc_cop *p = ud;
-    int st = store_status(p, err, r);
+    int st;
 
-    if (st == REND_OK) {
-        p->op->out_cas = r->cas;
-        if (p->err != 0) {
-            forget_meta(p);
-            st = p->err;
+    if (err != 0) {
+        end(p, err);
+        return;
+    }
+    if (r->kind != REND_MC_R_MN) {
+        if (r->has_opaque && r->opaque == PIECE_META) {
+            p->meta_st = store_status(p, 0, r);
+            if (p->meta_st == REND_OK) {
+                p->op->out_cas = r->cas;
+            }
+        } else if (r->kind >= REND_MC_R_CLIENT_ERROR) {
+            p->err = rend_mc_reply_error(r);
+        } else if (r->kind == REND_MC_R_NS) {
+            p->err = REND_ENOSPC;
         }
+        return;
+    }
+    st = p->err != 0 ? p->err : p->meta_st;
+    if (st == REND_PENDING) {
+        st = REND_EIO; /* no answer for the metadata */
+    }
+    if (st != REND_OK && p->meta_st == REND_OK) {
+        forget_meta(p);
     }
     end(p, st);
 }
@@ -797,7 +821,7 @@ cond_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
     }
     p->op->out_cas = r->cas;
     p->meta_cas = r->cas;
-    rc = send_chunk_writes(p);
+    rc = send_chunk_writes(p, 0);
     if (rc != 0) {
         forget_meta(p);
         end(p, rc);
@@ -1151,7 +1175,7 @@ rmw_meta_written(void *ud, int err, const struct rend_mc_reply *r)
         end(p, REND_OK);
         return;
     }
-    rc = send_chunk_writes(p);
+    rc = send_chunk_writes(p, 0);
     if (rc != 0) {
         forget_meta(p);
         end(p, rc);
@@ -1290,7 +1314,6 @@ start_write(struct rend_mc_cop *p)
     struct rend_op *op = p->op;
     int64_t now = p->t->inst->host->now();
     char mode;
-    int rc;
 
     if (op->nvalue > p->t->inst->item_size_max) {
         return REND_ETOOBIG;
@@ -1307,15 +1330,8 @@ start_write(struct rend_mc_cop *p)
          * meta's HD ahead of a large read).  A reader in between sees the
          * old metadata's token on new chunks: a miss, as a reader of new
          * metadata over old chunks did with the other order. */
-        rc = send_chunk_writes(p);
-        if (rc != 0) {
-            return rc;
-        }
-        p->chunks_queued = 1;
-        if (send_meta_store(p, mode, 0, set_meta_reply) == 0) {
-            p->meta_queued = 1;
-        }
-        return 0;
+        p->meta_st = REND_PENDING;
+        return send_chunk_writes(p, mode);
     }
     return send_meta_store(p, mode, op->code == REND_OP_CAS ? op->cas : 0,
                            cond_meta_reply);
