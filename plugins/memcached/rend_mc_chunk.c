@@ -37,6 +37,8 @@
 #define RMW_TRIES 5
 #define SEEN_INLINE 256            /* chunk marks kept in the op state */
 #define SPEC_MAX 256               /* most chunks read along with the meta */
+#define SPLICE_MIN 2048            /* chunk payloads written without a copy */
+#define EXT_GROUP 64               /* spliced payloads per writev batch */
 #define PIECE_META UINT32_MAX      /* piece number of <key>-meta */
 #define CMD_ROOM (64 + 6 * REND_MC_NUM_MAX)  /* a command line minus key */
 #define RAW_SUFFIX_MAX 11          /* "-" and a 32-bit number */
@@ -73,6 +75,7 @@ struct rend_mc_cop {
     uint32_t spec;             /* get: chunks read along with the meta */
     int spec_pending;          /* get: that batch is still outstanding */
     int meta_res;              /* get: 0 = metadata taken, else a status */
+    struct rend_mc_conn *ext_conn; /* write: payloads spliced on this one */
     int starting, result;
     int raw;                   /* every piece key goes on the wire raw */
     int digest;                /* pieces are named after dname */
@@ -633,6 +636,17 @@ put_meta_store(struct rend_mc_conn *c, struct rend_mc_cop *p, char mode,
 
 static void chunk_write_reply(void *ud, int err,
                               const struct rend_mc_reply *r);
+
+/* p's chunk writes are answered: none of its spliced payloads may still
+ * wait to be sent (see rend_mc_conn_ext_release). */
+static void
+ext_done(struct rend_mc_cop *p)
+{
+    if (p->ext_conn != NULL) {
+        rend_mc_conn_ext_release(p->ext_conn, p);
+        p->ext_conn = NULL;
+    }
+}
 static void set_batch_reply(void *ud, int err, const struct rend_mc_reply *r);
 
 /* ms every chunk quietly (+ mn), one round trip.  meta_mode != 0 (set):
@@ -643,7 +657,8 @@ send_chunk_writes(struct rend_mc_cop *p, char meta_mode)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
-    size_t piece = (size_t)p->chunk_size + TOKEN_LEN + 2;
+    struct rend_mc_ext ext[EXT_GROUP];
+    unsigned next = 0;
 
     if (c == NULL) {
         return err;
@@ -654,17 +669,16 @@ send_chunk_writes(struct rend_mc_cop *p, char meta_mode)
         == 0) {
         return REND_ENOMEM;
     }
-    if (rend_mc_buf_reserve(&c->out, (size_t)p->m.nchunks
-                                         * (piece + REND_MC_KEY_MAX
-                                            + CMD_ROOM) + 4) != 0) {
-        c->deferred_err = REND_ENOMEM;
-        return 0;
-    }
     for (uint32_t i = 0; i < p->m.nchunks; i++) {
         size_t off = (size_t)i * p->chunk_size;
         size_t n = p->nwvalue - off < p->chunk_size ? p->nwvalue - off
                                                     : p->chunk_size;
-        char *w = start_cmd(&c->out, p, "ms ", i, piece, &b64);
+        int splice = n >= SPLICE_MIN;
+        char *w = start_cmd(&c->out, p, "ms ", i,
+                            TOKEN_LEN + (splice ? p->chunk_size - n
+                                                : p->chunk_size)
+                                + 2,
+                            &b64);
 
         if (w == NULL) {
             c->deferred_err = REND_ENOMEM;
@@ -683,17 +697,38 @@ send_chunk_writes(struct rend_mc_cop *p, char meta_mode)
         end_cmd(&c->out, w, i);
         w = c->out.data + c->out.len;
         w = rend_mc_put(w, p->m.token, TOKEN_LEN);
-        w = rend_mc_put(w, p->wvalue + off, n);
+        if (splice) {
+            /* the payload goes from the client's value to the socket */
+            c->out.len = (size_t)(w - c->out.data);
+            ext[next].at = c->out.len - c->out.off;
+            ext[next].p = p->wvalue + off;
+            ext[next].n = n;
+            ext[next].owner = p;
+            next++;
+            p->ext_conn = c;
+        } else {
+            w = rend_mc_put(w, p->wvalue + off, n);
+        }
         memset(w, 0, p->chunk_size - n);
         w += p->chunk_size - n;
         w = REND_MC_PUTS(w, "\r\n");
         c->out.len = (size_t)(w - c->out.data);
+        if (next == EXT_GROUP) {
+            if (rend_mc_conn_out_ext(c, ext, next) != 0) {
+                return 0;
+            }
+            next = 0;
+        }
     }
     if (meta_mode) {
         put_meta_store(c, p, meta_mode, 0, PIECE_META);
     }
     if (rend_mc_buf_add(&c->out, "mn\r\n", 4) != 0) {
         c->deferred_err = REND_ENOMEM;
+        return 0;
+    }
+    if (next > 0) {
+        rend_mc_conn_out_ext(c, ext, next);
     }
     return 0;
 }
@@ -738,6 +773,7 @@ chunk_write_reply(void *ud, int err, const struct rend_mc_reply *r)
     if (err == 0 && r->kind != REND_MC_R_MN) {
         return;
     }
+    ext_done(p);
     /* (add/replace/cas/append...: the metadata was written before) */
     st = p->meta_st != REND_OK ? p->meta_st : p->err;
     if (st != REND_OK && p->meta_st == REND_OK) {
@@ -778,6 +814,7 @@ set_batch_reply(void *ud, int err, const struct rend_mc_reply *r)
     int st;
 
     if (err != 0) {
+        ext_done(p);
         end(p, err);
         return;
     }
@@ -794,6 +831,7 @@ set_batch_reply(void *ud, int err, const struct rend_mc_reply *r)
         }
         return;
     }
+    ext_done(p);
     st = p->err != 0 ? p->err : p->meta_st;
     if (st == REND_PENDING) {
         st = REND_EIO; /* no answer for the metadata */
