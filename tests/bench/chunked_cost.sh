@@ -63,7 +63,7 @@ start_rend() { # SLAB: sets rend_pid
     [ "$CALLGRIND" = 1 ] && pre=(valgrind -q --tool=callgrind
         "--callgrind-out-file=$work/cg.out" --dump-instr=no)
     REND_MC_SERVERS="$work/mc.sock" REND_UNIX="$work/rend.sock" \
-        REND_MC_SLAB="$1" REND_PLUGIN_DIR="$REND_PLUGIN_DIR" \
+        REND_MC_SLAB="$1" REND_MC_TIMEOUT_MS=30000 REND_PLUGIN_DIR="$REND_PLUGIN_DIR" \
         taskset -c "$SERVER_CPU" "${pre[@]}" "$REND" \
         --config "$here/conf/proxy-chunked.lua" -p 0 \
         --port-file "$work/port" -t 1 &
