@@ -11,8 +11,16 @@
  * touch covers every chunk and rewrites the metadata last (with the new
  * Exptime, guarded by the metadata's cas); delete covers all pieces;
  * append/prepend/incr/decr are read-modify-write guarded by the metadata's
- * cas (retried on a race).  Every op runs on its worker thread; the chunk
- * reads of one get are one pipelined round trip after the meta read.
+ * cas (retried on a race).  Every op runs on its worker thread.
+ *
+ * Round trips (issue 14): a get sends the meta read and quiet reads of the
+ * first chunks in one write (as many chunks as the thread's last value
+ * had), so a value up to that size is one round trip; a set sends all
+ * chunks, then the meta, then mn in one write (one reply write from
+ * memcached), with chunk payloads of SPLICE_MIN bytes or more queued on
+ * the connection by reference (rend_mc_splice.c) instead of copied.
+ * slab_size (1184 = Rend's) sets the chunk size per instance; reads use
+ * the ChunkSize in each value's metadata, so any size reads back.
  * Ops that change a key run one at a time per key and worker, in arrival
  * order (see "per-key ordering"), so pipelined writes apply in order.
  *
