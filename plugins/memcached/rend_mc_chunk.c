@@ -951,6 +951,11 @@ get_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
     struct rend_mc_cop *p = ud;
     int rc = take_meta(p, err, r);
 
+    if (rc == 0) {
+        /* a miss: its up-front chunk reads were lookups for nothing, so
+         * the next gets read fewer (a miss-heavy L1 soon reads 1) */
+        p->t->chunk_spec /= 2;
+    }
     if (p->spec_pending) {
         /* the first chunks were asked for with the metadata: their batch
          * (whose replies come next) ends the op */

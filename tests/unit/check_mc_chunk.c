@@ -818,6 +818,54 @@ START_TEST(test_reads_with_meta)
 }
 END_TEST
 
+/* memcached's get_misses counter (a quiet mg that misses counts too). */
+static unsigned long
+mc_get_misses(void)
+{
+    static char out[8192];
+    const char *m;
+
+    mcp_raw(mc.port, "stats\r\n", 7, "END\r\n", out, sizeof(out));
+    m = strstr(out, "STAT get_misses ");
+    ck_assert_ptr_nonnull(m);
+    return strtoul(m + 16, NULL, 10);
+}
+
+/* The chunks read up front are as many as the thread's last value had,
+ * and every miss halves them: a missing key costs memcached 1 + 20
+ * lookups right after a 20-chunk value, then 1 + 10, then 1 + 5. */
+START_TEST(test_reads_with_meta_misses)
+{
+    struct rend_th *th = open_chunked();
+    size_t n = 20 * chunk_data("mm"), nout;
+    char *v = malloc(n), *out;
+    unsigned long m0, m1, m2, m3;
+
+    fill(v, n, 21);
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "mm", 2, v, n, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mm", 2, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_uint_eq(nout, n);
+    free(out);
+    m0 = mc_get_misses();
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mx", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    m1 = mc_get_misses();
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mx", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    m2 = mc_get_misses();
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mx", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    m3 = mc_get_misses();
+    ck_assert_uint_eq(m1 - m0, 21);
+    ck_assert_uint_eq(m2 - m1, 11);
+    ck_assert_uint_eq(m3 - m2, 6);
+    free(v);
+    rend_th_close(th);
+}
+END_TEST
+
 /* Many large sets issued at once on one connection (more than the socket
  * takes, so the spliced payloads wait for it), different sizes and keys,
  * then gat and get of each: every value is whole and in its place. */
@@ -891,6 +939,7 @@ main(void)
     tcase_add_test(tc, test_throughput);
     tcase_add_test(tc, test_large_slab);
     tcase_add_test(tc, test_reads_with_meta);
+    tcase_add_test(tc, test_reads_with_meta_misses);
     tcase_add_test(tc, test_spliced_pipeline);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
