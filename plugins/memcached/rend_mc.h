@@ -8,6 +8,8 @@
  *                    outstanding requests, timeouts, down/backoff state
  *   rend_mc_ops.c    plain (unchunked) ops, replicas and failover
  *   rend_mc_chunk.c  chunked mode (Rend's chunk layout)
+ *   rend_mc_splice.c output with caller-owned pieces spliced in (chunked
+ *                    mode's payloads go out without a copy)
  *   rend_mc_ketama.c libmemcached-compatible weighted ketama ring
  *   rend_mc_md5.c    MD5 (for ketama)
  *   rend_mc_util.c   buffers, key encoding, expiry conversion
@@ -284,6 +286,22 @@ enum rend_mc_conn_state {
 
 struct rend_mc_srv;
 
+/* One piece of output the caller owns: n bytes at p, to go out after the
+ * first `at` unsent bytes of c->out (c->out.data + c->out.off + at) and
+ * the pieces before it.  owner: whose request it belongs to. */
+struct rend_mc_ext {
+    size_t at;
+    const char *p;
+    size_t n;
+    const void *owner;
+};
+
+/* Pieces queued on a connection (rend_mc_splice.c): v[head..n). */
+struct rend_mc_extq {
+    struct rend_mc_ext *v;
+    unsigned head, n, cap;
+};
+
 struct rend_mc_conn {
     struct rend_mc_srv *srv;
     int fd;
@@ -300,6 +318,7 @@ struct rend_mc_conn {
     int deferred_err;
     int probe;          /* connect attempt of a down server */
     int ever_connected;
+    struct rend_mc_extq ext;  /* spliced output (chunked mode) */
 };
 
 struct rend_mc_thr;
@@ -378,6 +397,9 @@ struct rend_mc_thr {
      * wait in its queue), chained by key hash. */
     struct rend_mc_cop *keyq[REND_MC_KEYQ_BUCKETS];
     int closing;                /* in rend_mc_thr_close: start nothing */
+    /* Chunked mode: chunks a get reads along with the metadata (the count
+     * of the last value read on this thread, capped; rend_mc_chunk.c). */
+    uint32_t chunk_spec;
 };
 
 /* Set up / tear down the thread's servers (no connection is opened until
@@ -396,6 +418,20 @@ struct rend_mc_conn *rend_mc_conn_get(struct rend_mc_thr *t, unsigned srv,
  * to MN, or once with an error). */
 uint32_t rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb,
                            void *ud, int multi);
+/* Sends c->out with ext[0..next) spliced in (rend_mc_splice.c): the
+ * pieces are queued on c without a copy and written, in order with
+ * c->out, by the usual flush.  Their bytes must stay valid until owner's
+ * request is answered or c fails (conn_close forgets them).  0, or -1
+ * when out of memory (c then fails with REND_ENOMEM). */
+int rend_mc_conn_out_ext(struct rend_mc_conn *c, const struct rend_mc_ext *ext,
+                         unsigned next);
+/* Writes c's logical output (c->out with its queued pieces) until the
+ * socket is full: 0 = all sent, 1 = would block, -1 = write error. */
+int rend_mc_conn_write_ext(struct rend_mc_conn *c);
+/* owner's request was answered: a piece of its still queued means the
+ * stream is out of step (c is then failed with REND_EIO, the pieces
+ * forgotten). */
+void rend_mc_conn_ext_release(struct rend_mc_conn *c, const void *owner);
 /* Write every connection with buffered output (the flush hook). */
 void rend_mc_thr_flush(struct rend_mc_thr *t);
 

@@ -11,8 +11,16 @@
  * touch covers every chunk and rewrites the metadata last (with the new
  * Exptime, guarded by the metadata's cas); delete covers all pieces;
  * append/prepend/incr/decr are read-modify-write guarded by the metadata's
- * cas (retried on a race).  Every op runs on its worker thread; the chunk
- * reads of one get are one pipelined round trip after the meta read.
+ * cas (retried on a race).  Every op runs on its worker thread.
+ *
+ * Round trips (issue 14): a get sends the meta read and quiet reads of the
+ * first chunks in one write (as many chunks as the thread's last value
+ * had), so a value up to that size is one round trip; a set sends all
+ * chunks, then the meta, then mn in one write (one reply write from
+ * memcached), with chunk payloads of SPLICE_MIN bytes or more queued on
+ * the connection by reference (rend_mc_splice.c) instead of copied.
+ * slab_size (1184 = Rend's) sets the chunk size per instance; reads use
+ * the ChunkSize in each value's metadata, so any size reads back.
  * Ops that change a key run one at a time per key and worker, in arrival
  * order (see "per-key ordering"), so pipelined writes apply in order.
  *
@@ -36,6 +44,9 @@
 #define CHUNK_OVERHEAD 71
 #define RMW_TRIES 5
 #define SEEN_INLINE 256            /* chunk marks kept in the op state */
+#define SPEC_MAX 256               /* most chunks read along with the meta */
+#define SPLICE_MIN 2048            /* chunk payloads written without a copy */
+#define EXT_GROUP 64               /* spliced payloads per writev batch */
 #define PIECE_META UINT32_MAX      /* piece number of <key>-meta */
 #define CMD_ROOM (64 + 6 * REND_MC_NUM_MAX)  /* a command line minus key */
 #define RAW_SUFFIX_MAX 11          /* "-" and a 32-bit number */
@@ -69,7 +80,10 @@ struct rend_mc_cop {
     unsigned got;
     int bad, err, meta_st;
     int tries;
-    int chunks_queued;         /* set: the chunk batch follows the meta */
+    uint32_t spec;             /* get: chunks read along with the meta */
+    int spec_pending;          /* get: that batch is still outstanding */
+    int meta_res;              /* get: 0 = metadata taken, else a status */
+    struct rend_mc_conn *ext_conn; /* write: payloads spliced on this one */
     int starting, result;
     int raw;                   /* every piece key goes on the wire raw */
     int digest;                /* pieces are named after dname */
@@ -415,11 +429,12 @@ take_meta(struct rend_mc_cop *p, int err, const struct rend_mc_reply *r)
 /* ---- step: read (or touch) all chunks in one round trip ---- */
 
 
-/* mg every chunk quietly (+ mn).  with_value: v (copy into p->dst);
- * with_ttl: T. */
+/* mg chunks [first, last) quietly, then mn, as one multi request whose
+ * replies go to cb.  with_value: v (copy into p->dst); with_ttl: T.  The
+ * marks (p->seen, got, bad, err) are not reset here. */
 static int
-send_chunk_reads(struct rend_mc_cop *p, int with_value, int with_ttl,
-                 rend_mc_reply_f *cb)
+send_chunk_range(struct rend_mc_cop *p, uint32_t first, uint32_t last,
+                 int with_value, int with_ttl, rend_mc_reply_f *cb)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
@@ -427,16 +442,10 @@ send_chunk_reads(struct rend_mc_cop *p, int with_value, int with_ttl,
     if (c == NULL) {
         return err;
     }
-    if (seen_reset(p, (size_t)p->m.nchunks + 1) != 0) {
-        return REND_ENOMEM;
-    }
-    p->got = 0;
-    p->bad = 0;
-    p->err = 0;
     if (rend_mc_conn_push(c, cb, p, 1) == 0) {
         return REND_ENOMEM;
     }
-    for (uint32_t i = 0; i < p->m.nchunks; i++) {
+    for (uint32_t i = first; i < last; i++) {
         char *w = start_cmd(&c->out, p, "mg ", i, 0, &b64);
         if (w == NULL) {
             c->deferred_err = REND_ENOMEM;
@@ -459,6 +468,28 @@ send_chunk_reads(struct rend_mc_cop *p, int with_value, int with_ttl,
         c->deferred_err = REND_ENOMEM;
     }
     return 0;
+}
+
+/* Resets the chunk marks for p->m.nchunks chunks.  0 or REND_ENOMEM. */
+static int
+chunk_marks_reset(struct rend_mc_cop *p)
+{
+    p->got = 0;
+    p->bad = 0;
+    p->err = 0;
+    return seen_reset(p, (size_t)p->m.nchunks + 1);
+}
+
+/* mg every chunk quietly (+ mn).  with_value: v (copy into p->dst);
+ * with_ttl: T. */
+static int
+send_chunk_reads(struct rend_mc_cop *p, int with_value, int with_ttl,
+                 rend_mc_reply_f *cb)
+{
+    if (chunk_marks_reset(p) != 0) {
+        return REND_ENOMEM;
+    }
+    return send_chunk_range(p, 0, p->m.nchunks, with_value, with_ttl, cb);
 }
 
 /* Accounts one reply of a chunk batch; returns 1 at the batch end. */
@@ -509,6 +540,29 @@ chunk_account(struct rend_mc_cop *p, int err, const struct rend_mc_reply *r)
 
 /* ---- step: write metadata and chunks ---- */
 
+/* A fresh 16-byte token from the OS's CSPRNG, drawn TOKEN_BATCH at a time
+ * per thread (as Rend's pre-generated queue) rather than one getrandom
+ * call per set. */
+#define TOKEN_BATCH 64
+static __thread unsigned char token_pool[TOKEN_BATCH * TOKEN_LEN];
+static __thread unsigned token_left;
+
+static void
+new_token(unsigned char *out)
+{
+    if (token_left == 0) {
+        if (getrandom(token_pool, sizeof(token_pool), 0)
+            != (ssize_t)sizeof(token_pool)) {
+            for (size_t i = 0; i < sizeof(token_pool); i++) {
+                token_pool[i] = (unsigned char)random();
+            }
+        }
+        token_left = TOKEN_BATCH;
+    }
+    token_left--;
+    memcpy(out, token_pool + token_left * TOKEN_LEN, TOKEN_LEN);
+}
+
 static void
 new_meta(struct rend_mc_cop *p, const char *value, size_t n, uint32_t flags,
          int64_t exptime)
@@ -519,25 +573,23 @@ new_meta(struct rend_mc_cop *p, const char *value, size_t n, uint32_t flags,
     p->m.nchunks = (uint32_t)((n + p->chunk_size - 1) / p->chunk_size);
     p->m.instime = (uint32_t)p->t->inst->host->now();
     p->m.exptime = (uint32_t)exptime;
-    if (getrandom(p->m.token, TOKEN_LEN, 0) != TOKEN_LEN) {
-        for (int i = 0; i < TOKEN_LEN; i++) {
-            p->m.token[i] = (unsigned char)random();
-        }
-    }
+    new_token(p->m.token);
     p->wvalue = value;
     p->nwvalue = n;
     p->wflags = flags;
 }
+
+static void put_meta_store(struct rend_mc_conn *c, struct rend_mc_cop *p,
+                           char mode, uint64_t cas, uint32_t o);
 
 /* ms <key>-meta with mode (S/E/R) and cas (0 = none). */
 static int
 send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas,
                 rend_mc_reply_f *cb)
 {
-    int err, b64;
+    int err;
     struct rend_mc_conn *c = conn(p, &err);
     uint32_t o;
-    char *w;
 
     if (c == NULL) {
         return err;
@@ -546,10 +598,22 @@ send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas,
     if (o == 0) {
         return REND_ENOMEM;
     }
-    w = start_cmd(&c->out, p, "ms ", PIECE_META, meta_len(p) + 2, &b64);
+    put_meta_store(c, p, mode, cas, o);
+    return 0;
+}
+
+/* Appends "ms <key>-meta" with mode, cas (0 = none) and opaque o to c's
+ * output (a failure to build it fails c with REND_ENOMEM). */
+static void
+put_meta_store(struct rend_mc_conn *c, struct rend_mc_cop *p, char mode,
+               uint64_t cas, uint32_t o)
+{
+    int b64;
+    char *w = start_cmd(&c->out, p, "ms ", PIECE_META, meta_len(p) + 2, &b64);
+
     if (w == NULL) {
         c->deferred_err = REND_ENOMEM;
-        return 0;
+        return;
     }
     *w++ = ' ';
     w = rend_mc_put_u64(w, meta_len(p));
@@ -576,38 +640,53 @@ send_meta_store(struct rend_mc_cop *p, char mode, uint64_t cas,
     }
     memcpy(c->out.data + c->out.len, "\r\n", 2);
     c->out.len += 2;
-    return 0;
 }
 
 static void chunk_write_reply(void *ud, int err,
                               const struct rend_mc_reply *r);
 
-/* ms every chunk quietly (+ mn), one round trip. */
+/* p's chunk writes are answered: none of its spliced payloads may still
+ * wait to be sent (see rend_mc_conn_ext_release). */
+static void
+ext_done(struct rend_mc_cop *p)
+{
+    if (p->ext_conn != NULL) {
+        rend_mc_conn_ext_release(p->ext_conn, p);
+        p->ext_conn = NULL;
+    }
+}
+static void set_batch_reply(void *ud, int err, const struct rend_mc_reply *r);
+
+/* ms every chunk quietly (+ mn), one round trip.  meta_mode != 0 (set):
+ * the metadata write (mode meta_mode, opaque PIECE_META) goes after the
+ * chunks and before the mn, and set_batch_reply gets the replies. */
 static int
-send_chunk_writes(struct rend_mc_cop *p)
+send_chunk_writes(struct rend_mc_cop *p, char meta_mode)
 {
     int err, b64;
     struct rend_mc_conn *c = conn(p, &err);
-    size_t piece = (size_t)p->chunk_size + TOKEN_LEN + 2;
+    struct rend_mc_ext ext[EXT_GROUP];
+    unsigned next = 0;
 
     if (c == NULL) {
         return err;
     }
     p->err = 0;
-    if (rend_mc_conn_push(c, chunk_write_reply, p, 1) == 0) {
+    if (rend_mc_conn_push(c, meta_mode ? set_batch_reply : chunk_write_reply,
+                          p, 1)
+        == 0) {
         return REND_ENOMEM;
-    }
-    if (rend_mc_buf_reserve(&c->out, (size_t)p->m.nchunks
-                                         * (piece + REND_MC_KEY_MAX
-                                            + CMD_ROOM) + 4) != 0) {
-        c->deferred_err = REND_ENOMEM;
-        return 0;
     }
     for (uint32_t i = 0; i < p->m.nchunks; i++) {
         size_t off = (size_t)i * p->chunk_size;
         size_t n = p->nwvalue - off < p->chunk_size ? p->nwvalue - off
                                                     : p->chunk_size;
-        char *w = start_cmd(&c->out, p, "ms ", i, piece, &b64);
+        int splice = n >= SPLICE_MIN;
+        char *w = start_cmd(&c->out, p, "ms ", i,
+                            TOKEN_LEN + (splice ? p->chunk_size - n
+                                                : p->chunk_size)
+                                + 2,
+                            &b64);
 
         if (w == NULL) {
             c->deferred_err = REND_ENOMEM;
@@ -626,14 +705,38 @@ send_chunk_writes(struct rend_mc_cop *p)
         end_cmd(&c->out, w, i);
         w = c->out.data + c->out.len;
         w = rend_mc_put(w, p->m.token, TOKEN_LEN);
-        w = rend_mc_put(w, p->wvalue + off, n);
+        if (splice) {
+            /* the payload goes from the client's value to the socket */
+            c->out.len = (size_t)(w - c->out.data);
+            ext[next].at = c->out.len - c->out.off;
+            ext[next].p = p->wvalue + off;
+            ext[next].n = n;
+            ext[next].owner = p;
+            next++;
+            p->ext_conn = c;
+        } else {
+            w = rend_mc_put(w, p->wvalue + off, n);
+        }
         memset(w, 0, p->chunk_size - n);
         w += p->chunk_size - n;
         w = REND_MC_PUTS(w, "\r\n");
         c->out.len = (size_t)(w - c->out.data);
+        if (next == EXT_GROUP) {
+            if (rend_mc_conn_out_ext(c, ext, next) != 0) {
+                return 0;
+            }
+            next = 0;
+        }
+    }
+    if (meta_mode) {
+        put_meta_store(c, p, meta_mode, 0, PIECE_META);
     }
     if (rend_mc_buf_add(&c->out, "mn\r\n", 4) != 0) {
         c->deferred_err = REND_ENOMEM;
+        return 0;
+    }
+    if (next > 0) {
+        rend_mc_conn_out_ext(c, ext, next);
     }
     return 0;
 }
@@ -678,10 +781,8 @@ chunk_write_reply(void *ud, int err, const struct rend_mc_reply *r)
     if (err == 0 && r->kind != REND_MC_R_MN) {
         return;
     }
-    if (p->meta_st == REND_PENDING) {
-        /* set: the meta reply comes first, so this cannot happen */
-        p->meta_st = REND_EIO;
-    }
+    ext_done(p);
+    /* (add/replace/cas/append...: the metadata was written before) */
     st = p->meta_st != REND_OK ? p->meta_st : p->err;
     if (st != REND_OK && p->meta_st == REND_OK) {
         forget_meta(p);
@@ -710,19 +811,43 @@ store_status(const struct rend_mc_cop *p, int err,
     }
 }
 
-/* Meta stored for set (chunks already queued behind it). */
+/* Replies to a set's batch: the chunks (quiet: failures only), then the
+ * metadata (opaque PIECE_META), then MN.  A chunk that failed makes the
+ * set fail, and metadata written after it is removed again, so the key
+ * reads as a miss (a read would find the missing piece too). */
 static void
-set_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
+set_batch_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
     struct rend_mc_cop *p = ud;
+    int st;
 
-    p->meta_st = store_status(p, err, r);
-    if (p->meta_st == REND_OK) {
-        p->op->out_cas = r->cas;
+    if (err != 0) {
+        ext_done(p);
+        end(p, err);
+        return;
     }
-    if (!p->chunks_queued) {
-        end(p, p->meta_st == REND_OK ? REND_ENOMEM : p->meta_st);
+    if (r->kind != REND_MC_R_MN) {
+        if (r->has_opaque && r->opaque == PIECE_META) {
+            p->meta_st = store_status(p, 0, r);
+            if (p->meta_st == REND_OK) {
+                p->op->out_cas = r->cas;
+            }
+        } else if (r->kind >= REND_MC_R_CLIENT_ERROR) {
+            p->err = rend_mc_reply_error(r);
+        } else if (r->kind == REND_MC_R_NS) {
+            p->err = REND_ENOSPC;
+        }
+        return;
     }
+    ext_done(p);
+    st = p->err != 0 ? p->err : p->meta_st;
+    if (st == REND_PENDING) {
+        st = REND_EIO; /* no answer for the metadata */
+    }
+    if (st != REND_OK && p->meta_st == REND_OK) {
+        forget_meta(p);
+    }
+    end(p, st);
 }
 
 /* Meta stored for add/replace/cas/expired writes: chunks follow. */
@@ -742,7 +867,7 @@ cond_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
     }
     p->op->out_cas = r->cas;
     p->meta_cas = r->cas;
-    rc = send_chunk_writes(p);
+    rc = send_chunk_writes(p, 0);
     if (rc != 0) {
         forget_meta(p);
         end(p, rc);
@@ -764,15 +889,12 @@ gat_meta_written(void *ud, int err, const struct rend_mc_reply *r)
     end(p, REND_OK);
 }
 
+/* Every chunk read has been answered: the get's (gat's) end. */
 static void
-get_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
+get_chunks_done(struct rend_mc_cop *p)
 {
-    struct rend_mc_cop *p = ud;
     struct rend_op *op = p->op;
 
-    if (!chunk_account(p, err, r)) {
-        return;
-    }
     if (p->err != 0) {
         end(p, p->err);
         return;
@@ -793,33 +915,140 @@ get_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 }
 
 static void
-get_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
+get_chunks_reply(void *ud, int err, const struct rend_mc_reply *r)
 {
     struct rend_mc_cop *p = ud;
-    struct rend_op *op = p->op;
-    const struct rend_host *h = p->t->inst->host;
-    int rc = take_meta(p, err, r);
 
-    if (rc <= 0) {
-        end(p, rc < 0 ? rc : REND_MISS);
+    if (!chunk_account(p, err, r)) {
         return;
     }
+    get_chunks_done(p);
+}
+
+/* A valid metadata read for a get: the reply's fields and the value
+ * buffer, and the chunk marks.  0 or REND_ENOMEM. */
+static int
+get_meta_take(struct rend_mc_cop *p)
+{
+    struct rend_op *op = p->op;
+    const struct rend_host *h = p->t->inst->host;
+
     op->out_flags = p->m.flags;
     op->out_cas = p->meta_cas;
     op->out_exptime = rend_mc_abs_exptime(p->meta_ttl, h->now());
     p->dst = h->value_alloc(op, p->m.len);
     if (p->dst == NULL && p->m.len > 0) {
-        end(p, REND_ENOMEM);
+        return REND_ENOMEM;
+    }
+    /* the next gets of this thread read this many chunks up front */
+    p->t->chunk_spec = p->m.nchunks < SPEC_MAX ? p->m.nchunks : SPEC_MAX;
+    return chunk_marks_reset(p);
+}
+
+static void
+get_meta_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct rend_mc_cop *p = ud;
+    int rc = take_meta(p, err, r);
+
+    if (rc == 0) {
+        /* a miss: its up-front chunk reads were lookups for nothing, so
+         * the next gets read fewer (a miss-heavy L1 soon reads 1) */
+        p->t->chunk_spec /= 2;
+    }
+    if (p->spec_pending) {
+        /* the first chunks were asked for with the metadata: their batch
+         * (whose replies come next) ends the op */
+        p->meta_res = rc <= 0 ? (rc < 0 ? rc : REND_MISS) : get_meta_take(p);
+        return;
+    }
+    if (rc <= 0) {
+        end(p, rc < 0 ? rc : REND_MISS);
+        return;
+    }
+    rc = get_meta_take(p);
+    if (rc != 0) {
+        end(p, rc);
         return;
     }
     if (p->m.nchunks == 0) {
         end(p, REND_OK);
         return;
     }
-    rc = send_chunk_reads(p, 1, op->code == REND_OP_GAT, get_chunks_reply);
+    rc = send_chunk_range(p, 0, p->m.nchunks, 1, p->op->code == REND_OP_GAT,
+                          get_chunks_reply);
     if (rc != 0) {
         end(p, rc);
     }
+}
+
+/* Replies to the chunks read along with the metadata (chunks 0 to
+ * p->spec - 1, a guess: the metadata was not known yet).  Chunks past the
+ * value's own count are left over from a longer value, or were never
+ * there: ignored.  At the batch end the remaining chunks, if any, are
+ * read in a second round trip. */
+static void
+get_spec_reply(void *ud, int err, const struct rend_mc_reply *r)
+{
+    struct rend_mc_cop *p = ud;
+    int rc;
+
+    if (err == 0 && r->kind != REND_MC_R_MN) {
+        if (p->meta_res != 0) {
+            if (r->kind >= REND_MC_R_CLIENT_ERROR && p->err == 0) {
+                p->err = rend_mc_reply_error(r);
+            }
+            return; /* no metadata: nothing to assemble */
+        }
+        if ((r->kind == REND_MC_R_VA || r->kind == REND_MC_R_HD)
+            && r->has_opaque && r->opaque >= p->m.nchunks) {
+            return;
+        }
+        chunk_account(p, err, r);
+        return;
+    }
+    p->spec_pending = 0;
+    if (err != 0) {
+        end(p, err);
+        return;
+    }
+    if (p->meta_res != 0) {
+        end(p, p->err != 0 ? p->err : p->meta_res);
+        return;
+    }
+    if (p->err == 0 && !p->bad && p->m.nchunks > p->spec) {
+        rc = send_chunk_range(p, p->spec, p->m.nchunks, 1,
+                              p->op->code == REND_OP_GAT, get_chunks_reply);
+        if (rc != 0) {
+            end(p, rc);
+        }
+        return;
+    }
+    get_chunks_done(p);
+}
+
+/* get / gat: mg <key>-meta, and in the same write the first chunks the
+ * thread's last value needed (at least one), so a value of up to that
+ * many chunks costs one round trip. */
+static int
+get_start(struct rend_mc_cop *p)
+{
+    int gat = p->op->code == REND_OP_GAT;
+    int rc = send_meta_get(p, gat, get_meta_reply);
+    uint32_t spec = p->t->chunk_spec > 0 ? p->t->chunk_spec : 1;
+
+    if (rc != 0) {
+        return rc;
+    }
+    p->spec = spec;
+    p->spec_pending = 1;
+    p->meta_res = 0;
+    if (send_chunk_range(p, 0, spec, 1, gat, get_spec_reply) != 0) {
+        /* the meta reply goes the two-round-trip way */
+        p->spec_pending = 0;
+        p->spec = 0;
+    }
+    return 0;
 }
 
 /* ---- touch ---- */
@@ -997,7 +1226,7 @@ rmw_meta_written(void *ud, int err, const struct rend_mc_reply *r)
         end(p, REND_OK);
         return;
     }
-    rc = send_chunk_writes(p);
+    rc = send_chunk_writes(p, 0);
     if (rc != 0) {
         forget_meta(p);
         end(p, rc);
@@ -1136,7 +1365,6 @@ start_write(struct rend_mc_cop *p)
     struct rend_op *op = p->op;
     int64_t now = p->t->inst->host->now();
     char mode;
-    int rc;
 
     if (op->nvalue > p->t->inst->item_size_max) {
         return REND_ETOOBIG;
@@ -1148,12 +1376,13 @@ start_write(struct rend_mc_cop *p)
            : op->code == REND_OP_REPLACE ? 'R'
                                          : 'S';
     if (op->code == REND_OP_SET && p->ttl >= 0) {
+        /* The chunks first, then the metadata, all in one write: memcached
+         * answers the whole set at once (one reply write instead of the
+         * meta's HD ahead of a large read).  A reader in between sees the
+         * old metadata's token on new chunks: a miss, as a reader of new
+         * metadata over old chunks did with the other order. */
         p->meta_st = REND_PENDING;
-        rc = send_meta_store(p, mode, 0, set_meta_reply);
-        if (rc == 0 && send_chunk_writes(p) == 0) {
-            p->chunks_queued = 1;
-        }
-        return rc;
+        return send_chunk_writes(p, mode);
     }
     return send_meta_store(p, mode, op->code == REND_OP_CAS ? op->cas : 0,
                            cond_meta_reply);
@@ -1211,10 +1440,8 @@ run(struct rend_mc_cop *p)
     p->result = REND_PENDING;
     switch (p->op->code) {
     case REND_OP_GET:
-        rc = send_meta_get(p, 0, get_meta_reply);
-        break;
     case REND_OP_GAT:
-        rc = send_meta_get(p, 1, get_meta_reply);
+        rc = get_start(p);
         break;
     case REND_OP_TOUCH:
         rc = send_meta_get(p, 0, touch_meta_reply);

@@ -101,6 +101,7 @@ conn_close(struct rend_mc_conn *c)
     c->state = REND_MC_CLOSED;
     c->out.off = c->out.len = 0;
     c->in.off = c->in.len = 0;
+    c->ext.head = c->ext.n = 0; /* spliced pieces: forgotten (chunked) */
     c->probe = 0;
 }
 
@@ -280,7 +281,7 @@ connected(struct rend_mc_conn *c)
     }
     c->ever_connected = 1;
     arm_timeout(c);
-    if (c->out.len > c->out.off) {
+    if (c->out.len > c->out.off || c->ext.n > 0) {
         conn_write(c);
     }
 }
@@ -325,6 +326,18 @@ conn_write(struct rend_mc_conn *c)
 {
     struct ev_loop *loop = c->srv->thr->loop;
 
+    if (c->ext.n > 0) {
+        /* chunked mode's spliced payloads (rend_mc_splice.c) */
+        int rc = rend_mc_conn_write_ext(c);
+        if (rc < 0) {
+            conn_drop(c, REND_EIO, 1);
+        } else if (rc > 0) {
+            ev_io_start(loop, &c->wio);
+        } else {
+            ev_io_stop(loop, &c->wio);
+        }
+        return;
+    }
     while (c->out.len > c->out.off) {
         ssize_t n = write(c->fd, c->out.data + c->out.off,
                           c->out.len - c->out.off);
@@ -659,6 +672,7 @@ rend_mc_thr_close(struct rend_mc_thr *t)
         for (unsigned j = 0; s->conns != NULL && j < s->nconns; j++) {
             conn_drop(&s->conns[j], REND_EIO, 0);
             rend_mc_buf_free(&s->conns[j].out);
+            free(s->conns[j].ext.v);
             rend_mc_buf_free(&s->conns[j].in);
         }
         if (s->down) {

@@ -15,8 +15,10 @@
 #                            l1l2_rocksdb_nosync l1l2_miss l1l2_rocksdb_miss,
 #                            metrics_inmem metrics_proxy: admin{} and
 #                            its histograms off vs on, scraped each second,
-#                            and mget_inmem mget_proxy: multi-gets of
-#                            MGET_KEYS keys, 100% gets, with keys/s)
+#                            mget_inmem mget_proxy: multi-gets of
+#                            MGET_KEYS keys, 100% gets, with keys/s, and
+#                            chunked: 100 KB and 1 MB values through the
+#                            chunked memcached L1, see scenario_chunked)
 #   DURATION=5 WARMUP=1      measured / unmeasured seconds per run
 #   CONNS=50 DEPTH=1         connections, requests in flight per connection
 #   THREADS=1                server worker threads (memcached -t, rend -t)
@@ -111,6 +113,7 @@ wait_file() {
 start_memcached() {
     local name=$1 sock=${2:-} port pid
     if [ -n "$sock" ]; then
+        rm -f "$sock" # (a stale one would pass wait_file at once)
         # shellcheck disable=SC2086
         taskset -c "$SERVER_CPU" "$MEMCACHED" -u root -s "$sock" -t "$THREADS" -m 1024 $MC_EXTRA &
         pid=$!
@@ -519,12 +522,52 @@ scenario_mget_proxy() {
 scenario_proxy_chunked() {
     start_memcached mcu "$work/mc.sock" || return
     start_rend rend "$here/conf/proxy-chunked.lua" \
-        REND_MC_SERVERS="$work/mc.sock" REND_UNIX="$work/rend.sock" || return
+        REND_MC_SERVERS="$work/mc.sock" REND_UNIX="$work/rend.sock" REND_MC_SLAB="${REND_MC_SLAB:-1184}" || return
     add_target memcached-unix "$work/mc.sock" "$mcu_pid"
     add_target rend-proxy-chunked "$rend_port" "$rend_pid $mcu_pid"
     compare proxy_chunked memcached-unix rend-proxy-chunked
     profile_target proxy_chunked rend-proxy-chunked "$rend_pid"
     stop_servers
+}
+
+# Issue 14: large values through rend's chunked memcached L1 against the
+# same memcached serving them directly (both on unix sockets; rend's CPU is
+# rend + its memcached).  For each size in CHUNK_SIZES (102400 1048576) it
+# runs with CHUNK_CONNS (4) connections and CHUNK_KEYS (1000 for 100 KB,
+# 200 for 1 MB: the data fits memcached's -m 1024) keys; memcached gets
+# -I 2m so that it takes 1 MB values directly.  rend's slab_size is
+# CHUNK_SLAB (103496: memcached 1.6's class near 100 KB, so a 100 KB value
+# is one chunk and a 1 MB value ten); CHUNK_REND=1 adds the Rend-compatible
+# layout (slab_size 1184) as a third target.  The global CONNS, VALUE_SIZE
+# and KEYS do not apply here.
+scenario_chunked() {
+    local size CONNS=${CHUNK_CONNS:-4} MC_EXTRA="$MC_EXTRA -I 2m"
+    local VALUE_SIZE KEYS sc
+    for size in ${CHUNK_SIZES:-102400 1048576}; do
+        VALUE_SIZE=$size
+        KEYS=${CHUNK_KEYS:-$((size > 262144 ? 200 : 1000))}
+        sc=chunked_$((size / 1024))k
+        log "scenario $sc: ${size}-byte values, $KEYS keys, $CONNS conns, slab_size ${CHUNK_SLAB:-103496}"
+        start_memcached mcu "$work/mc.sock" || return
+        start_rend rend "$here/conf/proxy-chunked.lua" \
+            REND_MC_SERVERS="$work/mc.sock" REND_UNIX="$work/rend.sock" \
+            REND_MC_SLAB="${CHUNK_SLAB:-103496}" || return
+        add_target memcached-unix "$work/mc.sock" "$mcu_pid"
+        add_target rend-chunked "$rend_port" "$rend_pid $mcu_pid"
+        compare "$sc" memcached-unix rend-chunked
+        profile_target "$sc" rend-chunked "$rend_pid"
+        stop_servers
+        if [ "${CHUNK_REND:-0}" = 1 ]; then
+            start_memcached mcu "$work/mc.sock" || return
+            start_rend rend "$here/conf/proxy-chunked.lua" \
+                REND_MC_SERVERS="$work/mc.sock" REND_UNIX="$work/rend.sock" \
+                REND_MC_SLAB=1184 || return
+            add_target memcached-unix "$work/mc.sock" "$mcu_pid"
+            add_target rend-chunked-1184 "$rend_port" "$rend_pid $mcu_pid"
+            compare "${sc}_rend" memcached-unix rend-chunked-1184
+            stop_servers
+        fi
+    done
 }
 
 build

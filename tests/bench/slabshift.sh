@@ -12,7 +12,8 @@
 # Environment: REND_BIN, REND_PLUGIN_DIR, MEMCACHED, CC, SS_MEM_MB (64),
 # SS_OLD (2000), SS_NEW (5000), SS_FILL_PCT (80), SS_SETTLE (30: seconds
 # before a second rewrite and read, to show what memcached's slab automover
-# recovers by itself).
+# recovers by itself), SS_SLABS ("1184": the chunked runs, one per
+# slab_size; e.g. "1184 17352 103496" adds the larger chunk layouts).
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,6 +25,7 @@ old=${SS_OLD:-2000}
 new=${SS_NEW:-5000}
 pct=${SS_FILL_PCT:-80}
 settle=${SS_SETTLE:-30}
+slabs=${SS_SLABS:-1184}
 
 tmp=$(mktemp -d /tmp/rend-slabshift.XXXXXX)
 mc_pid=
@@ -47,7 +49,7 @@ wait_for() { # file
     done
 }
 
-run_mode() { # chunked: true|false
+run_mode() { # chunked: true|false, [slab_size]
     sock=$tmp/mc.sock
     rm -f "$sock" "$tmp/port"
     "$memcached" -u root -m "$mem" -s "$sock" -t 2 -U 0 2>"$tmp/mc.log" &
@@ -55,14 +57,18 @@ run_mode() { # chunked: true|false
     wait_for "$sock"
     cat >"$tmp/rend.lua" <<EOF
 local l1 = handler "memcached" { name = "l1", servers = "$sock",
-                                 chunked = $1 }
+                                 chunked = $1, slab_size = ${2:-1184} }
 listen { address = "127.0.0.1", port = 0, routes = { default = l1only(l1) } }
 EOF
     "$rend" --plugin-dir "$plugins" --config "$tmp/rend.lua" -p 0 \
         --port-file "$tmp/port" -t 2 2>"$tmp/rend.log" &
     rend_pid=$!
     wait_for "$tmp/port"
-    printf 'chunked=%s ' "$1"
+    if [ "$1" = true ]; then
+        printf 'chunked=true slab_size=%s ' "$2"
+    else
+        printf 'chunked=false '
+    fi
     "$tmp/client" "$(head -n1 "$tmp/port")" "$sock" "$old" "$new" "$pct" \
         "$settle"
     kill "$rend_pid"; wait "$rend_pid" || true; rend_pid=
@@ -71,4 +77,6 @@ EOF
 
 echo "memcached -m $mem, fill ${pct}% with ${old} B values, rewrite with ${new} B"
 run_mode false
-run_mode true
+for slab in $slabs; do
+    run_mode true "$slab"
+done

@@ -9,8 +9,9 @@
 # Topologies: inmem (conf/inmem.lua), default (no -c: inmem L1 + lmdb L2),
 # rocksdb (conf/rocksdb.lua), l1sock (--l1-sock: memcached L1),
 # l1sock-chunked (--l1-sock --chunked), production (conf/rend-production.lua:
-# chunked memcached L1 + lmdb L2) and pool (conf/memcached-pool.lua: three
-# memcached, two replicas).  CLIENT_TOPOLOGIES limits the list.
+# chunked memcached L1 + lmdb L2), chunked-large (conf/chunked-large.lua:
+# chunked memcached L1 with slab_size 103496) and pool
+# (conf/memcached-pool.lua: three memcached, two replicas).  CLIENT_TOPOLOGIES limits the list.
 #
 # Known gaps (none today) are listed in EXPECTED_FAILURES below, one line
 # each with the issue that owns it: a listed check that differs is reported
@@ -36,7 +37,7 @@ NODE=${NODE:-$(command -v node)}
 # ($REND_NODE_PATH: another tree's, e.g. the checkout's for make distcheck)
 NODE_PATH="${REND_NODE_PATH:-$CLIENTS_DIR/node_modules}"
 export NODE_PATH
-TOPOLOGIES=${CLIENT_TOPOLOGIES:-"inmem default rocksdb l1sock l1sock-chunked production pool"}
+TOPOLOGIES=${CLIENT_TOPOLOGIES:-"inmem default rocksdb l1sock l1sock-chunked production chunked-large pool"}
 
 h_dir=
 h_pids=
@@ -114,6 +115,9 @@ h_start() {
     production)
         h_memcached_sock "$h_dir/l1.sock" || return 1
         REND_ADMIN_PORT=0 REND_L1_SOCK="$h_dir/l1.sock" h_rend --config "$SRCDIR/conf/rend-production.lua" ;;
+    chunked-large)
+        h_memcached_sock "$h_dir/l1.sock" || return 1
+        REND_L1_SOCK="$h_dir/l1.sock" h_rend --config "$SRCDIR/conf/chunked-large.lua" ;;
     pool)
         for k in 1 2 3; do
             h_memcached_sock "$h_dir/pool$k.sock" || return 1

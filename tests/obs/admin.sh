@@ -24,7 +24,7 @@ for conf in "$SRCDIR"/conf/*.lua; do
     case $name in
     rocksdb.lua)
         [ -e "$PLUGDIR/rend_rocksdb.so" ] || { echo "SKIP $name (no rocksdb plugin)"; continue; } ;;
-    memcached-pool.lua|rend-production.lua)
+    memcached-pool.lua|rend-production.lua|chunked-large.lua)
         [ $have_mc = 1 ] || { echo "SKIP $name (no memcached)"; continue; } ;;
     esac
     with_admin "$conf" "$dir/$name"

@@ -5,7 +5,10 @@
  * never produce a mixed value, the metadata on the wire decodes as Rend's,
  * and the other ops (add/replace/cas/append/incr/touch/delete/expired);
  * pipelined ops on one key apply in issue order; keys up to 250 bytes
- * (digest names, full key verified on read).
+ * (digest names, full key verified on read); slab_size near 100 KB (one
+ * chunk item per 100 KB value); chunks read with the metadata (a guess
+ * from the thread's last value); large sets pipelined with their payloads
+ * spliced into the connection's output.
  */
 #include <check.h>
 #include <pthread.h>
@@ -682,6 +685,235 @@ START_TEST(test_throughput)
 }
 END_TEST
 
+/* ---- larger chunks, reads with the metadata, spliced writes ---- */
+
+static struct rend_th *
+open_chunked_slab(const char *slab)
+{
+    const char *opts[] = { "servers", servers, "chunked", "true",
+                           "item_size_max", "8388608", "timeout_ms", "5000",
+                           "slab_size", slab, NULL };
+    return mcp_open(opts);
+}
+
+/* The value of one chunk item as memcached holds it (mg <name> v): its
+ * length, or 0 when missing. */
+static size_t
+chunk_item_len(const char *name)
+{
+    char req[300], out[512];
+
+    snprintf(req, sizeof(req), "mg %s s\r\n", name);
+    mcp_raw(mc.port, req, strlen(req), "\r\n", out, sizeof(out));
+    if (strncmp(out, "HD s", 4) != 0) {
+        return 0;
+    }
+    return strtoul(out + 4, NULL, 10);
+}
+
+/* slab_size = 103496 (memcached 1.6's class near 100 KB): a 100 KB value
+ * is one chunk item of slab - 71 - len(key) bytes, a 1 MiB value eleven;
+ * every size round-trips byte-exact, and a missing chunk is a miss. */
+START_TEST(test_large_slab)
+{
+    struct rend_th *th = open_chunked_slab("103496");
+    const char *key = "big";
+    size_t cv = 103496 - OVERHEAD - strlen(key), cs = cv - TOKEN;
+    size_t sizes[] = { 0, 1, 102400, cs, cs + 1, 1 << 20, 8 << 20, 5000 };
+
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        size_t n = sizes[k], nout;
+        char *v = malloc(n + 1), *out;
+        fill(v, n, (unsigned)k + 40);
+        ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, 3, v, n, 5, 0, NULL,
+                                NULL), REND_OK);
+        ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, 3, NULL, 0, 0, 0, &out,
+                                &nout), REND_OK);
+        ck_assert_uint_eq(nout, n);
+        ck_assert_msg(memcmp(out, v, n) == 0, "size %zu differs", n);
+        free(out);
+        free(v);
+    }
+    /* the last value (5000 bytes): one padded chunk of the full size */
+    ck_assert_uint_eq(chunk_item_len("big-0"), cv);
+    ck_assert_uint_eq(chunk_item_len("big-meta"), 40);
+    {
+        size_t n = 1 << 20;
+        char *v = malloc(n), out[64];
+        fill(v, n, 3);
+        ck_assert_int_eq(mcp_op(th, REND_OP_SET, key, 3, v, n, 0, 0, NULL,
+                                NULL), REND_OK);
+        ck_assert_uint_eq(chunk_item_len("big-10"), cv);
+        mcp_raw(mc.port, "md big-10\r\n", 11, "\r\n", out, sizeof(out));
+        ck_assert_str_eq(out, "HD\r\n");
+        ck_assert_int_eq(mcp_op(th, REND_OP_GET, key, 3, NULL, 0, 0, 0, NULL,
+                                NULL), REND_MISS);
+        free(v);
+    }
+    rend_th_close(th);
+}
+END_TEST
+
+/* A get reads as many chunks with the metadata as the thread's last
+ * value had: chunks past the value's own count (left by a longer value
+ * under the key) are ignored, a longer value than the guess takes a
+ * second read, and a missing chunk on either side of the guess is a
+ * miss. */
+START_TEST(test_reads_with_meta)
+{
+    struct rend_th *th = open_chunked();
+    size_t cs = chunk_data("rm");
+    size_t nlong = 20 * cs, nshort = 2 * cs - 5, nout;
+    char *vl = malloc(nlong), *vs = malloc(nshort), *out, reply[64];
+
+    fill(vl, nlong, 11);
+    fill(vs, nshort, 12);
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "rm", 2, vl, nlong, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "rm", 2, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_uint_eq(nout, nlong);
+    free(out);
+    /* the thread now reads 20 chunks up front; rm-2..rm-19 stay behind */
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "rm", 2, vs, nshort, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_uint_ne(chunk_item_len("rm-19"), 0);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "rm", 2, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_uint_eq(nout, nshort);
+    ck_assert(memcmp(out, vs, nshort) == 0);
+    free(out);
+    /* now 2 up front: a 20-chunk value needs the rest in a second read */
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "rl", 2, vl, nlong, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "rl", 2, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_uint_eq(nout, nlong);
+    ck_assert(memcmp(out, vl, nlong) == 0);
+    free(out);
+    /* a chunk missing past the guess (2 chunks now after the short get) */
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "rm", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_OK);
+    mcp_raw(mc.port, "md rl-15\r\n", 10, "\r\n", reply, sizeof(reply));
+    ck_assert_str_eq(reply, "HD\r\n");
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "rl", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    /* and within it (20 up front after reading a long value) */
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "rl", 2, vl, nlong, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "rl", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_OK);
+    mcp_raw(mc.port, "md rl-3\r\n", 9, "\r\n", reply, sizeof(reply));
+    ck_assert_str_eq(reply, "HD\r\n");
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "rl", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    /* a miss of the metadata with chunks left over is a miss */
+    mcp_raw(mc.port, "md rm-meta\r\n", 12, "\r\n", reply, sizeof(reply));
+    ck_assert_str_eq(reply, "HD\r\n");
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "rm", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    free(vl);
+    free(vs);
+    rend_th_close(th);
+}
+END_TEST
+
+/* memcached's get_misses counter (a quiet mg that misses counts too). */
+static unsigned long
+mc_get_misses(void)
+{
+    static char out[8192];
+    const char *m;
+
+    mcp_raw(mc.port, "stats\r\n", 7, "END\r\n", out, sizeof(out));
+    m = strstr(out, "STAT get_misses ");
+    ck_assert_ptr_nonnull(m);
+    return strtoul(m + 16, NULL, 10);
+}
+
+/* The chunks read up front are as many as the thread's last value had,
+ * and every miss halves them: a missing key costs memcached 1 + 20
+ * lookups right after a 20-chunk value, then 1 + 10, then 1 + 5. */
+START_TEST(test_reads_with_meta_misses)
+{
+    struct rend_th *th = open_chunked();
+    size_t n = 20 * chunk_data("mm"), nout;
+    char *v = malloc(n), *out;
+    unsigned long m0, m1, m2, m3;
+
+    fill(v, n, 21);
+    ck_assert_int_eq(mcp_op(th, REND_OP_SET, "mm", 2, v, n, 0, 0, NULL,
+                            NULL), REND_OK);
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mm", 2, NULL, 0, 0, 0, &out,
+                            &nout), REND_OK);
+    ck_assert_uint_eq(nout, n);
+    free(out);
+    m0 = mc_get_misses();
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mx", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    m1 = mc_get_misses();
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mx", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    m2 = mc_get_misses();
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "mx", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    m3 = mc_get_misses();
+    ck_assert_uint_eq(m1 - m0, 21);
+    ck_assert_uint_eq(m2 - m1, 11);
+    ck_assert_uint_eq(m3 - m2, 6);
+    free(v);
+    rend_th_close(th);
+}
+END_TEST
+
+/* Many large sets issued at once on one connection (more than the socket
+ * takes, so the spliced payloads wait for it), different sizes and keys,
+ * then gat and get of each: every value is whole and in its place. */
+START_TEST(test_spliced_pipeline)
+{
+    struct rend_th *th = open_chunked_slab("17352");
+    enum { N = 24 };
+    static struct rend_op ops[N];
+    struct rend_op *pops[N];
+    static char keys[N][16];
+    char *v[N];
+    size_t n[N];
+    int st[N];
+
+    for (int i = 0; i < N; i++) {
+        n[i] = 150000 + (size_t)i * 7919;
+        v[i] = malloc(n[i]);
+        fill(v[i], n[i], (unsigned)i + 100);
+        snprintf(keys[i], sizeof(keys[i]), "sp%d", i % 20);
+        pops[i] = &ops[i];
+        /* keys sp0..sp3 are written twice: the later write wins */
+        rend_th_op_init(&ops[i], REND_OP_SET, keys[i], v[i], n[i], 0, 0);
+    }
+    rend_th_run_many(th, pops, N, st);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(st[i], REND_OK);
+        rend_th_op_fini(&ops[i]);
+    }
+    for (int i = 0; i < 20; i++) {
+        rend_th_op_init(&ops[i], i % 2 ? REND_OP_GAT : REND_OP_GET, keys[i],
+                        NULL, 0, 0, 0);
+    }
+    rend_th_run_many(th, pops, 20, st);
+    for (int i = 0; i < 20; i++) {
+        int w = i < 4 ? i + 20 : i;
+        ck_assert_int_eq(st[i], REND_OK);
+        ck_assert_uint_eq(ops[i].out_nvalue, n[w]);
+        ck_assert_msg(memcmp(ops[i].out_value, v[w], n[w]) == 0,
+                      "%s differs", keys[i]);
+        rend_th_op_fini(&ops[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        free(v[i]);
+    }
+    rend_th_close(th);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -705,6 +937,10 @@ main(void)
     tcase_add_test(tc, test_long_keys);
     tcase_add_test(tc, test_counter_like_memcached);
     tcase_add_test(tc, test_throughput);
+    tcase_add_test(tc, test_large_slab);
+    tcase_add_test(tc, test_reads_with_meta);
+    tcase_add_test(tc, test_reads_with_meta_misses);
+    tcase_add_test(tc, test_spliced_pipeline);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,11 +1,15 @@
 -- proxy-chunked.lua (bench): as proxy.lua, but the memcached plugin stores
 -- values in Rend's chunked layout (chunked = true), so every value becomes
--- a metadata item plus ~1 KB chunks in one memcached on a unix socket.
+-- a metadata item plus ~1 KB chunks in one memcached on a unix socket;
+-- REND_MC_SLAB sets slab_size (1184) and REND_MC_TIMEOUT_MS timeout_ms
+-- (1000; more under valgrind).
 --   REND_MC_SERVERS=/path/mc.sock rend --config tests/bench/conf/proxy-chunked.lua
 local mc = handler "memcached" {
     name = "l1",
     servers = env("REND_MC_SERVERS", "/tmp/memcached.sock"),
     chunked = true,
+    slab_size = tonumber(env("REND_MC_SLAB", "1184")),
+    timeout_ms = tonumber(env("REND_MC_TIMEOUT_MS", "1000")),
 }
 
 local unix = env("REND_UNIX", "")
