@@ -71,15 +71,22 @@ BIN_OPS = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
            0x22, 0x40, 0x41, 0x7f, 0xff]
 
 
+ODD_KEYS = [bytes(random.Random(i).choice(b"fz:_-./0123456789")
+                  for _ in range(random.Random(i).randrange(1, 40)))
+            for i in range(500)]
+
+
 def fkey(rng):
-    """A fuzzer key: never starts with the clean client's prefix."""
+    """A fuzzer key: never the clean client's prefix, and from a bounded
+    set (about 1000 keys), so the fuzzers' values cannot fill the cache
+    and evict the clean client's keys."""
     r = rng.random()
     if r < 0.6:
         return b"fz%d" % rng.randrange(200)
     if r < 0.7:
         return b"fz" + b"k" * rng.choice([1, 100, 240, 248, 249, 250, 251, 300])
     if r < 0.8:
-        return bytes(rng.choice(b"fz:_-./0123456789") for _ in range(rng.randrange(1, 40)))
+        return rng.choice(ODD_KEYS)
     if r < 0.9:
         return b"fzbin\x00\x01\xff" + bytes([rng.randrange(33, 127)])
     return b""
@@ -411,7 +418,18 @@ def text_get(c, keys):
         got[p[1]] = v[:-2]
 
 
-def clean_client(port, duration, timeout, prefix, stats):
+def evictions(c):
+    c.send(b"stats\r\n")
+    ev = None
+    while True:
+        ln = c.line()
+        if ln == b"END":
+            return ev
+        if ln.startswith(b"STAT evictions "):
+            ev = int(ln.split()[2])
+
+
+def clean_client(port, duration, timeout, prefix, stats, max_keys):
     rng = random.Random(7)
     deadline = time.monotonic() + duration
     t = Conn(port, timeout)
@@ -421,7 +439,7 @@ def clean_client(port, duration, timeout, prefix, stats):
     n = 0
     while time.monotonic() < deadline:
         # a new key, or a rewrite of an old one, through one of 3 protocols
-        if gens and rng.random() < 0.3:
+        if gens and (rng.random() < 0.3 or len(gens) >= max_keys):
             key = rng.choice(list(gens))
         else:
             key = prefix + b"%d" % n
@@ -592,6 +610,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=30, help="clean client reply timeout (s)")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--memory-mb", type=int, default=1024)
+    ap.add_argument("--max-keys", type=int, default=2000,
+                    help="clean keys (then rewrites); their values must fit in --memory-mb")
     ap.add_argument("--memcached", default=shutil.which("memcached") or "/usr/bin/memcached")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args()
@@ -609,13 +629,21 @@ def main():
         fz = [mp.Process(target=fuzz_proc, args=(i, port, args.duration, args.seed, q))
               for i in range(args.procs)]
         for p in fz:
+            p.daemon = True  # a failure ends them with the script
             p.start()
         stats = {"writes": 0, "reads": 0, "keys": 0}
         prefix = b"CLEAN%08x:" % random.Random(args.seed).randrange(1 << 32)
         try:
-            st = clean_client(port, args.duration, args.timeout, prefix, stats)
+            st = clean_client(port, args.duration, args.timeout, prefix, stats,
+                              args.max_keys)
         except (Fail, OSError) as e:
             alive = rend.poll() is None
+            if alive and "lost" in str(e):
+                try:
+                    e = "%s; rend's evictions counter: %s" % (
+                        e, evictions(Conn(port, 10)))
+                except (Fail, OSError):
+                    pass
             raise Fail("clean client: %s (rend %s)" % (e, "running" if alive
                        else "exited %s" % rend.returncode))
         totals = [0, 0, 0, 0, 0]
