@@ -180,6 +180,46 @@ read_port_file(struct rend_srv *s, const char *pf)
     return s->port > 0 || s->path[0] != '\0' ? 0 : -1;
 }
 
+/* Every line of the port file as a port; the count or -1. */
+static int
+read_ports(const struct rend_srv *s, int *ports, int max)
+{
+    char pf[128], line[256];
+    FILE *f;
+    int n = 0;
+
+    snprintf(pf, sizeof(pf), "%s/port", s->dir);
+    f = fopen(pf, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    while (n < max && fgets(line, sizeof(line), f) != NULL) {
+        ports[n++] = atoi(line);
+    }
+    fclose(f);
+    return n;
+}
+
+int
+rend_srv_ports(const struct rend_srv *s, int *ports, int max, int want,
+               int timeout_ms)
+{
+    int64_t t0 = rend_now_ms();
+
+    do {
+        int n = read_ports(s, ports, max);
+        if (n >= want && n > 0) {
+            sleep_ms(20);
+            if (read_ports(s, ports, max) == n) {
+                return n;
+            }
+        } else {
+            sleep_ms(5);
+        }
+    } while (rend_now_ms() - t0 < timeout_ms);
+    return -1;
+}
+
 int
 rend_srv_start(struct rend_srv *s, const char *conf, const char *const *extra)
 {
