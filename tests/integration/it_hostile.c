@@ -517,20 +517,7 @@ END_TEST
 static long
 stat_of(const struct rend_srv *s, const char *name)
 {
-    int fd = it_connect(s);
-    char line[256], want[96];
-    long v = -1;
-
-    snprintf(want, sizeof(want), "STAT %s ", name);
-    ck_assert_int_eq(rend_io_send_str(fd, "stats\r\n", IT_MS), 0);
-    while (rend_io_read_line(fd, line, sizeof(line), IT_MS) > 0
-           && strcmp(line, "END\r\n") != 0) {
-        if (strncmp(line, want, strlen(want)) == 0) {
-            v = atol(line + strlen(want));
-        }
-    }
-    close(fd);
-    return v;
+    return (long)rend_srv_stat(s, "stats", name);
 }
 
 static void

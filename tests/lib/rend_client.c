@@ -226,12 +226,13 @@ rend_cli_set(struct rend_cli *c, const char *key, const void *val, size_t n,
     return 0;
 }
 
-long long
-rend_cli_stat(struct rend_cli *c, const char *cmd, const char *name, int ms)
+int
+rend_cli_stat_str(struct rend_cli *c, const char *cmd, const char *name,
+                  char *out, size_t cap, int ms)
 {
     char req[128], line[512];
     size_t nlen = strlen(name);
-    long long v = -1;
+    int found = -1;
 
     snprintf(req, sizeof(req), "%s\r\n", cmd);
     if (rend_cli_send_str(c, req, ms) != 0) {
@@ -239,14 +240,40 @@ rend_cli_stat(struct rend_cli *c, const char *cmd, const char *name, int ms)
     }
     while (rend_cli_line(c, line, sizeof(line), ms) >= 0) {
         if (strcmp(line, "END") == 0) {
-            return v;
+            return found;
         }
         if (strncmp(line, "STAT ", 5) == 0
             && strncmp(line + 5, name, nlen) == 0 && line[5 + nlen] == ' ') {
-            v = strtoll(line + 6 + nlen, NULL, 10);
+            snprintf(out, cap, "%s", line + 6 + nlen);
+            found = 0;
         }
     }
     return -1;
+}
+
+long long
+rend_cli_stat(struct rend_cli *c, const char *cmd, const char *name, int ms)
+{
+    char v[256];
+
+    if (rend_cli_stat_str(c, cmd, name, v, sizeof(v), ms) != 0) {
+        return -1;
+    }
+    return strtoll(v, NULL, 10);
+}
+
+long long
+rend_srv_stat(const struct rend_srv *s, const char *cmd, const char *name)
+{
+    struct rend_cli c;
+    long long v;
+
+    if (rend_cli_open(&c, s) != 0) {
+        return -1;
+    }
+    v = rend_cli_stat(&c, cmd, name, REND_CLI_MS);
+    rend_cli_close(&c);
+    return v;
 }
 
 void

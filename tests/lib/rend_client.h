@@ -59,10 +59,17 @@ int rend_cli_get(struct rend_cli *c, const char *key, char *val, size_t cap,
 int rend_cli_set(struct rend_cli *c, const char *key, const void *val,
                  size_t n, uint32_t flags, int64_t exptime, int ms);
 
-/* Send `cmd` ("stats", "stats settings", ...) and return the number of
- * the line STAT <name> <number> (read through END); -1 when absent. */
+/* Send `cmd` ("stats", "stats settings", ...) and read through END; the
+ * value of the line STAT <name> <value> goes into out (NUL-terminated,
+ * at most cap-1 bytes).  0, or -1 when absent or on an I/O error. */
+int rend_cli_stat_str(struct rend_cli *c, const char *cmd, const char *name,
+                      char *out, size_t cap, int ms);
+/* The same as a number; -1 when absent. */
 long long rend_cli_stat(struct rend_cli *c, const char *cmd,
                         const char *name, int ms);
+/* One stat of s on a connection of its own (opened and closed here). */
+long long rend_srv_stat(const struct rend_srv *s, const char *cmd,
+                        const char *name);
 
 /* Binary protocol.  Build a request (magic 0x80; key a string or NULL)
  * into out, which must hold 24 + extlen + strlen(key) + vlen bytes; the
