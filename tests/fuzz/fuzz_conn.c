@@ -167,12 +167,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t k = size - pos;
         ssize_t n;
 
-        /* mode 0: everything at once; 1: a byte at a time; 2, 3: chunks
-         * of up to 16 or 1024 bytes */
-        if (mode == 1) {
+        /* mode 0: everything at once; 1: a byte at a time (the first
+         * 512 bytes, then chunks of up to 64: a 60 KB value byte by byte
+         * would take most of a second); 2, 3: chunks of up to 16 or 1024
+         * bytes */
+        if (mode == 1 && pos < 512) {
             k = 1;
-        } else if (mode >= 2) {
-            size_t most = mode == 2 ? 16 : 1024;
+        } else if (mode >= 1) {
+            size_t most = mode == 1 ? 64 : mode == 2 ? 16 : 1024;
             h = h * 6364136223846793005ULL + 1442695040888963407ULL;
             k = 1 + (size_t)((h >> 33) % most);
             if (k > size - pos) {
