@@ -78,8 +78,8 @@ mc_stat(struct rend_cli *mc, const char *name)
 
 /* Pipelined sets of keys [from, to) at size; returns the STORED count. */
 static unsigned
-set_range(struct rend_cli *c, unsigned from, unsigned to, size_t size, char *req,
-          char *val)
+set_range(struct rend_cli *c, unsigned from, unsigned to, size_t size,
+          char *req, char *val)
 {
     char line[256];
     unsigned ok = 0;

@@ -96,7 +96,8 @@ START_TEST(key_251_binary)
     n = rend_bin_pack(pkt, 0x00, NULL, 0, k, NULL, 0, 1);
     n += rend_bin_pack(pkt + n, 0x0a, NULL, 0, NULL, NULL, 0, 2);
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
-    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, body, sizeof(body) - 1, IT_MS), 4);
+    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, body, sizeof(body) - 1,
+                                   IT_MS), 4);
     ck_assert_int_eq(op, 0x00);
     ck_assert_str_eq(body, "Invalid arguments");
     ck_assert_int_eq(rend_bin_read(fd, &op, NULL, NULL, 0, IT_MS), 0);
@@ -315,7 +316,8 @@ START_TEST(binary_absurd_body_length)
     pkt[10] = 0xff;
     pkt[11] = 0x00;
     ck_assert_int_eq(rend_io_send(fd, pkt, 24 + 11, IT_MS), 0);
-    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, body, sizeof(body) - 1, IT_MS), 3);
+    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, body, sizeof(body) - 1,
+                                   IT_MS), 3);
     ck_assert_str_eq(body, "Too large.");
     for (int i = 0; i < 16; i++) {
         ck_assert_int_eq(rend_io_send(fd, chunk, 1 << 20, IT_MS), 0);
@@ -345,8 +347,8 @@ START_TEST(incr_non_numeric)
     it_expect(fd, "decr survivor 1\r\n", "CLIENT_ERROR cannot increment or "
                                          "decrement non-numeric value\r\n");
     it_expect(fd, "get t\r\n", "VALUE t 0 3\r\nabc\r\nEND\r\n");
-    n = rend_bin_pack(pkt, 0x05, "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\0\0\0\0\0", 20, "t",
-               NULL, 0, 1);
+    n = rend_bin_pack(pkt, 0x05, "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\0\0\0\0\0",
+                      20, "t", NULL, 0, 1);
     ck_assert_int_eq(rend_io_send(fb, pkt, n, IT_MS), 0);
     ck_assert_int_eq(rend_bin_read(fb, &op, NULL, NULL, 0, IT_MS), 6);
     close(fd);

@@ -257,11 +257,13 @@ START_TEST(flush_disabled_flag)
     n = rend_bin_pack(pkt, 0x08, NULL, 0, NULL, NULL, 0, 7); /* FLUSH */
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
     memset(body, 0, sizeof(body));
-    ck_assert_int_eq(rend_bin_read(fd, &op, &blen, body, sizeof(body) - 1, IT_MS),
+    ck_assert_int_eq(rend_bin_read(fd, &op, &blen, body, sizeof(body) - 1,
+                                   IT_MS),
                      0x20);
     ck_assert_int_eq(op, 0x08);
     ck_assert_str_eq(body, "Auth failure.");
-    n = rend_bin_pack(pkt, 0x18, NULL, 0, NULL, NULL, 0, 8); /* FLUSHQ answers too */
+    /* FLUSHQ answers too */
+    n = rend_bin_pack(pkt, 0x18, NULL, 0, NULL, NULL, 0, 8);
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
     ck_assert_int_eq(rend_bin_read(fd, &op, &blen, NULL, 0, IT_MS), 0x20);
     ck_assert_int_eq(op, 0x18);

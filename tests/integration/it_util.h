@@ -1,7 +1,8 @@
 /*
  * it_util.h - small helpers shared by the it_* integration programs:
  * start rend on conf/inmem.lua, exact request/reply checks (the client
- * and binary packets are tests/lib's rend_client.h).  One test thread; Check assertions abort the current test.
+ * and binary packets are tests/lib's rend_client.h).  One test thread;
+ * Check assertions abort the current test.
  */
 #ifndef REND_IT_UTIL_H
 #define REND_IT_UTIL_H

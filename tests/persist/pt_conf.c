@@ -323,9 +323,11 @@ START_TEST(production_conf_runs)
     ck_assert_int_ge(rend_cli_cmd(&a, "set on 3 0 5\r\nhello\r\n", line,
                             sizeof(line), REND_CLI_MS), 0);
     ck_assert_str_eq(line, "STORED");
-    ck_assert_int_eq(rend_cli_get(&a, "on", val, sizeof(val), &vlen, &flags, REND_CLI_MS), 1);
+    ck_assert_int_eq(rend_cli_get(&a, "on", val, sizeof(val), &vlen, &flags,
+                                  REND_CLI_MS), 1);
     ck_assert_uint_eq(flags, 3);
-    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l1", REND_CLI_MS), 1);
+    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l1",
+                                   REND_CLI_MS), 1);
     /* the L1 copy is in Rend's chunked layout: a 40-byte meta item */
     mc_cmd(&mc, "get on-meta\r\n", line, sizeof(line));
     ck_assert_str_eq(line, "VALUE on-meta 3 40");
@@ -333,9 +335,11 @@ START_TEST(production_conf_runs)
     ck_assert_int_ge(rend_cli_cmd(&b, "set batch 4 0 5\r\nworld\r\n", line,
                             sizeof(line), REND_CLI_MS), 0);
     ck_assert_str_eq(line, "STORED");
-    ck_assert_int_eq(rend_cli_get(&b, "batch", val, sizeof(val), &vlen, &flags, REND_CLI_MS), 1);
+    ck_assert_int_eq(rend_cli_get(&b, "batch", val, sizeof(val), &vlen, &flags,
+                                  REND_CLI_MS), 1);
     ck_assert_int_eq(memcmp(val, "world", 5), 0);
-    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l2", REND_CLI_MS), 1);
+    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l2",
+                                   REND_CLI_MS), 1);
     rend_cli_close(&a);
     rend_cli_close(&b);
     pt_inst_cleanup(&in);
@@ -373,7 +377,8 @@ START_TEST(pool_conf_replicates)
     ck_assert_int_eq(pt_conn_open(&a, &in, 0), 0);
     for (int n = 0; n < 100; n++) {
         snprintf(req, sizeof(req), "set r%d 0 0 1\r\nx\r\n", n);
-        ck_assert_int_ge(rend_cli_cmd(&a, req, line, sizeof(line), REND_CLI_MS), 0);
+        ck_assert_int_ge(rend_cli_cmd(&a, req, line, sizeof(line),
+                                      REND_CLI_MS), 0);
         ck_assert_str_eq(line, "STORED");
     }
     /* every key is on exactly two of the three servers */

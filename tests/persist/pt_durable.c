@@ -94,7 +94,8 @@ check_gete(struct rend_cli *c, uint32_t n, uint32_t abs_exp, int64_t t_lo,
         return -1;
     }
     blen = be32(h + 8);
-    if (blen > sizeof(body) || rend_cli_read_n(c, body, blen, REND_CLI_MS) != 0) {
+    if (blen > sizeof(body) || rend_cli_read_n(c, body, blen,
+                                               REND_CLI_MS) != 0) {
         fprintf(stderr, "key %u: body of %u bytes\n", n, blen);
         return -1;
     }
@@ -170,7 +171,8 @@ START_TEST(restart_keeps_everything)
         }
         ck_assert_int_eq(rend_cli_send(&c, req, len, REND_CLI_MS), 0);
         for (uint32_t n = base; n < base + WINDOW; n++) {
-            ck_assert_int_ge(rend_cli_line(&c, line, sizeof(line), REND_CLI_MS), 0);
+            ck_assert_int_ge(rend_cli_line(&c, line, sizeof(line),
+                                           REND_CLI_MS), 0);
             ck_assert_msg(strcmp(line, "STORED") == 0, "set %u: %s", n, line);
         }
     }
@@ -315,7 +317,8 @@ START_TEST(kill9_keeps_stored_writes)
             continue;
         }
         pt_key(key, sizeof(key), n);
-        hit = rend_cli_get(&c, key, val, sizeof(val), &vlen, &flags, REND_CLI_MS);
+        hit = rend_cli_get(&c, key, val, sizeof(val), &vlen, &flags,
+                           REND_CLI_MS);
         if (hit < 0) {
             err = rend_srv_stderr(&in.srv);
             ck_abort_msg("get %s after restart failed; rend stderr: %s", key,

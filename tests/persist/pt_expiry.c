@@ -78,7 +78,8 @@ START_TEST(ttl_through_l1_and_l2)
     ck_assert_int_eq(hit(&b, "x:l2"), 1);
     ck_assert_int_lt(rend_now_ms() - t0, 1900);
     /* x:l1 came from L1, x:l2 from L2 */
-    ck_assert_int_eq(rend_cli_stat(&s, "stats", "cmd_get_hits_l2", REND_CLI_MS), l2_hits + 1);
+    ck_assert_int_eq(rend_cli_stat(&s, "stats", "cmd_get_hits_l2",
+                                   REND_CLI_MS), l2_hits + 1);
 
     pt_sleep_until(t0 + 3000);
     ck_assert_int_eq(hit(&a, "x:l1"), 0);
@@ -115,16 +116,19 @@ START_TEST(ttl_survives_restart)
 
     /* served by L2 and back-filled, then served by L1 */
     ck_assert_int_eq(hit(&a, "x:restart"), 1);
-    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l2", REND_CLI_MS), 1);
+    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l2",
+                                   REND_CLI_MS), 1);
     ck_assert_int_eq(hit(&a, "x:restart"), 1);
-    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l1", REND_CLI_MS), 1);
+    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l1",
+                                   REND_CLI_MS), 1);
     ck_assert_int_lt(rend_now_ms() - t0, 2900);
 
     pt_sleep_until(t0 + 5000);
     misses = rend_cli_stat(&a, "stats", "cmd_get_misses_l1", REND_CLI_MS);
     ck_assert_int_eq(hit(&a, "x:restart"), 0);
     /* the back-filled L1 copy expired too: L1 missed */
-    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_misses_l1", REND_CLI_MS), misses + 1);
+    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_misses_l1",
+                                   REND_CLI_MS), misses + 1);
     rend_cli_close(&a);
     pt_inst_cleanup(&in);
 }
@@ -158,7 +162,8 @@ load(struct rend_cli *c, uint32_t from, uint32_t to, long exptime)
         }
         ck_assert_int_eq(rend_cli_send(c, req, len, REND_CLI_MS), 0);
         for (uint32_t n = base; n < end; n++) {
-            ck_assert_int_ge(rend_cli_line(c, line, sizeof(line), REND_CLI_MS), 0);
+            ck_assert_int_ge(rend_cli_line(c, line, sizeof(line), REND_CLI_MS),
+                             0);
             ck_assert_msg(strcmp(line, "STORED") == 0, "set: %s", line);
         }
     }
@@ -175,7 +180,8 @@ timed_get(struct rend_cli *c, uint32_t n)
 
     pt_key(key, sizeof(key), n);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ck_assert_int_eq(rend_cli_get(c, key, val, sizeof(val), &vlen, &flags, REND_CLI_MS), 1);
+    ck_assert_int_eq(rend_cli_get(c, key, val, sizeof(val), &vlen, &flags,
+                                  REND_CLI_MS), 1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0.tv_sec) * 1e3
            + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -207,7 +213,8 @@ START_TEST(reaper_get_latency)
     for (int k = 0; k < 2000; k++) {
         base[k] = timed_get(&b, (uint32_t)k % LIVE);
     }
-    ck_assert_int_eq(rend_cli_stat(&s, "stats handlers", "l2:reaped", REND_CLI_MS), 0);
+    ck_assert_int_eq(rend_cli_stat(&s, "stats handlers", "l2:reaped",
+                                   REND_CLI_MS), 0);
 
     /* sample from the moment the items expire until the reaper is done */
     while (pt_unix_now() < exp_at) {
@@ -232,7 +239,8 @@ START_TEST(reaper_get_latency)
     ck_assert_uint_gt(n, 100);
     ck_assert_msg(pt_quantile(lat, n, 0.99) < 50.0,
                   "get p99 during the reaper pass is over 50 ms");
-    ck_assert_int_eq(rend_cli_stat(&s, "stats handlers", "l2:items", REND_CLI_MS), LIVE);
+    ck_assert_int_eq(rend_cli_stat(&s, "stats handlers", "l2:items",
+                                   REND_CLI_MS), LIVE);
     rend_cli_close(&b);
     rend_cli_close(&s);
     pt_inst_cleanup(&in);

@@ -46,7 +46,8 @@ set_big(struct rend_cli *c, uint32_t n, uint32_t v, char *line, size_t cap)
     h = snprintf(req, sizeof(req), "set %s 0 0 %zu\r\n", key, vlen);
     memcpy(req + h, val, vlen);
     memcpy(req + h + vlen, "\r\n", 2);
-    ck_assert_int_eq(rend_cli_send(c, req, (size_t)h + vlen + 2, REND_CLI_MS), 0);
+    ck_assert_int_eq(rend_cli_send(c, req, (size_t)h + vlen + 2, REND_CLI_MS),
+                     0);
     ck_assert_int_ge(rend_cli_line(c, line, cap, REND_CLI_MS), 0);
 }
 
@@ -80,7 +81,8 @@ check_readable(struct rend_cli *c, uint32_t from, uint32_t to)
         size_t vlen = 0;
         uint32_t flags = 1;
         pt_key(key, sizeof(key), n);
-        ck_assert_msg(rend_cli_get(c, key, val, sizeof(val), &vlen, &flags, REND_CLI_MS) == 1,
+        ck_assert_msg(rend_cli_get(c, key, val, sizeof(val), &vlen, &flags,
+                                   REND_CLI_MS) == 1,
                       "%s not readable on a full store", key);
         ck_assert_uint_eq(vlen, BIG);
         ck_assert_uint_eq(flags, 0);
@@ -113,7 +115,8 @@ START_TEST(lmdb_map_full)
     for (uint32_t n = 0; n < stored / 2; n++) {
         pt_key(key, sizeof(key), n);
         snprintf(req, sizeof(req), "delete %s\r\n", key);
-        ck_assert_int_ge(rend_cli_cmd(&c, req, line, sizeof(line), REND_CLI_MS), 0);
+        ck_assert_int_ge(rend_cli_cmd(&c, req, line, sizeof(line),
+                                      REND_CLI_MS), 0);
         ck_assert_msg(strcmp(line, "DELETED") == 0,
                       "delete %s on a full map: %s", key, line);
     }
@@ -206,12 +209,14 @@ START_TEST(rocksdb_disk_full)
     /* Known bug: rocksdb keeps its background error after ENOSPC, so even
      * deletes fail and writes do not resume.  When that is
      * fixed this fails, so the check becomes strict. */
-    ck_assert_int_ge(rend_cli_cmd(&c, "delete pt:0\r\n", line, sizeof(line), REND_CLI_MS), 0);
+    ck_assert_int_ge(rend_cli_cmd(&c, "delete pt:0\r\n", line, sizeof(line),
+                                  REND_CLI_MS), 0);
     ck_assert_msg(strcmp(line, "DELETED") != 0, "rocksdb deletes work on a "
                   "full disk now: assert that writes resume after them");
     printf("KNOWN BUG: rocksdb disk full: delete answered '%s'; writes do "
            "not resume\n", line);
-    ck_assert_int_ge(rend_cli_cmd(&c, "version\r\n", line, sizeof(line), REND_CLI_MS), 0);
+    ck_assert_int_ge(rend_cli_cmd(&c, "version\r\n", line, sizeof(line),
+                                  REND_CLI_MS), 0);
     ck_assert_msg(strncmp(line, "VERSION", 7) == 0, "%s", line);
     rend_cli_close(&c);
     pt_inst_stop(&in);

@@ -3,8 +3,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +14,6 @@
 
 #include "pt_util.h"
 
-#define IO_TIMEOUT_MS 10000
 
 static const char *
 env_or(const char *name, const char *dflt)
