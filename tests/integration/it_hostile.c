@@ -256,6 +256,55 @@ START_TEST(amplification_memcached)
 }
 END_TEST
 
+/* A reply the parser makes (ERROR for an unknown command) is parked
+ * behind a pending barrier request (mg with N may create the item); when
+ * that one completes, both are written and freed, and the connection
+ * must forget the parked one.  It used to start the freed request again
+ * (a use-after-free under ASan, found by tests/fuzz/netfuzz.py on the
+ * proxy topologies).  600 gets in flight first fill the worker's request
+ * pool, so the freed request is really freed and ASan sees the use. */
+START_TEST(parked_reply_behind_pending_request)
+{
+    enum { WARM = 600, ROUNDS = 200 };
+    struct rend_srv mc, srv;
+    static char req[64 * 1024];
+    char line[256];
+    size_t n = 0;
+    int rc = start_mc_pair(&mc, &srv, "2000"), fd, ends = 0, errors = 0;
+
+    if (rc == -2) {
+        fprintf(stderr, "it_hostile: no memcached binary, skipped\n");
+        return;
+    }
+    ck_assert_int_eq(rc, 0);
+    fd = it_connect(&srv);
+    for (int i = 0; i < WARM; i++) {
+        n += (size_t)sprintf(req + n, "get warm%d\r\n", i);
+    }
+    ck_assert_int_eq(rend_io_send(fd, req, n, IT_MS), 0);
+    while (ends < WARM) {
+        ck_assert_int_gt(rend_io_read_line(fd, line, sizeof(line), IT_MS), 0);
+        ends += strcmp(line, "END\r\n") == 0;
+    }
+    n = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        n += (size_t)sprintf(req + n, "mg pk%d N30 v\r\nbogus\r\nmn\r\n", i);
+    }
+    ck_assert_int_eq(rend_io_send(fd, req, n, IT_MS), 0);
+    ends = 0;
+    while (ends < ROUNDS) {
+        ck_assert_int_gt(rend_io_read_line(fd, line, sizeof(line), IT_MS), 0);
+        ends += strcmp(line, "MN\r\n") == 0;
+        errors += strcmp(line, "ERROR\r\n") == 0;
+    }
+    ck_assert_int_eq(errors, ROUNDS);
+    it_expect(fd, "version\r\n", "VERSION " PACKAGE_VERSION "\r\n");
+    close(fd);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    rend_srv_stop(&mc, 2000, NULL);
+}
+END_TEST
+
 static long stat_of(const struct rend_srv *s, const char *name);
 
 /* ---- starvation through the proxy ---------------------------------- */
@@ -838,6 +887,7 @@ main(void)
     tcase_add_test(tc, amplification_inmem);
     tcase_add_test(tc, amplification_lmdb);
     tcase_add_test(tc, amplification_memcached);
+    tcase_add_test(tc, parked_reply_behind_pending_request);
     tcase_add_test(tc, proxy_nonreaders_do_not_starve_others);
     tcase_add_test(tc, backend_connection_cap_sheds);
     tcase_add_test(tc, write_timeout_counted);
