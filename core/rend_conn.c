@@ -395,6 +395,11 @@ again:
         if (r->cmd == REND_CMD_QUIT) {
             c->closing = 1;
         }
+        if (r == c->parked) {
+            /* a reply made by the parser, parked behind a pending
+             * request: it is written now and needs no start */
+            c->parked = NULL;
+        }
         rend_req_free(r);
     }
     if (c->qhead != NULL && (c->nstalled > 0 || c->qhead->nkeys > 1)) {
