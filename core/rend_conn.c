@@ -380,7 +380,10 @@ emit_ready(struct rend_conn *c)
     struct rend_req *r;
 
 again:
-    while ((r = c->qhead) != NULL && r->complete) {
+    /* A parked request may be complete already (a reply made by the
+     * parser): it stays queued until process() starts it and clears
+     * c->parked; writing and freeing it here left c->parked dangling. */
+    while ((r = c->qhead) != NULL && r->complete && r != c->parked) {
         c->qhead = r->next;
         if (c->qhead == NULL) {
             c->qtail = NULL;
@@ -394,11 +397,6 @@ again:
         }
         if (r->cmd == REND_CMD_QUIT) {
             c->closing = 1;
-        }
-        if (r == c->parked) {
-            /* a reply made by the parser, parked behind a pending
-             * request: it is written now and needs no start */
-            c->parked = NULL;
         }
         rend_req_free(r);
     }
