@@ -363,6 +363,10 @@ class Fail(Exception):
     pass
 
 
+class BackendError(Fail):
+    """A SERVER_ERROR (or binary status >= 0x80) for a clean request."""
+
+
 class Conn:
     def __init__(self, port, timeout):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -409,6 +413,8 @@ def text_get(c, keys):
         ln = c.line()
         if ln == b"END":
             return got
+        if ln.startswith(b"SERVER_ERROR"):
+            raise BackendError("get: %r" % ln)
         p = ln.split(b" ")
         if p[0] != b"VALUE" or len(p) != 4:
             raise Fail("bad get reply line %r" % ln[:100])
@@ -429,7 +435,8 @@ def evictions(c):
             ev = int(ln.split()[2])
 
 
-def clean_client(port, duration, timeout, prefix, stats, max_keys):
+def clean_client(port, duration, timeout, prefix, stats, max_keys,
+                 tolerate=False):
     rng = random.Random(7)
     deadline = time.monotonic() + duration
     t = Conn(port, timeout)
@@ -437,24 +444,33 @@ def clean_client(port, duration, timeout, prefix, stats, max_keys):
     b = Conn(port, timeout)
     gens = {}  # key -> generation last written
     n = 0
-    while time.monotonic() < deadline:
+    conns = [t, m, b]
+    cur = []
+
+    def step():
+        nonlocal n, t, m, b
         # a new key, or a rewrite of an old one, through one of 3 protocols
         if gens and (rng.random() < 0.3 or len(gens) >= max_keys):
             key = rng.choice(list(gens))
         else:
             key = prefix + b"%d" % n
             n += 1
+        cur[:] = [key]
         gen = gens.get(key, 0) + 1
         val = clean_value(key, gen)
         proto = rng.randrange(3)
         if proto == 0:
             t.send(b"set %s %d 0 %d\r\n" % (key, gen, len(val)) + val + b"\r\n")
             r = t.line()
+            if r.startswith(b"SERVER_ERROR"):
+                raise BackendError("set %r: %r" % (key, r))
             if r != b"STORED":
                 raise Fail("set %r: %r" % (key, r[:200]))
         elif proto == 1:
             m.send(b"ms %s %d F%d\r\n" % (key, len(val), gen) + val + b"\r\n")
             r = m.line()
+            if r.startswith(b"SERVER_ERROR"):
+                raise BackendError("ms %r: %r" % (key, r))
             if r != b"HD":
                 raise Fail("ms %r: %r" % (key, r[:200]))
         else:
@@ -465,12 +481,15 @@ def clean_client(port, duration, timeout, prefix, stats, max_keys):
             hdr = b.exact(24)
             magic, op, kl, el, _, status, bl, opq, cas = struct.unpack(">BBHBBHIIQ", hdr)
             rest = b.exact(bl)
+            if status >= 0x80:
+                raise BackendError("binary set %r: status %#x" % (key, status))
             if magic != 0x81 or status != 0 or opq != 0xabcd:
                 raise Fail("binary set %r: status %#x %r" % (key, status, rest[:100]))
         gens[key] = gen
         stats["writes"] += 1
         # read back: this key now, plus a sample of old ones
         sample = [key] + [rng.choice(list(gens)) for _ in range(rng.choice([0, 1, 5, 20]))]
+        cur[:] = sample
         how = rng.randrange(3)
         if how == 0:
             got = text_get(t, sample)
@@ -485,6 +504,8 @@ def clean_client(port, duration, timeout, prefix, stats, max_keys):
                 m.send(b"mg %s v f\r\n" % k)
                 ln = m.line()
                 p = ln.split(b" ")
+                if p[0] == b"SERVER_ERROR":
+                    raise BackendError("mg %r: %r" % (k, ln))
                 if p[0] == b"EN":
                     raise Fail("lost key %r (meta)" % k)
                 if p[0] != b"VA" or len(p) < 3:
@@ -499,6 +520,8 @@ def clean_client(port, duration, timeout, prefix, stats, max_keys):
                 hdr = b.exact(24)
                 magic, op, kl, el, _, status, bl, opq, cas = struct.unpack(">BBHBBHIIQ", hdr)
                 rest = b.exact(bl)
+                if status >= 0x80:
+                    raise BackendError("binary get %r: status %#x" % (k, status))
                 if status == 1:
                     raise Fail("lost key %r (binary)" % k)
                 if magic != 0x81 or status != 0 or opq != 0x1234 or el != 4:
@@ -507,6 +530,24 @@ def clean_client(port, duration, timeout, prefix, stats, max_keys):
                 if rest[4 + kl:] != clean_value(k, gens[k]) or flags != gens[k]:
                     raise Fail("corrupted value of %r (binary)" % k)
         stats["reads"] += len(sample)
+
+    while time.monotonic() < deadline:
+        try:
+            step()
+        except BackendError as e:
+            # a SERVER_ERROR from the backend path (tolerated with
+            # --tolerate-backend-errors): the written value is unknown
+            # (a timed-out write may still be applied), so the keys of
+            # this step are dropped, and the connections renewed
+            if not tolerate:
+                raise
+            stats["backend_errors"] += 1
+            for k in cur:
+                gens.pop(k, None)
+            for c in conns:
+                c.s.close()
+            t, m, b = Conn(port, timeout), Conn(port, timeout), Conn(port, timeout)
+            conns[:] = [t, m, b]
     # a last full pass over every key written
     keys = list(gens)
     for i in range(0, len(keys), 50):
@@ -614,6 +655,9 @@ def main():
                     help="clean keys (then rewrites); their values must fit in --memory-mb")
     ap.add_argument("--memcached", default=shutil.which("memcached") or "/usr/bin/memcached")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--tolerate-backend-errors", action="store_true",
+                    help="count a SERVER_ERROR to a clean request (drop its keys) "
+                    "instead of failing: the proxy topologies under attack")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="netfuzz-")
@@ -631,13 +675,28 @@ def main():
         for p in fz:
             p.daemon = True  # a failure ends them with the script
             p.start()
-        stats = {"writes": 0, "reads": 0, "keys": 0}
+        stats = {"writes": 0, "reads": 0, "keys": 0, "backend_errors": 0}
         prefix = b"CLEAN%08x:" % random.Random(args.seed).randrange(1 << 32)
         try:
             st = clean_client(port, args.duration, args.timeout, prefix, stats,
-                              args.max_keys)
+                              args.max_keys, args.tolerate_backend_errors)
         except (Fail, OSError) as e:
             alive = rend.poll() is None
+            if alive and "hang" in str(e):
+                # is the server stuck, or only this request?
+                try:
+                    probe = Conn(port, 10)
+                    probe.send(b"version\r\n")
+                    e = "%s; a new connection's version: %r; after %.0f s" % (
+                        e, probe.line(), time.monotonic() - t0)
+                except (Fail, OSError) as pe:
+                    e = "%s; a new connection gets no reply either (%s)" % (e, pe)
+                if shutil.which("gdb"):
+                    # where the workers are, for the report
+                    subprocess.call(["gdb", "-batch", "-p", str(rend.pid), "-ex",
+                                     "thread apply all bt 12"],
+                                    stdout=open(os.path.join(tmp, "hang-stacks.txt"), "w"),
+                                    stderr=subprocess.STDOUT, timeout=120)
             if alive and "lost" in str(e):
                 try:
                     e = "%s; rend's evictions counter: %s" % (
@@ -667,7 +726,9 @@ def main():
               "%.1f MB received, %d connect errors" % (
                   totals[0], totals[1], totals[2] / 1e6, totals[3] / 1e6, totals[4]))
         print("netfuzz: clean client: %d writes, %d verified reads, %d keys, "
-              "0 corrupted" % (stats["writes"], stats["reads"], stats["keys"]))
+              "0 corrupted, %d backend errors tolerated" % (
+                  stats["writes"], stats["reads"], stats["keys"],
+                  stats["backend_errors"]))
         # (the fuzzers send `stats reset`, so rend's counters are partial)
         print("netfuzz: rend at the end: curr_items %s, evictions %s, "
               "curr_connections %s; exit %d after SIGTERM; %.0f s" % (
