@@ -367,6 +367,10 @@ class BackendError(Fail):
     """A SERVER_ERROR (or binary status >= 0x80) for a clean request."""
 
 
+class Hang(Fail):
+    """No reply to a clean request within the timeout."""
+
+
 class Conn:
     def __init__(self, port, timeout):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -380,7 +384,7 @@ class Conn:
         try:
             got = self.s.recv(262144)
         except socket.timeout:
-            raise Fail("hang: no reply within the timeout")
+            raise Hang("hang: no reply within the timeout")
         if not got:
             raise Fail("clean connection closed by the server")
         self.buf += got
@@ -534,14 +538,23 @@ def clean_client(port, duration, timeout, prefix, stats, max_keys,
     while time.monotonic() < deadline:
         try:
             step()
-        except BackendError as e:
-            # a SERVER_ERROR from the backend path (tolerated with
-            # --tolerate-backend-errors): the written value is unknown
-            # (a timed-out write may still be applied), so the keys of
-            # this step are dropped, and the connections renewed
+        except (BackendError, Hang) as e:
+            # a SERVER_ERROR from the backend path, or a request that got
+            # no reply while the server still answers others (tolerated
+            # with --tolerate-backend-errors): the written value is
+            # unknown (a timed-out write may still be applied), so the
+            # keys of this step are dropped, and the connections renewed
             if not tolerate:
                 raise
-            stats["backend_errors"] += 1
+            if isinstance(e, Hang):
+                probe = Conn(port, timeout)  # the server itself must answer
+                probe.send(b"version\r\n")
+                if not probe.line().startswith(b"VERSION"):
+                    raise Fail("no VERSION after a stuck request")
+                probe.s.close()
+                stats["stuck"] += 1
+            else:
+                stats["backend_errors"] += 1
             for k in cur:
                 gens.pop(k, None)
             for c in conns:
@@ -656,8 +669,10 @@ def main():
     ap.add_argument("--memcached", default=shutil.which("memcached") or "/usr/bin/memcached")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--tolerate-backend-errors", action="store_true",
-                    help="count a SERVER_ERROR to a clean request (drop its keys) "
-                    "instead of failing: the proxy topologies under attack")
+                    help="count a SERVER_ERROR to a clean request, or a request "
+                    "that gets no reply while the server answers a new "
+                    "connection, (drop its keys) instead of failing: the proxy "
+                    "topologies under attack")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="netfuzz-")
@@ -675,7 +690,8 @@ def main():
         for p in fz:
             p.daemon = True  # a failure ends them with the script
             p.start()
-        stats = {"writes": 0, "reads": 0, "keys": 0, "backend_errors": 0}
+        stats = {"writes": 0, "reads": 0, "keys": 0, "backend_errors": 0,
+                 "stuck": 0}
         prefix = b"CLEAN%08x:" % random.Random(args.seed).randrange(1 << 32)
         try:
             st = clean_client(port, args.duration, args.timeout, prefix, stats,
@@ -726,9 +742,10 @@ def main():
               "%.1f MB received, %d connect errors" % (
                   totals[0], totals[1], totals[2] / 1e6, totals[3] / 1e6, totals[4]))
         print("netfuzz: clean client: %d writes, %d verified reads, %d keys, "
-              "0 corrupted, %d backend errors tolerated" % (
+              "0 corrupted, %d backend errors and %d requests with no reply "
+              "(%.0f s each) tolerated" % (
                   stats["writes"], stats["reads"], stats["keys"],
-                  stats["backend_errors"]))
+                  stats["backend_errors"], stats["stuck"], args.timeout))
         # (the fuzzers send `stats reset`, so rend's counters are partial)
         print("netfuzz: rend at the end: curr_items %s, evictions %s, "
               "curr_connections %s; exit %d after SIGTERM; %.0f s" % (
