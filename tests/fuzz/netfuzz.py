@@ -339,7 +339,7 @@ def fuzz_conn(rng, port, deadline):
     return ncmds, pos, received
 
 
-def fuzz_proc(idx, port, duration, seed, out):
+def fuzz_proc(idx, port, duration, seed, out, live):
     rng = random.Random(seed * 1000 + idx)
     deadline = time.monotonic() + duration
     conns = cmds = sent = recvd = errors = 0
@@ -354,6 +354,9 @@ def fuzz_proc(idx, port, duration, seed, out):
         cmds += c
         sent += n
         recvd += r
+        with live.get_lock():  # running totals, for a report on failure
+            live[0] += 1
+            live[1] += c
     out.put((conns, cmds, sent, recvd, errors))
 
 
@@ -685,7 +688,9 @@ def main():
     try:
         rend, port, procs, errlog = start(args, tmp)
         q = mp.Queue()
-        fz = [mp.Process(target=fuzz_proc, args=(i, port, args.duration, args.seed, q))
+        live = mp.Array("q", 2)
+        fz = [mp.Process(target=fuzz_proc, args=(i, port, args.duration, args.seed, q,
+                                                  live))
               for i in range(args.procs)]
         for p in fz:
             p.daemon = True  # a failure ends them with the script
@@ -719,8 +724,10 @@ def main():
                         e, evictions(Conn(port, 10)))
                 except (Fail, OSError):
                     pass
-            raise Fail("clean client: %s (rend %s)" % (e, "running" if alive
-                       else "exited %s" % rend.returncode))
+            raise Fail("clean client: %s (rend %s; by then %d fuzzing "
+                       "connections, %d fuzzed commands)" % (
+                           e, "running" if alive else "exited %s" % rend.returncode,
+                           live[0], live[1]))
         totals = [0, 0, 0, 0, 0]
         for p in fz:
             r = q.get(timeout=120)
