@@ -8,7 +8,7 @@ set -e
 PKGS="build-essential autoconf automake libtool pkg-config libev-dev
 libluajit-5.1-dev liblmdb-dev lmdb-utils librocksdb-dev libssl-dev openssl check memcached
 libmemcached-tools libmemcached-dev libsystemd-dev groff-base curl prometheus
-debhelper lintian
+debhelper lintian clang libclang-rt-14-dev
 python3-pymemcache python3-memcache ruby-dalli libcache-memcached-fast-perl"
 missing=""
 for p in $PKGS; do

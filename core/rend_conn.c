@@ -460,7 +460,10 @@ emit_ready(struct rend_conn *c)
     struct rend_req *r;
 
 again:
-    while ((r = c->qhead) != NULL && r->complete) {
+    /* A parked request may be complete already (a reply made by the
+     * parser): it stays queued until process() starts it and clears
+     * c->parked; writing and freeing it here left c->parked dangling. */
+    while ((r = c->qhead) != NULL && r->complete && r != c->parked) {
         c->qhead = r->next;
         if (c->qhead == NULL) {
             c->qtail = NULL;

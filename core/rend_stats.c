@@ -388,9 +388,13 @@ struct words {
 static void
 split_words(const char *s, size_t n, struct words *w)
 {
-    const char *end = s + n;
+    const char *end;
 
     memset(w, 0, sizeof(*w));
+    if (n == 0) {
+        return; /* plain `stats`: s may be NULL, and NULL + 0 is undefined */
+    }
+    end = s + n;
     while (s < end && w->count < 3) {
         const char *b;
         while (s < end && *s == ' ') {

@@ -293,6 +293,30 @@ worker_main(void *arg)
     return NULL;
 }
 
+/* Worker i's loop and watchers, on gen (a reference is taken). */
+static int
+worker_setup(struct rend_worker *w, unsigned i, struct rend_gen *gen)
+{
+    w->id = i;
+    w->loop = ev_loop_new(EVFLAG_AUTO);
+    if (w->loop == NULL) {
+        return -1;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    ev_async_init(&w->wake, on_wake);
+    w->wake.data = w;
+    ev_async_start(w->loop, &w->wake);
+    ev_prepare_init(&w->prep, on_prepare);
+    w->prep.data = w;
+    ev_prepare_start(w->loop, &w->prep);
+    ev_timer_init(&w->tick, on_tick, 1.0, 1.0);
+    w->tick.data = w;
+    ev_timer_start(w->loop, &w->tick);
+    rend_gen_get(gen);
+    w->gen = gen;
+    return 0;
+}
+
 int
 rend_workers_start(unsigned n, struct rend_gen *gen)
 {
@@ -306,24 +330,9 @@ rend_workers_start(unsigned n, struct rend_gen *gen)
     }
     rend_clock_tick();
     for (unsigned i = 0; i < n; i++) {
-        struct rend_worker *w = &rend_workers[i];
-        w->id = i;
-        w->loop = ev_loop_new(EVFLAG_AUTO);
-        if (w->loop == NULL) {
+        if (worker_setup(&rend_workers[i], i, gen) != 0) {
             return -1;
         }
-        pthread_mutex_init(&w->mu, NULL);
-        ev_async_init(&w->wake, on_wake);
-        w->wake.data = w;
-        ev_async_start(w->loop, &w->wake);
-        ev_prepare_init(&w->prep, on_prepare);
-        w->prep.data = w;
-        ev_prepare_start(w->loop, &w->prep);
-        ev_timer_init(&w->tick, on_tick, 1.0, 1.0);
-        w->tick.data = w;
-        ev_timer_start(w->loop, &w->tick);
-        rend_gen_get(gen);
-        w->gen = gen;
     }
     for (unsigned i = 0; i < n; i++) {
         if (pthread_create(&rend_workers[i].tid, NULL, worker_main,
@@ -400,4 +409,22 @@ rend_workers_stop(void)
     for (unsigned i = 0; i < rend_nworkers; i++) {
         pthread_join(rend_workers[i].tid, NULL);
     }
+}
+
+struct rend_worker *
+rend_worker_inline(struct rend_gen *gen)
+{
+    rend_workers = calloc(1, sizeof(*rend_workers));
+    if (rend_workers == NULL) {
+        return NULL;
+    }
+    rend_nworkers = 1;
+    rend_clock_tick();
+    if (rend_workers_prepare(gen) != 0
+        || worker_setup(&rend_workers[0], 0, gen) != 0) {
+        return NULL;
+    }
+    rend_self = &rend_workers[0];
+    thread_init_handlers(rend_self, gen);
+    return rend_self;
 }

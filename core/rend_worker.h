@@ -83,6 +83,10 @@ int rend_workers_prepare(struct rend_gen *gen);
 void rend_workers_swap(struct rend_gen *gen);
 /* Stop and join every worker; connections are closed. */
 void rend_workers_stop(void);
+/* Fuzz targets and tests: worker 0 of 1 on gen, set up on the calling
+ * thread with no thread of its own; the caller runs its loop (ev_run on
+ * w->loop) and hands it sockets with rend_conn_new.  NULL on failure. */
+struct rend_worker *rend_worker_inline(struct rend_gen *gen);
 
 /* host->done: deliver an op completion to the worker owning it. */
 void rend_worker_complete(struct rend_kop *k, int status);

@@ -9,7 +9,8 @@
 # memcached's memory with 2,000-byte values through rend, rewrite the same
 # keys with 5,000-byte values, read them all back and print the hit ratio
 # of the new data.  Not part of make check (about 70 s).
-# Environment: REND_BIN, REND_PLUGIN_DIR, MEMCACHED, CC, SS_MEM_MB (64),
+# Environment: REND_BIN, REND_PLUGIN_DIR, REND_BUILDDIR (config.h), MEMCACHED,
+# CC, SS_MEM_MB (64),
 # SS_OLD (2000), SS_NEW (5000), SS_FILL_PCT (80), SS_SETTLE (30: seconds
 # before a second rewrite and read, to show what memcached's slab automover
 # recovers by itself), SS_SLABS ("1184": the chunked runs, one per
@@ -37,8 +38,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -o "$tmp/client" \
-    "$top/tests/bench/slabshift_client.c"
+build=${REND_BUILDDIR:-$top}
+${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -I"$build" -I"$top/tests/lib" \
+    -o "$tmp/client" "$top/tests/bench/slabshift_client.c" \
+    "$top/tests/lib/rend_client.c" "$top/tests/lib/rend_server.c"
 
 wait_for() { # file
     i=0

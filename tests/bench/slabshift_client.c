@@ -10,25 +10,21 @@
  * 3. gets every key and counts the hits that return the new value;
  * 4. waits SETTLE_S seconds (memcached's slab automover may move pages
  *    meanwhile), rewrites every key with NEW_SIZE again and reads again.
- * Prints one line of key=value figures.  Single-threaded, blocking I/O.
+ * Prints one line of key=value figures.  Single-threaded; the client is
+ * tests/lib's rend_client.
  */
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "rend_client.h"
 
 #define WINDOW 32
 #define MAX_KEYS 1000000
-
-struct conn {
-    int fd;
-    size_t off, len;
-    char buf[1 << 16];
-};
+#define IO_MS 60000
 
 static void
 die(const char *what)
@@ -37,107 +33,31 @@ die(const char *what)
     exit(1);
 }
 
+/* tests/lib's client, exiting on any failure */
 static void
-conn_tcp(struct conn *c, int port)
+send_all(struct rend_cli *c, const char *p, size_t n)
 {
-    struct sockaddr_in sin;
-    int one = 1;
-
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sin, sizeof(sin))) {
-        die("connect rend");
+    if (rend_cli_send(c, p, n, IO_MS) != 0) {
+        die("send");
     }
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->off = c->len = 0;
-}
-
-static void
-conn_unix(struct conn *c, const char *path)
-{
-    struct sockaddr_un sun;
-
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    c->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sun, sizeof(sun))) {
-        die("connect memcached");
-    }
-    c->off = c->len = 0;
-}
-
-static void
-send_all(struct conn *c, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0) {
-            die("send");
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static void
-fill(struct conn *c)
-{
-    ssize_t r;
-
-    if (c->off > 0) {
-        memmove(c->buf, c->buf + c->off, c->len - c->off);
-        c->len -= c->off;
-        c->off = 0;
-    }
-    r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-    if (r <= 0) {
-        fprintf(stderr, "connection closed\n");
-        exit(1);
-    }
-    c->len += (size_t)r;
 }
 
 /* One line without its "\r\n" into out. */
 static void
-read_line(struct conn *c, char *out, size_t cap)
+read_line(struct rend_cli *c, char *out, size_t cap)
 {
-    for (;;) {
-        char *nl = memchr(c->buf + c->off, '\n', c->len - c->off);
-        if (nl != NULL) {
-            size_t n = (size_t)(nl - (c->buf + c->off));
-            size_t keep = n > 0 && nl[-1] == '\r' ? n - 1 : n;
-            if (keep >= cap) {
-                keep = cap - 1;
-            }
-            memcpy(out, c->buf + c->off, keep);
-            out[keep] = '\0';
-            c->off += n + 1;
-            return;
-        }
-        fill(c);
+    if (rend_cli_line(c, out, cap, IO_MS) < 0) {
+        fprintf(stderr, "connection closed or a reply line too long\n");
+        exit(1);
     }
 }
 
 static void
-read_n(struct conn *c, char *out, size_t n)
+read_n(struct rend_cli *c, char *out, size_t n)
 {
-    while (n > 0) {
-        size_t have = c->len - c->off;
-        if (have == 0) {
-            fill(c);
-            continue;
-        }
-        if (have > n) {
-            have = n;
-        }
-        memcpy(out, c->buf + c->off, have);
-        c->off += have;
-        out += have;
-        n -= have;
+    if (rend_cli_read_n(c, out, n, IO_MS) != 0) {
+        fprintf(stderr, "connection closed\n");
+        exit(1);
     }
 }
 
@@ -151,28 +71,15 @@ make_value(char *v, size_t size, unsigned n)
 }
 
 static long long
-mc_stat(struct conn *mc, const char *name)
+mc_stat(struct rend_cli *mc, const char *name)
 {
-    char line[256];
-    size_t nl = strlen(name);
-    long long v = -1;
-
-    send_all(mc, "stats\r\n", 7);
-    for (;;) {
-        read_line(mc, line, sizeof(line));
-        if (strcmp(line, "END") == 0) {
-            return v;
-        }
-        if (strncmp(line + 5, name, nl) == 0 && line[5 + nl] == ' ') {
-            v = atoll(line + 6 + nl);
-        }
-    }
+    return rend_cli_stat(mc, "stats", name, IO_MS);
 }
 
 /* Pipelined sets of keys [from, to) at size; returns the STORED count. */
 static unsigned
-set_range(struct conn *c, unsigned from, unsigned to, size_t size, char *req,
-          char *val)
+set_range(struct rend_cli *c, unsigned from, unsigned to, size_t size,
+          char *req, char *val)
 {
     char line[256];
     unsigned ok = 0;
@@ -200,7 +107,7 @@ set_range(struct conn *c, unsigned from, unsigned to, size_t size, char *req,
 /* Pipelined gets of [0, nkeys); counts hits carrying the size-byte value
  * of that key into *good, other hits into *stale. */
 static void
-get_all(struct conn *c, unsigned nkeys, size_t size, char *val, char *want,
+get_all(struct rend_cli *c, unsigned nkeys, size_t size, char *val, char *want,
         unsigned *good, unsigned *stale)
 {
     char line[256], req[WINDOW * 32];
@@ -241,7 +148,8 @@ get_all(struct conn *c, unsigned nkeys, size_t size, char *val, char *want,
 int
 main(int argc, char **argv)
 {
-    static struct conn rc, mc;
+    static struct rend_cli rc, mc;
+    struct rend_srv mcs;
     size_t old_size, new_size, big;
     unsigned nkeys = 0, stored_new, good, stale;
     long long limit, bytes, ev0;
@@ -264,8 +172,14 @@ main(int argc, char **argv)
     if (req == NULL || val == NULL || want == NULL) {
         die("malloc");
     }
-    conn_tcp(&rc, atoi(argv[1]));
-    conn_unix(&mc, argv[2]);
+    memset(&mcs, 0, sizeof(mcs));
+    snprintf(mcs.path, sizeof(mcs.path), "%s", argv[2]);
+    if (rend_cli_open_port(&rc, atoi(argv[1])) != 0) {
+        die("connect rend");
+    }
+    if (rend_cli_open(&mc, &mcs) != 0) {
+        die("connect memcached");
+    }
     limit = mc_stat(&mc, "limit_maxbytes");
 
     /* 1. fill to pct% with old_size values */

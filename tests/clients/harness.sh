@@ -24,6 +24,7 @@ EXPECTED_FAILURES='
 
 REND_BIN=${REND_BIN:-../core/rend}
 SRCDIR=${REND_SRCDIR:-..}
+. "$SRCDIR/tests/lib/rend_server.sh"
 MEMCACHED=${MEMCACHED:-$(command -v memcached)}
 CLIENTS_DIR="$SRCDIR/tests/clients"
 # Debian's client packages are for Debian's interpreters (a PATH python
@@ -56,18 +57,6 @@ h_free_port() {
     "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# wait until $1 (a file or socket) exists and has content, or pid $2 dies
-h_wait_file() {
-    i=0
-    while [ ! -s "$1" ] && [ ! -S "$1" ]; do
-        i=$((i + 1))
-        if [ $i -gt 1000 ] || ! kill -0 "$2" 2>/dev/null; then
-            return 1
-        fi
-        sleep 0.01
-    done
-}
-
 h_wait_port() {
     i=0
     until "$PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; do
@@ -81,22 +70,20 @@ h_wait_port() {
 h_memcached_sock() {
     "$MEMCACHED" -u root -s "$1" -m 64 -t 1 &
     h_pids="$h_pids $!"
-    h_wait_file "$1" $! || { echo "memcached on $1 did not start"; return 1; }
+    rs_wait_file "$1" $! || { echo "memcached on $1 did not start"; return 1; }
 }
 
 # start rend: h_rend ARGS...; sets h_port
 h_rend() {
-    rm -f "$h_dir/port"
-    REND_MEMORY_MB=64 REND_DATA="$h_dir/data" REND_MAP_MB=256 \
-        REND_BLOCK_CACHE_MB=16 REND_PORT=0 REND_BATCH_PORT=0 \
-        REND_ADDRESS=127.0.0.1 "$REND_BIN" -p 0 --port-file "$h_dir/port" \
-        "$@" 2>"$h_dir/rend.stderr" &
-    h_rpid=$!
+    rs_spawn "$h_dir/port" "$h_dir/rend.stderr" env REND_MEMORY_MB=64 \
+        REND_DATA="$h_dir/data" REND_MAP_MB=256 REND_BLOCK_CACHE_MB=16 \
+        REND_PORT=0 REND_BATCH_PORT=0 REND_ADDRESS=127.0.0.1 \
+        "$REND_BIN" -p 0 --port-file "$h_dir/port" "$@"
+    rc=$?
+    h_rpid=$rs_pid
     h_pids="$h_pids $h_rpid"
-    if ! h_wait_file "$h_dir/port" $h_rpid; then
-        echo "rend $* did not start:"; cat "$h_dir/rend.stderr"; return 1
-    fi
-    h_port=$(head -n 1 "$h_dir/port")
+    [ $rc -eq 0 ] || return 1
+    h_port=$rs_port
 }
 
 # start topology $1; sets h_port

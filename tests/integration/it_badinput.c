@@ -93,13 +93,14 @@ START_TEST(key_251_binary)
     size_t n;
     int fd = it_connect(&srv);
 
-    n = it_bin(pkt, 0x00, NULL, 0, k, NULL, 0, 1);
-    n += it_bin(pkt + n, 0x0a, NULL, 0, NULL, NULL, 0, 2);
+    n = rend_bin_pack(pkt, 0x00, NULL, 0, k, NULL, 0, 1);
+    n += rend_bin_pack(pkt + n, 0x0a, NULL, 0, NULL, NULL, 0, 2);
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fd, &op, NULL, body, sizeof(body) - 1), 4);
+    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, body, sizeof(body) - 1,
+                                   IT_MS), 4);
     ck_assert_int_eq(op, 0x00);
     ck_assert_str_eq(body, "Invalid arguments");
-    ck_assert_int_eq(it_bin_read(fd, &op, NULL, NULL, 0), 0);
+    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, NULL, 0, IT_MS), 0);
     ck_assert_int_eq(op, 0x0a);
     close(fd);
     free(k);
@@ -264,13 +265,13 @@ START_TEST(binary_bad_magic)
     size_t n;
     int fd = it_connect(&srv);
 
-    n = it_bin(pkt, 0x0a, NULL, 0, NULL, NULL, 0, 1);
+    n = rend_bin_pack(pkt, 0x0a, NULL, 0, NULL, NULL, 0, 1);
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fd, &op, NULL, NULL, 0), 0);
-    n = it_bin(pkt, 0x0a, NULL, 0, NULL, NULL, 0, 2);
+    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, NULL, 0, IT_MS), 0);
+    n = rend_bin_pack(pkt, 0x0a, NULL, 0, NULL, NULL, 0, 2);
     pkt[0] = 0x42;
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fd, &op, NULL, NULL, 0), 4);
+    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, NULL, 0, IT_MS), 4);
     ck_assert_int_eq(rend_io_closed(fd, 2000), 1);
     close(fd);
     check_unharmed();
@@ -285,15 +286,15 @@ START_TEST(binary_body_shorter_than_key_and_extras)
     int fd = it_connect(&srv);
 
     /* set: 8 extras + 3 key bytes declared, body length 4 */
-    n = it_bin(pkt, 0x01, "\0\0\0\0\0\0\0\0", 8, "abc", NULL, 0, 1);
+    n = rend_bin_pack(pkt, 0x01, "\0\0\0\0\0\0\0\0", 8, "abc", NULL, 0, 1);
     pkt[11] = 4;
     ck_assert_int_eq(rend_io_send(fd, pkt, 24 + 4, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fd, &op, NULL, NULL, 0), 4);
+    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, NULL, 0, IT_MS), 4);
     ck_assert_int_eq(op, 0x01);
     /* the 4 body bytes were skipped: the stream is in step */
-    n = it_bin(pkt, 0x0a, NULL, 0, NULL, NULL, 0, 2);
+    n = rend_bin_pack(pkt, 0x0a, NULL, 0, NULL, NULL, 0, 2);
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fd, &op, NULL, NULL, 0), 0);
+    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, NULL, 0, IT_MS), 0);
     ck_assert_int_eq(op, 0x0a);
     close(fd);
     check_unharmed();
@@ -309,13 +310,14 @@ START_TEST(binary_absurd_body_length)
     char *chunk = repeat('x', 1 << 20);
     int fd = it_connect(&srv);
 
-    it_bin(pkt, 0x01, "\0\0\0\0\0\0\0\0", 8, "abc", NULL, 0, 1);
+    rend_bin_pack(pkt, 0x01, "\0\0\0\0\0\0\0\0", 8, "abc", NULL, 0, 1);
     pkt[8] = 0xff;
     pkt[9] = 0xff;
     pkt[10] = 0xff;
     pkt[11] = 0x00;
     ck_assert_int_eq(rend_io_send(fd, pkt, 24 + 11, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fd, &op, NULL, body, sizeof(body) - 1), 3);
+    ck_assert_int_eq(rend_bin_read(fd, &op, NULL, body, sizeof(body) - 1,
+                                   IT_MS), 3);
     ck_assert_str_eq(body, "Too large.");
     for (int i = 0; i < 16; i++) {
         ck_assert_int_eq(rend_io_send(fd, chunk, 1 << 20, IT_MS), 0);
@@ -345,10 +347,10 @@ START_TEST(incr_non_numeric)
     it_expect(fd, "decr survivor 1\r\n", "CLIENT_ERROR cannot increment or "
                                          "decrement non-numeric value\r\n");
     it_expect(fd, "get t\r\n", "VALUE t 0 3\r\nabc\r\nEND\r\n");
-    n = it_bin(pkt, 0x05, "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\0\0\0\0\0", 20, "t",
-               NULL, 0, 1);
+    n = rend_bin_pack(pkt, 0x05, "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\0\0\0\0\0",
+                      20, "t", NULL, 0, 1);
     ck_assert_int_eq(rend_io_send(fb, pkt, n, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fb, &op, NULL, NULL, 0), 6);
+    ck_assert_int_eq(rend_bin_read(fb, &op, NULL, NULL, 0, IT_MS), 6);
     close(fd);
     close(fb);
     check_unharmed();
@@ -370,12 +372,12 @@ START_TEST(unknown_commands)
     it_expect(fd, "mg survivor v\r\n", "VA 5\r\nalive\r\n");
     it_expect(fd, "\x01\x02\x03\r\n", "ERROR\r\n");
     it_expect(fd, "get survivor\r\n", "VALUE survivor 7 5\r\nalive\r\nEND\r\n");
-    n = it_bin(pkt, 0x55, NULL, 0, "x", "yz", 2, 1);
-    n += it_bin(pkt + n, 0x0a, NULL, 0, NULL, NULL, 0, 2);
+    n = rend_bin_pack(pkt, 0x55, NULL, 0, "x", "yz", 2, 1);
+    n += rend_bin_pack(pkt + n, 0x0a, NULL, 0, NULL, NULL, 0, 2);
     ck_assert_int_eq(rend_io_send(fb, pkt, n, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fb, &op, NULL, NULL, 0), 0x81);
+    ck_assert_int_eq(rend_bin_read(fb, &op, NULL, NULL, 0, IT_MS), 0x81);
     ck_assert_int_eq(op, 0x55);
-    ck_assert_int_eq(it_bin_read(fb, &op, NULL, NULL, 0), 0);
+    ck_assert_int_eq(rend_bin_read(fb, &op, NULL, NULL, 0, IT_MS), 0);
     ck_assert_int_eq(op, 0x0a);
     close(fd);
     close(fb);

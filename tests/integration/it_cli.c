@@ -44,25 +44,12 @@ static const char *
 stat_of(const struct rend_srv *s, const char *cmd, const char *name)
 {
     static char val[256];
-    char line[512], want[128];
-    int fd = it_connect(s);
+    struct rend_cli c;
 
-    snprintf(want, sizeof(want), "STAT %s ", name);
     val[0] = '\0';
-    ck_assert_int_eq(rend_io_send_str(fd, cmd, IT_MS), 0);
-    ck_assert_int_eq(rend_io_send_str(fd, "\r\n", IT_MS), 0);
-    for (;;) {
-        int n = rend_io_read_line(fd, line, sizeof(line), IT_MS);
-        ck_assert_int_gt(n, 0);
-        if (strcmp(line, "END\r\n") == 0) {
-            break;
-        }
-        if (strncmp(line, want, strlen(want)) == 0) {
-            snprintf(val, sizeof(val), "%s", line + strlen(want));
-            val[strcspn(val, "\r\n")] = '\0';
-        }
-    }
-    close(fd);
+    ck_assert_int_eq(rend_cli_open(&c, s), 0);
+    rend_cli_stat_str(&c, cmd, name, val, sizeof(val), IT_MS);
+    rend_cli_close(&c);
     return val;
 }
 
@@ -267,16 +254,18 @@ START_TEST(flush_disabled_flag)
     close(fd);
 
     fd = it_connect(&srv);
-    n = it_bin(pkt, 0x08, NULL, 0, NULL, NULL, 0, 7); /* FLUSH */
+    n = rend_bin_pack(pkt, 0x08, NULL, 0, NULL, NULL, 0, 7); /* FLUSH */
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
     memset(body, 0, sizeof(body));
-    ck_assert_int_eq(it_bin_read(fd, &op, &blen, body, sizeof(body) - 1),
+    ck_assert_int_eq(rend_bin_read(fd, &op, &blen, body, sizeof(body) - 1,
+                                   IT_MS),
                      0x20);
     ck_assert_int_eq(op, 0x08);
     ck_assert_str_eq(body, "Auth failure.");
-    n = it_bin(pkt, 0x18, NULL, 0, NULL, NULL, 0, 8); /* FLUSHQ answers too */
+    /* FLUSHQ answers too */
+    n = rend_bin_pack(pkt, 0x18, NULL, 0, NULL, NULL, 0, 8);
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fd, &op, &blen, NULL, 0), 0x20);
+    ck_assert_int_eq(rend_bin_read(fd, &op, &blen, NULL, 0, IT_MS), 0x20);
     ck_assert_int_eq(op, 0x18);
     close(fd);
     fd = it_connect(&srv);

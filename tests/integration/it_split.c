@@ -132,10 +132,10 @@ buf_bin(struct buf *b, uint8_t op, const void *ext, uint8_t extlen,
 {
     unsigned char hdr[BIN_HDR + 20];
     size_t klen = key ? strlen(key) : 0;
-    size_t n = it_bin(hdr, op, ext, extlen, key, NULL, 0, opaque);
+    size_t n = rend_bin_pack(hdr, op, ext, extlen, key, NULL, 0, opaque);
     uint32_t body = (uint32_t)(extlen + klen + vlen);
 
-    /* it_bin wrote the body length without the value: patch it */
+    /* rend_bin_pack wrote the body length without the value: patch it */
     hdr[8] = (unsigned char)(body >> 24);
     hdr[9] = (unsigned char)(body >> 16);
     hdr[10] = (unsigned char)(body >> 8);

@@ -1,7 +1,8 @@
 /*
  * it_util.h - small helpers shared by the it_* integration programs:
- * start rend on conf/inmem.lua, exact request/reply checks, binary
- * packets.  One test thread; Check assertions abort the current test.
+ * start rend on conf/inmem.lua, exact request/reply checks (the client
+ * and binary packets are tests/lib's rend_client.h).  One test thread;
+ * Check assertions abort the current test.
  */
 #ifndef REND_IT_UTIL_H
 #define REND_IT_UTIL_H
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rend_client.h"
 #include "rend_server.h"
 
 #define IT_MS 5000 /* default I/O timeout */
@@ -34,17 +36,5 @@ void it_expect_reply(int fd, const char *reply);
 /* Set key to value and get it back on a fresh connection to s. */
 void it_roundtrip(const struct rend_srv *s, const char *key,
                   const char *value);
-
-/* Build a binary request into out (24 + ext + key + val bytes; out must
- * hold them) and return its length. */
-size_t it_bin(unsigned char *out, uint8_t op, const void *ext, uint8_t extlen,
-              const char *key, const void *val, uint32_t vlen,
-              uint32_t opaque);
-
-/* Read one binary response; returns its status (-1 on error) and fills
- * *op and *bodylen (may be NULL); the body is read and discarded into
- * body (when not NULL, up to cap bytes). */
-int it_bin_read(int fd, uint8_t *op, uint32_t *bodylen, char *body,
-                size_t cap);
 
 #endif

@@ -180,6 +180,46 @@ read_port_file(struct rend_srv *s, const char *pf)
     return s->port > 0 || s->path[0] != '\0' ? 0 : -1;
 }
 
+/* Every line of the port file as a port; the count or -1. */
+static int
+read_ports(const struct rend_srv *s, int *ports, int max)
+{
+    char pf[128], line[256];
+    FILE *f;
+    int n = 0;
+
+    snprintf(pf, sizeof(pf), "%s/port", s->dir);
+    f = fopen(pf, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    while (n < max && fgets(line, sizeof(line), f) != NULL) {
+        ports[n++] = atoi(line);
+    }
+    fclose(f);
+    return n;
+}
+
+int
+rend_srv_ports(const struct rend_srv *s, int *ports, int max, int want,
+               int timeout_ms)
+{
+    int64_t t0 = rend_now_ms();
+
+    do {
+        int n = read_ports(s, ports, max);
+        if (n >= want && n > 0) {
+            sleep_ms(20);
+            if (read_ports(s, ports, max) == n) {
+                return n;
+            }
+        } else {
+            sleep_ms(5);
+        }
+    } while (rend_now_ms() - t0 < timeout_ms);
+    return -1;
+}
+
 int
 rend_srv_start(struct rend_srv *s, const char *conf, const char *const *extra)
 {
@@ -240,10 +280,32 @@ rend_srv_start(struct rend_srv *s, const char *conf, const char *const *extra)
 }
 
 int
-rend_srv_start_memcached(struct rend_srv *s, const char *const *extra)
+rend_free_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0
+        && getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+        port = ntohs(sa.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}
+
+/* memcached on a unix socket in s->dir (port < 0) or on 127.0.0.1:port
+ * (0: a free one). */
+static int
+start_memcached(struct rend_srv *s, int port, const char *const *extra)
 {
     const char *bin = env_or("MEMCACHED", "/usr/bin/memcached");
-    char *argv[MAX_ARGS];
+    char *argv[MAX_ARGS], portstr[16];
     int n = 0;
     int64_t t0;
 
@@ -253,12 +315,25 @@ rend_srv_start_memcached(struct rend_srv *s, const char *const *extra)
     if (make_dir(s) != 0) {
         return -1;
     }
-    snprintf(s->path, sizeof(s->path), "%s/mc.sock", s->dir);
     argv[n++] = (char *)bin;
     argv[n++] = (char *)"-u";
     argv[n++] = (char *)"root";
-    argv[n++] = (char *)"-s";
-    argv[n++] = s->path;
+    if (port < 0) {
+        snprintf(s->path, sizeof(s->path), "%s/mc.sock", s->dir);
+        argv[n++] = (char *)"-s";
+        argv[n++] = s->path;
+    } else {
+        s->port = port > 0 ? port : rend_free_port();
+        if (s->port <= 0) {
+            remove_dir(s);
+            return -1;
+        }
+        snprintf(portstr, sizeof(portstr), "%d", s->port);
+        argv[n++] = (char *)"-l";
+        argv[n++] = (char *)"127.0.0.1";
+        argv[n++] = (char *)"-p";
+        argv[n++] = portstr;
+    }
     argv[n++] = (char *)"-U";
     argv[n++] = (char *)"0";
     for (int i = 0; extra != NULL && extra[i] != NULL && n < MAX_ARGS - 1;
@@ -284,6 +359,30 @@ rend_srv_start_memcached(struct rend_srv *s, const char *const *extra)
     fprintf(stderr, "memcached did not start\n");
     rend_srv_stop(s, 2000, NULL);
     return -1;
+}
+
+int
+rend_srv_start_memcached(struct rend_srv *s, const char *const *extra)
+{
+    return start_memcached(s, -1, extra);
+}
+
+int
+rend_srv_start_memcached_tcp(struct rend_srv *s, int port,
+                             const char *const *extra)
+{
+    return start_memcached(s, port < 0 ? 0 : port, extra);
+}
+
+void
+rend_srv_kill(struct rend_srv *s, int sig)
+{
+    if (s->pid > 0) {
+        kill(s->pid, sig);
+        reap(s->pid, 10000, NULL);
+        s->pid = 0;
+    }
+    remove_dir(s);
 }
 
 int

@@ -36,6 +36,25 @@ int rend_srv_start(struct rend_srv *s, const char *conf,
  * (callers skip). */
 int rend_srv_start_memcached(struct rend_srv *s, const char *const *extra);
 
+/* The ports of s's listeners, one per line of its port file in listener
+ * order (0 for a unix listener), into ports[0, max).  Waits up to
+ * timeout_ms until the file lists at least `want` listeners and stays
+ * the same for 20 ms (rend writes the lines one by one).  Returns the
+ * count, or -1 when fewer than want appeared in time. */
+int rend_srv_ports(const struct rend_srv *s, int *ports, int max, int want,
+                   int timeout_ms);
+
+/* The same on 127.0.0.1:port (0: a free port), TCP; s->port is set. */
+int rend_srv_start_memcached_tcp(struct rend_srv *s, int port,
+                                 const char *const *extra);
+
+/* Send sig (SIGKILL, SIGTERM) and reap the child (at most 10 s, then
+ * SIGKILL), remove the temp dir.  Idempotent. */
+void rend_srv_kill(struct rend_srv *s, int sig);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago; -1 on error. */
+int rend_free_port(void);
+
 /* SIGTERM, wait up to timeout_ms (then SIGKILL), remove the temp dir.
  * Returns the exit code, 128+signal when killed by a signal, -1 on
  * timeout (after the SIGKILL).  *ms (may be NULL) gets the time waited. */

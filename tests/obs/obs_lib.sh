@@ -2,6 +2,7 @@
 # with an admin listener, talk memcached text and HTTP from the shell.
 REND_BIN=${REND_BIN:-../core/rend}
 SRCDIR=${REND_SRCDIR:-..}
+. "$SRCDIR/tests/lib/rend_server.sh"
 PROMTOOL=${PROMTOOL:-$(command -v promtool)}
 CURL=${CURL:-$(command -v curl)}
 MEMCACHED=${MEMCACHED:-$(command -v memcached)}
@@ -27,23 +28,18 @@ bad() { echo "FAIL $*"; fail=1; }
 start() {
     conf=$1
     shift
-    rm -f "$dir/port"
-    env REND_MEMORY_MB=64 REND_MAP_MB=64 REND_DATA="$dir/data" \
-        REND_PORT=0 REND_BATCH_PORT=0 REND_ADDRESS=127.0.0.1 \
-        REND_ADMIN_PORT=0 "$@" \
-        "$REND_BIN" --config "$conf" --port-file "$dir/port" 2>"$dir/stderr" &
-    pid=$!
-    i=0
-    while [ ! -s "$dir/port" ]; do
-        i=$((i + 1))
-        if [ $i -gt 1000 ] || ! kill -0 "$pid" 2>/dev/null; then
-            echo "rend did not start with $conf:"; cat "$dir/stderr"
-            pid=
-            return 1
-        fi
-        sleep 0.01
-    done
-    port=$(head -n 1 "$dir/port")
+    rs_spawn "$dir/port" "$dir/stderr" env REND_MEMORY_MB=64 REND_MAP_MB=64 \
+        REND_DATA="$dir/data" REND_PORT=0 REND_BATCH_PORT=0 \
+        REND_ADDRESS=127.0.0.1 REND_ADMIN_PORT=0 "$@" \
+        "$REND_BIN" --config "$conf" --port-file "$dir/port"
+    rc=$?
+    pid=$rs_pid
+    if [ $rc -ne 0 ]; then
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+        pid=
+        return 1
+    fi
+    port=$rs_port
     aport=$(awk '$1 == "admin" { print $2 }' "$dir/port")
     [ -n "$aport" ] || { echo "no admin line in the port file"; return 1; }
 }

@@ -151,26 +151,6 @@ remove_dir(struct orch *o)
     o->dir[0] = '\0';
 }
 
-/* Every line of the port file, in listener order. */
-static int
-read_ports(struct orch *o)
-{
-    char pf[128], line[256];
-    FILE *f;
-
-    snprintf(pf, sizeof(pf), "%s/port", o->srv.dir);
-    f = fopen(pf, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    o->nports = 0;
-    while (o->nports < ORCH_MAX_PORTS && fgets(line, sizeof(line), f)) {
-        o->ports[o->nports++] = atoi(line);
-    }
-    fclose(f);
-    return o->nports > 0 ? 0 : -1;
-}
-
 static int
 start(struct orch *o, const char *conf, const char *const *extra)
 {
@@ -187,19 +167,12 @@ start(struct orch *o, const char *conf, const char *const *extra)
         return -1;
     }
     orch_guard_srv(&o->srv);
-    /* the port file is written once every listener is up; its first line
-     * may appear before the rest, so wait for stability */
-    for (int tries = 0; tries < 100; tries++) {
-        int before;
-        if (read_ports(o) == 0) {
-            before = o->nports;
-            usleep(20000);
-            if (read_ports(o) == 0 && o->nports == before) {
-                return 0;
-            }
-        }
-        usleep(10000);
+    /* one line per listener, written as each comes up */
+    o->nports = rend_srv_ports(&o->srv, o->ports, ORCH_MAX_PORTS, 1, 3000);
+    if (o->nports > 0) {
+        return 0;
     }
+    o->nports = 0;
     fprintf(stderr, "orch: cannot read the port file\n");
     rend_srv_stop(&o->srv, 2000, NULL);
     return -1;
@@ -438,35 +411,6 @@ text_get(struct orch_conn *c, const char *cmd, const char *key,
 
 /* ---- binary protocol ---------------------------------------------- */
 
-static void
-put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8
-           | p[3];
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 struct bin_reply {
     int status;
     uint8_t opcode, extlen;
@@ -490,40 +434,25 @@ bin_call(struct orch_conn *c, uint8_t opcode, const void *ext, uint8_t extlen,
     if (24 + total > sizeof(req)) {
         return -1;
     }
-    memset(req, 0, 24);
-    req[0] = 0x80;
-    req[1] = opcode;
-    req[2] = (unsigned char)(nkey >> 8);
-    req[3] = (unsigned char)nkey;
-    req[4] = extlen;
-    put32(req + 8, (uint32_t)total);
-    put32(req + 12, opaque);
-    put64(req + 16, cas);
-    if (extlen > 0) {
-        memcpy(req + 24, ext, extlen);
-    }
-    if (nkey > 0) {
-        memcpy(req + 24 + extlen, key, nkey);
-    }
-    if (nval > 0) {
-        memcpy(req + 24 + extlen + nkey, value, nval);
-    }
+    rend_bin_pack(req, opcode, ext, extlen, key, value, (uint32_t)nval,
+                  opaque);
+    rend_put64(req + 16, cas);
     if (rend_io_send(c->fd, req, 24 + total, ORCH_IO_MS) != 0) {
         snprintf(c->last, sizeof(c->last), "(send failed)");
         return -1;
     }
     got = rend_io_read_n(c->fd, hdr, 24, ORCH_IO_MS);
-    if (got != 24 || hdr[0] != 0x81 || get32(hdr + 12) != opaque) {
+    if (got != 24 || hdr[0] != 0x81 || rend_get32(hdr + 12) != opaque) {
         snprintf(c->last, sizeof(c->last), "(bad reply header: %zu bytes, "
                  "magic 0x%02x, opaque %u for %u)", got, got ? hdr[0] : 0,
-                 got == 24 ? get32(hdr + 12) : 0, opaque);
+                 got == 24 ? rend_get32(hdr + 12) : 0, opaque);
         return -1;
     }
     r->opcode = hdr[1];
     r->extlen = hdr[4];
     r->status = hdr[6] << 8 | hdr[7];
-    r->nbody = get32(hdr + 8);
-    r->cas = get64(hdr + 16);
+    r->nbody = rend_get32(hdr + 8);
+    r->cas = rend_get64(hdr + 16);
     c->last_cas = r->cas;
     if (r->nbody >= sizeof(r->body)
         || rend_io_read_n(c->fd, r->body, r->nbody, ORCH_IO_MS) != r->nbody) {
@@ -561,8 +490,8 @@ bin_store(struct orch_conn *c, const char *cmd, const char *key,
     uint8_t op;
     int res;
 
-    put32(ext, flags);
-    put32(ext + 4, (uint32_t)exptime);
+    rend_put32(ext, flags);
+    rend_put32(ext + 4, (uint32_t)exptime);
     if (strcmp(cmd, "append") == 0 || strcmp(cmd, "prepend") == 0) {
         op = cmd[0] == 'a' ? 0x0e : 0x0f;
         if (bin_call(c, op, NULL, 0, key, value, 0, &r) != 0) {
@@ -604,7 +533,7 @@ bin_get(struct orch_conn *c, const char *cmd, const char *key,
     int rc;
 
     if (strcmp(cmd, "gat") == 0) {
-        put32(ext, (uint32_t)exptime);
+        rend_put32(ext, (uint32_t)exptime);
         rc = bin_call(c, 0x1d, ext, 4, key, NULL, 0, &r);
     } else {
         rc = bin_call(c, gete ? 0x40 : 0x00, NULL, 0, key, NULL, 0, &r);
@@ -621,8 +550,8 @@ bin_get(struct orch_conn *c, const char *cmd, const char *key,
     if (r.extlen != (gete ? 8 : 4) || r.nbody < r.extlen) {
         return ORCH_BAD;
     }
-    it->flags = get32(r.body);
-    it->exptime = gete ? (int64_t)get32(r.body + 4) : 0;
+    it->flags = rend_get32(r.body);
+    it->exptime = gete ? (int64_t)rend_get32(r.body + 4) : 0;
     it->nvalue = r.nbody - r.extlen;
     if (it->nvalue >= sizeof(it->value)) {
         return ORCH_BAD;
@@ -640,9 +569,9 @@ bin_arith(struct orch_conn *c, const char *cmd, const char *key,
     struct bin_reply r;
     unsigned char ext[20];
 
-    put64(ext, delta);
-    put64(ext + 8, initial);
-    put32(ext + 16, expiry);
+    rend_put64(ext, delta);
+    rend_put64(ext + 8, initial);
+    rend_put32(ext + 16, expiry);
     if (bin_call(c, cmd[0] == 'i' ? 0x05 : 0x06, ext, 20, key, NULL, 0, &r)
         != 0) {
         return ORCH_BAD;
@@ -651,7 +580,7 @@ bin_arith(struct orch_conn *c, const char *cmd, const char *key,
         if (r.nbody != 8) {
             return ORCH_BAD;
         }
-        *out = get64(r.body);
+        *out = rend_get64(r.body);
     }
     return bin_outcome(r.status);
 }
@@ -680,8 +609,8 @@ orch_bin_cas(struct orch_conn *c, const char *cmd, const char *key,
         value = NULL;
     } else if (strcmp(cmd, "incr") == 0 || strcmp(cmd, "decr") == 0) {
         op = cmd[0] == 'i' ? 0x05 : 0x06;
-        put64(ext, 1);
-        put32(ext + 16, 0xffffffffu);
+        rend_put64(ext, 1);
+        rend_put32(ext + 16, 0xffffffffu);
         extlen = 20;
         value = NULL;
     } else {
@@ -749,7 +678,7 @@ orch_touch(struct orch_conn *c, const char *key, int64_t exptime)
     if (c->bin) {
         struct bin_reply r;
         unsigned char ext[4];
-        put32(ext, (uint32_t)exptime);
+        rend_put32(ext, (uint32_t)exptime);
         if (bin_call(c, 0x1c, ext, 4, key, NULL, 0, &r) != 0) {
             return ORCH_BAD;
         }
@@ -832,28 +761,16 @@ orch_peek(const struct orch *o, int idx, const char *key, const char *value)
 int64_t
 orch_stat(const struct orch *o, const char *group, const char *name)
 {
-    struct orch_conn c;
-    char req[128];
-    size_t nname = strlen(name);
-    int64_t v = -1;
-    int n;
+    struct rend_cli c;
+    char cmd[128];
+    int64_t v;
 
-    if (orch_connect(o, 0, 0, &c) != 0) {
+    if (o->nports < 1 || rend_cli_open_port(&c, o->ports[0]) != 0) {
         return -1;
     }
-    n = snprintf(req, sizeof(req), "stats%s%s\r\n", group ? " " : "",
-                 group ? group : "");
-    if (rend_io_send(c.fd, req, (size_t)n, ORCH_IO_MS) != 0) {
-        orch_close(&c);
-        return -1;
-    }
-    while (text_line(&c) == 0 && strcmp(c.last, "END") != 0) {
-        if (strncmp(c.last, "STAT ", 5) == 0
-            && strncmp(c.last + 5, name, nname) == 0
-            && c.last[5 + nname] == ' ') {
-            v = strtoll(c.last + 6 + nname, NULL, 10);
-        }
-    }
-    orch_close(&c);
+    snprintf(cmd, sizeof(cmd), "stats%s%s", group ? " " : "",
+             group ? group : "");
+    v = rend_cli_stat(&c, cmd, name, ORCH_IO_MS);
+    rend_cli_close(&c);
     return v;
 }

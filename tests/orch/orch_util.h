@@ -16,6 +16,7 @@
 
 #include <check.h>
 
+#include "rend_client.h"
 #include "rend_server.h"
 
 #define ORCH_MAX_PORTS 8

@@ -291,20 +291,20 @@ start_shipped(struct pt_inst *in, const char *name)
 static void
 mc_cmd(const struct rend_srv *mc, const char *req, char *out, size_t cap)
 {
-    struct pt_conn c;
+    struct rend_cli c;
 
     c.off = c.len = 0;
     c.fd = rend_srv_connect(mc);
     ck_assert_int_ge(c.fd, 0);
-    ck_assert_int_ge(pt_cmd(&c, req, out, cap), 0);
-    pt_conn_close(&c);
+    ck_assert_int_ge(rend_cli_cmd(&c, req, out, cap, REND_CLI_MS), 0);
+    rend_cli_close(&c);
 }
 
 START_TEST(production_conf_runs)
 {
     struct rend_srv mc;
     struct pt_inst in;
-    struct pt_conn a, b;
+    struct rend_cli a, b;
     char line[256], val[64];
     size_t vlen;
     uint32_t flags;
@@ -320,24 +320,28 @@ START_TEST(production_conf_runs)
     ck_assert_int_eq(pt_conn_open(&a, &in, 0), 0);
     ck_assert_int_eq(pt_conn_open(&b, &in, 1), 0);
 
-    ck_assert_int_ge(pt_cmd(&a, "set on 3 0 5\r\nhello\r\n", line,
-                            sizeof(line)), 0);
+    ck_assert_int_ge(rend_cli_cmd(&a, "set on 3 0 5\r\nhello\r\n", line,
+                            sizeof(line), REND_CLI_MS), 0);
     ck_assert_str_eq(line, "STORED");
-    ck_assert_int_eq(pt_get(&a, "on", val, sizeof(val), &vlen, &flags), 1);
+    ck_assert_int_eq(rend_cli_get(&a, "on", val, sizeof(val), &vlen, &flags,
+                                  REND_CLI_MS), 1);
     ck_assert_uint_eq(flags, 3);
-    ck_assert_int_eq(pt_stat(&a, "stats", "cmd_get_hits_l1"), 1);
+    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l1",
+                                   REND_CLI_MS), 1);
     /* the L1 copy is in Rend's chunked layout: a 40-byte meta item */
     mc_cmd(&mc, "get on-meta\r\n", line, sizeof(line));
     ck_assert_str_eq(line, "VALUE on-meta 3 40");
 
-    ck_assert_int_ge(pt_cmd(&b, "set batch 4 0 5\r\nworld\r\n", line,
-                            sizeof(line)), 0);
+    ck_assert_int_ge(rend_cli_cmd(&b, "set batch 4 0 5\r\nworld\r\n", line,
+                            sizeof(line), REND_CLI_MS), 0);
     ck_assert_str_eq(line, "STORED");
-    ck_assert_int_eq(pt_get(&b, "batch", val, sizeof(val), &vlen, &flags), 1);
+    ck_assert_int_eq(rend_cli_get(&b, "batch", val, sizeof(val), &vlen, &flags,
+                                  REND_CLI_MS), 1);
     ck_assert_int_eq(memcmp(val, "world", 5), 0);
-    ck_assert_int_eq(pt_stat(&a, "stats", "cmd_get_hits_l2"), 1);
-    pt_conn_close(&a);
-    pt_conn_close(&b);
+    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l2",
+                                   REND_CLI_MS), 1);
+    rend_cli_close(&a);
+    rend_cli_close(&b);
     pt_inst_cleanup(&in);
     rend_srv_stop(&mc, 5000, NULL);
 }
@@ -347,7 +351,7 @@ START_TEST(pool_conf_replicates)
 {
     struct rend_srv mc[3];
     struct pt_inst in;
-    struct pt_conn a;
+    struct rend_cli a;
     char pool[400], line[256], req[64];
     int copies[3] = { 0, 0, 0 };
 
@@ -373,7 +377,8 @@ START_TEST(pool_conf_replicates)
     ck_assert_int_eq(pt_conn_open(&a, &in, 0), 0);
     for (int n = 0; n < 100; n++) {
         snprintf(req, sizeof(req), "set r%d 0 0 1\r\nx\r\n", n);
-        ck_assert_int_ge(pt_cmd(&a, req, line, sizeof(line)), 0);
+        ck_assert_int_ge(rend_cli_cmd(&a, req, line, sizeof(line),
+                                      REND_CLI_MS), 0);
         ck_assert_str_eq(line, "STORED");
     }
     /* every key is on exactly two of the three servers */
@@ -394,7 +399,7 @@ START_TEST(pool_conf_replicates)
     for (int k = 0; k < 3; k++) {
         ck_assert_int_gt(copies[k], 0);
     }
-    pt_conn_close(&a);
+    rend_cli_close(&a);
     pt_inst_cleanup(&in);
     for (int k = 0; k < 3; k++) {
         rend_srv_stop(&mc[k], 5000, NULL);

@@ -81,7 +81,7 @@ be32(const unsigned char *p)
 
 /* Read one GetE reply for key n and check it; returns 0 or -1 (printed). */
 static int
-check_gete(struct pt_conn *c, uint32_t n, uint32_t abs_exp, int64_t t_lo,
+check_gete(struct rend_cli *c, uint32_t n, uint32_t abs_exp, int64_t t_lo,
            int64_t t_hi)
 {
     unsigned char h[HDR], body[512];
@@ -89,12 +89,13 @@ check_gete(struct pt_conn *c, uint32_t n, uint32_t abs_exp, int64_t t_lo,
     uint32_t blen, ttl = ttl_of(n, abs_exp), exp, lo, hi;
     size_t vlen = pt_value(val, VALUE_MAX, n, 1);
 
-    if (pt_read_n(c, h, HDR) != 0) {
+    if (rend_cli_read_n(c, h, HDR, REND_CLI_MS) != 0) {
         fprintf(stderr, "key %u: no reply\n", n);
         return -1;
     }
     blen = be32(h + 8);
-    if (blen > sizeof(body) || pt_read_n(c, body, blen) != 0) {
+    if (blen > sizeof(body) || rend_cli_read_n(c, body, blen,
+                                               REND_CLI_MS) != 0) {
         fprintf(stderr, "key %u: body of %u bytes\n", n, blen);
         return -1;
     }
@@ -123,7 +124,7 @@ check_gete(struct pt_conn *c, uint32_t n, uint32_t abs_exp, int64_t t_lo,
 
 /* One pipelined GetE pass over every key; returns the failures. */
 static int
-gete_pass(struct pt_conn *c, uint32_t abs_exp, int64_t t_lo, int64_t t_hi)
+gete_pass(struct rend_cli *c, uint32_t abs_exp, int64_t t_lo, int64_t t_hi)
 {
     static unsigned char req[WINDOW * (HDR + 32)];
     int bad = 0;
@@ -133,7 +134,7 @@ gete_pass(struct pt_conn *c, uint32_t abs_exp, int64_t t_lo, int64_t t_hi)
         for (uint32_t n = base; n < base + WINDOW; n++) {
             len += put_gete(req + len, n);
         }
-        ck_assert_int_eq(pt_send(c, req, len), 0);
+        ck_assert_int_eq(rend_cli_send(c, req, len, REND_CLI_MS), 0);
         for (uint32_t n = base; n < base + WINDOW; n++) {
             if (check_gete(c, n, abs_exp, t_lo, t_hi) != 0) {
                 ck_assert_msg(++bad < 20, "too many bad replies");
@@ -147,12 +148,12 @@ START_TEST(restart_keeps_everything)
 {
     static char req[WINDOW * (VALUE_MAX + 64)];
     struct pt_inst in;
-    struct pt_conn c;
+    struct rend_cli c;
     char line[256];
     uint32_t abs_exp = (uint32_t)pt_unix_now() + 40 * 86400;
     int64_t t_lo, t_hi, t0;
     long long l2_hits, l1_hits;
-    struct pt_conn sc;
+    struct rend_cli sc;
 
     if (!pt_have_plugin(plugins[_i])) {
         printf("SKIP: rend_%s.so not built\n", plugins[_i]);
@@ -168,16 +169,17 @@ START_TEST(restart_keeps_everything)
         for (uint32_t n = base; n < base + WINDOW; n++) {
             len += put_set(req + len, n, 1, ttl_of(n, abs_exp));
         }
-        ck_assert_int_eq(pt_send(&c, req, len), 0);
+        ck_assert_int_eq(rend_cli_send(&c, req, len, REND_CLI_MS), 0);
         for (uint32_t n = base; n < base + WINDOW; n++) {
-            ck_assert_int_ge(pt_read_line(&c, line, sizeof(line)), 0);
+            ck_assert_int_ge(rend_cli_line(&c, line, sizeof(line),
+                                           REND_CLI_MS), 0);
             ck_assert_msg(strcmp(line, "STORED") == 0, "set %u: %s", n, line);
         }
     }
     t_hi = pt_unix_now();
     printf("%s: %d pipelined sets in %lld ms\n", plugins[_i], N_KEYS,
            (long long)(rend_now_ms() - t0));
-    pt_conn_close(&c);
+    rend_cli_close(&c);
     ck_assert_int_eq(pt_inst_stop(&in), 0);
 
     ck_assert_int_eq(pt_inst_start(&in), 0);
@@ -188,14 +190,14 @@ START_TEST(restart_keeps_everything)
            (long long)(rend_now_ms() - t0));
     /* the GetE connection is binary: stats go over a text one */
     ck_assert_int_eq(pt_conn_open(&sc, &in, 0), 0);
-    l2_hits = pt_stat(&sc, "stats", "cmd_get_hits_l2");
+    l2_hits = rend_cli_stat(&sc, "stats", "cmd_get_hits_l2", REND_CLI_MS);
     ck_assert_int_eq(l2_hits, N_KEYS);
     /* second pass: L1 now holds the back-filled copies */
     ck_assert_int_eq(gete_pass(&c, abs_exp, t_lo, t_hi), 0);
-    l1_hits = pt_stat(&sc, "stats", "cmd_get_hits_l1");
+    l1_hits = rend_cli_stat(&sc, "stats", "cmd_get_hits_l1", REND_CLI_MS);
     ck_assert_int_eq(l1_hits, N_KEYS);
-    pt_conn_close(&sc);
-    pt_conn_close(&c);
+    rend_cli_close(&sc);
+    rend_cli_close(&c);
     pt_inst_cleanup(&in);
 }
 END_TEST
@@ -215,7 +217,7 @@ struct crash_log {
  * after a window went out (so writes are in flight) and read the replies
  * that still arrive.  Returns the number of STORED replies. */
 static long
-write_until_killed(struct pt_inst *in, struct pt_conn *c, struct crash_log *l)
+write_until_killed(struct pt_inst *in, struct rend_cli *c, struct crash_log *l)
 {
     static char req[CRASH_WINDOW * (VALUE_MAX + 64)];
     uint32_t win[CRASH_WINDOW];
@@ -233,7 +235,7 @@ write_until_killed(struct pt_inst *in, struct pt_conn *c, struct crash_log *l)
             win[k] = n;
             len += put_set(req + len, n, ++l->sent[n], 0);
         }
-        if (pt_send(c, req, len) != 0) {
+        if (rend_cli_send(c, req, len, REND_CLI_MS) != 0) {
             break;
         }
         if (rend_now_ms() - t0 >= CRASH_LOAD_MS) {
@@ -244,7 +246,7 @@ write_until_killed(struct pt_inst *in, struct pt_conn *c, struct crash_log *l)
             killed = 1;
         }
         for (int k = 0; k < CRASH_WINDOW; k++) {
-            if (pt_read_line(c, line, sizeof(line)) < 0) {
+            if (rend_cli_line(c, line, sizeof(line), REND_CLI_MS) < 0) {
                 killed = 1;
                 break;
             }
@@ -282,7 +284,7 @@ START_TEST(kill9_keeps_stored_writes)
 {
     struct crash_log *l = calloc(1, sizeof(*l));
     struct pt_inst in;
-    struct pt_conn c;
+    struct rend_cli c;
     char val[VALUE_MAX], key[32], *err = NULL;
     long lost = 0, newer = 0, present = 0;
     int rc;
@@ -297,7 +299,7 @@ START_TEST(kill9_keeps_stored_writes)
     ck_assert_int_eq(pt_inst_start(&in), 0);
     ck_assert_int_eq(pt_conn_open(&c, &in, 0), 0);
     ck_assert_int_gt(write_until_killed(&in, &c, l), 1000);
-    pt_conn_close(&c);
+    rend_cli_close(&c);
 
     rc = pt_inst_verify(&in, &err);
     ck_assert_msg(rc == 0, "rend --verify after kill -9: %d: %s", rc,
@@ -315,7 +317,8 @@ START_TEST(kill9_keeps_stored_writes)
             continue;
         }
         pt_key(key, sizeof(key), n);
-        hit = pt_get(&c, key, val, sizeof(val), &vlen, &flags);
+        hit = rend_cli_get(&c, key, val, sizeof(val), &vlen, &flags,
+                           REND_CLI_MS);
         if (hit < 0) {
             err = rend_srv_stderr(&in.srv);
             ck_abort_msg("get %s after restart failed; rend stderr: %s", key,
@@ -345,7 +348,7 @@ START_TEST(kill9_keeps_stored_writes)
     printf("%s crash: %ld keys present, %ld with a newer unacked version, "
            "%ld lost or damaged\n", plugins[_i], present, newer, lost);
     ck_assert_int_eq(lost, 0);
-    pt_conn_close(&c);
+    rend_cli_close(&c);
     pt_inst_cleanup(&in);
     free(l);
 }

@@ -24,23 +24,23 @@ static const char *const confs[] = { "l1l2-lmdb.lua", "l1l2-rocksdb.lua" };
 static const char *const plugins[] = { "lmdb", "rocksdb" };
 
 static void
-must_store(struct pt_conn *c, const char *key, long exptime)
+must_store(struct rend_cli *c, const char *key, long exptime)
 {
     char req[128], line[128];
 
     snprintf(req, sizeof(req), "set %s 7 %ld 2\r\nhi\r\n", key, exptime);
-    ck_assert_int_ge(pt_cmd(c, req, line, sizeof(line)), 0);
+    ck_assert_int_ge(rend_cli_cmd(c, req, line, sizeof(line), REND_CLI_MS), 0);
     ck_assert_msg(strcmp(line, "STORED") == 0, "set %s: %s", key, line);
 }
 
 /* 1 hit ("hi", flags 7), 0 miss. */
 static int
-hit(struct pt_conn *c, const char *key)
+hit(struct rend_cli *c, const char *key)
 {
     char val[16];
     size_t vlen = 0;
     uint32_t flags = 0;
-    int r = pt_get(c, key, val, sizeof(val), &vlen, &flags);
+    int r = rend_cli_get(c, key, val, sizeof(val), &vlen, &flags, REND_CLI_MS);
 
     ck_assert_int_ge(r, 0);
     if (r == 1) {
@@ -54,7 +54,7 @@ hit(struct pt_conn *c, const char *key)
 START_TEST(ttl_through_l1_and_l2)
 {
     struct pt_inst in;
-    struct pt_conn a, b, s;
+    struct rend_cli a, b, s;
     int64_t t0;
     long long l2_hits;
 
@@ -71,23 +71,24 @@ START_TEST(ttl_through_l1_and_l2)
     t0 = rend_now_ms();
     must_store(&a, "x:l1", 2); /* L1/L2: L2, then L1.set */
     must_store(&b, "x:l2", 2); /* batch: L2, then L1.replace (a miss) */
-    l2_hits = pt_stat(&s, "stats", "cmd_get_hits_l2");
+    l2_hits = rend_cli_stat(&s, "stats", "cmd_get_hits_l2", REND_CLI_MS);
 
     pt_sleep_until(t0 + 1000);
     ck_assert_int_eq(hit(&a, "x:l1"), 1);
     ck_assert_int_eq(hit(&b, "x:l2"), 1);
     ck_assert_int_lt(rend_now_ms() - t0, 1900);
     /* x:l1 came from L1, x:l2 from L2 */
-    ck_assert_int_eq(pt_stat(&s, "stats", "cmd_get_hits_l2"), l2_hits + 1);
+    ck_assert_int_eq(rend_cli_stat(&s, "stats", "cmd_get_hits_l2",
+                                   REND_CLI_MS), l2_hits + 1);
 
     pt_sleep_until(t0 + 3000);
     ck_assert_int_eq(hit(&a, "x:l1"), 0);
     ck_assert_int_eq(hit(&b, "x:l2"), 0);
     ck_assert_int_eq(hit(&b, "x:l1"), 0);
     ck_assert_int_eq(hit(&a, "x:l2"), 0);
-    pt_conn_close(&a);
-    pt_conn_close(&b);
-    pt_conn_close(&s);
+    rend_cli_close(&a);
+    rend_cli_close(&b);
+    rend_cli_close(&s);
     pt_inst_cleanup(&in);
 }
 END_TEST
@@ -95,7 +96,7 @@ END_TEST
 START_TEST(ttl_survives_restart)
 {
     struct pt_inst in;
-    struct pt_conn a;
+    struct rend_cli a;
     int64_t t0;
     long long misses;
 
@@ -108,24 +109,27 @@ START_TEST(ttl_survives_restart)
     ck_assert_int_eq(pt_conn_open(&a, &in, 0), 0);
     t0 = rend_now_ms();
     must_store(&a, "x:restart", 4);
-    pt_conn_close(&a);
+    rend_cli_close(&a);
     ck_assert_int_eq(pt_inst_stop(&in), 0);
     ck_assert_int_eq(pt_inst_start(&in), 0);
     ck_assert_int_eq(pt_conn_open(&a, &in, 0), 0);
 
     /* served by L2 and back-filled, then served by L1 */
     ck_assert_int_eq(hit(&a, "x:restart"), 1);
-    ck_assert_int_eq(pt_stat(&a, "stats", "cmd_get_hits_l2"), 1);
+    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l2",
+                                   REND_CLI_MS), 1);
     ck_assert_int_eq(hit(&a, "x:restart"), 1);
-    ck_assert_int_eq(pt_stat(&a, "stats", "cmd_get_hits_l1"), 1);
+    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_hits_l1",
+                                   REND_CLI_MS), 1);
     ck_assert_int_lt(rend_now_ms() - t0, 2900);
 
     pt_sleep_until(t0 + 5000);
-    misses = pt_stat(&a, "stats", "cmd_get_misses_l1");
+    misses = rend_cli_stat(&a, "stats", "cmd_get_misses_l1", REND_CLI_MS);
     ck_assert_int_eq(hit(&a, "x:restart"), 0);
     /* the back-filled L1 copy expired too: L1 missed */
-    ck_assert_int_eq(pt_stat(&a, "stats", "cmd_get_misses_l1"), misses + 1);
-    pt_conn_close(&a);
+    ck_assert_int_eq(rend_cli_stat(&a, "stats", "cmd_get_misses_l1",
+                                   REND_CLI_MS), misses + 1);
+    rend_cli_close(&a);
     pt_inst_cleanup(&in);
 }
 END_TEST
@@ -139,7 +143,7 @@ END_TEST
 
 /* Pipelined sets of keys [from, to) with exptime, through c. */
 static void
-load(struct pt_conn *c, uint32_t from, uint32_t to, long exptime)
+load(struct rend_cli *c, uint32_t from, uint32_t to, long exptime)
 {
     static char req[WINDOW * 300];
     char key[32], val[200], line[128];
@@ -156,9 +160,10 @@ load(struct pt_conn *c, uint32_t from, uint32_t to, long exptime)
             memcpy(req + len + vlen, "\r\n", 2);
             len += vlen + 2;
         }
-        ck_assert_int_eq(pt_send(c, req, len), 0);
+        ck_assert_int_eq(rend_cli_send(c, req, len, REND_CLI_MS), 0);
         for (uint32_t n = base; n < end; n++) {
-            ck_assert_int_ge(pt_read_line(c, line, sizeof(line)), 0);
+            ck_assert_int_ge(rend_cli_line(c, line, sizeof(line), REND_CLI_MS),
+                             0);
             ck_assert_msg(strcmp(line, "STORED") == 0, "set: %s", line);
         }
     }
@@ -166,7 +171,7 @@ load(struct pt_conn *c, uint32_t from, uint32_t to, long exptime)
 
 /* One timed get of a live key; returns its latency in ms. */
 static double
-timed_get(struct pt_conn *c, uint32_t n)
+timed_get(struct rend_cli *c, uint32_t n)
 {
     struct timespec t0, t1;
     char key[32], val[128];
@@ -175,7 +180,8 @@ timed_get(struct pt_conn *c, uint32_t n)
 
     pt_key(key, sizeof(key), n);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ck_assert_int_eq(pt_get(c, key, val, sizeof(val), &vlen, &flags), 1);
+    ck_assert_int_eq(rend_cli_get(c, key, val, sizeof(val), &vlen, &flags,
+                                  REND_CLI_MS), 1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0.tv_sec) * 1e3
            + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -184,7 +190,7 @@ timed_get(struct pt_conn *c, uint32_t n)
 START_TEST(reaper_get_latency)
 {
     struct pt_inst in;
-    struct pt_conn b, s;
+    struct rend_cli b, s;
     double *lat = malloc(MAX_SAMPLES * sizeof(double));
     double base[2000];
     size_t n = 0;
@@ -222,7 +228,8 @@ START_TEST(reaper_get_latency)
     }
     /* an earlier, too slow attempt's items may have been reaped before
      * they were overwritten: count from here */
-    reaped0 = pt_stat(&s, "stats handlers", "l2:reaped");
+    reaped0 = rend_cli_stat(&s, "stats handlers", "l2:reaped",
+                            REND_CLI_MS);
 
     /* sample from the moment the items expire until the reaper is done */
     while (pt_unix_now() < exp_at) {
@@ -234,7 +241,8 @@ START_TEST(reaper_get_latency)
         for (int k = 0; k < 50 && n < MAX_SAMPLES; k++, n++) {
             lat[n] = timed_get(&b, (uint32_t)n % LIVE);
         }
-        reaped = pt_stat(&s, "stats handlers", "l2:reaped") - reaped0;
+        reaped = rend_cli_stat(&s, "stats handlers", "l2:reaped", REND_CLI_MS)
+                 - reaped0;
     }
     printf("lmdb reaper: %lld of %d expired items reaped in %lld ms; "
            "%zu gets meanwhile: p50 %.3f ms, p99 %.3f ms, max %.3f ms "
@@ -247,9 +255,10 @@ START_TEST(reaper_get_latency)
     ck_assert_uint_gt(n, 100);
     ck_assert_msg(pt_quantile(lat, n, 0.99) < 50.0,
                   "get p99 during the reaper pass is over 50 ms");
-    ck_assert_int_eq(pt_stat(&s, "stats handlers", "l2:items"), LIVE);
-    pt_conn_close(&b);
-    pt_conn_close(&s);
+    ck_assert_int_eq(rend_cli_stat(&s, "stats handlers", "l2:items",
+                                   REND_CLI_MS), LIVE);
+    rend_cli_close(&b);
+    rend_cli_close(&s);
     pt_inst_cleanup(&in);
     unsetenv("PERSIST_REAP_S");
     free(lat);

@@ -29,7 +29,7 @@
 
 /* Set key n (version v) with a BIG-byte value; reply line into line. */
 static void
-set_big(struct pt_conn *c, uint32_t n, uint32_t v, char *line, size_t cap)
+set_big(struct rend_cli *c, uint32_t n, uint32_t v, char *line, size_t cap)
 {
     static char req[BIG + 128];
     char key[32], val[BIG];
@@ -46,14 +46,15 @@ set_big(struct pt_conn *c, uint32_t n, uint32_t v, char *line, size_t cap)
     h = snprintf(req, sizeof(req), "set %s 0 0 %zu\r\n", key, vlen);
     memcpy(req + h, val, vlen);
     memcpy(req + h + vlen, "\r\n", 2);
-    ck_assert_int_eq(pt_send(c, req, (size_t)h + vlen + 2), 0);
-    ck_assert_int_ge(pt_read_line(c, line, cap), 0);
+    ck_assert_int_eq(rend_cli_send(c, req, (size_t)h + vlen + 2, REND_CLI_MS),
+                     0);
+    ck_assert_int_ge(rend_cli_line(c, line, cap, REND_CLI_MS), 0);
 }
 
 /* Write new keys from *next on until one is refused; returns the number
  * stored, the refusal in line. */
 static uint32_t
-fill_up(struct pt_conn *c, uint32_t *next, char *line, size_t cap)
+fill_up(struct rend_cli *c, uint32_t *next, char *line, size_t cap)
 {
     uint32_t stored = 0;
 
@@ -71,7 +72,7 @@ fill_up(struct pt_conn *c, uint32_t *next, char *line, size_t cap)
 
 /* Every key in [from, to) reads back as a hit of BIG bytes. */
 static void
-check_readable(struct pt_conn *c, uint32_t from, uint32_t to)
+check_readable(struct rend_cli *c, uint32_t from, uint32_t to)
 {
     static char val[BIG + 16];
     char key[32];
@@ -80,7 +81,8 @@ check_readable(struct pt_conn *c, uint32_t from, uint32_t to)
         size_t vlen = 0;
         uint32_t flags = 1;
         pt_key(key, sizeof(key), n);
-        ck_assert_msg(pt_get(c, key, val, sizeof(val), &vlen, &flags) == 1,
+        ck_assert_msg(rend_cli_get(c, key, val, sizeof(val), &vlen, &flags,
+                                   REND_CLI_MS) == 1,
                       "%s not readable on a full store", key);
         ck_assert_uint_eq(vlen, BIG);
         ck_assert_uint_eq(flags, 0);
@@ -90,7 +92,7 @@ check_readable(struct pt_conn *c, uint32_t from, uint32_t to)
 START_TEST(lmdb_map_full)
 {
     struct pt_inst in;
-    struct pt_conn c;
+    struct rend_cli c;
     char line[256], req[64], key[32];
     uint32_t next = 0, stored, again;
 
@@ -113,7 +115,8 @@ START_TEST(lmdb_map_full)
     for (uint32_t n = 0; n < stored / 2; n++) {
         pt_key(key, sizeof(key), n);
         snprintf(req, sizeof(req), "delete %s\r\n", key);
-        ck_assert_int_ge(pt_cmd(&c, req, line, sizeof(line)), 0);
+        ck_assert_int_ge(rend_cli_cmd(&c, req, line, sizeof(line),
+                                      REND_CLI_MS), 0);
         ck_assert_msg(strcmp(line, "DELETED") == 0,
                       "delete %s on a full map: %s", key, line);
     }
@@ -123,7 +126,7 @@ START_TEST(lmdb_map_full)
     ck_assert_uint_ge(again, stored / 4);
     ck_assert_str_eq(line, "SERVER_ERROR out of space");
     check_readable(&c, stored / 2, stored);
-    pt_conn_close(&c);
+    rend_cli_close(&c);
     ck_assert_int_eq(pt_inst_stop(&in), 0);
     pt_inst_cleanup(&in);
     unsetenv("PERSIST_MAP_MB");
@@ -176,7 +179,7 @@ tmpfs_teardown(void)
 START_TEST(rocksdb_disk_full)
 {
     struct pt_inst in;
-    struct pt_conn c;
+    struct rend_cli c;
     char line[256];
     uint32_t next = 0, stored;
 
@@ -206,14 +209,16 @@ START_TEST(rocksdb_disk_full)
     /* Known bug: rocksdb keeps its background error after ENOSPC, so even
      * deletes fail and writes do not resume.  When that is
      * fixed this fails, so the check becomes strict. */
-    ck_assert_int_ge(pt_cmd(&c, "delete pt:0\r\n", line, sizeof(line)), 0);
+    ck_assert_int_ge(rend_cli_cmd(&c, "delete pt:0\r\n", line, sizeof(line),
+                                  REND_CLI_MS), 0);
     ck_assert_msg(strcmp(line, "DELETED") != 0, "rocksdb deletes work on a "
                   "full disk now: assert that writes resume after them");
     printf("KNOWN BUG: rocksdb disk full: delete answered '%s'; writes do "
            "not resume\n", line);
-    ck_assert_int_ge(pt_cmd(&c, "version\r\n", line, sizeof(line)), 0);
+    ck_assert_int_ge(rend_cli_cmd(&c, "version\r\n", line, sizeof(line),
+                                  REND_CLI_MS), 0);
     ck_assert_msg(strncmp(line, "VERSION", 7) == 0, "%s", line);
-    pt_conn_close(&c);
+    rend_cli_close(&c);
     pt_inst_stop(&in);
     /* the fixture removes the dir */
     in.data[0] = '\0';

@@ -1,7 +1,8 @@
 /*
  * pt_util.h - helpers shared by the persistence tests: a rend instance
- * with its own data directory that survives restarts, a buffered client
- * connection, and the deterministic key/value/flags every test writes.
+ * with its own data directory that survives restarts, and the
+ * deterministic key/value/flags every test writes.  The client is
+ * tests/lib's rend_cli.
  *
  * Everything here is for one test thread; nothing is thread-safe.
  */
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rend_client.h"
 #include "rend_server.h"
 
 /* One rend under test.  data is a private temp dir exported as REND_DATA
@@ -21,13 +23,6 @@ struct pt_inst {
     char conf[512];  /* absolute path of the config */
     char data[64];   /* REND_DATA */
     int batch_port;  /* the second listener (L1/L2 batch) */
-};
-
-/* A connection with a read buffer. */
-struct pt_conn {
-    int fd;
-    size_t off, len;
-    char buf[65536];
 };
 
 /* 1 when plugins/.libs/rend_NAME.so exists (the plugin was built). */
@@ -54,32 +49,10 @@ void pt_inst_cleanup(struct pt_inst *i);
  * exit code, *err (may be NULL) gets its stderr (caller frees). */
 int pt_inst_verify(struct pt_inst *i, char **err);
 
-/* Connect to the L1/L2 listener (batch = 0) or the batch one (batch = 1).
- * Returns 0 or -1. */
-int pt_conn_open(struct pt_conn *c, const struct pt_inst *i, int batch);
-void pt_conn_close(struct pt_conn *c);
-
-/* Send all n bytes within 10 s; 0 or -1. */
-int pt_send(struct pt_conn *c, const void *buf, size_t n);
-
-/* Read one line with its "\r\n" into out (NUL-terminated, without the
- * line end); returns its length or -1 on close/timeout (10 s). */
-int pt_read_line(struct pt_conn *c, char *out, size_t cap);
-
-/* Read exactly n bytes within 10 s; 0 or -1. */
-int pt_read_n(struct pt_conn *c, void *out, size_t n);
-
-/* Send one text request and read one reply line into out. */
-int pt_cmd(struct pt_conn *c, const char *req, char *out, size_t cap);
-
-/* A text get of one key: 1 hit (value into val, at most cap bytes, length
- * into *vlen, flags into *flags), 0 miss, -1 protocol error. */
-int pt_get(struct pt_conn *c, const char *key, char *val, size_t cap,
-           size_t *vlen, uint32_t *flags);
-
-/* Value of stat NAME (e.g. "l2:reaped" with stats handlers, "get_hits"
- * with stats) as a number; -1 when absent. */
-long long pt_stat(struct pt_conn *c, const char *cmd, const char *name);
+/* Connect c (tests/lib/rend_client.h: send, read, get, stat) to the L1/L2
+ * listener (batch = 0) or the batch one (batch = 1).  Returns 0 or -1;
+ * close with rend_cli_close. */
+int pt_conn_open(struct rend_cli *c, const struct pt_inst *i, int batch);
 
 /* Deterministic test data: key "pt:<n>", flags and a value derived from
  * (n, version) whose length is 1..max_len bytes. */

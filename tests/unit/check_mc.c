@@ -439,28 +439,14 @@ END_TEST
 
 START_TEST(test_unix_socket)
 {
-    char dir[] = "/tmp/rendmcXXXXXX", path[128], srv[160];
-    pid_t pid;
+    static const char *const extra[] = { "-m", "64", NULL };
+    struct rend_srv mc;
     struct rend_th *th;
     char *out;
     size_t n;
-    const char *bin = getenv("MEMCACHED");
 
-    if (bin == NULL || *bin == '\0') {
-        bin = "/usr/bin/memcached";
-    }
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/mc.sock", dir);
-    pid = fork();
-    if (pid == 0) {
-        execl(bin, bin, "-u", "root", "-s", path, "-m", "64", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200 && access(path, F_OK) != 0; i++) {
-        usleep(10000);
-    }
-    snprintf(srv, sizeof(srv), "%s", path);
-    const char *opts[] = { "servers", srv, NULL };
+    ck_assert_int_eq(rend_srv_start_memcached(&mc, extra), 0);
+    const char *opts[] = { "servers", mc.path, NULL };
     th = mcp_open(opts);
     ck_assert_int_eq(kv(th, REND_OP_SET, "u", "unix", 7, 0), REND_OK);
     ck_assert_int_eq(mcp_op(th, REND_OP_GET, "u", 1, NULL, 0, 0, 0, &out, &n),
@@ -468,10 +454,7 @@ START_TEST(test_unix_socket)
     ck_assert_str_eq(out, "unix");
     free(out);
     rend_th_close(th);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    unlink(path);
-    rmdir(dir);
+    rend_srv_stop(&mc, 5000, NULL);
 }
 END_TEST
 

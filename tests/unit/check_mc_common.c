@@ -17,107 +17,41 @@
 
 #include "check_mc_common.h"
 
-static int
-free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0
-        || getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return -1;
-    }
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-static int
-connect_port(int port)
-{
-    struct sockaddr_in sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-        return fd;
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    return -1;
-}
-
 int
 mcp_start(struct mcproc *m, int port)
 {
-    const char *bin = getenv("MEMCACHED");
-    char portstr[16];
+    static const char *const extra[] = { "-m", "64", "-I", "2m", "-t", "2",
+                                         NULL };
 
-    if (bin == NULL || *bin == '\0') {
-        bin = "/usr/bin/memcached";
-    }
-    if (access(bin, X_OK) != 0) {
+    memset(&m->srv, 0, sizeof(m->srv));
+    if (rend_srv_start_memcached_tcp(&m->srv, port, extra) != 0) {
+        m->port = 0;
         return -1;
     }
-    m->port = port > 0 ? port : free_port();
-    if (m->port <= 0) {
-        return -1;
-    }
-    snprintf(portstr, sizeof(portstr), "%d", m->port);
-    m->pid = fork();
-    if (m->pid < 0) {
-        return -1;
-    }
-    if (m->pid == 0) {
-        execl(bin, bin, "-u", "root", "-l", "127.0.0.1", "-p", portstr,
-              "-U", "0", "-m", "64", "-I", "2m", "-t", "2", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {
-        int fd = connect_port(m->port);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
-        }
-        usleep(10000);
-    }
-    mcp_stop(m, SIGKILL);
-    return -1;
+    m->port = m->srv.port;
+    return 0;
 }
 
 void
 mcp_stop(struct mcproc *m, int sig)
 {
-    if (m->pid > 0) {
-        kill(m->pid, sig);
-        waitpid(m->pid, NULL, 0);
-        m->pid = 0;
-    }
+    rend_srv_kill(&m->srv, sig);
 }
 
 size_t
 mcp_raw(int port, const char *req, size_t nreq, const char *until, char *out,
         size_t cap)
 {
-    int fd = connect_port(port);
+    struct rend_cli c;
     size_t got = 0, nu = strlen(until);
     struct timespec t0, t1;
+    int fd;
 
     out[0] = '\0';
-    if (fd < 0) {
+    if (rend_cli_open_port(&c, port) != 0) {
         return 0;
     }
+    fd = c.fd;
     if (write(fd, req, nreq) != (ssize_t)nreq) {
         close(fd);
         return 0;

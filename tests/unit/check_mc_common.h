@@ -9,10 +9,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "rend_client.h"
+#include "rend_server.h"
 #include "rend_testhost.h"
 
 struct mcproc {
-    pid_t pid;
+    struct rend_srv srv; /* the process (tests/lib's rend_server) */
     int port;
 };
 

@@ -1,0 +1,1 @@
+listen { port = "x", routes = { } }

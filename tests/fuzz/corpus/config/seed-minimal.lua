@@ -1,0 +1,1 @@
+listen { port = 0, routes = { default = l1only(handler "inmem" { name = "a" }) } }
