@@ -110,6 +110,23 @@ kops_release(struct rend_worker *w, struct rend_req *r)
     w->free_kops_count++;
 }
 
+void
+rend_req_pools_free(struct rend_worker *w)
+{
+    while (w->free_reqs != NULL) {
+        struct rend_req *r = w->free_reqs;
+        w->free_reqs = r->next;
+        free(r);
+    }
+    w->nfree_reqs = 0;
+    while (w->free_kops != NULL) {
+        struct rend_kops_spare *s = w->free_kops;
+        w->free_kops = s->next;
+        free(s);
+    }
+    w->free_kops_n = w->free_kops_count = 0;
+}
+
 int
 rend_req_own(struct rend_req *r)
 {

@@ -18,6 +18,10 @@ int rend_req_set_keys(struct rend_req *r, uint32_t n);
 int rend_req_own(struct rend_req *r);
 /* Free r and everything it owns (back to the worker's pool). */
 void rend_req_free(struct rend_req *r);
+/* At worker exit (its loop stopped, no request left): free the worker's
+ * spare requests and spare key-op arrays. */
+struct rend_worker;
+void rend_req_pools_free(struct rend_worker *w);
 
 /* Result values are malloc'd (host->value_alloc) or lent by the handler
  * (host->value_ref, released with a callback on this worker thread).

@@ -31,6 +31,7 @@
 #include "rend_admin.h"
 #include "rend_cmd.h"
 #include "rend_config.h"
+#include "rend_exec.h"
 #include "rend_hist.h"
 #include "rend_log.h"
 #include "rend_plugin.h"
@@ -1517,11 +1518,7 @@ shut_down(rend_server *s)
     for (unsigned i = 0; i < rend_nworkers; i++) {
         struct rend_worker *w = &rend_workers[i];
         ev_loop_destroy(w->loop);
-        while (w->free_reqs != NULL) {
-            struct rend_req *r = w->free_reqs;
-            w->free_reqs = r->next;
-            free(r);
-        }
+        rend_req_pools_free(w);
         rend_gen_put(w->gen);
     }
     free(rend_workers);

@@ -285,7 +285,7 @@ bin_call(int fd, uint8_t op, const char *key, const void *val, uint32_t vlen,
          char *body, size_t cap)
 {
     unsigned char pkt[512];
-    size_t n = it_bin(pkt, op, NULL, 0, key, val, vlen, 0x1234);
+    size_t n = rend_bin_pack(pkt, op, NULL, 0, key, val, vlen, 0x1234);
     uint8_t rop = 0;
     uint32_t blen = 0;
     int st;
@@ -294,7 +294,7 @@ bin_call(int fd, uint8_t op, const char *key, const void *val, uint32_t vlen,
     if (body != NULL) {
         memset(body, 0, cap);
     }
-    st = it_bin_read(fd, &rop, &blen, body, cap ? cap - 1 : 0);
+    st = rend_bin_read(fd, &rop, &blen, body, cap ? cap - 1 : 0, IT_MS);
     ck_assert_int_eq(rop, op);
     return st;
 }
@@ -581,9 +581,9 @@ START_TEST(auth_file_flag)
         close(fd);
     }
     fd = connect_listener(&srv, 1);
-    n = it_bin(pkt, 0x0a, NULL, 0, NULL, NULL, 0, 1);
+    n = rend_bin_pack(pkt, 0x0a, NULL, 0, NULL, NULL, 0, 1);
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fd, NULL, NULL, NULL, 0), 0x20);
+    ck_assert_int_eq(rend_bin_read(fd, NULL, NULL, NULL, 0, IT_MS), 0x20);
     close(fd);
     ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
     rm_tdir();
@@ -610,17 +610,17 @@ START_TEST(flush_refused_per_listener)
     it_expect(fd, "flush_all noreply\r\nmn\r\n", "MN\r\n");
     close(fd);
     fd = connect_listener(&srv, 1); /* a binary connection */
-    n = it_bin(pkt, 0x08, NULL, 0, NULL, NULL, 0, 2);
+    n = rend_bin_pack(pkt, 0x08, NULL, 0, NULL, NULL, 0, 2);
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
     memset(body, 0, sizeof(body));
-    ck_assert_int_eq(it_bin_read(fd, NULL, NULL, body, sizeof(body) - 1),
-                     0x20);
+    ck_assert_int_eq(rend_bin_read(fd, NULL, NULL, body, sizeof(body) - 1,
+                                   IT_MS), 0x20);
     ck_assert_str_eq(body, "Auth failure.");
     close(fd);
     fd = connect_listener(&srv, 1);
-    n = it_bin(pkt, 0x18, NULL, 0, NULL, NULL, 0, 3); /* flushq answers */
+    n = rend_bin_pack(pkt, 0x18, NULL, 0, NULL, NULL, 0, 3); /* flushq answers */
     ck_assert_int_eq(rend_io_send(fd, pkt, n, IT_MS), 0);
-    ck_assert_int_eq(it_bin_read(fd, NULL, NULL, NULL, 0), 0x20);
+    ck_assert_int_eq(rend_bin_read(fd, NULL, NULL, NULL, 0, IT_MS), 0x20);
     close(fd);
     fd = connect_listener(&srv, 1);
     it_expect(fd, "get keep\r\n", "VALUE keep 0 1\r\nx\r\nEND\r\n");
