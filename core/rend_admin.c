@@ -18,7 +18,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 #include "rend_config.h"
 #include "rend_log.h"
 #include "rend_plugin.h"
+#include "rend_sock.h"
 #include "rend_worker.h"
 
 #define ADMIN_MAX_CONNS 64
@@ -580,54 +580,18 @@ on_admin_accept(struct ev_loop *loop, ev_io *w, int revents)
 int
 rend_admin_start(struct ev_loop *loop, const struct rend_gen *g, int *port)
 {
-    struct addrinfo hints, *res, *ai;
-    char portstr[16];
-    int one = 1, rc;
+    char why[256];
 
     *port = -1;
     if (g->admin_port < 0) {
         return 0;
     }
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    snprintf(portstr, sizeof(portstr), "%d", g->admin_port);
-    rc = getaddrinfo(g->admin_address, portstr, &hints, &res);
-    if (rc != 0) {
-        rend_log(REND_LOG_ERR, "admin %s:%d: %s", g->admin_address,
-                 g->admin_port, gai_strerror(rc));
-        return -1;
-    }
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        admin_fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK
-                          | SOCK_CLOEXEC, ai->ai_protocol);
-        if (admin_fd < 0) {
-            continue;
-        }
-        setsockopt(admin_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(admin_fd, ai->ai_addr, ai->ai_addrlen) == 0
-            && listen(admin_fd, 64) == 0) {
-            break;
-        }
-        rc = errno;
-        close(admin_fd);
-        admin_fd = -1;
-        errno = rc;
-    }
-    freeaddrinfo(res);
+    admin_fd = rend_tcp_listen(g->admin_address, g->admin_port, 64, port,
+                               why, sizeof(why));
     if (admin_fd < 0) {
         rend_log(REND_LOG_ERR, "admin %s:%d: %s", g->admin_address,
-                 g->admin_port, strerror(errno));
+                 g->admin_port, why);
         return -1;
-    }
-    {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        getsockname(admin_fd, (struct sockaddr *)&ss, &sl);
-        *port = ntohs(ss.ss_family == AF_INET6
-                      ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                      : ((struct sockaddr_in *)&ss)->sin_port);
     }
     ev_io_init(&admin_io, on_admin_accept, admin_fd, EV_READ);
     ev_io_start(loop, &admin_io);

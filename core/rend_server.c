@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1023,54 +1022,13 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 static int
 listen_tcp(const char *host, int port, int *bound_port)
 {
-    struct addrinfo hints, *res, *ai;
-    char portstr[16];
-    int fd = -1, one = 1, rc;
+    char why[256];
+    int fd = rend_tcp_listen(host, port, 1024, bound_port, why, sizeof(why));
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    rc = getaddrinfo(host && *host ? host : NULL, portstr, &hints, &res);
-    if (rc != 0) {
-        rend_log(REND_LOG_ERR, "listen %s:%d: %s", host ? host : "*", port,
-                 gai_strerror(rc));
-        fail(REND_EINVAL, "listen %s:%d: %s", host ? host : "*", port,
-             gai_strerror(rc));
-        return -1;
-    }
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK
-                    | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            continue;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0
-            && listen(fd, 1024) == 0) {
-            break;
-        }
-        rc = errno;
-        close(fd);
-        fd = -1;
-        errno = rc;
-    }
-    freeaddrinfo(res);
     if (fd < 0) {
         rend_log(REND_LOG_ERR, "listen %s:%d: %s", host ? host : "*", port,
-                 strerror(errno));
-        fail(REND_EIO, "listen %s:%d: %s", host ? host : "*", port,
-             strerror(errno));
-        return -1;
-    }
-    {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        getsockname(fd, (struct sockaddr *)&ss, &sl);
-        *bound_port = ntohs(ss.ss_family == AF_INET6
-                            ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                            : ((struct sockaddr_in *)&ss)->sin_port);
+                 why);
+        fail(REND_EIO, "listen %s:%d: %s", host ? host : "*", port, why);
     }
     return fd;
 }
