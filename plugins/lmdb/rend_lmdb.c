@@ -141,11 +141,9 @@ parse_opts(struct rend_lmdb *inst, const struct rend_kv *o, size_t n,
         return REND_EINVAL;
     }
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-        if (rend_opt_u64(o, n, nums[i].name, nums[i].def, nums[i].max,
-                         nums[i].out) != 0
-            || *nums[i].out < nums[i].min) {
-            snprintf(err, errlen, "option %s must be a number in %" PRIu64
-                     "..%" PRIu64, nums[i].name, nums[i].min, nums[i].max);
+        if (rend_opt_u64_range(o, n, nums[i].name, nums[i].def,
+                               nums[i].min, nums[i].max, nums[i].out, err,
+                               errlen) != 0) {
             return REND_EINVAL;
         }
     }

@@ -168,17 +168,6 @@ parse_servers(struct rend_mc_inst *in, const char *list, char *err,
     return 0;
 }
 
-static int
-opt_u64(const struct rend_kv *opts, size_t n, const char *name, uint64_t def,
-        uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen)
-{
-    if (rend_opt_u64(opts, n, name, def, max, out) != 0 || *out < min) {
-        snprintf(err, errlen, "option '%s' must be a number in [%llu, %llu]",
-                 name, (unsigned long long)min, (unsigned long long)max);
-        return -1;
-    }
-    return 0;
-}
 
 static const char *const known_opts[] = {
     "servers", "conns_per_server", "replicas", "failover_on_miss",
@@ -213,12 +202,13 @@ mc_create(const struct rend_host *host, const char *instance,
     if (parse_servers(in, servers, err, errlen) != 0) {
         goto fail;
     }
-    if (opt_u64(opts, nopts, "conns_per_server", 1, 1, REND_MC_MAX_CONNS, &v,
-                err, errlen)) {
+    if (rend_opt_u64_range(opts, nopts, "conns_per_server", 1, 1,
+                           REND_MC_MAX_CONNS, &v, err, errlen)) {
         goto fail;
     }
     in->conns_per_server = (unsigned)v;
-    if (opt_u64(opts, nopts, "replicas", 1, 1, MAX_REPLICAS, &v, err, errlen)) {
+    if (rend_opt_u64_range(opts, nopts, "replicas", 1, 1, MAX_REPLICAS, &v,
+                           err, errlen)) {
         goto fail;
     }
     in->replicas = (unsigned)v < in->nservers ? (unsigned)v : in->nservers;
@@ -228,44 +218,46 @@ mc_create(const struct rend_host *host, const char *instance,
         snprintf(err, errlen, "bad boolean option");
         goto fail;
     }
-    if (opt_u64(opts, nopts, "connect_timeout_ms", 1000, 1, 3600000, &v, err,
-                errlen)) {
+    if (rend_opt_u64_range(opts, nopts, "connect_timeout_ms", 1000, 1, 3600000,
+                           &v, err, errlen)) {
         goto fail;
     }
     in->connect_timeout = (double)v / 1000;
-    if (opt_u64(opts, nopts, "timeout_ms", 1000, 1, 3600000, &v, err,
-                errlen)) {
+    if (rend_opt_u64_range(opts, nopts, "timeout_ms", 1000, 1, 3600000, &v,
+                           err, errlen)) {
         goto fail;
     }
     in->timeout = (double)v / 1000;
-    if (opt_u64(opts, nopts, "fail_limit", 3, 1, 1000000, &v, err, errlen)) {
+    if (rend_opt_u64_range(opts, nopts, "fail_limit", 3, 1, 1000000, &v, err,
+                           errlen)) {
         goto fail;
     }
     in->fail_limit = (unsigned)v;
-    if (opt_u64(opts, nopts, "max_inflight", 8192, 1, 1000000, &v, err,
-                errlen)) {
+    if (rend_opt_u64_range(opts, nopts, "max_inflight", 8192, 1, 1000000, &v,
+                           err, errlen)) {
         goto fail;
     }
     in->max_inflight = (unsigned)v;
-    if (opt_u64(opts, nopts, "retry_ms", 1000, 1, 3600000, &v, err, errlen)) {
+    if (rend_opt_u64_range(opts, nopts, "retry_ms", 1000, 1, 3600000, &v, err,
+                           errlen)) {
         goto fail;
     }
     in->retry_min = (double)v / 1000;
-    if (opt_u64(opts, nopts, "retry_max_ms", 30000, 1, 3600000, &v, err,
-                errlen)) {
+    if (rend_opt_u64_range(opts, nopts, "retry_max_ms", 30000, 1, 3600000, &v,
+                           err, errlen)) {
         goto fail;
     }
     in->retry_max = (double)v / 1000;
     if (in->retry_max < in->retry_min) {
         in->retry_max = in->retry_min;
     }
-    if (opt_u64(opts, nopts, "slab_size", 1184, 512, 1048576, &v, err,
-                errlen)) {
+    if (rend_opt_u64_range(opts, nopts, "slab_size", 1184, 512, 1048576, &v,
+                           err, errlen)) {
         goto fail;
     }
     in->slab_size = (size_t)v;
-    if (opt_u64(opts, nopts, "item_size_max", 16 << 20, 1, UINT32_MAX, &v,
-                err, errlen)) {
+    if (rend_opt_u64_range(opts, nopts, "item_size_max", 16 << 20, 1,
+                           UINT32_MAX, &v, err, errlen)) {
         goto fail;
     }
     in->item_size_max = (size_t)v;

@@ -66,17 +66,6 @@ opt_named(const struct rend_kv *kv, size_t n, const char *name,
     return -1;
 }
 
-static int
-opt_num(const struct rend_kv *kv, size_t n, const char *name, uint64_t def,
-        uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen)
-{
-    if (rend_opt_u64(kv, n, name, def, max, out) != 0 || *out < min) {
-        snprintf(err, errlen, "option %s: want a number in [%llu, %llu]",
-                 name, (unsigned long long)min, (unsigned long long)max);
-        return -1;
-    }
-    return 0;
-}
 
 static int
 opt_flag(const struct rend_kv *kv, size_t n, const char *name, int def,
@@ -118,27 +107,32 @@ parse_opts(struct rdb *r, const struct rend_kv *kv, size_t n,
                  "\"0600\"");
         return -1;
     }
-    if (opt_num(kv, n, "block_cache_mb", 128, 1, 1 << 20, &o->block_cache_mb,
-                err, errlen)
-        || opt_num(kv, n, "write_buffer_mb", 64, 1, 1 << 14,
-                   &o->write_buffer_mb, err, errlen)
-        || opt_num(kv, n, "max_write_buffers", 4, 2, 64,
-                   &o->max_write_buffers, err, errlen)
-        || opt_num(kv, n, "background_jobs", 4, 2, 64, &o->background_jobs,
-                   err, errlen)
-        || opt_num(kv, n, "readers", 2, 1, 64, &o->readers, err, errlen)
-        || opt_num(kv, n, "item_size_max", 1 * MB, 1, 512 * MB,
-                   &r->item_size_max, err, errlen)
-        || opt_num(kv, n, "max_batch", 256, 1, 65536, &r->max_batch, err,
-                   errlen)
-        || opt_flag(kv, n, "wal_sync", 0, &o->wal_sync, err, errlen)
-        || opt_flag(kv, n, "disable_wal", 0, &o->disable_wal, err, errlen)
-        || opt_named(kv, n, "compression", compressions, "none",
-                     &o->compression, err, errlen)
-        || opt_named(kv, n, "compaction", compactions, "level",
-                     &o->compaction, err, errlen)
-        || opt_named(kv, n, "read_mode", read_modes, "inline",
-                     &r->inline_reads, err, errlen)) {
+    if (rend_opt_u64_range(kv, n, "block_cache_mb", 128, 1, 1 << 20,
+                           &o->block_cache_mb, err,
+                           errlen) || rend_opt_u64_range(kv, n,
+                           "write_buffer_mb", 64, 1, 1 << 14,
+                           &o->write_buffer_mb, err,
+                           errlen) || rend_opt_u64_range(kv, n,
+                           "max_write_buffers", 4, 2, 64,
+                           &o->max_write_buffers, err,
+                           errlen) || rend_opt_u64_range(kv, n,
+                           "background_jobs", 4, 2, 64, &o->background_jobs,
+                           err, errlen) || rend_opt_u64_range(kv, n, "readers",
+                           2, 1, 64, &o->readers, err,
+                           errlen) || rend_opt_u64_range(kv, n,
+                           "item_size_max", 1 * MB, 1, 512 * MB,
+                           &r->item_size_max, err,
+                           errlen) || rend_opt_u64_range(kv, n, "max_batch",
+                           256, 1, 65536, &r->max_batch, err,
+                           errlen) || opt_flag(kv, n, "wal_sync", 0,
+                           &o->wal_sync, err, errlen) || opt_flag(kv, n,
+                           "disable_wal", 0, &o->disable_wal, err,
+                           errlen) || opt_named(kv, n, "compression",
+                           compressions, "none", &o->compression, err,
+                           errlen) || opt_named(kv, n, "compaction",
+                           compactions, "level", &o->compaction, err,
+                           errlen) || opt_named(kv, n, "read_mode", read_modes,
+                           "inline", &r->inline_reads, err, errlen)) {
         return -1;
     }
     if (o->wal_sync && o->disable_wal) {

@@ -400,6 +400,22 @@ rend_opt_u64(const struct rend_kv *opts, size_t n, const char *name,
     return 0;
 }
 
+/* Unsigned decimal option in [min, max], with the one message every
+ * plugin gives: 0 (absent: *out = def), or -1 with "option 'NAME' must be
+ * a number in [MIN, MAX]" in err. */
+static inline int
+rend_opt_u64_range(const struct rend_kv *opts, size_t n, const char *name,
+                   uint64_t def, uint64_t min, uint64_t max, uint64_t *out,
+                   char *err, size_t errlen)
+{
+    if (rend_opt_u64(opts, n, name, def, max, out) != 0 || *out < min) {
+        snprintf(err, errlen, "option '%s' must be a number in [%llu, %llu]",
+                 name, (unsigned long long)min, (unsigned long long)max);
+        return -1;
+    }
+    return 0;
+}
+
 /* Boolean option: true/false/yes/no/1/0/on/off.  Same return as above. */
 static inline int
 rend_opt_bool(const struct rend_kv *opts, size_t n, const char *name,
