@@ -479,6 +479,7 @@ again:
             c->closing = 1;
         }
         rend_req_free(r);
+        c->nemitted++;
     }
     if (c->qhead != NULL && (c->nstalled > 0 || c->qhead->nkeys > 1)) {
         /* budget freed or a new head: issue more keys, stream values */
@@ -588,11 +589,16 @@ rend_flow_progress(struct rend_conn *c)
         return; /* nothing waits for this op */
     }
     if (!c->closed) {
+        uint32_t emitted = c->nemitted;
         emit_ready(c);
         if (c->read_paused && rend_flow_may_parse(c)) {
             process(c);
         }
-        if (!c->closed && c->unsent >= FLOW_WRITE_MIN && !c->write_armed) {
+        /* A request may complete in here (the pump issues its last keys
+         * and they fail at once, e.g. a backend marked down): its reply
+         * must go out now, as no later event is due to write it. */
+        if (!c->closed && c->unsent > 0 && !c->write_armed
+            && (c->unsent >= FLOW_WRITE_MIN || c->nemitted != emitted)) {
             try_write(c);
         }
     }

@@ -64,6 +64,7 @@ struct rend_conn {
     size_t held;                /* value bytes finished but not formatted */
     uint8_t pumping;            /* inside rend_flow_pump */
     uint32_t nstalled;          /* requests with keys not yet issued */
+    uint32_t nemitted;          /* replies formatted so far (wraps) */
     int64_t partial_since;      /* a half-received request since then */
     struct rend_tls *tls;       /* TLS session (rend_tls.h), owned; NULL
                                  * on a plain listener */

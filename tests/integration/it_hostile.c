@@ -588,6 +588,62 @@ START_TEST(write_timeout_counted)
 }
 END_TEST
 
+/* A multi-get whose last key op fails while the connection's budget lets
+ * one key out at a time (a value of 4.5 MB seen before): the op's failure
+ * runs the pump, the keys left are issued and fail at once (the server is
+ * marked down after fail_limit timeouts), so the request completes inside
+ * rend_flow_progress.  Its reply used to stay in the output buffer (only
+ * 256 KB or more was written from there) and the client got no reply at
+ * all; found by tests/fuzz/netfuzz.py on the proxy topology. */
+START_TEST(multiget_failing_at_once_is_answered)
+{
+    static const char *const extra[] = { "-t", "1", "-I", "8m", NULL };
+    const char *mcargs[] = { "-m", "64", "-I", "8m", NULL };
+    enum { V = 4500000 };
+    struct rend_srv mc, srv;
+    char line[256];
+    char *big = malloc(V + 64);
+    int fd, n;
+
+    ck_assert_ptr_nonnull(big);
+    if (rend_srv_start_memcached(&mc, mcargs) == -2) {
+        fprintf(stderr, "it_hostile: no memcached binary, skipped\n");
+        free(big);
+        return;
+    }
+    setenv("REND_POOL", mc.path, 1);
+    setenv("REND_MC_TIMEOUT_MS", "300", 1);
+    ck_assert_int_eq(rend_srv_start(&srv,
+        it_src("tests/integration/conf/hostile_mc.lua"), extra), 0);
+    fd = it_connect(&srv);
+    n = sprintf(big, "set big 0 0 %d\r\n", V);
+    memset(big + n, 'b', V);
+    memcpy(big + n + V, "\r\n", 2);
+    ck_assert_int_eq(rend_io_send(fd, big, (size_t)n + V + 2, IT_MS), 0);
+    ck_assert_int_eq(rend_io_read_line(fd, line, sizeof(line), IT_MS) > 0, 1);
+    ck_assert_str_eq(line, "STORED\r\n");
+    /* read it back: the connection now expects values this large */
+    ck_assert_int_eq(rend_io_send_str(fd, "get big\r\n", IT_MS), 0);
+    ck_assert_int_eq(rend_io_read_line(fd, line, sizeof(line), IT_MS) > 0, 1);
+    ck_assert_str_eq(line, "VALUE big 0 4500000\r\n");
+    ck_assert_uint_eq(rend_io_read_n(fd, big, V + 2, IT_MS), V + 2);
+    it_expect_reply(fd, "END\r\n");
+    ck_assert_int_eq(kill(mc.pid, SIGSTOP), 0);
+    wait_stopped(mc.pid);
+    /* three timeouts (one key each) mark the server down; the other keys
+     * then fail at once */
+    ck_assert_int_eq(rend_io_send_str(fd, "get k1 k2 k3 k4 k5\r\n", IT_MS), 0);
+    n = rend_io_read_line(fd, line, sizeof(line), IT_MS);
+    ck_assert_int_eq(kill(mc.pid, SIGCONT), 0);
+    ck_assert_msg(n > 0, "no reply to the multi-get");
+    ck_assert_msg(strncmp(line, "SERVER_ERROR", 12) == 0, "reply %s", line);
+    close(fd);
+    free(big);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    rend_srv_stop(&mc, 2000, NULL);
+}
+END_TEST
+
 /* ---- slow clients ------------------------------------------------- */
 
 static long
@@ -918,6 +974,7 @@ main(void)
     tcase_add_test(tc, proxy_nonreaders_do_not_starve_others);
     tcase_add_test(tc, backend_connection_cap_sheds);
     tcase_add_test(tc, write_timeout_counted);
+    tcase_add_test(tc, multiget_failing_at_once_is_answered);
     tcase_add_test(tc, slowloris_capped_and_timed_out);
     tcase_add_test(tc, idle_timeout_closes_silent_clients);
     tcase_add_test(tc, lmdb_files_are_private);
