@@ -130,6 +130,26 @@ struct line {
 typedef int64_t parse_f(struct rend_conn *c, int cmd, const struct line *l,
                         struct rend_req **out);
 
+/* A request of cmd for nkeys keys with exptime; NULL with *out set to
+ * the out-of-memory reply when it cannot be had. */
+static struct rend_req *
+retrieval_req(struct rend_conn *c, int cmd, int64_t exptime, uint32_t nkeys,
+              struct rend_req **out)
+{
+    struct rend_req *r = rend_req_new(c);
+
+    if (r == NULL || rend_req_set_keys(r, nkeys) != 0) {
+        if (r != NULL) {
+            rend_req_free(r);
+        }
+        *out = reply(c, "SERVER_ERROR out of memory\r\n");
+        return NULL;
+    }
+    r->cmd = (uint8_t)cmd;
+    r->exptime = exptime;
+    return r;
+}
+
 /* get/gets/gat/gats: keys are the tokens after the command (and the
  * exptime for gat/gats). */
 static int64_t
@@ -172,16 +192,10 @@ parse_retrieval(struct rend_conn *c, int cmd, const struct line *l,
                                                     : S_BAD_REQUEST);
             return 0;
         }
-        r = rend_req_new(c);
-        if (r == NULL || rend_req_set_keys(r, nkeys) != 0) {
-            if (r != NULL) {
-                rend_req_free(r);
-            }
-            *out = reply(c, "SERVER_ERROR out of memory\r\n");
+        r = retrieval_req(c, cmd, exptime, nkeys, out);
+        if (r == NULL) {
             return 0;
         }
-        r->cmd = (uint8_t)cmd;
-        r->exptime = exptime;
         for (uint32_t k = 0; k < nkeys; k++) {
             r->kops[k].op.key = lt[skip + k].p;
             r->kops[k].op.nkey = lt[skip + k].n;
@@ -214,16 +228,10 @@ parse_retrieval(struct rend_conn *c, int cmd, const struct line *l,
         *out = reply(c, skip == 2 && l->nt == 2 ? "END\r\n" : S_BAD_REQUEST);
         return 0;
     }
-    r = rend_req_new(c);
-    if (r == NULL || rend_req_set_keys(r, nkeys) != 0) {
-        if (r != NULL) {
-            rend_req_free(r);
-        }
-        *out = reply(c, "SERVER_ERROR out of memory\r\n");
+    r = retrieval_req(c, cmd, exptime, nkeys, out);
+    if (r == NULL) {
         return 0;
     }
-    r->cmd = (uint8_t)cmd;
-    r->exptime = exptime;
     p = line;
     for (int k = 0; tokenize(p, eol, &t, 1) == 1; k++) {
         p = t.p + t.n;
