@@ -31,6 +31,7 @@
 #include "rend_log.h"
 #include "rend_plugin.h"
 #include "rend_sock.h"
+#include "rend_tls.h"
 #include "rend_worker.h"
 
 #define ADMIN_MAX_CONNS 64
@@ -247,6 +248,61 @@ json_by_cmd(struct rend_buf *b, struct rend_route *const *by_cmd)
     rend_buf_put(b, "}", 1);
 }
 
+/* A listener's tls = {...} as it was compiled: file paths (never their
+ * contents: the key file's path is shown, its key is not), the checks
+ * and the served certificate's fingerprint; null on a plain listener. */
+static void
+json_tls(struct rend_buf *b, const struct rend_tls_ctx *ctx)
+{
+    static const char *const verify[] = { "none", "request", "require" };
+    const struct rend_tls_conf *tc = rend_tls_ctx_conf(ctx);
+    char fp[128];
+
+    if (tc == NULL) {
+        rend_buf_put(b, "null", 4);
+        return;
+    }
+    rend_tls_ctx_fingerprint(ctx, fp, sizeof(fp));
+    rend_buf_put(b, "{\"cert\": ", 9);
+    json_str(b, tc->cert);
+    rend_buf_put(b, ", \"key\": ", 9);
+    json_str(b, tc->key);
+    rend_buf_put(b, ", \"ca\": ", 8);
+    if (tc->ca != NULL) {
+        json_str(b, tc->ca);
+    } else {
+        rend_buf_put(b, "null", 4);
+    }
+    rend_buf_put(b, ", \"verify_client\": ", 19);
+    json_str(b, tc->verify >= 0 && tc->verify <= 2 ? verify[tc->verify]
+                                                   : "?");
+    rend_buf_put(b, ", \"min_version\": ", 17);
+    json_str(b, tc->min_version != NULL ? tc->min_version : "1.2");
+    rend_buf_put(b, ", \"ciphers\": ", 13);
+    if (tc->ciphers != NULL) {
+        json_str(b, tc->ciphers);
+    } else {
+        rend_buf_put(b, "null", 4);
+    }
+    rend_buf_put(b, ", \"ciphersuites\": ", 18);
+    if (tc->ciphersuites != NULL) {
+        json_str(b, tc->ciphersuites);
+    } else {
+        rend_buf_put(b, "null", 4);
+    }
+    rend_buf_put(b, ", \"allow_names\": [", 18);
+    for (unsigned i = 0; i < tc->nallow; i++) {
+        if (i > 0) {
+            rend_buf_put(b, ", ", 2);
+        }
+        json_str(b, tc->allow_names[i]);
+    }
+    rend_buf_put(b, "], \"cert_sha256\": ", 18);
+    json_str(b, fp);
+    rend_buf_printf(b, ", \"loaded_at\": %lld}",
+                    (long long)rend_tls_ctx_loaded(ctx));
+}
+
 void
 rend_admin_config(struct rend_buf *b, const struct rend_gen *g)
 {
@@ -281,6 +337,8 @@ rend_admin_config(struct rend_buf *b, const struct rend_gen *g)
                                 rend_listener_port[i]);
             }
         }
+        rend_buf_put(b, ",\n     \"tls\": ", 14);
+        json_tls(b, lc->tls);
         rend_buf_put(b, ",\n     \"routes\": ", 17);
         json_by_cmd(b, lc->routes.by_cmd);
         rend_buf_put(b, ",\n     \"prefixes\": {", 20);

@@ -566,14 +566,39 @@ compile_tls(struct build *b, int li, struct rend_listen_conf *lc)
     struct rend_tls_conf tc = { 0 };
     char *s[6];
     char loc[256], why[512];
+    char **names = NULL;
+    unsigned nnames = 0;
     int ti, rc = 0;
 
     lua_getfield(L, li, "tls");
     if (!lua_istable(L, -1)) {
         lua_pop(L, 1);
+        if (rend_settings.tls != NULL && lc->unix_path == NULL
+            && !cfg_oom) {
+            /* -Z: the command line's TLS for this TCP listener */
+            where(L, li, loc, sizeof(loc));
+            lc->tls = rend_tls_ctx_new(rend_settings.tls, why, sizeof(why));
+            if (lc->tls == NULL) {
+                snprintf(b->err, b->errlen, "%s: -Z: %s", loc, why);
+                return -1;
+            }
+        }
         return 0;
     }
     ti = lua_gettop(L);
+    /* allow_names = { ... } (config.lua checked it: strings, <= 256) */
+    lua_getfield(L, ti, "allow_names");
+    if (lua_istable(L, -1)) {
+        size_t n = lua_objlen(L, -1);
+        names = n > 0 ? cfg_calloc(n, sizeof(*names)) : NULL;
+        for (size_t i = 0; names != NULL && i < n; i++) {
+            lua_rawgeti(L, -1, (int)i + 1);
+            names[i] = cfg_strdup(lua_tostring(L, -1));
+            lua_pop(L, 1);
+            nnames++;
+        }
+    }
+    lua_pop(L, 1);
     s[0] = field_str(L, ti, "cert");
     s[1] = field_str(L, ti, "key");
     s[2] = field_str(L, ti, "ca");
@@ -587,6 +612,8 @@ compile_tls(struct build *b, int li, struct rend_listen_conf *lc)
     tc.ciphersuites = s[4];
     tc.min_version = s[5];
     tc.verify = (int)field_int(L, ti, "verify", REND_TLS_VERIFY_NONE);
+    tc.allow_names = (const char *const *)names;
+    tc.nallow = nnames;
     lua_pop(L, 1);
     if (!cfg_oom) {
         where(L, li, loc, sizeof(loc));
@@ -604,6 +631,10 @@ compile_tls(struct build *b, int li, struct rend_listen_conf *lc)
     for (int i = 0; i < 6; i++) {
         free(s[i]);
     }
+    for (unsigned i = 0; i < nnames; i++) {
+        free(names[i]);
+    }
+    free(names);
     return rc;
 }
 

@@ -864,6 +864,7 @@ tls_detach(struct rend_conn *c)
     ev_io_stop(c->w->loop, &c->tls->hr);
     if (!c->tls->up) {
         REND_STAT_INC(&c->w->st, tls_handshake_failures);
+        REND_LISTENER_TLS(c->listener, 0);
     }
     rend_tls_free(c->tls);
     c->tls = NULL;
@@ -879,6 +880,7 @@ tls_read(struct rend_conn *c, char *buf, size_t n)
 
     if (!was_up && t->up) {
         REND_STAT_INC(&c->w->st, tls_handshakes);
+        REND_LISTENER_TLS(c->listener, 1);
         c->last_active = rend_now();
         if (c->rlen == 0 && c->swallow == 0) {
             c->partial_since = 0; /* idle from now: idle_timeout's */

@@ -20,6 +20,7 @@
 #include "rend_log.h"
 #include "rend_server_int.h"
 #include "rend_settings.h"
+#include "rend_tls.h"
 #include "rend_tool.h"
 #include "rend_util.h"
 
@@ -35,6 +36,12 @@ static uint64_t cli_item_max;
 /* -l: the first TCP listener's addresses (NULL: the config's) */
 static char *cli_addrs[MAX_EXTRA_ADDRS + 1];
 static unsigned cli_naddrs;
+/* -Z and -o ssl_*: the TLS every TCP listener without its own tls{} gets
+ * (rend_settings.tls points here once -Z is checked) */
+static int cli_tls_on;
+static struct rend_tls_conf cli_tls;
+static char *cli_tls_str[5]; /* cert key ca ciphers min_version, owned */
+static int cli_tls_given;    /* some -o ssl_* was given */
 
 static void
 usage(FILE *f)
@@ -54,6 +61,19 @@ usage(FILE *f)
         "  -F, --disable-flush-all  refuse flush_all\n"
         "  -Y, --auth-file FILE  every listener requires authentication\n"
         "                        against FILE's user:password lines\n"
+        "  -Z, --enable-ssl      TLS on every TCP listener without its own\n"
+        "                        tls{}; needs -o ssl_chain_cert=,ssl_key=\n"
+        "  -o, --extended OPT[,OPT...]  memcached's TLS options:\n"
+        "                        ssl_chain_cert=FILE  certificate chain (PEM)\n"
+        "                        ssl_key=FILE         its private key (PEM)\n"
+        "                        ssl_ca_cert=FILE     CA for client certificates\n"
+        "                        ssl_verify_mode=N    0 none, 1 request,\n"
+        "                                             2 and 3 require one\n"
+        "                        ssl_min_version=N    0..3 = TLS 1.0..1.3\n"
+        "                                             (default 2, TLS 1.2)\n"
+        "                        ssl_ciphers=LIST     TLS <= 1.2 (OpenSSL syntax)\n"
+        "                        (ssl_keyformat=1, ssl_session_cache and\n"
+        "                        ssl_wbuf_size are accepted; rend's are fixed)\n"
         "  -v, --verbose         more logging (-vv for debug)\n"
         "  -V, --version         print the version and exit\n"
         "  -h, --help            this text\n"
@@ -116,6 +136,137 @@ add_listen_addrs(const char *arg)
     return 0;
 }
 
+/* One -o KEY[=VALUE]; 0, or -1 with a message on stderr. */
+static int
+ext_opt(const char *k, const char *v)
+{
+    static const char *const paths[] = { "ssl_chain_cert", "ssl_key",
+                                         "ssl_ca_cert", "ssl_ciphers" };
+    uint32_t n;
+
+    for (unsigned i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        if (strcmp(k, paths[i]) == 0) {
+            if (v == NULL || *v == '\0') {
+                fprintf(stderr, "rend: -o %s needs a value (%s=...)\n", k,
+                        k);
+                return -1;
+            }
+            free(cli_tls_str[i]);
+            cli_tls_str[i] = strdup(v);
+            cli_tls_given = 1;
+            return cli_tls_str[i] != NULL ? 0 : -1;
+        }
+    }
+    if (strcmp(k, "ssl_verify_mode") == 0) {
+        if (v == NULL || rend_parse_u32(v, strlen(v), &n) != 0 || n > 3) {
+            fprintf(stderr, "rend: -o ssl_verify_mode takes 0 (none), 1 "
+                    "(request), 2 (require) or 3 (require once): %s\n",
+                    v ? v : "");
+            return -1;
+        }
+        /* memcached's 3 (once) asks at the first handshake only, which is
+         * the only one a session has here: the same as 2 */
+        cli_tls.verify = n == 0 ? REND_TLS_VERIFY_NONE
+                         : n == 1 ? REND_TLS_VERIFY_REQUEST
+                                  : REND_TLS_VERIFY_REQUIRE;
+        cli_tls_given = 1;
+        return 0;
+    }
+    if (strcmp(k, "ssl_min_version") == 0) {
+        static const char *const names[] = { "1.0", "1.1", "1.2", "1.3" };
+        if (v == NULL || rend_parse_u32(v, strlen(v), &n) != 0 || n > 3) {
+            fprintf(stderr, "rend: -o ssl_min_version takes 0..3 (TLS 1.0, "
+                    "1.1, 1.2, 1.3): %s\n", v ? v : "");
+            return -1;
+        }
+        free(cli_tls_str[4]);
+        cli_tls_str[4] = strdup(names[n]);
+        cli_tls_given = 1;
+        return cli_tls_str[4] != NULL ? 0 : -1;
+    }
+    if (strcmp(k, "ssl_keyformat") == 0) {
+        if (v == NULL || strcmp(v, "1") != 0) {
+            fprintf(stderr, "rend: -o ssl_keyformat: rend reads PEM keys "
+                    "only (ssl_keyformat=1)\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(k, "ssl_session_cache") == 0 || strcmp(k, "ssl_wbuf_size") == 0) {
+        if (v != NULL && strcmp(k, "ssl_wbuf_size") == 0
+            && rend_parse_u32(v, strlen(v), &n) != 0) {
+            fprintf(stderr, "rend: -o ssl_wbuf_size takes kilobytes: %s\n", v);
+            return -1;
+        }
+        rend_log(REND_LOG_INFO, "-o %s: accepted, no effect (rend's session "
+                 "cache is on, its TLS writes gather %u bytes)", k,
+                 REND_TLS_WBUF);
+        return 0;
+    }
+    fprintf(stderr, "rend: -o %s: not an option rend has (its -o takes "
+            "memcached's ssl_* options; see rend --help)\n", k);
+    return -1;
+}
+
+/* -o OPT[=VALUE][,OPT...] (repeatable), as memcached splits it. */
+static int
+ext_opts(const char *arg)
+{
+    char *copy = strdup(arg), *save = NULL;
+    int rc = 0;
+
+    if (copy == NULL) {
+        return -1;
+    }
+    for (char *o = strtok_r(copy, ",", &save); o != NULL && rc == 0;
+         o = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(o, '=');
+        if (eq != NULL) {
+            *eq++ = '\0';
+        }
+        rc = ext_opt(o, eq);
+    }
+    free(copy);
+    return rc;
+}
+
+/* After the flags: -Z needs its certificate; 0, or the exit status. */
+static int
+check_cli_tls(void)
+{
+    if (!cli_tls_on) {
+        if (cli_tls_given) {
+            fprintf(stderr, "rend: -o ssl_* given without -Z: add -Z to "
+                    "enable TLS\n");
+            return 1;
+        }
+        return 0;
+    }
+    if (!rend_tls_available()) {
+        fprintf(stderr, "rend: -Z: this rend was built without TLS support "
+                "(configure found no OpenSSL, or --disable-tls)\n");
+        return 1;
+    }
+    if (cli_tls_str[0] == NULL || cli_tls_str[1] == NULL) {
+        fprintf(stderr, "rend: -Z needs a certificate and its key: -o "
+                "ssl_chain_cert=FILE,ssl_key=FILE (PEM)\n");
+        return 1;
+    }
+    if (cli_tls.verify != REND_TLS_VERIFY_NONE && cli_tls_str[2] == NULL) {
+        fprintf(stderr, "rend: -o ssl_verify_mode=%d needs ssl_ca_cert=FILE "
+                "(the CA bundle that signs client certificates)\n",
+                cli_tls.verify);
+        return 1;
+    }
+    cli_tls.cert = cli_tls_str[0];
+    cli_tls.key = cli_tls_str[1];
+    cli_tls.ca = cli_tls_str[2];
+    cli_tls.ciphers = cli_tls_str[3];
+    cli_tls.min_version = cli_tls_str[4];
+    rend_settings.tls = &cli_tls; /* read by rend_config.c */
+    return 0;
+}
+
 static int
 parse_size(const char *s, uint64_t *out)
 {
@@ -160,6 +311,8 @@ rend_main(int argc, char **argv)
         { "udp-port", required_argument, NULL, 'U' },
         { "disable-flush-all", no_argument, NULL, 'F' },
         { "auth-file", required_argument, NULL, 'Y' },
+        { "enable-ssl", no_argument, NULL, 'Z' },
+        { "extended", required_argument, NULL, 'o' },
         { "port", required_argument, NULL, 'p' },
         { "threads", required_argument, NULL, 't' },
         { "max-item-size", required_argument, NULL, 'I' },
@@ -189,7 +342,7 @@ rend_main(int argc, char **argv)
     rend_settings.started = 0;
     unsetenv("REND_CLI_MEMORY_MB"); /* only -m sets it */
     rend_log_init();
-    while ((opt = getopt_long_only(argc, argv, "c:m:l:p:t:I:U:FY:dvVh",
+    while ((opt = getopt_long_only(argc, argv, "c:m:l:p:t:I:U:FY:Zo:dvVh",
                                    longopts, NULL)) != -1) {
         uint32_t n;
         switch (opt) {
@@ -241,6 +394,14 @@ rend_main(int argc, char **argv)
             break;
         case 'Y': /* read by rend_config.c for every listener */
             rend_settings.auth_file = optarg;
+            break;
+        case 'Z':
+            cli_tls_on = 1;
+            break;
+        case 'o':
+            if (ext_opts(optarg) != 0) {
+                return 2;
+            }
             break;
         case 'd':
             fprintf(stderr, "rend: -d: rend does not daemonize; run it in "
@@ -307,6 +468,12 @@ rend_main(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "rend: unexpected argument: %s\n", argv[optind]);
         return 2;
+    }
+    {
+        int rc = check_cli_tls();
+        if (rc != 0) {
+            return rc;
+        }
     }
     rend_log_level = REND_LOG_WARN + rend_settings.verbose;
     if (rend_log_level > REND_LOG_DEBUG) {
@@ -407,5 +574,13 @@ out:
         free(cli_addrs[i]);
     }
     cli_naddrs = 0;
+    rend_settings.tls = NULL;
+    for (unsigned i = 0; i < sizeof(cli_tls_str) / sizeof(cli_tls_str[0]);
+         i++) {
+        free(cli_tls_str[i]);
+        cli_tls_str[i] = NULL;
+    }
+    memset(&cli_tls, 0, sizeof(cli_tls));
+    cli_tls_on = cli_tls_given = 0;
     return rc;
 }

@@ -32,6 +32,8 @@ extern uint64_t rend_config_reload_failures;
 
 uint64_t rend_listener_accepted[REND_MAX_LISTENERS];
 uint64_t rend_listener_closed[REND_MAX_LISTENERS];
+uint64_t rend_listener_tls_ok[REND_MAX_LISTENERS];
+uint64_t rend_listener_tls_failed[REND_MAX_LISTENERS];
 int rend_listener_port[REND_MAX_LISTENERS];
 
 /* ---- text buffer --------------------------------------------------- */
@@ -949,6 +951,22 @@ rend_metrics_render(struct rend_buf *b, const struct rend_gen *g)
         rend_buf_printf(b, "rend_listener_connections{listener=\"%u\"} "
                         "%llu\n", i,
                         (unsigned long long)(in > out ? in - out : 0));
+    }
+    family(b, "rend_listener_tls_handshakes_total", "counter",
+           "TLS handshakes by TLS listener (failed: closed before "
+           "completing one, e.g. a refused client certificate)");
+    for (unsigned i = 0; i < g->nlisteners && i < REND_MAX_LISTENERS; i++) {
+        if (g->listeners[i].tls == NULL) {
+            continue;
+        }
+        rend_buf_printf(b, "rend_listener_tls_handshakes_total{listener="
+                        "\"%u\",result=\"ok\"} %llu\n", i,
+                        (unsigned long long)__atomic_load_n(
+                            &rend_listener_tls_ok[i], __ATOMIC_RELAXED));
+        rend_buf_printf(b, "rend_listener_tls_handshakes_total{listener="
+                        "\"%u\",result=\"failed\"} %llu\n", i,
+                        (unsigned long long)__atomic_load_n(
+                            &rend_listener_tls_failed[i], __ATOMIC_RELAXED));
     }
     family(b, "rend_config_reloads_total", "counter",
            "Config reloads that took effect (SIGHUP or POST /reload)");

@@ -16,6 +16,8 @@
 #define REND_SMALL_VALUE 2048 /* values up to this are copied into the output
                                * buffer; larger ones are sent by reference */
 
+struct rend_tls_conf;
+
 struct rend_settings {
     unsigned threads;         /* -t */
     unsigned max_conns;       /* -c (connections) */
@@ -23,6 +25,9 @@ struct rend_settings {
     int verbose;              /* -v count */
     int flush_disabled;       /* -F: flush_all is refused, as memcached -F */
     const char *auth_file;    /* -Y: every listener authenticates with it */
+    /* -Z with -o ssl_*: every TCP listener without its own tls{} speaks
+     * TLS with these files (read by rend_config.c at each compile) */
+    const struct rend_tls_conf *tls;
     int64_t started;          /* unix time at start */
     const char *version;      /* reply to version */
     int tcp_port;             /* first TCP listener's bound port (stats) */

@@ -26,6 +26,7 @@
 #include "rend_proto.h"
 #include "rend_settings.h"
 #include "rend_stats.h"
+#include "rend_tls.h"
 #include "rend_util.h"
 #include "rend_worker.h"
 
@@ -185,6 +186,19 @@ l1_totals(struct l1_totals *t)
     }
 }
 
+/* The first listener of g that speaks TLS (-Z gives them all the same
+ * settings; a config may give each its own: GET /config shows them all). */
+static const struct rend_listen_conf *
+first_tls(const struct rend_gen *g)
+{
+    for (unsigned i = 0; g != NULL && i < g->nlisteners; i++) {
+        if (g->listeners[i].tls != NULL) {
+            return &g->listeners[i];
+        }
+    }
+    return NULL;
+}
+
 static void
 general(rend_stats_emit_f *emit, void *ud)
 {
@@ -238,6 +252,47 @@ general(rend_stats_emit_f *emit, void *ud)
              __atomic_load_n(&rend_config_reloads, __ATOMIC_RELAXED));
     rend_stat_u64(emit, ud, "config_reload_failures",
              __atomic_load_n(&rend_config_reload_failures, __ATOMIC_RELAXED));
+    {
+        /* memcached's names for TLS, when some listener speaks it */
+        const struct rend_listen_conf *lc = first_tls(cur_gen());
+        if (lc != NULL) {
+            int64_t at = rend_tls_ctx_loaded(lc->tls);
+            rend_stat_u64(emit, ud, "ssl_handshake_errors",
+                          s.tls_handshake_failures);
+            rend_stat_u64(emit, ud, "time_since_server_cert_refresh",
+                          (uint64_t)(now > at ? now - at : 0));
+        }
+    }
+}
+
+/* memcached's TLS lines of `stats settings` (a memcached built with TLS
+ * prints them), from the first TLS listener */
+static void
+tls_settings(rend_stats_emit_f *emit, void *ud)
+{
+    const struct rend_listen_conf *lc = first_tls(cur_gen());
+    const struct rend_tls_conf *tc = lc ? rend_tls_ctx_conf(lc->tls) : NULL;
+    char mv[16];
+
+    if (!rend_tls_available()) {
+        return;
+    }
+    emit(ud, "ssl_enabled", tc != NULL ? "yes" : "no");
+    if (tc == NULL) {
+        return;
+    }
+    emit(ud, "ssl_chain_cert", tc->cert);
+    emit(ud, "ssl_key", tc->key); /* the path, as memcached shows it */
+    rend_stat_u64(emit, ud, "ssl_verify_mode", (uint64_t)tc->verify);
+    rend_stat_u64(emit, ud, "ssl_keyformat", 1); /* PEM */
+    emit(ud, "ssl_ciphers", tc->ciphers != NULL ? tc->ciphers : "NULL");
+    emit(ud, "ssl_ca_cert", tc->ca != NULL ? tc->ca : "NULL");
+    rend_stat_u64(emit, ud, "ssl_wbuf_size", REND_TLS_WBUF);
+    emit(ud, "ssl_session_cache", "yes"); /* OpenSSL's, per listener */
+    emit(ud, "ssl_kernel_tls", "no");
+    snprintf(mv, sizeof(mv), "tlsv%s",
+             tc->min_version != NULL ? tc->min_version : "1.2");
+    emit(ud, "ssl_min_version", mv);
 }
 
 /* memcached's main settings, in its order, where rend has them */
@@ -274,6 +329,7 @@ settings(rend_stats_emit_f *emit, void *ud)
     rend_stat_u64(emit, ud, "read_timeout", rend_settings.read_timeout);
     rend_stat_u64(emit, ud, "conn_buffer_max", rend_settings.conn_buffer_max);
     emit(ud, "plugin_dir", rend_plugin_dir());
+    tls_settings(emit, ud);
 }
 
 /* `stats items`: one class (1) holding every L1 item, when there are

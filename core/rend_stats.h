@@ -69,5 +69,13 @@ extern unsigned rend_curr_conns;
 extern uint64_t rend_listener_closed[];
 #define REND_LISTENER_CLOSED(i) \
     __atomic_add_fetch(&rend_listener_closed[(i)], 1, __ATOMIC_RELAXED)
+/* TLS handshakes of config listener i completed (ok) and connections
+ * closed before completing one (failed); /metrics shows them by listener.
+ * Defined in rend_metrics.c. */
+extern uint64_t rend_listener_tls_ok[], rend_listener_tls_failed[];
+#define REND_LISTENER_TLS(i, ok)                                            \
+    __atomic_add_fetch((ok) ? &rend_listener_tls_ok[(i)]                    \
+                            : &rend_listener_tls_failed[(i)], 1,            \
+                       __ATOMIC_RELAXED)
 
 #endif /* REND_STATS_H */

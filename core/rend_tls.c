@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rend_log.h"
 #include "rend_tls.h"
@@ -23,11 +24,89 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /* Writes gather small buffers up to this (one full record). */
-#define TLS_GATHER 16384
+#define TLS_GATHER REND_TLS_WBUF
+
+/* What a listener's generation holds: the context (sessions take their
+ * own references on it) and a copy of the settings it was built from. */
+struct rend_tls_ctx {
+    SSL_CTX *ssl;
+    struct rend_tls_conf conf; /* strings below are owned */
+    char **names;              /* conf.allow_names */
+    int64_t loaded;
+};
+
+static char *
+dup_or_null(const char *s, int *oom)
+{
+    char *d;
+
+    if (s == NULL) {
+        return NULL;
+    }
+    d = strdup(s);
+    *oom |= d == NULL;
+    return d;
+}
+
+static void
+conf_free(struct rend_tls_ctx *c)
+{
+    free((char *)c->conf.cert);
+    free((char *)c->conf.key);
+    free((char *)c->conf.ca);
+    free((char *)c->conf.ciphers);
+    free((char *)c->conf.ciphersuites);
+    free((char *)c->conf.min_version);
+    for (unsigned i = 0; c->names != NULL && i < c->conf.nallow; i++) {
+        free(c->names[i]);
+    }
+    free(c->names);
+}
+
+/* Copy conf into c; -1 when out of memory (c is then conf_free'able). */
+static int
+conf_copy(struct rend_tls_ctx *c, const struct rend_tls_conf *conf)
+{
+    int oom = 0;
+
+    c->conf.cert = dup_or_null(conf->cert, &oom);
+    c->conf.key = dup_or_null(conf->key, &oom);
+    c->conf.ca = dup_or_null(conf->ca, &oom);
+    c->conf.ciphers = dup_or_null(conf->ciphers, &oom);
+    c->conf.ciphersuites = dup_or_null(conf->ciphersuites, &oom);
+    c->conf.min_version = dup_or_null(conf->min_version, &oom);
+    c->conf.verify = conf->verify;
+    if (conf->nallow > 0) {
+        c->names = calloc(conf->nallow, sizeof(*c->names));
+        if (c->names == NULL) {
+            return -1;
+        }
+        c->conf.nallow = conf->nallow;
+        for (unsigned i = 0; i < conf->nallow; i++) {
+            c->names[i] = dup_or_null(conf->allow_names[i], &oom);
+        }
+        c->conf.allow_names = (const char *const *)c->names;
+    }
+    return oom ? -1 : 0;
+}
+
+/* A key that needs a passphrase must not make OpenSSL ask for one on the
+ * terminal (a reload would hang): rend has no passphrase option. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *ud)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)ud;
+    return -1;
+}
 
 int
 rend_tls_available(void)
@@ -80,8 +159,9 @@ parse_version(const char *v, int *out)
     return -1;
 }
 
-struct rend_tls_ctx *
-rend_tls_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
+/* Build the SSL_CTX; the caller keeps conf. */
+static SSL_CTX *
+ssl_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
 {
     SSL_CTX *ctx;
     char why[256];
@@ -100,6 +180,12 @@ rend_tls_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
     if (conf->verify != REND_TLS_VERIFY_NONE && conf->ca == NULL) {
         snprintf(err, errlen, "tls: verifying client certificates needs ca "
                  "(the CA bundle that signs them)");
+        return NULL;
+    }
+    if (conf->nallow > 0 && conf->verify != REND_TLS_VERIFY_REQUIRE) {
+        snprintf(err, errlen, "tls: allow_names needs verify_client = true "
+                 "(ssl_verify_mode 2 or 3): a client must present a "
+                 "certificate for its name to be checked");
         return NULL;
     }
     ctx = SSL_CTX_new(TLS_server_method());
@@ -127,6 +213,24 @@ rend_tls_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
     /* resumed sessions must belong to this server (needed with client
      * verification) */
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"rend", 4);
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+    {
+        /* a file that cannot be opened: say why in the system's words
+         * (OpenSSL's reason would be "system lib") */
+        const char *files[] = { conf->cert, conf->key, conf->ca };
+        const char *what[] = { "cert", "key", "ca" };
+        for (int i = 0; i < 3; i++) {
+            FILE *f = files[i] != NULL ? fopen(files[i], "r") : NULL;
+            if (files[i] != NULL && f == NULL) {
+                snprintf(err, errlen, "tls: cannot read %s %s: %s", what[i],
+                         files[i], strerror(errno));
+                goto fail;
+            }
+            if (f != NULL) {
+                fclose(f);
+            }
+        }
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx, conf->cert) != 1) {
         ossl_reason(why, sizeof(why));
         snprintf(err, errlen, "tls: cannot load cert %s: %s", conf->cert,
@@ -140,6 +244,13 @@ rend_tls_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
         if (mismatch) {
             snprintf(err, errlen, "tls: key %s does not match cert %s",
                      conf->key, conf->cert);
+        } else if (ERR_GET_LIB(ERR_peek_last_error()) == ERR_LIB_PEM
+                   && ERR_GET_REASON(ERR_peek_last_error())
+                          == PEM_R_BAD_PASSWORD_READ) {
+            ERR_clear_error();
+            snprintf(err, errlen, "tls: key %s is encrypted: rend takes an "
+                     "unencrypted key (keep it readable by rend only)",
+                     conf->key);
         } else {
             snprintf(err, errlen, "tls: cannot load key %s: %s", conf->key,
                      why);
@@ -195,22 +306,82 @@ rend_tls_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
         break;
     }
-    return (struct rend_tls_ctx *)ctx;
+    if (conf->nallow > 0) {
+        /* OpenSSL's own name check, run on the client's certificate as
+         * part of its verification (each session copies these): a
+         * mismatch fails the handshake as an untrusted certificate does */
+        X509_VERIFY_PARAM *vp = SSL_CTX_get0_param(ctx);
+        X509_VERIFY_PARAM_set_hostflags(vp,
+            X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT
+            | X509_CHECK_FLAG_NO_WILDCARDS);
+        for (unsigned i = 0; i < conf->nallow; i++) {
+            if (conf->allow_names[i] == NULL || conf->allow_names[i][0] == 0
+                || X509_VERIFY_PARAM_add1_host(vp, conf->allow_names[i], 0)
+                       != 1) {
+                ossl_reason(why, sizeof(why));
+                snprintf(err, errlen, "tls: allow_names: \"%s\": %s",
+                         conf->allow_names[i] ? conf->allow_names[i] : "",
+                         why);
+                goto fail;
+            }
+        }
+    }
+    return ctx;
 fail:
     SSL_CTX_free(ctx);
     return NULL;
 }
 
+struct rend_tls_ctx *
+rend_tls_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
+{
+    struct rend_tls_ctx *c = calloc(1, sizeof(*c));
+
+    if (c == NULL || conf_copy(c, conf) != 0) {
+        snprintf(err, errlen, "tls: out of memory");
+        if (c != NULL) {
+            conf_free(c);
+        }
+        free(c);
+        return NULL;
+    }
+    c->ssl = ssl_ctx_new(conf, err, errlen);
+    if (c->ssl == NULL) {
+        conf_free(c);
+        free(c);
+        return NULL;
+    }
+    c->loaded = (int64_t)time(NULL);
+    return c;
+}
+
 void
 rend_tls_ctx_free(struct rend_tls_ctx *ctx)
 {
-    SSL_CTX_free((SSL_CTX *)ctx); /* NULL is a no-op */
+    if (ctx == NULL) {
+        return;
+    }
+    SSL_CTX_free(ctx->ssl); /* sessions keep their own references */
+    conf_free(ctx);
+    free(ctx);
+}
+
+const struct rend_tls_conf *
+rend_tls_ctx_conf(const struct rend_tls_ctx *ctx)
+{
+    return ctx != NULL ? &ctx->conf : NULL;
+}
+
+int64_t
+rend_tls_ctx_loaded(const struct rend_tls_ctx *ctx)
+{
+    return ctx != NULL ? ctx->loaded : 0;
 }
 
 void
 rend_tls_ctx_fingerprint(const struct rend_tls_ctx *ctx, char *out, size_t n)
 {
-    X509 *x = SSL_CTX_get0_certificate((const SSL_CTX *)ctx);
+    X509 *x = SSL_CTX_get0_certificate(ctx->ssl);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     size_t off = 0;
@@ -236,7 +407,7 @@ rend_tls_new(struct rend_tls_ctx *ctx, int fd)
     if (t == NULL) {
         return NULL;
     }
-    t->ssl = SSL_new((SSL_CTX *)ctx);
+    t->ssl = SSL_new(ctx->ssl);
     if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1) {
         ERR_clear_error();
         SSL_free(t->ssl);
@@ -296,6 +467,14 @@ failed(struct rend_tls *t, int r, const char *what)
     default:
         t->dead = 1;
         ossl_reason(why, sizeof(why));
+        if (!t->up && SSL_get_verify_result(t->ssl) != X509_V_OK) {
+            /* the client's certificate: say why (untrusted, expired,
+             * a name not in allow_names, ...) */
+            size_t l = strlen(why);
+            snprintf(why + l, sizeof(why) - l, " (client certificate: %s)",
+                     X509_verify_cert_error_string(
+                         SSL_get_verify_result(t->ssl)));
+        }
         rend_log(REND_LOG_INFO, "tls: %s failed: %s",
                  t->up ? what : "handshake", why);
         errno = EPROTO;
@@ -400,6 +579,20 @@ rend_tls_ctx_fingerprint(const struct rend_tls_ctx *ctx, char *out, size_t n)
     if (n > 0) {
         out[0] = '\0';
     }
+}
+
+const struct rend_tls_conf *
+rend_tls_ctx_conf(const struct rend_tls_ctx *ctx)
+{
+    (void)ctx;
+    return NULL;
+}
+
+int64_t
+rend_tls_ctx_loaded(const struct rend_tls_ctx *ctx)
+{
+    (void)ctx;
+    return 0;
 }
 
 struct rend_tls *

@@ -32,6 +32,11 @@ struct rend_tls_conf {
     const char *ciphersuites; /* TLS 1.3 suites (OpenSSL syntax) */
     const char *min_version;  /* "1.0" .. "1.3"; NULL = "1.2" */
     int verify;               /* REND_TLS_VERIFY_* */
+    /* allow_names = {...}: a verified client certificate must name one of
+     * these (a DNS subjectAltName or the subject CN, exactly, no
+     * wildcards); nallow = 0: any certificate that chains to ca */
+    const char *const *allow_names;
+    unsigned nallow;
 };
 
 enum {
@@ -46,7 +51,7 @@ enum {
     REND_TLS_WANT_WRITE = 2,
 };
 
-struct rend_tls_ctx; /* an SSL_CTX */
+struct rend_tls_ctx; /* an SSL_CTX and the settings it came from */
 
 /* One connection's session.  The connection owns it and may use the
  * watchers and flags below; the rest is rend_tls.c's. */
@@ -71,6 +76,14 @@ struct rend_tls_ctx *rend_tls_ctx_new(const struct rend_tls_conf *conf,
                                       char *err, size_t errlen);
 /* Drop the generation's reference (sessions keep theirs).  NULL is fine. */
 void rend_tls_ctx_free(struct rend_tls_ctx *ctx);
+/* The settings ctx was built from (a copy the context owns, with every
+ * string rend_tls_ctx_new was given) and the unix time it read its
+ * files, for `stats settings` and GET /config.  NULL for NULL. */
+const struct rend_tls_conf *rend_tls_ctx_conf(const struct rend_tls_ctx *ctx);
+int64_t rend_tls_ctx_loaded(const struct rend_tls_ctx *ctx);
+/* The bytes one TLS write gathers at most (memcached's ssl_wbuf_size). */
+#define REND_TLS_WBUF 16384
+
 /* SHA-256 fingerprint of the context's certificate as hex, for logs. */
 void rend_tls_ctx_fingerprint(const struct rend_tls_ctx *ctx, char *out,
                               size_t n);

@@ -236,7 +236,8 @@ local TLS_ALIAS = { ssl_chain_cert = "cert", ssl_key = "key",
                     ssl_verify_mode = "verify_mode" }
 local TLS_KEYS = { cert = true, key = true, ca = true, ciphers = true,
                    ciphersuites = true, min_version = true,
-                   verify_client = true, verify_mode = true }
+                   verify_client = true, verify_mode = true,
+                   allow_names = true }
 local function check_tls(t, level)
     if type(t) ~= "table" then
         fail("listen: tls must be a table { cert = ..., key = ... }", level + 1)
@@ -294,8 +295,28 @@ local function check_tls(t, level)
     if verify ~= 0 and o.ca == nil then
         fail("listen: tls: verifying client certificates needs ca", level + 1)
     end
+    -- allow_names = { "client1", "app.example.com" }: a client certificate
+    -- must name one of them (DNS subjectAltName or CN, exact match)
+    local names = o.allow_names
+    if names ~= nil then
+        if type(names) ~= "table" or #names == 0 then
+            fail("listen: tls: allow_names must be a list of names { \"client1\", ... }", level + 1)
+        end
+        for k, v in pairs(names) do
+            if type(k) ~= "number" or type(v) ~= "string" or v == "" then
+                fail("listen: tls: allow_names must be a list of non-empty strings", level + 1)
+            end
+        end
+        if #names > 256 then
+            fail("listen: tls: allow_names: at most 256 names", level + 1)
+        end
+        if verify ~= 2 then
+            fail("listen: tls: allow_names needs verify_client = true (ssl_verify_mode 2 or 3)", level + 1)
+        end
+    end
     return { cert = o.cert, key = o.key, ca = o.ca, ciphers = o.ciphers,
-             ciphersuites = o.ciphersuites, min_version = mv, verify = verify }
+             ciphersuites = o.ciphersuites, min_version = mv, verify = verify,
+             allow_names = names }
 end
 
 -- listen { port = 11211, address = "127.0.0.1", routes = {...} }
