@@ -24,7 +24,6 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -104,7 +103,9 @@ no_passphrase(char *buf, int size, int rwflag, void *ud)
     (void)buf;
     (void)size;
     (void)rwflag;
-    (void)ud;
+    if (ud != NULL) {
+        *(int *)ud = 1; /* asked: the key is encrypted */
+    }
     return -1;
 }
 
@@ -165,7 +166,7 @@ ssl_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
 {
     SSL_CTX *ctx;
     char why[256];
-    int minv;
+    int minv, asked = 0;
 
     ERR_clear_error();
     if (conf->cert == NULL || conf->key == NULL) {
@@ -214,6 +215,7 @@ ssl_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
      * verification) */
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"rend", 4);
     SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &asked);
     {
         /* a file that cannot be opened: say why in the system's words
          * (OpenSSL's reason would be "system lib") */
@@ -244,10 +246,7 @@ ssl_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
         if (mismatch) {
             snprintf(err, errlen, "tls: key %s does not match cert %s",
                      conf->key, conf->cert);
-        } else if (ERR_GET_LIB(ERR_peek_last_error()) == ERR_LIB_PEM
-                   && ERR_GET_REASON(ERR_peek_last_error())
-                          == PEM_R_BAD_PASSWORD_READ) {
-            ERR_clear_error();
+        } else if (asked) {
             snprintf(err, errlen, "tls: key %s is encrypted: rend takes an "
                      "unencrypted key (keep it readable by rend only)",
                      conf->key);
@@ -326,6 +325,7 @@ ssl_ctx_new(const struct rend_tls_conf *conf, char *err, size_t errlen)
             }
         }
     }
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL); /* was &asked */
     return ctx;
 fail:
     SSL_CTX_free(ctx);

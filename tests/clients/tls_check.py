@@ -10,6 +10,7 @@
 #
 # Environment: REND_BIN (the binary), REND_PLUGIN_DIR (as make check sets).
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -66,7 +67,11 @@ def make_certs(d):
         run(OPENSSL, "req", "-newkey", "rsa:2048", "-nodes",
             "-keyout", p(name + ".key"), "-out", p(name + ".csr"),
             "-subj", "/CN=" + cn)
-        extra = ["-extfile", ext] if san else []
+        extra = ["-extfile", ext] if san is True else []
+        if isinstance(san, str):
+            with open(p(name + ".cnf"), "w") as f:
+                f.write("subjectAltName=%s\n" % san)
+            extra = ["-extfile", p(name + ".cnf")]
         run(OPENSSL, "x509", "-req", "-in", p(name + ".csr"),
             "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial",
             "-out", p(name + ".pem"), "-days", "2", *extra)
@@ -74,6 +79,13 @@ def make_certs(d):
     signed("server", "localhost", True)
     signed("server2", "localhost", True)
     signed("client", "rend test client", False)
+    # allow_names: a CA-signed client named by none of them, and one named
+    # only by its subjectAltName
+    signed("other", "other client", False)
+    signed("svc", "svc", "DNS:client1.example")
+    # a key that needs a passphrase (rend has no passphrase option)
+    run(OPENSSL, "pkey", "-in", p("server.key"), "-aes256", "-passout",
+        "pass:secret", "-out", p("enc.key"))
     run(OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
         "-keyout", p("rogue.key"), "-out", p("rogue.pem"), "-days", "2",
         "-subj", "/CN=rogue client")
@@ -100,6 +112,10 @@ listen {{ address = "127.0.0.1", port = 0, routes = {{ default = l1only(l1) }} }
 listen {{ address = "127.0.0.1", port = 0, routes = {{ default = l1only(l1) }},
          tls = {{ ssl_chain_cert = "{d}/server.pem", ssl_key = "{d}/server.key",
                  ssl_min_version = 3 }} }}
+listen {{ address = "127.0.0.1", port = 0, routes = {{ default = l1only(l1) }},
+         tls = {{ cert = "{d}/server.pem", key = "{d}/server.key",
+                 ca = "{d}/ca.pem", verify_client = true,
+                 allow_names = {{ "rend test client", "client1.example" }} }} }}
 """
 
 
@@ -134,8 +150,8 @@ class Rend:
         if not os.path.exists(self.pf):
             raise RuntimeError("rend did not start: " + self.logtext())
         lines = open(self.pf).read().split("\n")
-        self.tls, self.mtls, self.plain, self.tls13 = \
-            (int(x) for x in lines[:4])
+        self.tls, self.mtls, self.plain, self.tls13, self.names = \
+            (int(x) for x in lines[:5])
         self.admin = int([l for l in lines if l.startswith("admin ")][0]
                          .split()[1])
 
@@ -154,9 +170,9 @@ class Rend:
             self.p.wait()
         self.log.close()
 
-    def stats(self):
+    def stats(self, group=""):
         s = socket.create_connection(("127.0.0.1", self.plain), 5)
-        s.sendall(b"stats\r\n")
+        s.sendall(b"stats%s\r\n" % (b" " + group.encode() if group else b""))
         buf = b""
         while not buf.endswith(b"END\r\n"):
             chunk = s.recv(65536)
@@ -570,6 +586,116 @@ def checks(d, r):
         return None
     check("stats_and_metrics", counters)
 
+    # memcached's TLS lines in `stats settings` (a memcached built with TLS
+    # prints them), from the first TLS listener; its `stats` names too
+    def settings_lines():
+        st = r.stats("settings")
+        want = {"ssl_enabled": "yes",
+                "ssl_chain_cert": os.path.join(d, "live.pem"),
+                "ssl_key": os.path.join(d, "live.key"),
+                "ssl_verify_mode": "0", "ssl_keyformat": "1",
+                "ssl_ciphers": "NULL", "ssl_ca_cert": "NULL",
+                "ssl_wbuf_size": "16384", "ssl_min_version": "tlsv1.2"}
+        for k, v in want.items():
+            if st.get(k) != v:
+                return "stats settings %s = %r, want %r" % (k, st.get(k), v)
+        gen = r.stats()
+        if int(gen.get("ssl_handshake_errors", "-1")) != \
+                int(gen.get("tls_handshake_failures", "-2")):
+            return "ssl_handshake_errors %r" % gen.get("ssl_handshake_errors")
+        if not 0 <= int(gen.get("time_since_server_cert_refresh", "-1")) \
+                < 3600:
+            return "time_since_server_cert_refresh %r" % \
+                gen.get("time_since_server_cert_refresh")
+        return None
+    check("stats_settings_ssl_lines", settings_lines)
+
+    # GET /config: each listener's tls block, paths shown, no key material
+    def config_tls():
+        with urllib.request.urlopen("http://127.0.0.1:%d/config" % r.admin,
+                                    timeout=10) as resp:
+            body = resp.read().decode()
+        cfg = json.loads(body)
+        ls = cfg["listeners"]
+        t0, t1, t2, t4 = ls[0]["tls"], ls[1]["tls"], ls[2]["tls"], ls[4]["tls"]
+        if t2 is not None:
+            return "plain listener tls = %r" % t2
+        if t0 is None or t0["cert"] != os.path.join(d, "live.pem") \
+                or t0["key"] != os.path.join(d, "live.key") \
+                or t0["verify_client"] != "none" or t0["ca"] is not None:
+            return "listener 0 tls = %r" % t0
+        if t0["cert_sha256"].replace(":", "") != \
+                fingerprint_file(os.path.join(d, "live.pem")):
+            return "listener 0 cert_sha256 %r" % t0["cert_sha256"]
+        if t1["verify_client"] != "require" or \
+                t1["ca"] != os.path.join(d, "ca.pem"):
+            return "listener 1 tls = %r" % t1
+        if ls[3]["tls"]["min_version"] != "1.3":
+            return "listener 3 tls = %r" % ls[3]["tls"]
+        if t4["allow_names"] != ["rend test client", "client1.example"]:
+            return "listener 4 allow_names = %r" % t4["allow_names"]
+        with open(os.path.join(d, "live.key")) as f:
+            key_lines = [l for l in f.read().split("\n")
+                         if l and not l.startswith("-----")]
+        if "PRIVATE KEY" in body or any(l in body for l in key_lines):
+            return "/config shows key material"
+        return None
+    check("config_shows_tls", config_tls)
+
+    # allow_names: a verified client certificate must name one of them
+    def allow_names():
+        for cert in ("client", "svc"):  # by CN, by subjectAltName
+            s = tls_conn(d, r.names, cert)
+            s.sendall(b"version\r\n")
+            got = read_until(s, b"\r\n")
+            s.close()
+            if not got.startswith(b"VERSION "):
+                return "%s: got %r" % (cert, got)
+        for cert in ("other", None, "rogue"):  # CA-signed, none, unknown
+            try:
+                s = tls_conn(d, r.names, cert)
+                s.sendall(b"version\r\n")
+                got = s.recv(100)
+            except (ssl.SSLError, ConnectionError, OSError):
+                continue
+            return "client %s got %r" % (cert, got)
+        p = s_client(r.names, b"version\r\nquit\r\n",
+                     ("-CAfile", ca, "-cert", os.path.join(d, "other.pem"),
+                      "-key", os.path.join(d, "other.key")))
+        if b"VERSION" in p.stdout:
+            return "s_client with an unnamed certificate got %r" % p.stdout
+        # the same certificate is fine where no names are required
+        s = tls_conn(d, r.mtls, "other")
+        s.sendall(b"version\r\n")
+        got = read_until(s, b"\r\n")
+        s.close()
+        if not got.startswith(b"VERSION "):
+            return "other on the verify_client listener: %r" % got
+        return None
+    check("allow_names", allow_names)
+
+    # per-listener handshake counters on /metrics
+    def listener_metrics():
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % r.admin,
+                                    timeout=10) as resp:
+            m = resp.read().decode()
+        vals = {}
+        for line in m.split("\n"):
+            if line.startswith("rend_listener_tls_handshakes_total{"):
+                k, v = line.rsplit(" ", 1)
+                vals[k] = int(v)
+        key = 'rend_listener_tls_handshakes_total{listener="%d",result="%s"}'
+        if vals.get(key % (4, "failed"), 0) < 3:
+            return "listener 4 failed = %r" % vals.get(key % (4, "failed"))
+        if vals.get(key % (4, "ok"), 0) < 2:
+            return "listener 4 ok = %r" % vals.get(key % (4, "ok"))
+        if vals.get(key % (0, "ok"), 0) < 5:
+            return "listener 0 ok = %r" % vals.get(key % (0, "ok"))
+        if any('listener="2"' in k for k in vals):
+            return "the plain listener has TLS counters"
+        return None
+    check("per_listener_tls_metrics", listener_metrics)
+
     # (6) reload re-reads certificates
     def reload_new_cert():
         fp1 = fingerprint_file(os.path.join(d, "server.pem"))
@@ -653,6 +779,18 @@ def config_errors(d):
          "rend.lua:3:", "min_version"),
         ("bad_ciphers", '{ cert = "%s/server.pem", key = "%s/server.key", '
          'ciphers = "NO-SUCH-CIPHER" }' % (d, d), "rend.lua:3:", "ciphers"),
+        ("encrypted_key", '{ cert = "%s/server.pem", key = "%s/enc.key" }'
+         % (d, d), "rend.lua:3:", "encrypted"),
+        ("allow_names_without_verify", '{ cert = "%s/server.pem", key = '
+         '"%s/server.key", allow_names = { "c1" } }' % (d, d),
+         "rend.lua:3:", "allow_names needs verify_client"),
+        ("allow_names_not_a_list", '{ cert = "%s/server.pem", key = '
+         '"%s/server.key", ca = "%s/ca.pem", verify_client = true, '
+         'allow_names = "c1" }' % (d, d, d), "rend.lua:3:", "allow_names"),
+        ("allow_names_request_only", '{ cert = "%s/server.pem", key = '
+         '"%s/server.key", ca = "%s/ca.pem", ssl_verify_mode = 1, '
+         'allow_names = { "c1" } }' % (d, d, d), "rend.lua:3:",
+         "allow_names needs verify_client"),
     ]
     cfg = os.path.join(d, "bad", "rend.lua")
     os.makedirs(os.path.dirname(cfg), exist_ok=True)
@@ -660,6 +798,7 @@ def config_errors(d):
         def one(tls=tls, where=where, what=what):
             write(cfg, base % tls)
             p = subprocess.run([REND, "--config", cfg, "-p", "0"],
+                               stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=20)
             err = p.stderr.decode(errors="replace")
@@ -685,6 +824,152 @@ def config_errors(d):
     check("memcached_option_names", memcached_names)
 
 
+# memcached's -Z with -o ssl_* in flag mode (no --config: the embedded
+# config, as `memcached -Z -o ssl_chain_cert=...` would be started)
+def flag_mode(d):
+    p = lambda n: os.path.join(d, n)
+    env = dict(os.environ, REND_DATA=p("zdata"), REND_MAP_MB="64")
+    os.makedirs(p("zdata"), exist_ok=True)
+
+    def rend(*args):
+        return subprocess.run([REND, "-p", "0", "-l", "127.0.0.1", "-m", "8",
+                               "--check-config", *args], env=env,
+                              stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=20)
+
+    cert = "ssl_chain_cert=%s,ssl_key=%s" % (p("server.pem"), p("server.key"))
+    cases = [
+        ("z_without_cert", ["-Z"], 1, "ssl_chain_cert"),
+        ("z_without_key", ["-Z", "-o", "ssl_chain_cert=" + p("server.pem")],
+         1, "ssl_key"),
+        ("ssl_options_without_z", ["-o", cert], 1, "-Z"),
+        ("z_missing_cert_file", ["-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s"
+                                 % (p("missing.pem"), p("server.key"))], 1,
+         "missing.pem"),
+        ("z_verify_without_ca", ["-Z", "-o", cert + ",ssl_verify_mode=2"], 1,
+         "ssl_ca_cert"),
+        ("z_bad_verify_mode", ["-Z", "-o", cert + ",ssl_verify_mode=4"], 2,
+         "ssl_verify_mode"),
+        ("o_unknown_option", ["-o", "no_such_option=1"], 2,
+         "no_such_option"),
+    ]
+    for name, args, code, what in cases:
+        def one(args=args, code=code, what=what):
+            r = rend(*args)
+            err = r.stderr.decode(errors="replace")
+            if r.returncode != code:
+                return "exit %d (want %d): %s" % (r.returncode, code, err)
+            if what not in err:
+                return "message %r lacks %r" % (err, what)
+            return None
+        check("flag_" + name, one)
+
+    def check_ok():
+        r = rend("-Z", "-o", cert)
+        return None if r.returncode == 0 else "exit %d: %s" % (
+            r.returncode, r.stderr.decode(errors="replace"))
+    check("flag_z_check_config", check_ok)
+
+    # a running rend -Z with memcached's client verification options
+    pf = p("zports")
+    log = open(p("z.log"), "wb")
+    proc = subprocess.Popen(
+        [REND, "-p", "0", "-l", "127.0.0.1", "-m", "8", "-t", "2", "-Z",
+         "-o", cert, "-o", "ssl_ca_cert=%s,ssl_verify_mode=2,"
+         "ssl_min_version=2,ssl_keyformat=1" % p("ca.pem"),
+         "--port-file", pf], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(1000):
+            if os.path.exists(pf) or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        port = int(open(pf).read().split()[0])
+
+        def served():
+            c = Client(("127.0.0.1", port),
+                       tls_context=client_ctx(d, "client"),
+                       connect_timeout=5, timeout=10)
+            if not c.set("zk", b"zv", noreply=False) or c.get("zk") != b"zv":
+                return "set/get over -Z TLS"
+            st = c.stats("settings")
+            c.close()
+            want = {b"ssl_enabled": b"yes",
+                    b"ssl_chain_cert": p("server.pem").encode(),
+                    b"ssl_key": p("server.key").encode(),
+                    b"ssl_ca_cert": p("ca.pem").encode(),
+                    b"ssl_verify_mode": b"2",
+                    b"ssl_min_version": b"tlsv1.2"}
+            for k, v in want.items():
+                got = st.get(k)
+                if isinstance(got, int):
+                    got = str(got).encode()
+                if got != v:
+                    return "stats settings %r = %r, want %r" % (k, got, v)
+            return None
+        check("flag_z_served", served)
+
+        def refused():
+            for cert_name in (None, "rogue"):
+                try:
+                    s = tls_conn(d, port, cert_name)
+                    s.sendall(b"version\r\n")
+                    got = s.recv(100)
+                except (ssl.SSLError, ConnectionError, OSError):
+                    continue
+                return "client cert %s got %r" % (cert_name, got)
+            s = socket.create_connection(("127.0.0.1", port), 5)
+            s.settimeout(5)
+            s.sendall(b"version\r\n")
+            try:
+                got = s.recv(100)
+            except (ConnectionError, OSError):
+                got = b""
+            s.close()
+            if got.startswith(b"VERSION"):
+                return "a plain client was served on the -Z port"
+            return None
+        check("flag_z_refuses", refused)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        if failures:
+            with open(p("z.log"), "rb") as f:
+                sys.stdout.write(f.read().decode(errors="replace")[-2000:])
+
+    # a rend without TLS says so in `stats settings`
+    def plain_settings():
+        proc = subprocess.Popen([REND, "-p", "0", "-l", "127.0.0.1", "-m", "8",
+                                 "--port-file", pf + "2"], env=env,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(1000):
+                if os.path.exists(pf + "2") or proc.poll() is not None:
+                    break
+                time.sleep(0.01)
+            c = Client(("127.0.0.1", int(open(pf + "2").read().split()[0])),
+                       connect_timeout=5, timeout=10)
+            st = c.stats("settings")
+            gen = c.stats()
+            c.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        if st.get(b"ssl_enabled") != b"no" or b"ssl_chain_cert" in st:
+            return "settings: %r" % {k: v for k, v in st.items()
+                                      if k.startswith(b"ssl")}
+        if b"ssl_handshake_errors" in gen:
+            return "stats has ssl_handshake_errors without TLS"
+        return None
+    check("flag_plain_ssl_enabled_no", plain_settings)
+
+
 def main():
     d = tempfile.mkdtemp(prefix="rend-tls-")
     try:
@@ -704,6 +989,7 @@ def main():
             print("FAIL check-config: %s" % p.stderr.decode())
             return 1
         config_errors(d)
+        flag_mode(d)
         r = Rend(d, cfg)
         try:
             checks(d, r)
