@@ -942,6 +942,63 @@ def flag_mode(d):
             with open(p("z.log"), "rb") as f:
                 sys.stdout.write(f.read().decode(errors="replace")[-2000:])
 
+    def help_text():
+        h = subprocess.run([REND, "--help"], stdout=subprocess.PIPE,
+                           timeout=20).stdout.decode()
+        for want in ("-Z, --enable-ssl", "ssl_chain_cert=FILE",
+                     "ssl_verify_mode=N"):
+            if want not in h:
+                return "rend --help lacks %r" % want
+        return None
+    check("flag_help_mentions_z", help_text)
+
+    # -Z with a config: its TCP listeners without tls{} get -Z's, one with
+    # its own keeps it, a unix socket stays plain (GET /config shows which)
+    def z_with_config():
+        cfg = p("zconf.lua")
+        write(cfg, """local l1 = handler "inmem" { memory_mb = 8 }
+admin { address = "127.0.0.1", port = 0 }
+listen { address = "127.0.0.1", port = 0, routes = { default = l1only(l1) } }
+listen { address = "127.0.0.1", port = 0, routes = { default = l1only(l1) },
+         tls = { cert = "%s", key = "%s", ca = "%s", verify_client = true } }
+listen { unix = "%s", routes = { default = l1only(l1) } }
+""" % (p("server2.pem"), p("server2.key"), p("ca.pem"), p("z.sock")))
+        zpf = p("zports3")
+        proc = subprocess.Popen([REND, "--config", cfg, "-Z", "-o", cert,
+                                 "--port-file", zpf], env=env,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(1000):
+                if os.path.exists(zpf) or proc.poll() is not None:
+                    break
+                time.sleep(0.01)
+            lines = open(zpf).read().split("\n")
+            admin = int([l for l in lines if l.startswith("admin ")][0]
+                        .split()[1])
+            with urllib.request.urlopen("http://127.0.0.1:%d/config" % admin,
+                                        timeout=10) as resp:
+                ls = json.loads(resp.read().decode())["listeners"]
+            s = tls_conn(d, int(lines[0]))
+            s.sendall(b"version\r\n")
+            got = read_until(s, b"\r\n")
+            s.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        if not got.startswith(b"VERSION"):
+            return "-Z listener: %r" % got
+        if ls[0]["tls"] is None or ls[0]["tls"]["cert"] != p("server.pem") \
+                or ls[0]["tls"]["verify_client"] != "none":
+            return "listener 0 tls %r" % ls[0]["tls"]
+        if ls[1]["tls"]["cert"] != p("server2.pem") or \
+                ls[1]["tls"]["verify_client"] != "require":
+            return "listener 1 (own tls) %r" % ls[1]["tls"]
+        if ls[2]["tls"] is not None:
+            return "unix listener tls %r" % ls[2]["tls"]
+        return None
+    check("flag_z_with_config", z_with_config)
+
     # a rend without TLS says so in `stats settings`
     def plain_settings():
         proc = subprocess.Popen([REND, "-p", "0", "-l", "127.0.0.1", "-m", "8",
