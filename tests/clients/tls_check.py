@@ -824,54 +824,8 @@ def config_errors(d):
     check("memcached_option_names", memcached_names)
 
 
-# memcached's -Z with -o ssl_* in flag mode (no --config: the embedded
-# config, as `memcached -Z -o ssl_chain_cert=...` would be started)
-def flag_mode(d):
-    p = lambda n: os.path.join(d, n)
-    env = dict(os.environ, REND_DATA=p("zdata"), REND_MAP_MB="64")
-    os.makedirs(p("zdata"), exist_ok=True)
-
-    def rend(*args):
-        return subprocess.run([REND, "-p", "0", "-l", "127.0.0.1", "-m", "8",
-                               "--check-config", *args], env=env,
-                              stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=20)
-
-    cert = "ssl_chain_cert=%s,ssl_key=%s" % (p("server.pem"), p("server.key"))
-    cases = [
-        ("z_without_cert", ["-Z"], 1, "ssl_chain_cert"),
-        ("z_without_key", ["-Z", "-o", "ssl_chain_cert=" + p("server.pem")],
-         1, "ssl_key"),
-        ("ssl_options_without_z", ["-o", cert], 1, "-Z"),
-        ("z_missing_cert_file", ["-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s"
-                                 % (p("missing.pem"), p("server.key"))], 1,
-         "missing.pem"),
-        ("z_verify_without_ca", ["-Z", "-o", cert + ",ssl_verify_mode=2"], 1,
-         "ssl_ca_cert"),
-        ("z_bad_verify_mode", ["-Z", "-o", cert + ",ssl_verify_mode=4"], 2,
-         "ssl_verify_mode"),
-        ("o_unknown_option", ["-o", "no_such_option=1"], 2,
-         "no_such_option"),
-    ]
-    for name, args, code, what in cases:
-        def one(args=args, code=code, what=what):
-            r = rend(*args)
-            err = r.stderr.decode(errors="replace")
-            if r.returncode != code:
-                return "exit %d (want %d): %s" % (r.returncode, code, err)
-            if what not in err:
-                return "message %r lacks %r" % (err, what)
-            return None
-        check("flag_" + name, one)
-
-    def check_ok():
-        r = rend("-Z", "-o", cert)
-        return None if r.returncode == 0 else "exit %d: %s" % (
-            r.returncode, r.stderr.decode(errors="replace"))
-    check("flag_z_check_config", check_ok)
-
-    # a running rend -Z with memcached's client verification options
+def flag_mode_running(d, env, cert, p):
+    """A running rend -Z with memcached's client verification options."""
     pf = p("zports")
     log = open(p("z.log"), "wb")
     proc = subprocess.Popen(
@@ -884,6 +838,8 @@ def flag_mode(d):
             if os.path.exists(pf) or proc.poll() is not None:
                 break
             time.sleep(0.01)
+        if not os.path.exists(pf):
+            raise RuntimeError("rend -Z did not start")
         port = int(open(pf).read().split()[0])
 
         def served():
@@ -941,6 +897,62 @@ def flag_mode(d):
         if failures:
             with open(p("z.log"), "rb") as f:
                 sys.stdout.write(f.read().decode(errors="replace")[-2000:])
+
+
+
+# memcached's -Z with -o ssl_* in flag mode (no --config: the embedded
+# config, as `memcached -Z -o ssl_chain_cert=...` would be started)
+def flag_mode(d):
+    p = lambda n: os.path.join(d, n)
+    env = dict(os.environ, REND_DATA=p("zdata"), REND_MAP_MB="64")
+    os.makedirs(p("zdata"), exist_ok=True)
+
+    def rend(*args):
+        return subprocess.run([REND, "-p", "0", "-l", "127.0.0.1", "-m", "8",
+                               "--check-config", *args], env=env,
+                              stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=20)
+
+    cert = "ssl_chain_cert=%s,ssl_key=%s" % (p("server.pem"), p("server.key"))
+    cases = [
+        ("z_without_cert", ["-Z"], 1, "ssl_chain_cert"),
+        ("z_without_key", ["-Z", "-o", "ssl_chain_cert=" + p("server.pem")],
+         1, "ssl_key"),
+        ("ssl_options_without_z", ["-o", cert], 1, "-Z"),
+        ("z_missing_cert_file", ["-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s"
+                                 % (p("missing.pem"), p("server.key"))], 1,
+         "missing.pem"),
+        ("z_verify_without_ca", ["-Z", "-o", cert + ",ssl_verify_mode=2"], 1,
+         "ssl_ca_cert"),
+        ("z_bad_verify_mode", ["-Z", "-o", cert + ",ssl_verify_mode=4"], 2,
+         "ssl_verify_mode"),
+        ("o_unknown_option", ["-o", "no_such_option=1"], 2,
+         "no_such_option"),
+    ]
+    for name, args, code, what in cases:
+        def one(args=args, code=code, what=what):
+            r = rend(*args)
+            err = r.stderr.decode(errors="replace")
+            if r.returncode != code:
+                return "exit %d (want %d): %s" % (r.returncode, code, err)
+            if what not in err:
+                return "message %r lacks %r" % (err, what)
+            return None
+        check("flag_" + name, one)
+
+    def check_ok():
+        r = rend("-Z", "-o", cert)
+        return None if r.returncode == 0 else "exit %d: %s" % (
+            r.returncode, r.stderr.decode(errors="replace"))
+    check("flag_z_check_config", check_ok)
+
+    # a running rend -Z with memcached's client verification options
+    try:
+        flag_mode_running(d, env, cert, p)
+    except Exception as e:
+        result("flag_z_running", False, "%s: %s" % (type(e).__name__, e))
+    pf = p("zports")
 
     def help_text():
         h = subprocess.run([REND, "--help"], stdout=subprocess.PIPE,
