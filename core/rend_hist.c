@@ -210,19 +210,15 @@ op_done_mono(struct rend_worker *w, struct rend_kop *k)
     op_done_tier(w, k, now);
 }
 
-void
-rend_hist_op_done(struct rend_worker *w, struct rend_kop *k)
+#if defined(__x86_64__)
+static void
+op_done_tsc(struct rend_worker *w, struct rend_kop *k)
 {
     const struct rend_req *r = k->req;
     uint64_t now;
 
     if ((int64_t)k->t_issue <= 0) {
         return; /* never issued with metrics on, or done twice */
-    }
-#if defined(__x86_64__)
-    if (!rend_hist_use_tsc) {
-        op_done_mono(w, k);
-        return;
     }
     now = __rdtsc();
     if (k->t_issue == r->t_start && r->nkeys == 1
@@ -233,11 +229,27 @@ rend_hist_op_done(struct rend_worker *w, struct rend_kop *k)
         return;
     }
     op_done_tier(w, k, now);
-#else
-    (void)r;
-    (void)now;
-    op_done_mono(w, k);
+}
 #endif
+
+static void
+op_done_clock(struct rend_worker *w, struct rend_kop *k)
+{
+    if ((int64_t)k->t_issue <= 0) {
+        return; /* never issued with metrics on, or done twice */
+    }
+    op_done_mono(w, k);
+}
+
+rend_hist_op_done_f *
+rend_hist_op_done_fn(void)
+{
+#if defined(__x86_64__)
+    if (rend_hist_use_tsc) {
+        return op_done_tsc;
+    }
+#endif
+    return op_done_clock;
 }
 
 void

@@ -301,6 +301,7 @@ worker_setup(struct rend_worker *w, unsigned i, struct rend_gen *gen)
     w->id = i;
     w->hist = rend_metrics_on && i < REND_HIST_MAX_WORKERS
               ? &rend_hist_workers[i] : NULL;
+    w->hist_op_done = rend_hist_op_done_fn();
     w->loop = ev_loop_new(EVFLAG_AUTO);
     if (w->loop == NULL) {
         return -1;

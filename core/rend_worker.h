@@ -69,6 +69,7 @@ struct rend_worker {
      * are off; the hooks' last clock reading and the op it was taken for.
      * This thread only (the scraper reads the histograms). */
     struct rend_hist_worker *hist;
+    void (*hist_op_done)(struct rend_worker *, struct rend_kop *);
     uint64_t hist_now;
     const struct rend_kop *hist_kop;
     struct rend_stats st;

@@ -29,6 +29,7 @@ main(void)
     rend_hist_clock_init();
     printf("clock: %s\n", rend_hist_use_tsc ? "TSC" : "clock_gettime");
     w->hist = &rend_hist_workers[0];
+    w->hist_op_done = rend_hist_op_done_fn();
     r.cmd = REND_CMD_GET;
     r.nkeys = 1;
     r.kops = &r.kop1;

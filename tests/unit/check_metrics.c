@@ -119,6 +119,7 @@ START_TEST(hist_hooks)
 
     rend_hist_clock_init();
     w->hist = &rend_hist_workers[0];
+    w->hist_op_done = rend_hist_op_done_fn();
     /* a set: one op on L1, the request completes right after it */
     fake_req(&r, REND_CMD_SET);
     REND_HIST_REQ_START(w, &r);
