@@ -184,7 +184,8 @@ rend_hist_req_start(struct rend_worker *w, struct rend_req *r)
 }
 
 /* The out-of-line parts (rend_hist.c): a call only when metrics are on,
- * so that the callers' code without metrics stays as it was. */
+ * so that the callers' code without metrics stays as it was.  req_done
+ * takes a request rend_exec_start started (r->kops set). */
 void rend_hist_req_done(struct rend_worker *w, const struct rend_req *r)
     __attribute__((visibility("hidden")));
 /* The op-done hook for the clock rend_hist_clock_init() chose (no test
