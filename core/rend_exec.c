@@ -221,7 +221,7 @@ req_complete(struct rend_req *r)
     struct rend_conn *c = r->conn;
 
     r->complete = 1;
-    REND_HIST_REQ_DONE(c->w->id, r);
+    REND_HIST_REQ_DONE(c->w, r);
     rend_worker_req_end(c->w, r->gen);
     rend_conn_req_done(c, r);
 }
@@ -428,7 +428,7 @@ rend_exec_start(struct rend_conn *c, struct rend_req *r)
         return;
     }
     count_cmd(w, r);
-    REND_HIST_REQ_START(r);
+    REND_HIST_REQ_START(w, r);
     c->npending++;
     r->sched = (uint8_t)(rend_req_sched(r)
                          & (REND_CMD_READ | REND_CMD_BARRIER));

@@ -142,13 +142,13 @@ issue(struct rend_kop *k, int tier, int code)
     struct rend_hinst *hi = tier == 2 ? k->route->l2 : k->route->l1;
     int st;
 
+    REND_HIST_OP_ISSUE(k->req->conn->w, k); /* before k->tier changes */
     k->tier = (uint8_t)tier;
     if (tier == 2) {
         REND_STAT_INC(STATS(k), ops_l2);
     } else {
         REND_STAT_INC(STATS(k), ops_l1);
     }
-    REND_HIST_OP_ISSUE(k);
     st = rend_kop_issue(k, hi, code);
     if (st != REND_PENDING) {
         rend_route_step(k, st);
@@ -765,7 +765,7 @@ rend_route_start(struct rend_kop *k)
 void
 rend_route_step(struct rend_kop *k, int status)
 {
-    REND_HIST_OP_DONE(k->req->conn->w->id, k);
+    REND_HIST_OP_DONE(k->req->conn->w, k);
     if (status < 0) { /* a tier failed, whatever the route kind */
         if (k->tier == 2) {
             REND_STAT_INC(STATS(k), errors_l2);

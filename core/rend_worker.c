@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "rend_config.h"
+#include "rend_hist.h"
 #include "rend_conn.h"
 #include "rend_log.h"
 #include "rend_lua.h"
@@ -298,6 +299,9 @@ static int
 worker_setup(struct rend_worker *w, unsigned i, struct rend_gen *gen)
 {
     w->id = i;
+    w->hist = rend_metrics_on && i < REND_HIST_MAX_WORKERS
+              ? &rend_hist_workers[i] : NULL;
+    w->hist_op_done = rend_hist_op_done_fn();
     w->loop = ev_loop_new(EVFLAG_AUTO);
     if (w->loop == NULL) {
         return -1;
@@ -329,6 +333,9 @@ rend_workers_start(unsigned n, struct rend_gen *gen)
         return -1;
     }
     rend_clock_tick();
+    if (rend_metrics_on) {
+        rend_hist_clock_init(); /* before any worker times anything */
+    }
     for (unsigned i = 0; i < n; i++) {
         if (worker_setup(&rend_workers[i], i, gen) != 0) {
             return -1;

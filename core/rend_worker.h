@@ -33,6 +33,7 @@ struct rend_newconn {
 #define REND_DIRTY_MAX 32
 
 struct rend_kops_spare;
+struct rend_hist_worker;
 
 struct rend_worker {
     unsigned id;
@@ -64,6 +65,13 @@ struct rend_worker {
     uint64_t inflight_gen;    /* ... of them on gen */
     struct rend_retired *retired; /* older generations still in use */
     struct rend_lua *lua;     /* route_fn VM for gen, or NULL */
+    /* Latency histograms (rend_hist.h): this worker's, or NULL when metrics
+     * are off; the hooks' last clock reading and the op it was taken for.
+     * This thread only (the scraper reads the histograms). */
+    struct rend_hist_worker *hist;
+    void (*hist_op_done)(struct rend_worker *, struct rend_kop *);
+    uint64_t hist_now;
+    const struct rend_kop *hist_kop;
     struct rend_stats st;
 };
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rend_admin.h"
 #include "rend_config.h"
@@ -62,6 +63,165 @@ START_TEST(hist_buckets)
     rend_hist_tier(1, 3, REND_OP_GET, 1);       /* no tier 3: ignored */
     rend_hist_sum_tier(2, REND_OP_GET, &h);
     ck_assert_uint_eq(h.bucket[0], 1);
+}
+END_TEST
+
+static uint64_t
+hist_count(const struct rend_hist *h)
+{
+    uint64_t n = 0;
+
+    for (unsigned i = 0; i <= REND_HIST_NBOUNDS; i++) {
+        n += h->bucket[i];
+    }
+    return n;
+}
+
+static void
+nap_ms(long ms)
+{
+    struct timespec ts = { 0, ms * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+/* What issue() does around its hook: the hook first, then the new tier
+ * and opcode. */
+static void
+fake_issue(struct rend_worker *w, struct rend_kop *k, int tier, int code)
+{
+    REND_HIST_OP_ISSUE(w, k);
+    k->tier = (uint8_t)tier;
+    k->op.code = (uint16_t)code;
+}
+
+static void
+fake_req(struct rend_req *r, unsigned cmd)
+{
+    memset(r, 0, sizeof(*r));
+    r->cmd = (uint8_t)cmd;
+    r->nkeys = 1;
+    r->kops = &r->kop1;
+    r->kop1.req = r;
+}
+
+/* The hooks as a worker runs them: a single-key request whose one op ends
+ * right before it is one observation (a pair) that counts in both the
+ * request and the tier series; a second stage, and a request that ends
+ * later than its op, are observed separately; nothing is lost or counted
+ * twice. */
+START_TEST(hist_hooks)
+{
+    static struct rend_req r, r2, r3, r4;
+    struct rend_worker *w = &rend_workers[0];
+    const struct rend_hist_worker *hw = &rend_hist_workers[0];
+    struct rend_hist h, t1, t2;
+
+    rend_hist_clock_init();
+    w->hist = &rend_hist_workers[0];
+    w->hist_op_done = rend_hist_op_done_fn();
+    /* a set: one op on L1, the request completes right after it */
+    fake_req(&r, REND_CMD_SET);
+    REND_HIST_REQ_START(w, &r);
+    fake_issue(w, &r.kop1, 1, REND_OP_SET);
+    nap_ms(2);
+    REND_HIST_OP_DONE(w, &r.kop1);
+    REND_HIST_OP_DONE(w, &r.kop1); /* a second done counts nothing */
+    REND_HIST_REQ_DONE(w, &r);
+    ck_assert_uint_eq(hist_count(&hw->pair[REND_CMD_SET][0]), 1);
+    ck_assert_uint_eq(hist_count(&hw->req[REND_CMD_SET]), 0);
+    ck_assert_uint_eq(hist_count(&hw->tier[0][REND_OP_SET]), 0);
+    rend_hist_sum_req(REND_CMD_SET, &h);
+    rend_hist_sum_tier(1, REND_OP_SET, &t1);
+    ck_assert_uint_eq(hist_count(&h), 1);
+    ck_assert_uint_eq(hist_count(&t1), 1);
+    ck_assert(h.sum_ns >= 2000000 && h.sum_ns < 2000000000ull);
+    ck_assert(h.sum_ns == t1.sum_ns);
+    rend_hist_sum_tier(2, REND_OP_SET, &t2);
+    ck_assert_uint_eq(hist_count(&t2), 0);
+
+    /* a get: an L1 miss, then L2: two tier observations, one request */
+    fake_req(&r2, REND_CMD_GET);
+    REND_HIST_REQ_START(w, &r2);
+    fake_issue(w, &r2.kop1, 1, REND_OP_GET);
+    nap_ms(2);
+    REND_HIST_OP_DONE(w, &r2.kop1);
+    fake_issue(w, &r2.kop1, 2, REND_OP_GET);
+    nap_ms(3);
+    REND_HIST_OP_DONE(w, &r2.kop1);
+    REND_HIST_REQ_DONE(w, &r2);
+    rend_hist_sum_req(REND_CMD_GET, &h);
+    rend_hist_sum_tier(1, REND_OP_GET, &t1);
+    rend_hist_sum_tier(2, REND_OP_GET, &t2);
+    ck_assert_uint_eq(hist_count(&h), 1);
+    ck_assert_uint_eq(hist_count(&t1), 1);
+    ck_assert_uint_eq(hist_count(&t2), 1);
+    ck_assert(t1.sum_ns >= 2000000 && t2.sum_ns >= 3000000);
+    ck_assert(h.sum_ns >= t1.sum_ns + t2.sum_ns);
+
+    /* a set whose op completes, then another request runs before it
+     * ends: its op and the request are observed apart */
+    fake_req(&r3, REND_CMD_SET);
+    fake_req(&r4, REND_CMD_DELETE);
+    REND_HIST_REQ_START(w, &r3);
+    fake_issue(w, &r3.kop1, 1, REND_OP_SET);
+    REND_HIST_OP_DONE(w, &r3.kop1);
+    REND_HIST_REQ_START(w, &r4);
+    fake_issue(w, &r4.kop1, 1, REND_OP_DELETE);
+    nap_ms(2);
+    REND_HIST_OP_DONE(w, &r4.kop1);
+    REND_HIST_REQ_DONE(w, &r4);
+    nap_ms(2);
+    REND_HIST_REQ_DONE(w, &r3);
+    rend_hist_sum_req(REND_CMD_SET, &h);
+    rend_hist_sum_tier(1, REND_OP_SET, &t1);
+    ck_assert_uint_eq(hist_count(&h), 2);
+    ck_assert_uint_eq(hist_count(&t1), 2);
+    ck_assert_uint_eq(hist_count(&hw->req[REND_CMD_SET]), 1);
+    ck_assert_uint_eq(hist_count(&hw->tier[0][REND_OP_SET]), 1);
+    ck_assert(h.sum_ns >= t1.sum_ns + 4000000); /* r3 lasted 4 ms more */
+    rend_hist_sum_req(REND_CMD_DELETE, &h);
+    ck_assert_uint_eq(hist_count(&h), 1);
+
+    /* the pair of a test's own (rend_hist_pair) reads the same way */
+    rend_hist_pair(1, REND_CMD_GET, 2, 15000);
+    rend_hist_sum_req(REND_CMD_GET, &h);
+    rend_hist_sum_tier(2, REND_OP_GET, &t2);
+    ck_assert_uint_eq(hist_count(&h), 2);
+    ck_assert_uint_eq(hist_count(&t2), 2);
+    ck_assert_uint_eq(rend_hist_workers[1].pair[REND_CMD_GET][1].bucket[1], 1);
+}
+END_TEST
+
+/* The hooks' clock (the TSC where the kernel keeps time with it) agrees
+ * with CLOCK_MONOTONIC over a sleep. */
+START_TEST(hist_clock)
+{
+    uint64_t m0, m1, t0, t1, ns, d;
+
+    rend_hist_clock_init();
+    m0 = rend_hist_mono_ns();
+    t0 = rend_hist_ticks();
+    nap_ms(50);
+    t1 = rend_hist_ticks();
+    m1 = rend_hist_mono_ns();
+    ns = rend_hist_ns(t1 - t0);
+    d = m1 - m0;
+    fprintf(stderr, "hist_clock: %s, %llu ns by the hooks' clock, %llu by "
+            "CLOCK_MONOTONIC\n", rend_hist_use_tsc ? "TSC" : "clock_gettime",
+            (unsigned long long)ns, (unsigned long long)d);
+    ck_assert(ns <= d);
+    ck_assert(ns >= d - d / 200 - 20000); /* within 0.5% (+20 us) */
+}
+END_TEST
+
+START_TEST(hist_clock_forced)
+{
+    setenv("REND_HIST_CLOCK", "monotonic", 1);
+    rend_hist_clock_init();
+    ck_assert_int_eq(rend_hist_use_tsc, 0);
+    ck_assert(rend_hist_mult == 1ull << 32);
+    ck_assert(rend_hist_ns(12345) == 12345);
 }
 END_TEST
 
@@ -239,6 +399,9 @@ main(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, hist_buckets);
+    tcase_add_test(tc, hist_hooks);
+    tcase_add_test(tc, hist_clock);
+    tcase_add_test(tc, hist_clock_forced);
     tcase_add_test(tc, metrics_page);
     tcase_add_test(tc, config_redacts);
     tcase_add_test(tc, ready_and_diff);
