@@ -530,6 +530,9 @@ static const struct {
 };
 #define NBMAP (sizeof(bmap) / sizeof(bmap[0]))
 
+/* a string literal, its length counted by the compiler */
+#define PUT_LIT(b, lit) rend_buf_put((b), lit, sizeof(lit) - 1)
+
 static int
 backend_stat(const char *name, unsigned *srv, const char **what)
 {
@@ -685,7 +688,7 @@ render_handler_hists(struct rend_buf *b, const struct rend_gen *g,
                     || !numeric(hs->v[i].value, &d)) {
                     continue;
                 }
-                rend_buf_printf(b, "rend_handler_%.*s_bucket{instance=\"",
+                rend_buf_printf(b, "rend_handler_%.*s_bucket{handler=\"",
                                 (int)k, base);
                 put_label(b, g->hinsts[inst]->name);
                 rend_buf_printf(b, "\",le=\"%s\"} %s\n", nm + k + 4,
@@ -695,15 +698,15 @@ render_handler_hists(struct rend_buf *b, const struct rend_gen *g,
             if (!any) {
                 continue;
             }
-            rend_buf_printf(b, "rend_handler_%.*s_bucket{instance=\"",
+            rend_buf_printf(b, "rend_handler_%.*s_bucket{handler=\"",
                             (int)k, base);
             put_label(b, g->hinsts[inst]->name);
             rend_buf_printf(b, "\",le=\"+Inf\"} %s\n", cnt);
-            rend_buf_printf(b, "rend_handler_%.*s_sum{instance=\"", (int)k,
+            rend_buf_printf(b, "rend_handler_%.*s_sum{handler=\"", (int)k,
                             base);
             put_label(b, g->hinsts[inst]->name);
             rend_buf_printf(b, "\"} %s\n", sum);
-            rend_buf_printf(b, "rend_handler_%.*s_count{instance=\"", (int)k,
+            rend_buf_printf(b, "rend_handler_%.*s_count{handler=\"", (int)k,
                             base);
             put_label(b, g->hinsts[inst]->name);
             rend_buf_printf(b, "\"} %s\n", cnt);
@@ -727,7 +730,7 @@ render_handlers(struct rend_buf *b, const struct rend_gen *g)
     family(b, "rend_handler_info", "gauge",
            "Handler instances of the running config (value 1)");
     for (unsigned i = 0; i < g->nhinsts; i++) {
-        rend_buf_put(b, "rend_handler_info{instance=\"", 28);
+        PUT_LIT(b, "rend_handler_info{handler=\"");
         put_label(b, g->hinsts[i]->name);
         rend_buf_put(b, "\",plugin=\"", 10);
         put_label(b, g->hinsts[i]->plugin_name);
@@ -736,7 +739,7 @@ render_handlers(struct rend_buf *b, const struct rend_gen *g)
     family(b, "rend_handler_ready", "gauge",
            "1 when the instance started on every worker");
     for (unsigned i = 0; i < g->nhinsts; i++) {
-        rend_buf_put(b, "rend_handler_ready{instance=\"", 29);
+        PUT_LIT(b, "rend_handler_ready{handler=\"");
         put_label(b, g->hinsts[i]->name);
         rend_buf_printf(b, "\"} %d\n", rend_admin_hinst_ready(g->hinsts[i]));
     }
@@ -769,7 +772,7 @@ render_handlers(struct rend_buf *b, const struct rend_gen *g)
             if (n > 3 && strcmp(hmap[k].stat + n - 3, "_us") == 0) {
                 d /= 1e6; /* base units: seconds (not map_used) */
             }
-            rend_buf_printf(b, "%s{instance=\"", hmap[m].metric);
+            rend_buf_printf(b, "%s{handler=\"", hmap[m].metric);
             put_label(b, hi->name);
             rend_buf_printf(b, "\"} %.17g\n", d);
         }
@@ -793,7 +796,7 @@ render_handlers(struct rend_buf *b, const struct rend_gen *g)
                 family(b, bmap[m].metric, bmap[m].type, bmap[m].help);
                 header = 1;
             }
-            rend_buf_printf(b, "%s{instance=\"", bmap[m].metric);
+            rend_buf_printf(b, "%s{handler=\"", bmap[m].metric);
             put_label(b, g->hinsts[hs.v[i].inst]->name);
             rend_buf_put(b, "\",server=\"", 10);
             put_label(b, backend_addr(&hs, hs.v[i].inst, srv));
@@ -814,7 +817,7 @@ render_handlers(struct rend_buf *b, const struct rend_gen *g)
             || !numeric(hs.v[i].value, &d)) {
             continue;
         }
-        rend_buf_put(b, "rend_handler_stat{instance=\"", 28);
+        PUT_LIT(b, "rend_handler_stat{handler=\"");
         put_label(b, hi->name);
         rend_buf_put(b, "\",name=\"", 8);
         put_label(b, hs.v[i].name);

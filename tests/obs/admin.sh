@@ -146,7 +146,7 @@ LUA
         bad "/readyz with the backend killed: $(cat "$dir/body")"
     fi
     http GET /metrics >/dev/null
-    grep -q '^rend_backend_up{instance="mc",server=".*mc.sock"} 0$' "$dir/body" \
+    grep -q '^rend_backend_up{handler="mc",server=".*mc.sock"} 0$' "$dir/body" \
         && ok "rend_backend_up 0" || bad "rend_backend_up is not 0"
     start_memcached "$dir/mc.sock"
     i=0

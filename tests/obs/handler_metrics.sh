@@ -59,15 +59,15 @@ present() {
         || bad "$what: no $1"
 }
 
-# hist NAME: rend_handler_NAME{instance="l2"} is cumulative, +Inf ==
+# hist NAME: rend_handler_NAME{handler="l2"} is cumulative, +Inf ==
 # _count, and (latency: second argument "core") its le set is the core's
 hist() {
     local f=$dir/after m=rend_handler_$1
     if awk -v m="$m" '
-        index($0, m "_bucket{instance=\"l2\",le=") == 1 {
+        index($0, m "_bucket{handler=\"l2\",le=") == 1 {
             v = $2 + 0; if (v < last) bad = 1; last = v; n++
             if (index($0, "le=\"+Inf\"")) inf = v }
-        index($0, m "_count{instance=\"l2\"}") == 1 { cnt = $2 + 0; c = 1 }
+        index($0, m "_count{handler=\"l2\"}") == 1 { cnt = $2 + 0; c = 1 }
         END { exit !(n == 20 && c && inf == cnt && !bad) }' "$f"; then
         ok "$what: $m is a well formed histogram"
     else
@@ -75,7 +75,7 @@ hist() {
         grep "^$m" "$f"
     fi
     if [ "$2" = core ]; then
-        grep "^${m}_bucket{instance=\"l2\"" "$f" | sed 's/.*le="\([^"]*\)".*/\1/' \
+        grep "^${m}_bucket{handler=\"l2\"" "$f" | sed 's/.*le="\([^"]*\)".*/\1/' \
             >"$dir/le.handler"
         grep '^rend_request_duration_seconds_bucket{command="get"' "$f" \
             | sed 's/.*le="\([^"]*\)".*/\1/' >"$dir/le.core"
@@ -106,13 +106,19 @@ run() {
     [ "$(grep -c '^STORED' "$dir/mc.out")" = $NSETS ] || bad "$what: sets failed"
     [ -z "$3" ] || sleep "$3"
     scrape "$dir/after"
-    L='{instance="l2"}'
+    L='{handler="l2"}'
     moved "rend_handler_commits_total$L"
     moved "rend_handler_commit_duration_seconds_count$L"
     moved "rend_handler_write_batch_ops_sum$L" $NSETS
     moved "rend_handler_write_batch_ops_count$L"
     hist commit_duration_seconds core
     hist write_batch_ops
+    # every tier op has its name (a back-fill is op="fill", never "?")
+    if grep -q 'op="?"' "$dir/after"; then
+        bad "$what: a tier op series without a name: $(grep -m1 'op="?"' "$dir/after")"
+    else
+        ok "$what: every tier op series is named"
+    fi
     case $what in
     lmdb*)
         moved "rend_lmdb_write_txns_total$L"

@@ -279,23 +279,23 @@ START_TEST(metrics_page)
     ck_assert_ptr_null(strstr(b.p, "rend_stats_counter_total"));
     ck_assert_ptr_nonnull(strstr(b.p, "\nrend_config_generation 7\n"));
     ck_assert_ptr_nonnull(strstr(b.p,
-        "\nrend_backend_up{instance=\"mc\",server=\"127.0.0.1:1\"} 1\n"));
+        "\nrend_backend_up{handler=\"mc\",server=\"127.0.0.1:1\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(b.p,
-        "\nrend_backend_requests_total{instance=\"mc\",server=\"127.0.0.1:1\"} 7\n"));
-    ck_assert_ptr_nonnull(strstr(b.p, "\nrend_handler_items{instance=\"mc\"} 3\n"));
+        "\nrend_backend_requests_total{handler=\"mc\",server=\"127.0.0.1:1\"} 7\n"));
+    ck_assert_ptr_nonnull(strstr(b.p, "\nrend_handler_items{handler=\"mc\"} 3\n"));
     ck_assert_ptr_nonnull(strstr(b.p,
-        "rend_handler_stat{instance=\"mc\",name=\"odd \\\"name\\\"\"} 1.5\n"));
+        "rend_handler_stat{handler=\"mc\",name=\"odd \\\"name\\\"\"} 1.5\n"));
     ck_assert_ptr_null(strstr(b.p, "not a number"));
     ck_assert_ptr_nonnull(strstr(b.p,
         "\n# TYPE rend_handler_lat_seconds histogram\n"
-        "rend_handler_lat_seconds_bucket{instance=\"mc\",le=\"1e-05\"} 1\n"
-        "rend_handler_lat_seconds_bucket{instance=\"mc\",le=\"0.001\"} 3\n"
-        "rend_handler_lat_seconds_bucket{instance=\"mc\",le=\"+Inf\"} 4\n"
-        "rend_handler_lat_seconds_sum{instance=\"mc\"} 0.002\n"
-        "rend_handler_lat_seconds_count{instance=\"mc\"} 4\n"));
+        "rend_handler_lat_seconds_bucket{handler=\"mc\",le=\"1e-05\"} 1\n"
+        "rend_handler_lat_seconds_bucket{handler=\"mc\",le=\"0.001\"} 3\n"
+        "rend_handler_lat_seconds_bucket{handler=\"mc\",le=\"+Inf\"} 4\n"
+        "rend_handler_lat_seconds_sum{handler=\"mc\"} 0.002\n"
+        "rend_handler_lat_seconds_count{handler=\"mc\"} 4\n"));
     ck_assert_ptr_null(strstr(b.p, "name=\"lat_seconds"));
     ck_assert_ptr_nonnull(strstr(b.p,
-        "rend_handler_stat{instance=\"mc\",name=\"odd_count\"} 5\n"));
+        "rend_handler_stat{handler=\"mc\",name=\"odd_count\"} 5\n"));
     ck_assert_ptr_nonnull(strstr(b.p,
         "rend_request_duration_seconds_bucket{command=\"get\",le=\"1e-05\"}"));
     ck_assert_ptr_nonnull(strstr(b.p,
