@@ -264,6 +264,7 @@ struct rend_mc_reply {
     uint32_t opaque;
     const char *line;  /* whole reply line (no CRLF) */
     size_t nline;
+    struct rend_mc_conn *conn; /* whose input holds value (rend_mc_in_lend) */
 };
 
 /* Reply callback.  err == 0: r is a reply.  err < 0: the request failed
@@ -319,6 +320,7 @@ struct rend_mc_conn {
     int probe;          /* connect attempt of a down server */
     int ever_connected;
     struct rend_mc_extq ext;  /* spliced output (chunked mode) */
+    struct rend_mc_rblk *inblk; /* storage of `in` (rend_mc_rbuf.c) */
 };
 
 struct rend_mc_thr;
@@ -432,6 +434,24 @@ int rend_mc_conn_write_ext(struct rend_mc_conn *c);
  * stream is out of step (c is then failed with REND_EIO, the pieces
  * forgotten). */
 void rend_mc_conn_ext_release(struct rend_mc_conn *c, const void *owner);
+/* ---- the read buffer and values lent from it (rend_mc_rbuf.c) ----
+ * c->in's storage is a reference-counted block; a GET hit may lend the
+ * core its value's bytes in place (host->value_ref), and the block then
+ * stays until the core gives them back.  Connection's thread only. */
+struct rend_mc_rblk;
+/* Room for n more bytes at c->in.data + c->in.len, never moving or
+ * overwriting bytes that are lent out.  0, or -1 when out of memory. */
+int rend_mc_in_reserve(struct rend_mc_conn *c, size_t n);
+/* Forget c->in's contents (connection closed); lent bytes stay valid. */
+void rend_mc_in_reset(struct rend_mc_conn *c);
+/* Let go of c->in's storage (thread close); lent bytes stay valid. */
+void rend_mc_in_free(struct rend_mc_conn *c);
+/* Lend op the n bytes at p (inside c->in) as its result value.  0, or -1
+ * when the host cannot take lent values or too many blocks are pinned:
+ * the caller copies with value_alloc. */
+int rend_mc_in_lend(struct rend_mc_conn *c, const struct rend_host *h,
+                    struct rend_op *op, const char *p, size_t n);
+
 /* Write every connection with buffered output (the flush hook). */
 void rend_mc_thr_flush(struct rend_mc_thr *t);
 

@@ -55,7 +55,10 @@ fill_hit(struct pop *p, const struct rend_mc_reply *r)
     struct rend_op *op = p->op;
     const struct rend_host *h = p->t->inst->host;
 
-    if (r->kind == REND_MC_R_VA) {
+    if (r->kind == REND_MC_R_VA && r->nvalue > 0 && r->conn != NULL
+        && rend_mc_in_lend(r->conn, h, op, r->value, r->nvalue) == 0) {
+        /* lent from the read buffer: no copy here */
+    } else if (r->kind == REND_MC_R_VA) {
         char *v = h->value_alloc(op, r->nvalue);
         if (v == NULL && r->nvalue > 0) {
             return REND_ENOMEM;
@@ -224,7 +227,14 @@ format(struct pop *p, struct rend_mc_conn *c, uint32_t o)
             if (!no_value) {
                 w = REND_MC_PUTS(w, " v");
             }
-            w = REND_MC_PUTS(w, " f t c");
+            w = REND_MC_PUTS(w, " f");
+            /* t and c only when the caller reads them (ABI minor 3) */
+            if (!(op->opflags & REND_OPF_NO_EXPTIME)) {
+                w = REND_MC_PUTS(w, " t");
+            }
+            if (!(op->opflags & REND_OPF_NO_CAS)) {
+                w = REND_MC_PUTS(w, " c");
+            }
         }
         break;
     case REND_OP_DELETE:
