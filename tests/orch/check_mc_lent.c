@@ -28,10 +28,10 @@ static struct orch srv;
 static struct rend_srv mc;
 
 static void
-setup(void)
+setup_args(const char *const *mcargs)
 {
     char conf[1024];
-    int rc = rend_srv_start_memcached(&mc, NULL);
+    int rc = rend_srv_start_memcached(&mc, mcargs);
 
     ck_assert_msg(rc == 0, "check_mc_lent: cannot start memcached (%d)", rc);
     orch_guard_srv(&mc);
@@ -42,6 +42,21 @@ setup(void)
              " routes = { default = l1only(l1) } }\n",
              mc.path);
     ck_assert_int_eq(orch_start_text(&srv, conf), 0);
+}
+
+static void
+setup(void)
+{
+    setup_args(NULL);
+}
+
+/* memcached with 128 KB items: it refuses the longer sets. */
+static void
+setup_small_items(void)
+{
+    static const char *const args[] = { "-I", "128k", "-o",
+                                         "slab_chunk_max=65536", NULL };
+    setup_args(args);
 }
 
 static void
@@ -266,6 +281,37 @@ START_TEST(lent_values_survive_the_backend_connection_reset)
 }
 END_TEST
 
+/* A set refused as too large (spliced from the request at 200 KB and
+ * 500 KB, copied at 700 KB) answers SERVER_ERROR, and the connection to
+ * memcached stays in step: the requests after it on the same client
+ * connection (and so on the same backend connection) are answered. */
+START_TEST(refused_spliced_set_keeps_the_stream)
+{
+    static const size_t big[] = { 200000, 500000, 700000 };
+    struct buf b = { 0 };
+    char line[256];
+    int fd = slow_conn();
+
+    for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+        char *v = malloc(big[i]);
+        ck_assert_ptr_nonnull(v);
+        fill(v, big[i], (int)i);
+        b.n = 0;
+        putf(&b, "set big%zu 0 0 %zu\r\n", big[i], big[i]);
+        put(&b, v, big[i]);
+        put(&b, "\r\nset small 0 0 2\r\nok\r\nget small\r\n", 34);
+        send_all(fd, b.p, b.n);
+        recv_line(fd, line, sizeof(line));
+        ck_assert_msg(strncmp(line, "SERVER_ERROR", 12) == 0, "%zu: %s",
+                      big[i], line);
+        expect_line(fd, "STORED\r\nVALUE small 0 2\r\nok\r\nEND\r\n");
+        free(v);
+    }
+    close(fd);
+    free(b.p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -277,6 +323,11 @@ main(void)
     tcase_add_loop_test(tc, lent_backend_values_survive_buffer_reuse, 0,
                         (int)(sizeof(sizes) / sizeof(sizes[0])));
     tcase_add_test(tc, lent_values_survive_the_backend_connection_reset);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("refused");
+    tcase_add_checked_fixture(tc, setup_small_items, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, refused_spliced_set_keeps_the_stream);
     suite_add_tcase(s, tc);
     return orch_run(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
