@@ -281,6 +281,65 @@ START_TEST(lent_values_survive_the_backend_connection_reset)
 }
 END_TEST
 
+/* A reload replaces the memcached handler instance (its threads' backend
+ * connections and read buffers go) while 8 MB of values it lent are still
+ * unsent: they arrive intact, and the gets read after the reload are
+ * served by the new instance from the same memcached. */
+START_TEST(lent_values_outlive_a_reload)
+{
+    char conf_b[1024], hdr[64], line[256];
+    size_t n = 100000;
+    const int gets = 80;
+    char *v = malloc(n);
+    struct buf b = { 0 };
+    struct orch_conn c;
+    int64_t t0;
+    int fd;
+
+    ck_assert_ptr_nonnull(v);
+    fill(v, n, 7);
+    ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
+    putf(&b, "set big 3 0 %zu\r\n", n, 0);
+    put(&b, v, n);
+    put(&b, "\r\n", 2);
+    send_all(c.fd, b.p, b.n);
+    recv_line(c.fd, line, sizeof(line));
+    ck_assert_str_eq(line, "STORED\r\n");
+    orch_close(&c);
+    fd = slow_conn();
+    b.n = 0;
+    for (int i = 0; i < gets; i++) {
+        put(&b, "get big\r\n", 9);
+    }
+    send_all(fd, b.p, b.n);
+    usleep(200 * 1000);
+    snprintf(conf_b, sizeof(conf_b),
+             "local l1 = handler \"memcached\" { name = \"l1b\","
+             " servers = \"%s\" }\n"
+             "listen { port = 0, address = \"127.0.0.1\","
+             " routes = { default = l1only(l1) } }\n",
+             mc.path);
+    ck_assert_int_eq(orch_write_conf(&srv, conf_b), 0);
+    ck_assert_int_eq(kill(srv.srv.pid, SIGHUP), 0);
+    t0 = rend_now_ms();
+    while (orch_stat(&srv, NULL, "config_reloads") < 1) {
+        ck_assert_msg(rend_now_ms() - t0 < 5000, "no reload within 5 s");
+        usleep(2000);
+    }
+    usleep(200 * 1000);
+    snprintf(hdr, sizeof(hdr), "VALUE big 3 %zu\r\n", n);
+    for (int i = 0; i < gets; i++) {
+        recv_line(fd, line, sizeof(line));
+        ck_assert_str_eq(line, hdr);
+        expect_bytes(fd, v, n, "a get across the reload");
+        expect_line(fd, "\r\nEND\r\n");
+    }
+    close(fd);
+    free(b.p);
+    free(v);
+}
+END_TEST
+
 /* A set refused as too large (spliced from the request at 200 KB and
  * 500 KB, copied at 700 KB) answers SERVER_ERROR, and the connection to
  * memcached stays in step: the requests after it on the same client
@@ -323,6 +382,7 @@ main(void)
     tcase_add_loop_test(tc, lent_backend_values_survive_buffer_reuse, 0,
                         (int)(sizeof(sizes) / sizeof(sizes[0])));
     tcase_add_test(tc, lent_values_survive_the_backend_connection_reset);
+    tcase_add_test(tc, lent_values_outlive_a_reload);
     suite_add_tcase(s, tc);
     tc = tcase_create("refused");
     tcase_add_checked_fixture(tc, setup_small_items, teardown);
