@@ -757,6 +757,12 @@ rend_route_start(struct rend_kop *k)
     case REND_ST_L1ONLY:
     default:
         k->stage = S_FIRST;
+        if (k->req->cmd == REND_CMD_GET) {
+            /* get shows no expiry, and in text no cas (ABI minor 3) */
+            k->op.opflags |= k->req->proto == REND_PROTO_TEXT
+                                 ? REND_OPF_NO_CAS | REND_OPF_NO_EXPTIME
+                                 : REND_OPF_NO_EXPTIME;
+        }
         issue(k, 1, cmd_op(k));
         break;
     }

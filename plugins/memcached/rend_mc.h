@@ -71,17 +71,46 @@ rend_mc_put(char *p, const void *s, size_t n)
 /* Appends a string literal. */
 #define REND_MC_PUTS(p, lit) rend_mc_put((p), (lit), sizeof(lit) - 1)
 
+/* Writes v in decimal at p: the digit count by comparison, then two
+ * digits a step from a table, straight into place (no temporary, no
+ * memcpy call; a division per two digits). */
 static inline char *
 rend_mc_put_u64(char *p, uint64_t v)
 {
-    char tmp[REND_MC_NUM_MAX];
-    char *e = tmp + sizeof(tmp), *d = e;
+    static const char d2[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "68697071727374757677787980818283848586878889909192939495969798"
+        "99";
+    static const uint64_t pow10[] = {
+        10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+        10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+        100000000000ull, 1000000000000ull, 10000000000000ull,
+        100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+        100000000000000000ull, 1000000000000000000ull,
+        10000000000000000000ull,
+    };
+    unsigned n = 1;
+    char *d;
 
-    do {
-        *--d = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    return rend_mc_put(p, d, (size_t)(e - d));
+    while (n < 20 && v >= pow10[n - 1]) {
+        n++;
+    }
+    d = p + n;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        d -= 2;
+        d[0] = d2[2 * r];
+        d[1] = d2[2 * r + 1];
+    }
+    if (v >= 10) {
+        d[-2] = d2[2 * v];
+        d[-1] = d2[2 * v + 1];
+    } else {
+        d[-1] = (char)('0' + v);
+    }
+    return p + n;
 }
 
 static inline char *
@@ -264,6 +293,7 @@ struct rend_mc_reply {
     uint32_t opaque;
     const char *line;  /* whole reply line (no CRLF) */
     size_t nline;
+    struct rend_mc_conn *conn; /* whose input holds value (rend_mc_in_lend) */
 };
 
 /* Reply callback.  err == 0: r is a reply.  err < 0: the request failed
@@ -319,6 +349,7 @@ struct rend_mc_conn {
     int probe;          /* connect attempt of a down server */
     int ever_connected;
     struct rend_mc_extq ext;  /* spliced output (chunked mode) */
+    struct rend_mc_rblk *inblk; /* storage of `in` (rend_mc_rbuf.c) */
 };
 
 struct rend_mc_thr;
@@ -432,6 +463,24 @@ int rend_mc_conn_write_ext(struct rend_mc_conn *c);
  * stream is out of step (c is then failed with REND_EIO, the pieces
  * forgotten). */
 void rend_mc_conn_ext_release(struct rend_mc_conn *c, const void *owner);
+/* ---- the read buffer and values lent from it (rend_mc_rbuf.c) ----
+ * c->in's storage is a reference-counted block; a GET hit may lend the
+ * core its value's bytes in place (host->value_ref), and the block then
+ * stays until the core gives them back.  Connection's thread only. */
+struct rend_mc_rblk;
+/* Room for n more bytes at c->in.data + c->in.len, never moving or
+ * overwriting bytes that are lent out.  0, or -1 when out of memory. */
+int rend_mc_in_reserve(struct rend_mc_conn *c, size_t n);
+/* Forget c->in's contents (connection closed); lent bytes stay valid. */
+void rend_mc_in_reset(struct rend_mc_conn *c);
+/* Let go of c->in's storage (thread close); lent bytes stay valid. */
+void rend_mc_in_free(struct rend_mc_conn *c);
+/* Lend op the n bytes at p (inside c->in) as its result value.  0, or -1
+ * when the host cannot take lent values or too many blocks are pinned:
+ * the caller copies with value_alloc. */
+int rend_mc_in_lend(struct rend_mc_conn *c, const struct rend_host *h,
+                    struct rend_op *op, const char *p, size_t n);
+
 /* Write every connection with buffered output (the flush hook). */
 void rend_mc_thr_flush(struct rend_mc_thr *t);
 

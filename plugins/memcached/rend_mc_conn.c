@@ -100,7 +100,7 @@ conn_close(struct rend_mc_conn *c)
     }
     c->state = REND_MC_CLOSED;
     c->out.off = c->out.len = 0;
-    c->in.off = c->in.len = 0;
+    rend_mc_in_reset(c); /* lent values keep their bytes */
     c->ext.head = c->ext.n = 0; /* spliced pieces: forgotten (chunked) */
     c->probe = 0;
 }
@@ -486,6 +486,7 @@ parse_reply(struct rend_mc_conn *c, struct rend_mc_reply *r)
     r->opaque = 0;
     r->line = start;
     r->nline = nline;
+    r->conn = c;
     end = start + nline;
     p = start + 2;
     if (r->kind == REND_MC_R_VA) {
@@ -495,7 +496,7 @@ parse_reply(struct rend_mc_conn *c, struct rend_mc_reply *r)
             return -1;
         }
         if (avail < linelen + n + 2) {
-            if (rend_mc_buf_reserve(in, linelen + n + 2 - avail) != 0) {
+            if (rend_mc_in_reserve(c, linelen + n + 2 - avail) != 0) {
                 return -1;
             }
             return 0;
@@ -557,8 +558,7 @@ rio_cb(struct ev_loop *loop, ev_io *w, int revents)
     ssize_t n;
     int rc;
 
-    if (rend_mc_buf_reserve(&c->in, c->in.cap == 0 ? READ_BUF : READ_MIN)
-        != 0) {
+    if (rend_mc_in_reserve(c, c->in.cap == 0 ? READ_BUF : READ_MIN) != 0) {
         conn_drop(c, REND_ENOMEM, 0);
         return;
     }
@@ -590,9 +590,8 @@ rio_cb(struct ev_loop *loop, ev_io *w, int revents)
         arm_timeout(c);
     }
     srv_publish(c->srv);
-    if (c->in.off == c->in.len) {
-        c->in.off = c->in.len = 0;
-    }
+    /* (all parsed: the next rend_mc_in_reserve restarts at the front,
+     * unless values lent from this buffer are still out) */
 }
 
 static void
@@ -673,7 +672,7 @@ rend_mc_thr_close(struct rend_mc_thr *t)
             conn_drop(&s->conns[j], REND_EIO, 0);
             rend_mc_buf_free(&s->conns[j].out);
             free(s->conns[j].ext.v);
-            rend_mc_buf_free(&s->conns[j].in);
+            rend_mc_in_free(&s->conns[j]);
         }
         if (s->down) {
             stat_sadd(&s->conf->down, -1);

@@ -21,7 +21,18 @@ struct pop;
 struct leg {
     struct pop *p;
     unsigned i;
+    struct rend_mc_conn *ext_conn; /* its value went out spliced, on it */
 };
+
+/* A stored value at least this long goes from the request to the socket
+ * with writev (rend_mc_splice.c) instead of being copied into c->out; it
+ * stays valid until the op completes, which is after memcached answered
+ * (it cannot answer before it has read the value).  Values past
+ * VALUE_SPLICE_MAX are copied: memcached (default item size 1 MB) may
+ * refuse one as too large before it has read it all, and a spliced value
+ * answered early resets the connection (rend_mc_conn_ext_release). */
+#define VALUE_SPLICE_MIN 2048
+#define VALUE_SPLICE_MAX (512u * 1024)
 
 struct pop {
     struct rend_mc_thr *t;
@@ -55,7 +66,10 @@ fill_hit(struct pop *p, const struct rend_mc_reply *r)
     struct rend_op *op = p->op;
     const struct rend_host *h = p->t->inst->host;
 
-    if (r->kind == REND_MC_R_VA) {
+    if (r->kind == REND_MC_R_VA && r->nvalue > 0 && r->conn != NULL
+        && rend_mc_in_lend(r->conn, h, op, r->value, r->nvalue) == 0) {
+        /* lent from the read buffer: no copy here */
+    } else if (r->kind == REND_MC_R_VA) {
         char *v = h->value_alloc(op, r->nvalue);
         if (v == NULL && r->nvalue > 0) {
             return REND_ENOMEM;
@@ -186,19 +200,23 @@ finish(struct pop *p)
  * its number, opaque, CRLFs. */
 #define CMD_ROOM (64 + 5 * REND_MC_NUM_MAX)
 
-/* Appends op's command to c->out with opaque o, formatted by hand. */
+/* Appends op's command to c->out with opaque o, formatted by hand (a
+ * long value spliced in for leg l, see VALUE_SPLICE_MIN). */
 static int
-format(struct pop *p, struct rend_mc_conn *c, uint32_t o)
+format(struct pop *p, struct rend_mc_conn *c, uint32_t o, struct leg *l)
 {
     struct rend_op *op = p->op;
     struct rend_mc_buf *b = &c->out;
     int has_value = op->code >= REND_OP_SET && op->code <= REND_OP_CAS;
     int no_value = (op->opflags & REND_OPF_NO_VALUE) != 0;
+    int splice = has_value && op->nvalue >= VALUE_SPLICE_MIN
+                 && op->nvalue <= VALUE_SPLICE_MAX;
     int64_t ttl = 0;
     char *w;
 
     if (rend_mc_buf_reserve(b, p->nkey + CMD_ROOM
-                                   + (has_value ? op->nvalue : 0)) != 0) {
+                                   + (has_value && !splice ? op->nvalue : 0))
+        != 0) {
         return -1;
     }
     if (op->code == REND_OP_GAT || op->code == REND_OP_TOUCH
@@ -224,7 +242,14 @@ format(struct pop *p, struct rend_mc_conn *c, uint32_t o)
             if (!no_value) {
                 w = REND_MC_PUTS(w, " v");
             }
-            w = REND_MC_PUTS(w, " f t c");
+            w = REND_MC_PUTS(w, " f");
+            /* t and c only when the caller reads them (ABI minor 3) */
+            if (!(op->opflags & REND_OPF_NO_EXPTIME)) {
+                w = REND_MC_PUTS(w, " t");
+            }
+            if (!(op->opflags & REND_OPF_NO_CAS)) {
+                w = REND_MC_PUTS(w, " c");
+            }
         }
         break;
     case REND_OP_DELETE:
@@ -283,8 +308,21 @@ format(struct pop *p, struct rend_mc_conn *c, uint32_t o)
         w = rend_mc_put_u64(w, op->cas);
     }
     w = REND_MC_PUTS(w, "\r\n");
-    if (has_value) {
+    if (splice) {
+        struct rend_mc_ext e;
+        b->len = (size_t)(w - b->data);
+        e.at = b->len - b->off;
+        e.p = op->value;
+        e.n = op->nvalue;
+        e.owner = l;
+        if (rend_mc_conn_out_ext(c, &e, 1) != 0) {
+            return -1;
+        }
+        l->ext_conn = c;
+    } else if (has_value) {
         w = rend_mc_put(w, op->value, op->nvalue);
+    }
+    if (has_value) {
         w = REND_MC_PUTS(w, "\r\n");
     }
     b->len = (size_t)(w - b->data);
@@ -309,7 +347,7 @@ send_leg(struct pop *p, unsigned i)
     if (o == 0) {
         return REND_ENOMEM;
     }
-    if (format(p, c, o) != 0) {
+    if (format(p, c, o, &p->legs[i]) != 0) {
         /* The request is queued without its text: the connection is
          * reset at the next flush and the request fails. */
         c->deferred_err = REND_ENOMEM;
@@ -357,6 +395,12 @@ leg_reply(void *ud, int err, const struct rend_mc_reply *r)
     struct leg *l = ud;
     struct pop *p = l->p;
     int st = err != 0 ? err : map_reply(p, l->i, r);
+
+    if (l->ext_conn != NULL) {
+        /* answered: none of its spliced value may still wait to go out */
+        rend_mc_conn_ext_release(l->ext_conn, l);
+        l->ext_conn = NULL;
+    }
 
     p->st[l->i] = st;
     if (is_read(p->op)) {
@@ -418,6 +462,7 @@ rend_mc_op_plain(struct rend_mc_thr *t, struct rend_op *op)
     for (unsigned i = 0; i < p->nsrv; i++) {
         p->legs[i].p = p;
         p->legs[i].i = i;
+        p->legs[i].ext_conn = NULL;
         p->st[i] = REND_PENDING;
     }
     p->starting = 1;

@@ -12,7 +12,7 @@
 # memcached on a unix socket (memcached runs natively: only rend is
 # counted); MODE=inmem: rend with conf/inmem.lua.  CONF= another config
 # (e.g. one with admin{} for the metrics cost).  REND= and REND_PLUGIN_DIR=
-# another build.  rend-bench fills the key space and warms up with 20000
+# another build; CG_OUT=file keeps the callgrind profile.  rend-bench fills the key space and warms up with 20000
 # requests first; the counters are then zeroed, N requests (default
 # 100000) run with 50 connections, and the dump is divided by them.
 # Prints one line: "CALLGRIND ... ir_per_req=...", then rend-bench's RESULT.
@@ -21,6 +21,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 : "${MODE:=proxy}" "${N:=100000}" "${CONNS:=50}" "${MEMCACHED:=memcached}"
 : "${REND:=$top/core/rend}" "${REND_PLUGIN_DIR:=$top/plugins/.libs}"
+# A libtool wrapper script would run the real binary outside valgrind
+# (no --trace-children): run the binary behind it, with its library path.
+if [ -x "$(dirname "$REND")/.libs/$(basename "$REND")" ] && head -c 2 "$REND" | grep -q '#!'; then
+    export LD_LIBRARY_PATH="$(cd "$(dirname "$REND")" && pwd)/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    REND=$(dirname "$REND")/.libs/$(basename "$REND")
+fi
 LOADGEN=$top/bench/rend-bench
 command -v valgrind >/dev/null || { echo "callgrind_req.sh: no valgrind" >&2; exit 2; }
 w=$(mktemp -d /tmp/rend-cgreq.XXXXXX) || exit 2
@@ -70,6 +76,7 @@ sleep 0.5
 res=$(grep '^RESULT' <<<"$out")
 reqs=$(sed -n 's/.* ops=\([0-9]*\).*/\1/p' <<<"$res")
 f=$(ls -t "$w"/rend.cg."$rpid".* 2>/dev/null | head -n 1)
+if [ -n "${CG_OUT:-}" ] && [ -n "$f" ]; then cp "$f" "$CG_OUT"; fi  # keep the profile
 ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
 if [ -z "$reqs" ] || [ -z "$ir" ]; then
     echo "callgrind_req.sh: no result: $out" >&2

@@ -401,6 +401,72 @@ START_TEST(test_replicas)
 }
 END_TEST
 
+/* Set values of 2 KB..512 KB go out spliced from the op's value (writev),
+ * the others copied: sizes on both sides of both bounds, pipelined on one
+ * connection and sent to two replicas, read back from each replica. */
+START_TEST(test_spliced_set_values)
+{
+    static const size_t sizes[] = { 10, 2047, 2048, 3000, 100000, 524288,
+                                    524289, 900000 };
+    enum { NS = sizeof(sizes) / sizeof(sizes[0]) };
+    struct mcproc m[2];
+    char srv[200], keys[NS][32];
+    char *vals[NS];
+    struct rend_op ops[NS], *pops[NS];
+    int st[NS];
+    struct rend_th *th;
+
+    for (int i = 0; i < 2; i++) {
+        if (mcp_start(&m[i], 0) != 0) {
+            return;
+        }
+    }
+    snprintf(srv, sizeof(srv), "127.0.0.1:%d,127.0.0.1:%d", m[0].port,
+             m[1].port);
+    const char *opts[] = { "servers", srv, "replicas", "2", "timeout_ms",
+                           "5000", NULL };
+    th = mcp_open(opts);
+    for (size_t i = 0; i < NS; i++) {
+        vals[i] = malloc(sizes[i]);
+        ck_assert_ptr_nonnull(vals[i]);
+        for (size_t j = 0; j < sizes[i]; j++) {
+            vals[i][j] = (char)('a' + (j * 31 + i) % 26);
+        }
+        snprintf(keys[i], sizeof(keys[i]), "splice%zu", sizes[i]);
+        rend_th_op_init(&ops[i], REND_OP_SET, keys[i], vals[i], sizes[i],
+                        (uint32_t)i, 0);
+        pops[i] = &ops[i];
+    }
+    rend_th_run_many(th, pops, NS, st); /* one batch, one write */
+    for (size_t i = 0; i < NS; i++) {
+        ck_assert_int_eq(st[i], REND_OK);
+    }
+    for (int dead = 0; dead < 2; dead++) {
+        for (size_t i = 0; i < NS; i++) {
+            char *out;
+            size_t n;
+            ck_assert_int_eq(mcp_op(th, REND_OP_GET, keys[i], strlen(keys[i]),
+                                    NULL, 0, 0, 0, &out, &n), REND_OK);
+            ck_assert_uint_eq(n, sizes[i]);
+            ck_assert_msg(memcmp(out, vals[i], n) == 0, "%zu bytes differ",
+                          sizes[i]);
+            free(out);
+        }
+        /* the other replica must hold the same bytes */
+        mcp_stop(&m[dead], SIGKILL);
+        if (dead == 1) {
+            break;
+        }
+    }
+    rend_th_close(th);
+    for (size_t i = 0; i < NS; i++) {
+        free(vals[i]);
+    }
+    mcp_stop(&m[0], SIGTERM);
+    mcp_stop(&m[1], SIGTERM);
+}
+END_TEST
+
 START_TEST(test_timeout)
 {
     struct sockaddr_in sa;
@@ -486,6 +552,7 @@ mc_suite(void)
     tcase_add_test(tc, test_pipelined_throughput);
     tcase_add_test(tc, test_pool_kill);
     tcase_add_test(tc, test_replicas);
+    tcase_add_test(tc, test_spliced_set_values);
     tcase_add_test(tc, test_timeout);
     tcase_add_test(tc, test_unix_socket);
     tcase_add_test(tc, test_bad_options);

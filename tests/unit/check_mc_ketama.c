@@ -194,6 +194,39 @@ START_TEST(test_md5)
 }
 END_TEST
 
+/* The hand-written number formatter and parser of the plugin's hot path
+ * (rend_mc.h) agree with printf and strtoull, at every digit count and
+ * at the 64-bit limits. */
+START_TEST(test_put_get_u64)
+{
+    char buf[32], ref[32];
+    uint64_t v = 0, got;
+
+    for (int i = 0; i < 2000000 + 400; i++) {
+        char *e;
+        if (i < 2000000) {
+            v = (uint64_t)i;
+        } else if (i < 2000000 + 200) {
+            v = (i % 2 ? 1ull : 9ull) * 1;
+            for (int k = 0; k < (i - 2000000) / 10; k++) {
+                v = v * 10 + (uint64_t)(i % 10);
+            }
+        } else {
+            v = UINT64_MAX - (uint64_t)(i - 2000200);
+        }
+        e = rend_mc_put_u64(buf, v);
+        *e = '\0';
+        snprintf(ref, sizeof(ref), "%llu", (unsigned long long)v);
+        ck_assert_str_eq(buf, ref);
+        ck_assert_ptr_eq(rend_mc_get_u64(buf, e, &got), e);
+        ck_assert(got == v);
+    }
+    ck_assert_ptr_null(rend_mc_get_u64("18446744073709551616",
+                                       "18446744073709551616" + 20, &got));
+    ck_assert_str_eq((*rend_mc_put_i64(buf, -42) = '\0', buf), "-42");
+}
+END_TEST
+
 int
 main(int argc, char **argv)
 {
@@ -232,6 +265,7 @@ main(int argc, char **argv)
         return 0;
     }
     tcase_add_test(tc, test_md5);
+    tcase_add_test(tc, test_put_get_u64);
     tcase_add_test(tc, test_vectors);
     tcase_add_test(tc, test_libmemcached);
     tcase_add_test(tc, test_single_and_replicas);

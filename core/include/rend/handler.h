@@ -47,11 +47,13 @@
 #include <rend/status.h>
 
 #define REND_ABI_MAJOR 1 /* bump: anything removed, reordered or changed */
-#define REND_ABI_MINOR 2 /* bump: fields appended, new optional ops */
+#define REND_ABI_MINOR 3 /* bump: fields appended, new optional ops */
 /* Minor 1: REND_OP_FILL (optional), REND_OPF_IF_PRESENT, and a non-zero
  * op->cas is checked by DELETE, APPEND, PREPEND, INCR and DECR.
  * Minor 2: host->value_ref (zero-copy values) and the out_release fields
- * of struct rend_op it sets; see "Zero-copy values" below. */
+ * of struct rend_op it sets; see "Zero-copy values" below.
+ * Minor 3: REND_OPF_NO_CAS and REND_OPF_NO_EXPTIME (hints a handler may
+ * ignore). */
 
 /* Things two separately compiled objects must agree on. */
 #define REND_STR_(x) #x
@@ -154,6 +156,11 @@ typedef void rend_value_release_f(void *owner, void *ref);
 /* Op flags (op->opflags). */
 #define REND_OPF_NO_VALUE 0x1 /* GET/GAT: caller needs flags/expiry only */
 #define REND_OPF_IF_PRESENT 0x2 /* FILL: only over a live item (replace) */
+/* ABI minor 3, GET/GAT hints: the caller will not read out_cas (resp.
+ * out_exptime), so a handler that pays to fetch them (a remote one) may
+ * leave them 0.  Any handler may ignore these flags. */
+#define REND_OPF_NO_CAS 0x4
+#define REND_OPF_NO_EXPTIME 0x8
 
 struct rend_op {
     uint32_t magic;   /* core's; do not touch */

@@ -1,0 +1,393 @@
+/*
+ * check_mc_lent.c - GET hits through the memcached handler are lent to the
+ * core straight out of the backend connection's read buffer
+ * (host->value_ref; plugins/memcached/rend_mc_rbuf.c), and long set
+ * values go to memcached spliced from the request (writev).  A lent value
+ * must stay intact while the read buffer it lives in takes later replies,
+ * moves to a new block, or is dropped with its connection.
+ *
+ * The real rend runs in front of a real memcached (unix socket).  The
+ * client pipelines many requests in one write on a connection with a
+ * small receive buffer and reads only afterwards, so rend holds the
+ * values it was lent while it goes on reading from memcached.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "orch_check.h"
+
+static struct orch srv;
+static struct rend_srv mc;
+
+static void
+setup_args(const char *const *mcargs)
+{
+    char conf[1024];
+    int rc = rend_srv_start_memcached(&mc, mcargs);
+
+    ck_assert_msg(rc == 0, "check_mc_lent: cannot start memcached (%d)", rc);
+    orch_guard_srv(&mc);
+    snprintf(conf, sizeof(conf),
+             "local l1 = handler \"memcached\" { name = \"l1\","
+             " servers = \"%s\", fail_limit = 1000 }\n"
+             "listen { port = 0, address = \"127.0.0.1\","
+             " routes = { default = l1only(l1) } }\n",
+             mc.path);
+    ck_assert_int_eq(orch_start_text(&srv, conf), 0);
+}
+
+static void
+setup(void)
+{
+    setup_args(NULL);
+}
+
+/* memcached with 128 KB items: it refuses the longer sets. */
+static void
+setup_small_items(void)
+{
+    static const char *const args[] = { "-I", "128k", "-o",
+                                         "slab_chunk_max=65536", NULL };
+    setup_args(args);
+}
+
+static void
+teardown(void)
+{
+    orch_stop(&srv, 0);
+    rend_srv_kill(&mc, SIGKILL);
+}
+
+/* A connection with a fixed 64 KiB receive buffer, so replies we do not
+ * read pile up in rend once the kernel's buffers are full. */
+static int
+slow_conn(void)
+{
+    struct orch_conn c;
+    int small = 65536;
+
+    ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    return c.fd;
+}
+
+static void
+send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        ck_assert_msg(w > 0, "write: %s", strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Read exactly n bytes (10 s at most). */
+static void
+recv_exact(int fd, char *p, size_t n)
+{
+    while (n > 0) {
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        ssize_t r;
+
+        ck_assert_msg(poll(&pf, 1, 10000) == 1, "reply timed out");
+        r = read(fd, p, n);
+        ck_assert_msg(r > 0, "read: %s", r < 0 ? strerror(errno) : "EOF");
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+static void
+expect_bytes(int fd, const char *want, size_t n, const char *what)
+{
+    char *got = malloc(n);
+
+    ck_assert_ptr_nonnull(got);
+    recv_exact(fd, got, n);
+    ck_assert_msg(memcmp(got, want, n) == 0, "%s: wrong bytes", what);
+    free(got);
+}
+
+static void
+expect_line(int fd, const char *line)
+{
+    expect_bytes(fd, line, strlen(line), line);
+}
+
+/* One reply line (up to \n) into buf. */
+static void
+recv_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    while (n + 1 < cap) {
+        recv_exact(fd, buf + n, 1);
+        if (buf[n++] == '\n') {
+            break;
+        }
+    }
+    buf[n] = '\0';
+}
+
+struct buf {
+    char *p;
+    size_t n, cap;
+};
+
+static void
+put(struct buf *b, const void *p, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2;
+        b->p = realloc(b->p, b->cap);
+        ck_assert_ptr_nonnull(b->p);
+    }
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+static void
+putf(struct buf *b, const char *fmt, size_t a, size_t c)
+{
+    char line[128];
+    int n = snprintf(line, sizeof(line), fmt, a, c);
+
+    put(b, line, (size_t)n);
+}
+
+/* The value of round r (different bytes every round). */
+static void
+fill(char *v, size_t n, int r)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (char)('!' + (i * (size_t)(r + 3) + (size_t)r) % 90);
+    }
+}
+
+/* 100 B and 3000 B values are copied into the client's output (the lent
+ * bytes go back at once), 10 KB-300 KB are written from the read buffer
+ * (300 KB spans more than one 256 KB read block), and 300 KB also comes
+ * in pieces across reads; 700 KB sets are not spliced (copied). */
+static const size_t sizes[] = { 100, 3000, 10000, 100000, 300000, 700000 };
+
+#define ROUNDS 8
+
+/* set k v_r; get k, for ROUNDS rounds in one write: every get answers
+ * its own round's value although later replies were read into (and later
+ * sets overwrote) the same buffers before it went out. */
+START_TEST(lent_backend_values_survive_buffer_reuse)
+{
+    size_t n = sizes[_i];
+    char *v[ROUNDS], hdr[64];
+    struct buf b = { 0 };
+    int fd = slow_conn();
+
+    for (int r = 0; r < ROUNDS; r++) {
+        v[r] = malloc(n);
+        ck_assert_ptr_nonnull(v[r]);
+        fill(v[r], n, r);
+        putf(&b, "set k%zu %zu 0 ", n, (size_t)r);
+        putf(&b, "%zu\r\n", n, 0);
+        put(&b, v[r], n);
+        putf(&b, "\r\nget k%zu\r\n", n, 0);
+    }
+    send_all(fd, b.p, b.n);
+    usleep(200 * 1000); /* let rend run much of it before we read */
+    for (int r = 0; r < ROUNDS; r++) {
+        expect_line(fd, "STORED\r\n");
+        snprintf(hdr, sizeof(hdr), "VALUE k%zu %d %zu\r\n", n, r, n);
+        expect_line(fd, hdr);
+        expect_bytes(fd, v[r], n, "a lent value");
+        expect_line(fd, "\r\nEND\r\n");
+    }
+    close(fd);
+    for (int r = 0; r < ROUNDS; r++) {
+        free(v[r]);
+    }
+    free(b.p);
+}
+END_TEST
+
+/* Many gets of a 100 KB value are answered (lent from the read buffer)
+ * but not yet written out when memcached dies: the connection is closed
+ * and its buffer dropped, and the values already answered still arrive
+ * intact; the gets after it fail as errors, not as corrupt hits. */
+START_TEST(lent_values_survive_the_backend_connection_reset)
+{
+    size_t n = 100000;
+    const int gets = 60;
+    char *v = malloc(n), hdr[64], line[256];
+    struct buf b = { 0 };
+    struct orch_conn c;
+    int hits = 0, errors = 0, fd;
+
+    ck_assert_ptr_nonnull(v);
+    fill(v, n, 5);
+    ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
+    putf(&b, "set big 9 0 %zu\r\n", n, 0);
+    put(&b, v, n);
+    put(&b, "\r\n", 2);
+    send_all(c.fd, b.p, b.n);
+    recv_line(c.fd, line, sizeof(line));
+    ck_assert_str_eq(line, "STORED\r\n");
+    orch_close(&c);
+
+    fd = slow_conn();
+    b.n = 0;
+    for (int i = 0; i < gets; i++) {
+        put(&b, "get big\r\n", 9);
+    }
+    send_all(fd, b.p, b.n);
+    usleep(300 * 1000);
+    rend_srv_kill(&mc, SIGKILL);
+    usleep(300 * 1000);
+    /* more traffic on other connections (reusing freed memory) */
+    for (int i = 0; i < 20; i++) {
+        ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
+        (void)orch_store(&c, "set", "other", "xxxxxxxxxxxxxxxxxxxxxxxx", 0, 0,
+                         0);
+        orch_close(&c);
+    }
+    snprintf(hdr, sizeof(hdr), "VALUE big 9 %zu\r\n", n);
+    for (int i = 0; i < gets; i++) {
+        recv_line(fd, line, sizeof(line));
+        if (strncmp(line, "SERVER_ERROR", 12) == 0) {
+            errors++;
+            continue;
+        }
+        ck_assert_str_eq(line, hdr);
+        expect_bytes(fd, v, n, "a value answered before the reset");
+        expect_line(fd, "\r\nEND\r\n");
+        ck_assert_int_eq(errors, 0); /* hits first, then the failures */
+        hits++;
+    }
+    ck_assert_int_gt(hits, 0);
+    close(fd);
+    free(b.p);
+    free(v);
+}
+END_TEST
+
+/* A reload replaces the memcached handler instance (its threads' backend
+ * connections and read buffers go) while 8 MB of values it lent are still
+ * unsent: they arrive intact, and the gets read after the reload are
+ * served by the new instance from the same memcached. */
+START_TEST(lent_values_outlive_a_reload)
+{
+    char conf_b[1024], hdr[64], line[256];
+    size_t n = 100000;
+    const int gets = 80;
+    char *v = malloc(n);
+    struct buf b = { 0 };
+    struct orch_conn c;
+    int64_t t0;
+    int fd;
+
+    ck_assert_ptr_nonnull(v);
+    fill(v, n, 7);
+    ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
+    putf(&b, "set big 3 0 %zu\r\n", n, 0);
+    put(&b, v, n);
+    put(&b, "\r\n", 2);
+    send_all(c.fd, b.p, b.n);
+    recv_line(c.fd, line, sizeof(line));
+    ck_assert_str_eq(line, "STORED\r\n");
+    orch_close(&c);
+    fd = slow_conn();
+    b.n = 0;
+    for (int i = 0; i < gets; i++) {
+        put(&b, "get big\r\n", 9);
+    }
+    send_all(fd, b.p, b.n);
+    usleep(200 * 1000);
+    snprintf(conf_b, sizeof(conf_b),
+             "local l1 = handler \"memcached\" { name = \"l1b\","
+             " servers = \"%s\" }\n"
+             "listen { port = 0, address = \"127.0.0.1\","
+             " routes = { default = l1only(l1) } }\n",
+             mc.path);
+    ck_assert_int_eq(orch_write_conf(&srv, conf_b), 0);
+    ck_assert_int_eq(kill(srv.srv.pid, SIGHUP), 0);
+    t0 = rend_now_ms();
+    while (orch_stat(&srv, NULL, "config_reloads") < 1) {
+        ck_assert_msg(rend_now_ms() - t0 < 5000, "no reload within 5 s");
+        usleep(2000);
+    }
+    usleep(200 * 1000);
+    snprintf(hdr, sizeof(hdr), "VALUE big 3 %zu\r\n", n);
+    for (int i = 0; i < gets; i++) {
+        recv_line(fd, line, sizeof(line));
+        ck_assert_str_eq(line, hdr);
+        expect_bytes(fd, v, n, "a get across the reload");
+        expect_line(fd, "\r\nEND\r\n");
+    }
+    close(fd);
+    free(b.p);
+    free(v);
+}
+END_TEST
+
+/* A set refused as too large (spliced from the request at 200 KB and
+ * 500 KB, copied at 700 KB) answers SERVER_ERROR, and the connection to
+ * memcached stays in step: the requests after it on the same client
+ * connection (and so on the same backend connection) are answered. */
+START_TEST(refused_spliced_set_keeps_the_stream)
+{
+    static const size_t big[] = { 200000, 500000, 700000 };
+    struct buf b = { 0 };
+    char line[256];
+    int fd = slow_conn();
+
+    for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+        char *v = malloc(big[i]);
+        ck_assert_ptr_nonnull(v);
+        fill(v, big[i], (int)i);
+        b.n = 0;
+        putf(&b, "set big%zu 0 0 %zu\r\n", big[i], big[i]);
+        put(&b, v, big[i]);
+        put(&b, "\r\nset small 0 0 2\r\nok\r\nget small\r\n", 34);
+        send_all(fd, b.p, b.n);
+        recv_line(fd, line, sizeof(line));
+        ck_assert_msg(strncmp(line, "SERVER_ERROR", 12) == 0, "%zu: %s",
+                      big[i], line);
+        expect_line(fd, "STORED\r\nVALUE small 0 2\r\nok\r\nEND\r\n");
+        free(v);
+    }
+    close(fd);
+    free(b.p);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("mc_lent");
+    TCase *tc = tcase_create("zero-copy");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, lent_backend_values_survive_buffer_reuse, 0,
+                        (int)(sizeof(sizes) / sizeof(sizes[0])));
+    tcase_add_test(tc, lent_values_survive_the_backend_connection_reset);
+    tcase_add_test(tc, lent_values_outlive_a_reload);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("refused");
+    tcase_add_checked_fixture(tc, setup_small_items, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, refused_spliced_set_keeps_the_stream);
+    suite_add_tcase(s, tc);
+    return orch_run(s) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
