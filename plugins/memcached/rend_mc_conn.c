@@ -33,7 +33,7 @@
 
 static void conn_drop(struct rend_mc_conn *c, int err, int count);
 static void conn_write(struct rend_mc_conn *c);
-static void connected(struct rend_mc_conn *c);
+static void wio_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void rio_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 static void
@@ -224,15 +224,10 @@ tmo_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (c->state == REND_MC_CONNECTING) {
         /* After a loop iteration longer than the connect timeout (a busy
          * worker) this timer runs before the write watcher: a connect
-         * that has completed by now is not a timeout. */
+         * that has completed (or failed) by now is not a timeout. */
         struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT)
-            && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
-            && err == 0) {
-            ev_io_stop(loop, &c->wio);
-            connected(c);
+        if (poll(&pfd, 1, 0) == 1) {
+            wio_cb(loop, &c->wio, EV_WRITE);
             return;
         }
         in->host->log(REND_LOG_WARN, in->name, "connect to %s timed out",
