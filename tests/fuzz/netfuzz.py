@@ -704,8 +704,9 @@ def main():
     ap.add_argument("--tolerate-backend-errors", action="store_true",
                     help="count a SERVER_ERROR to a clean request, or a request "
                     "that gets no reply while the server answers a new "
-                    "connection, (drop its keys) instead of failing: the proxy "
-                    "topologies under attack")
+                    "connection, (drop its keys) instead of failing: for runs "
+                    "that push the backend past what it serves (the proxy "
+                    "and chunked topologies pass without it, README)")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="netfuzz-")
