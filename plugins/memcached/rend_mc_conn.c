@@ -19,6 +19,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 
 static void conn_drop(struct rend_mc_conn *c, int err, int count);
 static void conn_write(struct rend_mc_conn *c);
+static void wio_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void rio_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 static void
@@ -220,6 +222,14 @@ tmo_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct rend_mc_inst *in = c->srv->thr->inst;
 
     if (c->state == REND_MC_CONNECTING) {
+        /* After a loop iteration longer than the connect timeout (a busy
+         * worker) this timer runs before the write watcher: a connect
+         * that has completed (or failed) by now is not a timeout. */
+        struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+        if (poll(&pfd, 1, 0) == 1) {
+            wio_cb(loop, &c->wio, EV_WRITE);
+            return;
+        }
         in->host->log(REND_LOG_WARN, in->name, "connect to %s timed out",
                       c->srv->conf->name);
         conn_drop(c, REND_ETIMEDOUT, 1);

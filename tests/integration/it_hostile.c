@@ -644,6 +644,41 @@ START_TEST(multiget_failing_at_once_is_answered)
 }
 END_TEST
 
+/* A connect that completed while the worker was busy is not a timeout:
+ * after a loop iteration longer than connect_timeout_ms the timer runs
+ * before the write watcher, and it used to fail the connect, count a
+ * server failure (here fail_limit = 1: the server marked down for 5 s)
+ * and answer every request queued on it SERVER_ERROR.  Seen by
+ * tests/fuzz/netfuzz.py on the proxy topologies, as "connect to ...
+ * timed out" right after a reconnect on a busy ASan build.  "get a"
+ * opens the backend connection (on TCP the connect is in progress), and
+ * "get spin" keeps the worker busy for 0.6 s in the same iteration
+ * (hostile_connect.lua's route function), past the 200 ms timeout. */
+START_TEST(connect_done_during_long_iteration)
+{
+    static const char *const one[] = { "-t", "1", NULL };
+    struct rend_srv mc, srv;
+    char port[16];
+    int fd;
+
+    if (rend_srv_start_memcached_tcp(&mc, 0, NULL) == -2) {
+        fprintf(stderr, "it_hostile: no memcached binary, skipped\n");
+        return;
+    }
+    snprintf(port, sizeof(port), "%d", mc.port);
+    setenv("REND_MC_PORT", port, 1);
+    ck_assert_int_eq(rend_srv_start(&srv,
+        it_src("tests/integration/conf/hostile_connect.lua"), one), 0);
+    fd = it_connect(&srv);
+    it_expect(fd, "get a\r\nget spin\r\n", "END\r\nEND\r\n");
+    /* and the server is up: no failure was counted */
+    it_expect(fd, "get b\r\n", "END\r\n");
+    close(fd);
+    ck_assert_int_eq(rend_srv_stop(&srv, 5000, NULL), 0);
+    rend_srv_stop(&mc, 2000, NULL);
+}
+END_TEST
+
 /* ---- slow clients ------------------------------------------------- */
 
 static long
@@ -975,6 +1010,7 @@ main(void)
     tcase_add_test(tc, backend_connection_cap_sheds);
     tcase_add_test(tc, write_timeout_counted);
     tcase_add_test(tc, multiget_failing_at_once_is_answered);
+    tcase_add_test(tc, connect_done_during_long_iteration);
     tcase_add_test(tc, slowloris_capped_and_timed_out);
     tcase_add_test(tc, idle_timeout_closes_silent_clients);
     tcase_add_test(tc, lmdb_files_are_private);
