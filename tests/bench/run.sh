@@ -10,7 +10,8 @@
 #
 # Environment (defaults):
 #   SCENARIOS="inmem proxy"  which scenario_NAME functions to run
-#                            (also: l1l2 routefn, and the persistent L2
+#                            (also: proxy_tcp: the proxy with TCP clients
+#                            against memcached over TCP; l1l2 routefn, and the persistent L2
 #                            ones: l1l2_periodic l1l2_rocksdb
 #                            l1l2_rocksdb_nosync l1l2_miss l1l2_rocksdb_miss,
 #                            metrics_inmem metrics_proxy: admin{} and
@@ -346,6 +347,23 @@ scenario_proxy() {
     add_target rend-proxy "$rend_port" "$rend_pid $mcu_pid"
     compare proxy memcached-unix rend-proxy
     profile_target proxy rend-proxy "$rend_pid"
+    stop_servers
+}
+
+# The same pair with the clients on TCP, as most memcached clients connect
+# (and as memcaslap does): the base is memcached over TCP; rend listens on
+# TCP and reaches its memcached over a unix socket, the usual way to attach a
+# memcached on the same host.  rend's CPU is rend + its memcached.
+scenario_proxy_tcp() {
+    start_memcached mc || return
+    start_memcached mcu "$work/mc.sock" || return
+    start_rend rend "$here/conf/proxy.lua" REND_MC_SERVERS="$work/mc.sock" \
+        REND_PORT=0 || return
+    add_target memcached "127.0.0.1:$mc_port" "$mc_pid" "127.0.0.1:$mc_port"
+    add_target rend-proxy-tcp "127.0.0.1:$rend_port" "$rend_pid $mcu_pid" \
+        "127.0.0.1:$rend_port"
+    compare proxy_tcp memcached rend-proxy-tcp
+    memaslap_check proxy_tcp memcached rend-proxy-tcp
     stop_servers
 }
 
