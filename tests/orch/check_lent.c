@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "orch_check.h"
+#include "orch_wire.h"
 
 static struct orch srv;
 
@@ -40,95 +41,6 @@ teardown(void)
     orch_stop(&srv, 0);
 }
 
-/* A connection with a fixed 64 KiB receive buffer (no autotuning), so
- * replies we do not read pile up in rend once the kernel's buffers are
- * full.  (Much smaller makes loopback TCP crawl.) */
-static int
-slow_conn(void)
-{
-    struct orch_conn c;
-    int small = 65536;
-
-    ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
-    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    return c.fd;
-}
-
-static void
-send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        ck_assert_msg(w > 0, "write: %s", strerror(errno));
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Read exactly n bytes (5 s at most). */
-static void
-recv_exact(int fd, char *p, size_t n)
-{
-    while (n > 0) {
-        struct pollfd pf = { .fd = fd, .events = POLLIN };
-        ssize_t r;
-
-        ck_assert_msg(poll(&pf, 1, 5000) == 1, "reply timed out");
-        r = read(fd, p, n);
-        ck_assert_msg(r > 0, "read: %s", r < 0 ? strerror(errno) : "EOF");
-        p += r;
-        n -= (size_t)r;
-    }
-}
-
-static void
-expect_bytes(int fd, const char *want, size_t n, const char *what)
-{
-    char *got = malloc(n);
-
-    ck_assert_ptr_nonnull(got);
-    recv_exact(fd, got, n);
-    ck_assert_msg(memcmp(got, want, n) == 0, "%s: wrong bytes", what);
-    free(got);
-}
-
-static void
-expect_line(int fd, const char *line)
-{
-    expect_bytes(fd, line, strlen(line), line);
-}
-
-/* A buffer holding "CMD\r\n" + value + "\r\n" pieces, grown as needed. */
-struct buf {
-    char *p;
-    size_t n, cap;
-};
-
-static void
-put(struct buf *b, const void *p, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2;
-        b->p = realloc(b->p, b->cap);
-        ck_assert_ptr_nonnull(b->p);
-    }
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-
-static void
-putf(struct buf *b, const char *fmt, size_t a, size_t c)
-{
-    char line[128];
-    int n = snprintf(line, sizeof(line), fmt, a, c);
-
-    put(b, line, (size_t)n);
-}
-
 static const size_t sizes[] = { 100, 3000, 10000, 100000 };
 
 /* get k, then delete it and store a same-size value (which takes the slab
@@ -138,8 +50,8 @@ START_TEST(lent_value_outlives_delete_and_overwrite)
 {
     size_t n = sizes[_i];
     char *v1 = malloc(n), *v2 = malloc(n), hdr[64];
-    struct buf b = { 0 };
-    int fd = slow_conn();
+    struct orch_buf b = { 0 };
+    int fd = orch_slow_conn(&srv);
 
     ck_assert_ptr_nonnull(v1);
     ck_assert_ptr_nonnull(v2);
@@ -149,24 +61,24 @@ START_TEST(lent_value_outlives_delete_and_overwrite)
     }
     for (int round = 0; round < 3; round++) {
         b.n = 0;
-        putf(&b, "set k%zu 7 0 %zu\r\n", n, n);
-        put(&b, v1, n);
-        put(&b, "\r\n", 2);
-        putf(&b, "get k%zu\r\ndelete k%zu\r\n", n, n);
-        putf(&b, "set k%zu 8 0 %zu\r\n", n, n);
-        put(&b, v2, n);
-        putf(&b, "\r\nget k%zu\r\n", n, 0);
-        send_all(fd, b.p, b.n);
+        orch_buf_putf(&b, "set k%zu 7 0 %zu\r\n", n, n);
+        orch_buf_put(&b, v1, n);
+        orch_buf_put(&b, "\r\n", 2);
+        orch_buf_putf(&b, "get k%zu\r\ndelete k%zu\r\n", n, n);
+        orch_buf_putf(&b, "set k%zu 8 0 %zu\r\n", n, n);
+        orch_buf_put(&b, v2, n);
+        orch_buf_putf(&b, "\r\nget k%zu\r\n", n, 0);
+        orch_send_all(fd, b.p, b.n);
         usleep(100 * 1000); /* let rend run all of it before we read */
-        expect_line(fd, "STORED\r\n");
+        orch_expect_line(fd, "STORED\r\n");
         snprintf(hdr, sizeof(hdr), "VALUE k%zu 7 %zu\r\n", n, n);
-        expect_line(fd, hdr);
-        expect_bytes(fd, v1, n, "first get (lent, then deleted)");
-        expect_line(fd, "\r\nEND\r\nDELETED\r\nSTORED\r\n");
+        orch_expect_line(fd, hdr);
+        orch_expect_bytes(fd, v1, n, "first get (lent, then deleted)");
+        orch_expect_line(fd, "\r\nEND\r\nDELETED\r\nSTORED\r\n");
         snprintf(hdr, sizeof(hdr), "VALUE k%zu 8 %zu\r\n", n, n);
-        expect_line(fd, hdr);
-        expect_bytes(fd, v2, n, "second get");
-        expect_line(fd, "\r\nEND\r\n");
+        orch_expect_line(fd, hdr);
+        orch_expect_bytes(fd, v2, n, "second get");
+        orch_expect_line(fd, "\r\nEND\r\n");
     }
     close(fd);
     free(b.p);
@@ -182,8 +94,8 @@ START_TEST(incr_does_not_touch_a_lent_value)
 {
     size_t n = 5000;
     char *v = malloc(n), *w = malloc(n), hdr[64];
-    struct buf b = { 0 };
-    int fd = slow_conn();
+    struct orch_buf b = { 0 };
+    int fd = orch_slow_conn(&srv);
 
     ck_assert_ptr_nonnull(v);
     ck_assert_ptr_nonnull(w);
@@ -191,19 +103,19 @@ START_TEST(incr_does_not_touch_a_lent_value)
     memset(w, ' ', n);
     memcpy(v, "41", 2);
     memcpy(w, "42", 2);
-    putf(&b, "set num 0 0 %zu\r\n", n, 0);
-    put(&b, v, n);
-    put(&b, "\r\nget num\r\nincr num 1\r\nget num\r\n", 32);
-    send_all(fd, b.p, b.n);
+    orch_buf_putf(&b, "set num 0 0 %zu\r\n", n, 0);
+    orch_buf_put(&b, v, n);
+    orch_buf_put(&b, "\r\nget num\r\nincr num 1\r\nget num\r\n", 32);
+    orch_send_all(fd, b.p, b.n);
     usleep(100 * 1000);
-    expect_line(fd, "STORED\r\n");
+    orch_expect_line(fd, "STORED\r\n");
     snprintf(hdr, sizeof(hdr), "VALUE num 0 %zu\r\n", n);
-    expect_line(fd, hdr);
-    expect_bytes(fd, v, n, "get before the incr");
-    expect_line(fd, "\r\nEND\r\n42\r\n");
-    expect_line(fd, hdr);
-    expect_bytes(fd, w, n, "get after the incr");
-    expect_line(fd, "\r\nEND\r\n");
+    orch_expect_line(fd, hdr);
+    orch_expect_bytes(fd, v, n, "get before the incr");
+    orch_expect_line(fd, "\r\nEND\r\n42\r\n");
+    orch_expect_line(fd, hdr);
+    orch_expect_bytes(fd, w, n, "get after the incr");
+    orch_expect_line(fd, "\r\nEND\r\n");
     close(fd);
     free(b.p);
     free(v);
@@ -232,21 +144,6 @@ START_TEST(hits_are_lent)
 }
 END_TEST
 
-/* One reply line (up to \n) into buf; 5 s at most. */
-static void
-recv_line(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-
-    while (n + 1 < cap) {
-        recv_exact(fd, buf + n, 1);
-        if (buf[n++] == '\n') {
-            break;
-        }
-    }
-    buf[n] = '\0';
-}
-
 /* A reload that replaces the inmem instance while values it lent are still
  * unsent (8 MB of replies: more than the kernel's socket buffers hold): the
  * old instance (its items, its slab pages) lives until they are out, and
@@ -261,23 +158,23 @@ START_TEST(lent_values_outlive_a_reload)
     size_t n = 100000;
     const int gets = 80;
     char *v = malloc(n), hdr[64], line[128];
-    struct buf b = { 0 };
+    struct orch_buf b = { 0 };
     struct orch_conn c;
     struct orch_item it;
     int64_t t0;
-    int hits = 0, fd = slow_conn();
+    int hits = 0, fd = orch_slow_conn(&srv);
 
     ck_assert_ptr_nonnull(v);
     for (size_t i = 0; i < n; i++) {
         v[i] = (char)('0' + i % 10);
     }
-    putf(&b, "set big 3 0 %zu\r\n", n, 0);
-    put(&b, v, n);
-    put(&b, "\r\n", 2);
+    orch_buf_putf(&b, "set big 3 0 %zu\r\n", n, 0);
+    orch_buf_put(&b, v, n);
+    orch_buf_put(&b, "\r\n", 2);
     for (int i = 0; i < gets; i++) {
-        put(&b, "get big\r\n", 9);
+        orch_buf_put(&b, "get big\r\n", 9);
     }
-    send_all(fd, b.p, b.n);
+    orch_send_all(fd, b.p, b.n);
     usleep(200 * 1000);
     ck_assert_int_eq(orch_write_conf(&srv, conf_b), 0);
     ck_assert_int_eq(kill(srv.srv.pid, SIGHUP), 0);
@@ -291,16 +188,16 @@ START_TEST(lent_values_outlive_a_reload)
     EXPECT_RES(&c, orch_get(&c, "get", "big", 0, &it), ORCH_MISS);
     orch_close(&c);
     usleep(200 * 1000);
-    expect_line(fd, "STORED\r\n");
+    orch_expect_line(fd, "STORED\r\n");
     snprintf(hdr, sizeof(hdr), "VALUE big 3 %zu\r\n", n);
     for (int i = 0; i < gets; i++) {
-        recv_line(fd, line, sizeof(line));
+        orch_recv_line(fd, line, sizeof(line));
         if (strcmp(line, "END\r\n") == 0) {
             continue; /* read after the reload */
         }
         ck_assert_str_eq(line, hdr);
-        expect_bytes(fd, v, n, "a get answered before the reload");
-        expect_line(fd, "\r\nEND\r\n");
+        orch_expect_bytes(fd, v, n, "a get answered before the reload");
+        orch_expect_line(fd, "\r\nEND\r\n");
         hits++;
     }
     ck_assert_int_gt(hits, 0);

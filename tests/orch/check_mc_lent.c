@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "orch_check.h"
+#include "orch_wire.h"
 
 static struct orch srv;
 static struct rend_srv mc;
@@ -66,108 +67,6 @@ teardown(void)
     rend_srv_kill(&mc, SIGKILL);
 }
 
-/* A connection with a fixed 64 KiB receive buffer, so replies we do not
- * read pile up in rend once the kernel's buffers are full. */
-static int
-slow_conn(void)
-{
-    struct orch_conn c;
-    int small = 65536;
-
-    ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
-    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    return c.fd;
-}
-
-static void
-send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        ck_assert_msg(w > 0, "write: %s", strerror(errno));
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Read exactly n bytes (10 s at most). */
-static void
-recv_exact(int fd, char *p, size_t n)
-{
-    while (n > 0) {
-        struct pollfd pf = { .fd = fd, .events = POLLIN };
-        ssize_t r;
-
-        ck_assert_msg(poll(&pf, 1, 10000) == 1, "reply timed out");
-        r = read(fd, p, n);
-        ck_assert_msg(r > 0, "read: %s", r < 0 ? strerror(errno) : "EOF");
-        p += r;
-        n -= (size_t)r;
-    }
-}
-
-static void
-expect_bytes(int fd, const char *want, size_t n, const char *what)
-{
-    char *got = malloc(n);
-
-    ck_assert_ptr_nonnull(got);
-    recv_exact(fd, got, n);
-    ck_assert_msg(memcmp(got, want, n) == 0, "%s: wrong bytes", what);
-    free(got);
-}
-
-static void
-expect_line(int fd, const char *line)
-{
-    expect_bytes(fd, line, strlen(line), line);
-}
-
-/* One reply line (up to \n) into buf. */
-static void
-recv_line(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-
-    while (n + 1 < cap) {
-        recv_exact(fd, buf + n, 1);
-        if (buf[n++] == '\n') {
-            break;
-        }
-    }
-    buf[n] = '\0';
-}
-
-struct buf {
-    char *p;
-    size_t n, cap;
-};
-
-static void
-put(struct buf *b, const void *p, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2;
-        b->p = realloc(b->p, b->cap);
-        ck_assert_ptr_nonnull(b->p);
-    }
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-
-static void
-putf(struct buf *b, const char *fmt, size_t a, size_t c)
-{
-    char line[128];
-    int n = snprintf(line, sizeof(line), fmt, a, c);
-
-    put(b, line, (size_t)n);
-}
-
 /* The value of round r (different bytes every round). */
 static void
 fill(char *v, size_t n, int r)
@@ -192,26 +91,26 @@ START_TEST(lent_backend_values_survive_buffer_reuse)
 {
     size_t n = sizes[_i];
     char *v[ROUNDS], hdr[64];
-    struct buf b = { 0 };
-    int fd = slow_conn();
+    struct orch_buf b = { 0 };
+    int fd = orch_slow_conn(&srv);
 
     for (int r = 0; r < ROUNDS; r++) {
         v[r] = malloc(n);
         ck_assert_ptr_nonnull(v[r]);
         fill(v[r], n, r);
-        putf(&b, "set k%zu %zu 0 ", n, (size_t)r);
-        putf(&b, "%zu\r\n", n, 0);
-        put(&b, v[r], n);
-        putf(&b, "\r\nget k%zu\r\n", n, 0);
+        orch_buf_putf(&b, "set k%zu %zu 0 ", n, (size_t)r);
+        orch_buf_putf(&b, "%zu\r\n", n, 0);
+        orch_buf_put(&b, v[r], n);
+        orch_buf_putf(&b, "\r\nget k%zu\r\n", n, 0);
     }
-    send_all(fd, b.p, b.n);
+    orch_send_all(fd, b.p, b.n);
     usleep(200 * 1000); /* let rend run much of it before we read */
     for (int r = 0; r < ROUNDS; r++) {
-        expect_line(fd, "STORED\r\n");
+        orch_expect_line(fd, "STORED\r\n");
         snprintf(hdr, sizeof(hdr), "VALUE k%zu %d %zu\r\n", n, r, n);
-        expect_line(fd, hdr);
-        expect_bytes(fd, v[r], n, "a lent value");
-        expect_line(fd, "\r\nEND\r\n");
+        orch_expect_line(fd, hdr);
+        orch_expect_bytes(fd, v[r], n, "a lent value");
+        orch_expect_line(fd, "\r\nEND\r\n");
     }
     close(fd);
     for (int r = 0; r < ROUNDS; r++) {
@@ -230,27 +129,27 @@ START_TEST(lent_values_survive_the_backend_connection_reset)
     size_t n = 100000;
     const int gets = 60;
     char *v = malloc(n), hdr[64], line[256];
-    struct buf b = { 0 };
+    struct orch_buf b = { 0 };
     struct orch_conn c;
     int hits = 0, errors = 0, fd;
 
     ck_assert_ptr_nonnull(v);
     fill(v, n, 5);
     ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
-    putf(&b, "set big 9 0 %zu\r\n", n, 0);
-    put(&b, v, n);
-    put(&b, "\r\n", 2);
-    send_all(c.fd, b.p, b.n);
-    recv_line(c.fd, line, sizeof(line));
+    orch_buf_putf(&b, "set big 9 0 %zu\r\n", n, 0);
+    orch_buf_put(&b, v, n);
+    orch_buf_put(&b, "\r\n", 2);
+    orch_send_all(c.fd, b.p, b.n);
+    orch_recv_line(c.fd, line, sizeof(line));
     ck_assert_str_eq(line, "STORED\r\n");
     orch_close(&c);
 
-    fd = slow_conn();
+    fd = orch_slow_conn(&srv);
     b.n = 0;
     for (int i = 0; i < gets; i++) {
-        put(&b, "get big\r\n", 9);
+        orch_buf_put(&b, "get big\r\n", 9);
     }
-    send_all(fd, b.p, b.n);
+    orch_send_all(fd, b.p, b.n);
     usleep(300 * 1000);
     rend_srv_kill(&mc, SIGKILL);
     usleep(300 * 1000);
@@ -263,14 +162,14 @@ START_TEST(lent_values_survive_the_backend_connection_reset)
     }
     snprintf(hdr, sizeof(hdr), "VALUE big 9 %zu\r\n", n);
     for (int i = 0; i < gets; i++) {
-        recv_line(fd, line, sizeof(line));
+        orch_recv_line(fd, line, sizeof(line));
         if (strncmp(line, "SERVER_ERROR", 12) == 0) {
             errors++;
             continue;
         }
         ck_assert_str_eq(line, hdr);
-        expect_bytes(fd, v, n, "a value answered before the reset");
-        expect_line(fd, "\r\nEND\r\n");
+        orch_expect_bytes(fd, v, n, "a value answered before the reset");
+        orch_expect_line(fd, "\r\nEND\r\n");
         ck_assert_int_eq(errors, 0); /* hits first, then the failures */
         hits++;
     }
@@ -291,7 +190,7 @@ START_TEST(lent_values_outlive_a_reload)
     size_t n = 100000;
     const int gets = 80;
     char *v = malloc(n);
-    struct buf b = { 0 };
+    struct orch_buf b = { 0 };
     struct orch_conn c;
     int64_t t0;
     int fd;
@@ -299,19 +198,19 @@ START_TEST(lent_values_outlive_a_reload)
     ck_assert_ptr_nonnull(v);
     fill(v, n, 7);
     ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
-    putf(&b, "set big 3 0 %zu\r\n", n, 0);
-    put(&b, v, n);
-    put(&b, "\r\n", 2);
-    send_all(c.fd, b.p, b.n);
-    recv_line(c.fd, line, sizeof(line));
+    orch_buf_putf(&b, "set big 3 0 %zu\r\n", n, 0);
+    orch_buf_put(&b, v, n);
+    orch_buf_put(&b, "\r\n", 2);
+    orch_send_all(c.fd, b.p, b.n);
+    orch_recv_line(c.fd, line, sizeof(line));
     ck_assert_str_eq(line, "STORED\r\n");
     orch_close(&c);
-    fd = slow_conn();
+    fd = orch_slow_conn(&srv);
     b.n = 0;
     for (int i = 0; i < gets; i++) {
-        put(&b, "get big\r\n", 9);
+        orch_buf_put(&b, "get big\r\n", 9);
     }
-    send_all(fd, b.p, b.n);
+    orch_send_all(fd, b.p, b.n);
     usleep(200 * 1000);
     snprintf(conf_b, sizeof(conf_b),
              "local l1 = handler \"memcached\" { name = \"l1b\","
@@ -329,10 +228,10 @@ START_TEST(lent_values_outlive_a_reload)
     usleep(200 * 1000);
     snprintf(hdr, sizeof(hdr), "VALUE big 3 %zu\r\n", n);
     for (int i = 0; i < gets; i++) {
-        recv_line(fd, line, sizeof(line));
+        orch_recv_line(fd, line, sizeof(line));
         ck_assert_str_eq(line, hdr);
-        expect_bytes(fd, v, n, "a get across the reload");
-        expect_line(fd, "\r\nEND\r\n");
+        orch_expect_bytes(fd, v, n, "a get across the reload");
+        orch_expect_line(fd, "\r\nEND\r\n");
     }
     close(fd);
     free(b.p);
@@ -347,23 +246,23 @@ END_TEST
 START_TEST(refused_spliced_set_keeps_the_stream)
 {
     static const size_t big[] = { 200000, 500000, 700000 };
-    struct buf b = { 0 };
+    struct orch_buf b = { 0 };
     char line[256];
-    int fd = slow_conn();
+    int fd = orch_slow_conn(&srv);
 
     for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
         char *v = malloc(big[i]);
         ck_assert_ptr_nonnull(v);
         fill(v, big[i], (int)i);
         b.n = 0;
-        putf(&b, "set big%zu 0 0 %zu\r\n", big[i], big[i]);
-        put(&b, v, big[i]);
-        put(&b, "\r\nset small 0 0 2\r\nok\r\nget small\r\n", 34);
-        send_all(fd, b.p, b.n);
-        recv_line(fd, line, sizeof(line));
+        orch_buf_putf(&b, "set big%zu 0 0 %zu\r\n", big[i], big[i]);
+        orch_buf_put(&b, v, big[i]);
+        orch_buf_put(&b, "\r\nset small 0 0 2\r\nok\r\nget small\r\n", 34);
+        orch_send_all(fd, b.p, b.n);
+        orch_recv_line(fd, line, sizeof(line));
         ck_assert_msg(strncmp(line, "SERVER_ERROR", 12) == 0, "%zu: %s",
                       big[i], line);
-        expect_line(fd, "STORED\r\nVALUE small 0 2\r\nok\r\nEND\r\n");
+        orch_expect_line(fd, "STORED\r\nVALUE small 0 2\r\nok\r\nEND\r\n");
         free(v);
     }
     close(fd);
