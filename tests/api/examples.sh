@@ -23,6 +23,9 @@ fail=0
 start() {
     name=$1
     shift
+    # empty the output first: the background job's own redirection may come
+    # after the wait below has read a previous run's "port" line
+    : >"$dir/$name.out"
     "$EX/$name" "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
     pid=$!
     i=0
