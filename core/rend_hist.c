@@ -194,10 +194,12 @@ op_done_tier(struct rend_worker *w, struct rend_kop *k, uint64_t now)
     w->hist_kop = k;
 }
 
-static void __attribute__((noinline))
-op_done_mono(struct rend_worker *w, struct rend_kop *k)
+/* An op done at now: a single-key request's own op that ran from the
+ * request's start is left pending, to be recorded once with its request
+ * (the pair); any other op is recorded in its tier now. */
+static inline void
+op_done_at(struct rend_worker *w, struct rend_kop *k, uint64_t now)
 {
-    uint64_t now = rend_hist_mono_ns();
     const struct rend_req *r = k->req;
 
     if (k->t_issue == r->t_start && r->nkeys == 1
@@ -210,25 +212,20 @@ op_done_mono(struct rend_worker *w, struct rend_kop *k)
     op_done_tier(w, k, now);
 }
 
+static void __attribute__((noinline))
+op_done_mono(struct rend_worker *w, struct rend_kop *k)
+{
+    op_done_at(w, k, rend_hist_mono_ns());
+}
+
 #if defined(__x86_64__)
 static void
 op_done_tsc(struct rend_worker *w, struct rend_kop *k)
 {
-    const struct rend_req *r = k->req;
-    uint64_t now;
-
     if ((int64_t)k->t_issue <= 0) {
         return; /* never issued with metrics on, or done twice */
     }
-    now = __rdtsc();
-    if (k->t_issue == r->t_start && r->nkeys == 1
-        && k->op.code == rend_hist_natop[r->cmd]) {
-        k->t_issue = now | REND_HIST_PEND; /* ran from r->t_start */
-        w->hist_now = now;
-        w->hist_kop = k;
-        return;
-    }
-    op_done_tier(w, k, now);
+    op_done_at(w, k, __rdtsc());
 }
 #endif
 

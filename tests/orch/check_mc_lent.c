@@ -124,6 +124,35 @@ END_TEST
  * but not yet written out when memcached dies: the connection is closed
  * and its buffer dropped, and the values already answered still arrive
  * intact; the gets after it fail as errors, not as corrupt hits. */
+/* Store v (n bytes, flags) as "big", then send gets x "get big" on a
+ * connection that reads slowly, without reading the replies; returns that
+ * connection's fd.  b is scratch space (left holding the gets). */
+static int
+store_then_pipeline_gets(struct orch_buf *b, const char *v, size_t n,
+                         size_t flags, int gets)
+{
+    struct orch_conn c;
+    char line[256];
+    int fd;
+
+    ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
+    b->n = 0;
+    orch_buf_putf(b, "set big %zu 0 %zu\r\n", flags, n);
+    orch_buf_put(b, v, n);
+    orch_buf_put(b, "\r\n", 2);
+    orch_send_all(c.fd, b->p, b->n);
+    orch_recv_line(c.fd, line, sizeof(line));
+    ck_assert_str_eq(line, "STORED\r\n");
+    orch_close(&c);
+    fd = orch_slow_conn(&srv);
+    b->n = 0;
+    for (int i = 0; i < gets; i++) {
+        orch_buf_put(b, "get big\r\n", 9);
+    }
+    orch_send_all(fd, b->p, b->n);
+    return fd;
+}
+
 START_TEST(lent_values_survive_the_backend_connection_reset)
 {
     size_t n = 100000;
@@ -135,21 +164,7 @@ START_TEST(lent_values_survive_the_backend_connection_reset)
 
     ck_assert_ptr_nonnull(v);
     fill(v, n, 5);
-    ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
-    orch_buf_putf(&b, "set big 9 0 %zu\r\n", n, 0);
-    orch_buf_put(&b, v, n);
-    orch_buf_put(&b, "\r\n", 2);
-    orch_send_all(c.fd, b.p, b.n);
-    orch_recv_line(c.fd, line, sizeof(line));
-    ck_assert_str_eq(line, "STORED\r\n");
-    orch_close(&c);
-
-    fd = orch_slow_conn(&srv);
-    b.n = 0;
-    for (int i = 0; i < gets; i++) {
-        orch_buf_put(&b, "get big\r\n", 9);
-    }
-    orch_send_all(fd, b.p, b.n);
+    fd = store_then_pipeline_gets(&b, v, n, 9, gets);
     usleep(300 * 1000);
     rend_srv_kill(&mc, SIGKILL);
     usleep(300 * 1000);
@@ -191,26 +206,12 @@ START_TEST(lent_values_outlive_a_reload)
     const int gets = 80;
     char *v = malloc(n);
     struct orch_buf b = { 0 };
-    struct orch_conn c;
     int64_t t0;
     int fd;
 
     ck_assert_ptr_nonnull(v);
     fill(v, n, 7);
-    ck_assert_int_eq(orch_connect(&srv, 0, 0, &c), 0);
-    orch_buf_putf(&b, "set big 3 0 %zu\r\n", n, 0);
-    orch_buf_put(&b, v, n);
-    orch_buf_put(&b, "\r\n", 2);
-    orch_send_all(c.fd, b.p, b.n);
-    orch_recv_line(c.fd, line, sizeof(line));
-    ck_assert_str_eq(line, "STORED\r\n");
-    orch_close(&c);
-    fd = orch_slow_conn(&srv);
-    b.n = 0;
-    for (int i = 0; i < gets; i++) {
-        orch_buf_put(&b, "get big\r\n", 9);
-    }
-    orch_send_all(fd, b.p, b.n);
+    fd = store_then_pipeline_gets(&b, v, n, 3, gets);
     usleep(200 * 1000);
     snprintf(conf_b, sizeof(conf_b),
              "local l1 = handler \"memcached\" { name = \"l1b\","
