@@ -16,7 +16,11 @@ rend_clock_tick(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    __atomic_store_n(&clock_now, (int64_t)ts.tv_sec, __ATOMIC_RELAXED);
+    /* every worker ticks every loop iteration: store only when the second
+     * changed, so the workers don't bounce the cache line */
+    if (__atomic_load_n(&clock_now, __ATOMIC_RELAXED) != (int64_t)ts.tv_sec) {
+        __atomic_store_n(&clock_now, (int64_t)ts.tv_sec, __ATOMIC_RELAXED);
+    }
 }
 
 int64_t

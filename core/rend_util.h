@@ -11,7 +11,9 @@
 #define REND_REALTIME_MAXDELTA (60 * 60 * 24 * 30) /* memcached's 30 days */
 
 /* Unix time in seconds.  rend_clock_tick() refreshes the cached value (each
- * worker calls it once per loop iteration); rend_now() reads it.  A test
+ * worker calls it once per loop iteration, after the poll returns and before
+ * any callback, so a request never sees a second older than its arrival
+ * beyond the coarse clock's few ms); rend_now() reads it.  A test
  * offset can be added with rend_clock_set_offset(). */
 void rend_clock_tick(void);
 int64_t rend_now(void);

@@ -245,15 +245,24 @@ on_prepare(struct ev_loop *loop, ev_prepare *watcher, int revents)
     }
 }
 
+/* After every poll, before the I/O callbacks: the requests this iteration
+ * serves see the current second (a 1 s timer on one worker let the clock lag
+ * by a second or more, and TTLs with it). */
+static void
+on_check(struct ev_loop *loop, ev_check *watcher, int revents)
+{
+    (void)loop;
+    (void)watcher;
+    (void)revents;
+    rend_clock_tick();
+}
+
 static void
 on_tick(struct ev_loop *loop, ev_timer *watcher, int revents)
 {
     struct rend_worker *w = watcher->data;
     int64_t now;
 
-    if (w->id == 0) {
-        rend_clock_tick();
-    }
     now = rend_now();
     for (struct rend_conn *c = w->conns, *next; c != NULL; c = next) {
         next = c->next; /* the sweep may close and free c */
@@ -313,6 +322,8 @@ worker_setup(struct rend_worker *w, unsigned i, struct rend_gen *gen)
     ev_prepare_init(&w->prep, on_prepare);
     w->prep.data = w;
     ev_prepare_start(w->loop, &w->prep);
+    ev_check_init(&w->clk, on_check);
+    ev_check_start(w->loop, &w->clk);
     ev_timer_init(&w->tick, on_tick, 1.0, 1.0);
     w->tick.data = w;
     ev_timer_start(w->loop, &w->tick);

@@ -41,6 +41,7 @@ struct rend_worker {
     struct ev_loop *loop;
     ev_async wake;            /* remote completions, new conns, swaps, stop */
     ev_prepare prep;          /* drains local completions, flushes handlers */
+    ev_check clk;             /* refreshes the unix-seconds clock */
     ev_timer tick;            /* clock and idle-buffer sweep */
     pthread_mutex_t mu;       /* guards the four fields below */
     struct rend_kop *remote;
