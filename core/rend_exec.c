@@ -127,6 +127,45 @@ rend_req_pools_free(struct rend_worker *w)
     w->free_kops_n = w->free_kops_count = 0;
 }
 
+/* A large value still in its connection's input buffer: take the buffer
+ * itself (rend_conn_rbuf_lend) instead of copying the value out of it.
+ * Then keys, value and arg keep pointing where they are, into r->mem.
+ * 0 when taken. */
+static int
+req_take_rbuf(struct rend_req *r)
+{
+    const char *lo = r->value, *hi = r->value + r->nvalue;
+    char *block;
+
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        const struct rend_op *op = &r->kops[i].op;
+        if (op->nkey == 0) {
+            continue;
+        }
+        if (op->key < lo) {
+            lo = op->key;
+        }
+        if (op->key + op->nkey > hi) {
+            hi = op->key + op->nkey;
+        }
+    }
+    if (r->narg) {
+        if (r->arg < lo) {
+            lo = r->arg;
+        }
+        if (r->arg + r->narg > hi) {
+            hi = r->arg + r->narg;
+        }
+    }
+    if (rend_conn_rbuf_lend(r->conn, lo, hi, &block) != 0) {
+        return -1;
+    }
+    free(r->mem);
+    r->mem = block;
+    r->owned = 1;
+    return 0;
+}
+
 int
 rend_req_own(struct rend_req *r)
 {
@@ -134,6 +173,10 @@ rend_req_own(struct rend_req *r)
     char *p;
 
     if (r->owned) {
+        return 0;
+    }
+    if (r->nvalue >= REND_REQ_LEND_MIN && r->conn != NULL
+        && req_take_rbuf(r) == 0) {
         return 0;
     }
     for (uint32_t i = 0; i < r->nkeys; i++) {
