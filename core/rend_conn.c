@@ -806,9 +806,10 @@ rend_conn_rbuf_lend(struct rend_conn *c, const char *lo, const char *hi,
     }
     span = (size_t)(hi - lo);
     tail = c->rlen - c->rpos;
-    if ((size_t)tail * 2 > span || c->rcap / 4 > span) {
+    if ((size_t)tail * 2 > span || c->rcap > 2 * span + RBUF_INIT) {
         /* moving the pipelined tail would cost more than copying the
-         * request, or the buffer is far larger than what it would keep */
+         * request, or the buffer is far larger than what it would keep
+         * (a request pending holds at most about twice its bytes) */
         return -1;
     }
     nb = malloc(c->rcap);

@@ -103,9 +103,9 @@ int rend_conn_rbuf_admit(struct rend_conn *c, uint64_t total);
  * caller's to free(), and c reads on into a fresh one of the same size
  * holding the unparsed tail (rpos = 0).  Nothing else may point into the
  * old buffer's unconsumed bytes (the parsers only look at rbuf + rpos on).
- * 0, or -1 when the bytes are elsewhere, the tail is too long to move
- * cheaply, the buffer is much larger than the span, or out of memory:
- * the caller copies instead. */
+ * 0, or -1 when the bytes are elsewhere, the tail is longer than half
+ * the span (cheaper to copy the span), the buffer is over twice the span
+ * plus the initial size, or out of memory: the caller copies instead. */
 int rend_conn_rbuf_lend(struct rend_conn *c, const char *lo, const char *hi,
                         char **block);
 /* Bytes all input buffers have grown beyond their initial size. */
