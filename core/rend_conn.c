@@ -796,15 +796,15 @@ int
 rend_conn_rbuf_lend(struct rend_conn *c, const char *lo, const char *hi,
                     char **block)
 {
+    uintptr_t b = (uintptr_t)c->rbuf, l = (uintptr_t)lo, h = (uintptr_t)hi;
     uint32_t tail;
     size_t span;
     char *nb;
 
-    if (c->rbuf == NULL || lo < c->rbuf || hi > c->rbuf + c->rpos
-        || hi <= lo) {
+    if (c->rbuf == NULL || l < b || h > b + c->rpos || h <= l) {
         return -1; /* not (only) consumed bytes of this buffer */
     }
-    span = (size_t)(hi - lo);
+    span = (size_t)(h - l);
     tail = c->rlen - c->rpos;
     if ((size_t)tail * 2 > span || c->rcap > 2 * span + RBUF_INIT) {
         /* moving the pipelined tail would cost more than copying the

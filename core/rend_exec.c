@@ -131,33 +131,31 @@ rend_req_pools_free(struct rend_worker *w)
  * itself (rend_conn_rbuf_lend) instead of copying the value out of it.
  * Then keys, value and arg keep pointing where they are, into r->mem.
  * 0 when taken. */
+static void
+span_add(uintptr_t *lo, uintptr_t *hi, const char *p, size_t n)
+{
+    if (n > 0) {
+        if ((uintptr_t)p < *lo) {
+            *lo = (uintptr_t)p;
+        }
+        if ((uintptr_t)p + n > *hi) {
+            *hi = (uintptr_t)p + n;
+        }
+    }
+}
+
 static int
 req_take_rbuf(struct rend_req *r)
 {
-    const char *lo = r->value, *hi = r->value + r->nvalue;
+    uintptr_t lo = (uintptr_t)r->value, hi = lo + r->nvalue;
     char *block;
 
     for (uint32_t i = 0; i < r->nkeys; i++) {
-        const struct rend_op *op = &r->kops[i].op;
-        if (op->nkey == 0) {
-            continue;
-        }
-        if (op->key < lo) {
-            lo = op->key;
-        }
-        if (op->key + op->nkey > hi) {
-            hi = op->key + op->nkey;
-        }
+        span_add(&lo, &hi, r->kops[i].op.key, r->kops[i].op.nkey);
     }
-    if (r->narg) {
-        if (r->arg < lo) {
-            lo = r->arg;
-        }
-        if (r->arg + r->narg > hi) {
-            hi = r->arg + r->narg;
-        }
-    }
-    if (rend_conn_rbuf_lend(r->conn, lo, hi, &block) != 0) {
+    span_add(&lo, &hi, r->arg, r->narg);
+    if (rend_conn_rbuf_lend(r->conn, (const char *)lo, (const char *)hi,
+                            &block) != 0) {
         return -1;
     }
     free(r->mem);
