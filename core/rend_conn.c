@@ -789,6 +789,41 @@ grow_rbuf(struct rend_conn *c)
     return 0;
 }
 
+/* See rend_conn.h.  The old buffer goes to the caller unaccounted (as a
+ * copy of its bytes would be); the connection keeps its capacity, so the
+ * next large value is read in as few reads as before. */
+int
+rend_conn_rbuf_lend(struct rend_conn *c, const char *lo, const char *hi,
+                    char **block)
+{
+    uintptr_t b = (uintptr_t)c->rbuf, l = (uintptr_t)lo, h = (uintptr_t)hi;
+    uint32_t tail;
+    size_t span;
+    char *nb;
+
+    if (c->rbuf == NULL || l < b || h > b + c->rpos || h <= l) {
+        return -1; /* not (only) consumed bytes of this buffer */
+    }
+    span = (size_t)(h - l);
+    tail = c->rlen - c->rpos;
+    if ((size_t)tail * 2 > span || c->rcap > 2 * span + RBUF_INIT) {
+        /* moving the pipelined tail would cost more than copying the
+         * request, or the buffer is far larger than what it would keep
+         * (a request pending holds at most about twice its bytes) */
+        return -1;
+    }
+    nb = malloc(c->rcap);
+    if (nb == NULL) {
+        return -1;
+    }
+    memcpy(nb, c->rbuf + c->rpos, tail);
+    *block = c->rbuf;
+    c->rbuf = nb;
+    c->rpos = 0;
+    c->rlen = tail;
+    return 0;
+}
+
 int
 rend_conn_rbuf_admit(struct rend_conn *c, uint64_t total)
 {

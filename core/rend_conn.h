@@ -98,6 +98,16 @@ void rend_conn_sweep(struct rend_conn *c, int64_t now);
  * settings.conn_buffer_mb (the caller refuses the request and discards
  * its body; counted in conn_buffer_refused). */
 int rend_conn_rbuf_admit(struct rend_conn *c, uint64_t total);
+/* Hand c's input buffer over to a request whose bytes [lo, hi) lie in
+ * its consumed part (before rpos): *block is the old buffer, now the
+ * caller's to free(), and c reads on into a fresh one of the same size
+ * holding the unparsed tail (rpos = 0).  Nothing else may point into the
+ * old buffer's unconsumed bytes (the parsers only look at rbuf + rpos on).
+ * 0, or -1 when the bytes are elsewhere, the tail is longer than half
+ * the span (cheaper to copy the span), the buffer is over twice the span
+ * plus the initial size, or out of memory: the caller copies instead. */
+int rend_conn_rbuf_lend(struct rend_conn *c, const char *lo, const char *hi,
+                        char **block);
 /* Bytes all input buffers have grown beyond their initial size. */
 extern uint64_t rend_conn_buffer_bytes;
 

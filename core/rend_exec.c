@@ -127,6 +127,43 @@ rend_req_pools_free(struct rend_worker *w)
     w->free_kops_n = w->free_kops_count = 0;
 }
 
+/* A large value still in its connection's input buffer: take the buffer
+ * itself (rend_conn_rbuf_lend) instead of copying the value out of it.
+ * Then keys, value and arg keep pointing where they are, into r->mem.
+ * 0 when taken. */
+static void
+span_add(uintptr_t *lo, uintptr_t *hi, const char *p, size_t n)
+{
+    if (n > 0) {
+        if ((uintptr_t)p < *lo) {
+            *lo = (uintptr_t)p;
+        }
+        if ((uintptr_t)p + n > *hi) {
+            *hi = (uintptr_t)p + n;
+        }
+    }
+}
+
+static int
+req_take_rbuf(struct rend_req *r)
+{
+    uintptr_t lo = (uintptr_t)r->value, hi = lo + r->nvalue;
+    char *block;
+
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        span_add(&lo, &hi, r->kops[i].op.key, r->kops[i].op.nkey);
+    }
+    span_add(&lo, &hi, r->arg, r->narg);
+    if (rend_conn_rbuf_lend(r->conn, (const char *)lo, (const char *)hi,
+                            &block) != 0) {
+        return -1;
+    }
+    free(r->mem);
+    r->mem = block;
+    r->owned = 1;
+    return 0;
+}
+
 int
 rend_req_own(struct rend_req *r)
 {
@@ -134,6 +171,10 @@ rend_req_own(struct rend_req *r)
     char *p;
 
     if (r->owned) {
+        return 0;
+    }
+    if (r->nvalue >= REND_REQ_LEND_MIN && r->conn != NULL
+        && req_take_rbuf(r) == 0) {
         return 0;
     }
     for (uint32_t i = 0; i < r->nkeys; i++) {

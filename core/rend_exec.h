@@ -14,7 +14,9 @@ struct rend_req *rend_req_new(struct rend_conn *c);
 /* Size the per-key array for n keys (1 uses the inline kop).  0 or -1. */
 int rend_req_set_keys(struct rend_req *r, uint32_t n);
 /* Copy keys, value and arg into r->mem so r no longer points into the
- * connection's input.  0 or -1 (out of memory). */
+ * connection's input; a large value still in the input buffer instead
+ * takes that buffer as r->mem (see rend_req.h).  0 or -1 (out of
+ * memory). */
 int rend_req_own(struct rend_req *r);
 /* Free r and everything it owns (back to the worker's pool). */
 void rend_req_free(struct rend_req *r);

@@ -7,7 +7,12 @@
  * been formatted into the connection's output.  Keys and values point into
  * the connection's input buffer while the request can complete at once;
  * rend_req_own() copies them into req->mem before anything can make it
- * wait (an async handler, or an earlier request still pending).
+ * wait (an async handler, or an earlier request still pending).  A value
+ * of REND_REQ_LEND_MIN bytes or more that is still in the input buffer is
+ * not copied: the request takes the whole input buffer as its req->mem
+ * (rend_conn_rbuf_lend; the connection reads on into a fresh buffer with
+ * the pipelined bytes after the request), so its keys and value stay
+ * where they were parsed and live as long as the request.
  */
 #ifndef REND_REQ_H
 #define REND_REQ_H
@@ -21,6 +26,9 @@
 /* Bytes of keys + value + argument that rend_req_own copies into the
  * request itself instead of a malloc'ed block. */
 #define REND_REQ_OWNBUF 256
+/* Values from this size on are owned by taking the input buffer rather
+ * than copied out of it (rend_req_own). */
+#define REND_REQ_LEND_MIN (32 * 1024)
 
 enum rend_proto { REND_PROTO_TEXT = 0, REND_PROTO_BINARY = 1 };
 

@@ -72,6 +72,8 @@ struct rend_mc_cop {
     int64_t ttl;               /* T token for writes */
     uint32_t wflags;           /* memcached flags for writes */
     char *dst;                 /* where chunk data goes on a read */
+    int lend;                  /* get of one chunk: lend its bytes from the
+                                * read buffer instead of copying to dst */
     char *tmp;                 /* read-modify-write value */
     size_t ntmp;
     const char *wvalue;        /* value being written */
@@ -520,6 +522,21 @@ chunk_account(struct rend_mc_cop *p, int err, const struct rend_mc_reply *r)
             }
             n = p->m.len - off < p->m.chunksize ? p->m.len - off
                                                 : p->m.chunksize;
+            if (p->lend) {
+                /* the value is this chunk's payload, contiguous in the
+                 * read buffer: lent in place, or copied if it cannot be */
+                const struct rend_host *h = p->t->inst->host;
+                p->lend = 0;
+                if (r->conn == NULL
+                    || rend_mc_in_lend(r->conn, h, p->op,
+                                       r->value + TOKEN_LEN, n) != 0) {
+                    p->dst = h->value_alloc(p->op, p->m.len);
+                    if (p->dst == NULL) {
+                        p->err = REND_ENOMEM;
+                        return 0;
+                    }
+                }
+            }
             if (p->dst != NULL) {
                 memcpy(p->dst + off, r->value + TOKEN_LEN, n);
             }
@@ -899,7 +916,8 @@ get_chunks_done(struct rend_mc_cop *p)
         end(p, p->err);
         return;
     }
-    if (p->bad || p->got != p->m.nchunks) {
+    if (p->bad || p->got != p->m.nchunks || p->lend) {
+        /* (lend still set: the one chunk came without its value) */
         end(p, REND_MISS);
         return;
     }
@@ -936,9 +954,15 @@ get_meta_take(struct rend_mc_cop *p)
     op->out_flags = p->m.flags;
     op->out_cas = p->meta_cas;
     op->out_exptime = rend_mc_abs_exptime(p->meta_ttl, h->now());
-    p->dst = h->value_alloc(op, p->m.len);
-    if (p->dst == NULL && p->m.len > 0) {
-        return REND_ENOMEM;
+    if (p->m.nchunks == 1 && REND_HOST_HAS_VALUE_REF(h)) {
+        /* one chunk: its payload is the value (chunk_account lends it) */
+        p->dst = NULL;
+        p->lend = 1;
+    } else {
+        p->dst = h->value_alloc(op, p->m.len);
+        if (p->dst == NULL && p->m.len > 0) {
+            return REND_ENOMEM;
+        }
     }
     /* the next gets of this thread read this many chunks up front */
     p->t->chunk_spec = p->m.nchunks < SPEC_MAX ? p->m.nchunks : SPEC_MAX;

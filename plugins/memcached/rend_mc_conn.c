@@ -312,6 +312,13 @@ conn_open(struct rend_mc_conn *c)
     if (sc->addr.ss_family != AF_UNIX) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
+    if (t->inst->chunked && sc->addr.ss_family == AF_UNIX) {
+        /* several large values per batch fit in one write (capped by the
+         * kernel's wmem_max; a failure keeps the default).  Not on TCP,
+         * whose buffer autotuning a fixed size would switch off. */
+        int sndbuf = 1 << 20;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    }
     c->fd = fd;
     ev_io_set(&c->rio, fd, EV_READ);
     ev_io_set(&c->wio, fd, EV_WRITE);

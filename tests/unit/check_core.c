@@ -569,6 +569,134 @@ START_TEST(binary_frames)
 }
 END_TEST
 
+/* ---- request ownership (rend_req_own) ----------------------------- */
+
+/* "set <key> 0 0 <n>\r\n" + n bytes + "\r\n" + tail, in a malloc'd input
+ * buffer of cap bytes on fake_conn, parsed; rpos is past the set as in
+ * process().  Returns the request; *value is where its value was parsed. */
+static struct rend_req *
+own_parse(size_t n, const char *tail, size_t cap, const char **value)
+{
+    char hdr[64];
+    int hl = snprintf(hdr, sizeof(hdr), "set big 0 0 %zu\r\n", n);
+    size_t nt = strlen(tail), total = (size_t)hl + n + 2 + nt;
+    char *buf = malloc(cap);
+    struct rend_req *r = NULL;
+    int used;
+
+    ck_assert_ptr_nonnull(buf);
+    ck_assert(total <= cap);
+    memcpy(buf, hdr, (size_t)hl);
+    for (size_t i = 0; i < n; i++) {
+        buf[hl + i] = (char)('a' + i % 23);
+    }
+    memcpy(buf + hl + n, "\r\n", 2);
+    memcpy(buf + hl + n + 2, tail, nt);
+    memset(&fake_conn, 0, sizeof(fake_conn));
+    fake_conn.w = &fake_worker;
+    fake_conn.proto = REND_PROTO_TEXT;
+    fake_conn.proto_known = 1;
+    fake_conn.rbuf = buf;
+    fake_conn.rcap = (uint32_t)cap;
+    fake_conn.rlen = (uint32_t)total;
+    used = rend_text_parse(&fake_conn, &r);
+    ck_assert_int_eq(used, hl + (int)n + 2);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->cmd, REND_CMD_SET);
+    fake_conn.rpos = (uint32_t)used;
+    *value = r->value;
+    return r;
+}
+
+static void
+own_check_value(const struct rend_req *r, size_t n)
+{
+    ck_assert_uint_eq(r->nvalue, n);
+    for (size_t i = 0; i < n; i++) {
+        if (r->value[i] != (char)('a' + i % 23)) {
+            ck_abort_msg("value byte %zu differs", i);
+        }
+    }
+    ck_assert(r->kops[0].op.nkey == 3
+              && memcmp(r->kops[0].op.key, "big", 3) == 0);
+}
+
+/* A 100 KB value still in the input buffer is owned without a copy: the
+ * request takes the buffer (its value stays where it was parsed), and
+ * the connection goes on with a fresh buffer of the same size holding the
+ * pipelined bytes after the set.  A small value, a long pipelined tail
+ * and a buffer far larger than the request are copied as before. */
+START_TEST(own_large_value_takes_the_input_buffer)
+{
+    const char *tail = "get big\r\nset x 0 0 1\r\n";
+    const char *v;
+    char *old;
+    struct rend_req *r;
+
+    r = own_parse(100000, tail, 131072, &v);
+    old = fake_conn.rbuf;
+    ck_assert_int_eq(rend_req_own(r), 0);
+    ck_assert(r->owned);
+    ck_assert_ptr_eq(r->value, v);          /* not copied */
+    ck_assert_ptr_eq(r->mem, old);          /* the request owns it now */
+    ck_assert_ptr_ne(fake_conn.rbuf, old);  /* the connection reads on */
+    ck_assert_uint_eq(fake_conn.rcap, 131072);
+    ck_assert_uint_eq(fake_conn.rpos, 0);
+    ck_assert_uint_eq(fake_conn.rlen, strlen(tail));
+    ck_assert(memcmp(fake_conn.rbuf, tail, strlen(tail)) == 0);
+    /* the connection's new buffer takes later bytes: the value stays */
+    memset(fake_conn.rbuf, 'Z', fake_conn.rcap);
+    own_check_value(r, 100000);
+    ck_assert_int_eq(rend_req_own(r), 0);   /* idempotent */
+    ck_assert_ptr_eq(r->value, v);
+    rend_req_free(r);                        /* frees the old buffer */
+    free(fake_conn.rbuf);
+
+    /* small: copied into the request, the buffer stays the connection's */
+    r = own_parse(100, tail, 16384, &v);
+    old = fake_conn.rbuf;
+    ck_assert_int_eq(rend_req_own(r), 0);
+    ck_assert_ptr_ne(r->value, v);
+    ck_assert_ptr_eq(fake_conn.rbuf, old);
+    memset(old, 'Z', fake_conn.rcap);
+    own_check_value(r, 100);
+    rend_req_free(r);
+    free(old);
+
+    /* a pipelined tail longer than half the value: copied */
+    {
+        size_t nt = 60000;
+        char *longtail = malloc(nt + 1);
+        ck_assert_ptr_nonnull(longtail);
+        memset(longtail, 'g', nt);
+        longtail[nt] = '\0';
+        r = own_parse(100000, longtail, 262144, &v);
+        old = fake_conn.rbuf;
+        ck_assert_int_eq(rend_req_own(r), 0);
+        ck_assert_ptr_ne(r->value, v);
+        ck_assert_ptr_eq(fake_conn.rbuf, old);
+        ck_assert_uint_eq(fake_conn.rlen - fake_conn.rpos, nt);
+        memset(old, 'Z', fake_conn.rcap);
+        own_check_value(r, 100000);
+        rend_req_free(r);
+        free(old);
+        free(longtail);
+    }
+
+    /* a 40 KB value in a 1 MB buffer (grown by an earlier value): copied,
+     * not pinning the whole buffer */
+    r = own_parse(40000, "", 1048576, &v);
+    old = fake_conn.rbuf;
+    ck_assert_int_eq(rend_req_own(r), 0);
+    ck_assert_ptr_ne(r->value, v);
+    ck_assert_ptr_eq(fake_conn.rbuf, old);
+    memset(old, 'Z', fake_conn.rcap);
+    own_check_value(r, 40000);
+    rend_req_free(r);
+    free(old);
+}
+END_TEST
+
 static Suite *
 core_suite(void)
 {
@@ -596,6 +724,7 @@ core_suite(void)
     tcase_add_test(tc, meta_parses_into_rows);
     tcase_add_test(tc, text_line_too_long);
     tcase_add_test(tc, binary_frames);
+    tcase_add_test(tc, own_large_value_takes_the_input_buffer);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,7 +8,8 @@
  * (digest names, full key verified on read); slab_size near 100 KB (one
  * chunk item per 100 KB value); chunks read with the metadata (a guess
  * from the thread's last value); large sets pipelined with their payloads
- * spliced into the connection's output.
+ * spliced into the connection's output; a 1 MB send buffer on backend
+ * connections.
  */
 #include <check.h>
 #include <pthread.h>
@@ -18,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "check_mc_common.h"
 
@@ -914,6 +917,60 @@ START_TEST(test_spliced_pipeline)
 }
 END_TEST
 
+/* A chunked instance asks for a 1 MB send buffer on its unix-socket
+ * backend connections, so a batch of several large sets goes out in one
+ * write instead of stopping at the default buffer (EAGAIN, a wake-up for
+ * writability, another write).  (TCP keeps the kernel's autotuning.)
+ * The plugin runs in this process: find its socket to memcached's path
+ * and read the size back. */
+START_TEST(test_backend_sndbuf)
+{
+    struct rend_srv us;
+    struct rend_th *th;
+    long wmem_max = 0;
+    int found = 0, want;
+    FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
+
+    ck_assert_int_eq(rend_srv_start_memcached(&us, NULL), 0);
+    {
+        const char *opts[] = { "servers", us.path, "chunked", "true",
+                               "slab_size", "103496", "timeout_ms", "5000",
+                               NULL };
+        th = mcp_open(opts);
+    }
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &wmem_max) != 1) {
+            wmem_max = 0;
+        }
+        fclose(f);
+    }
+    /* the kernel doubles what it grants, capped at wmem_max */
+    want = 2 * (int)(wmem_max > 0 && wmem_max < (1 << 20) ? wmem_max
+                                                          : (1 << 20));
+    ck_assert_int_eq(mcp_op(th, REND_OP_GET, "sb", 2, NULL, 0, 0, 0, NULL,
+                            NULL), REND_MISS);
+    for (int fd = 3; fd < 4096; fd++) {
+        struct sockaddr_un peer;
+        socklen_t len = sizeof(peer);
+        int sb = 0;
+        socklen_t sl = sizeof(sb);
+        memset(&peer, 0, sizeof(peer));
+        if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0
+            || peer.sun_family != AF_UNIX
+            || strcmp(peer.sun_path, us.path) != 0
+            || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, &sl) != 0) {
+            continue;
+        }
+        ck_assert_msg(sb >= want, "backend SO_SNDBUF %d, want >= %d", sb,
+                      want);
+        found++;
+    }
+    ck_assert_int_ge(found, 1);
+    rend_th_close(th);
+    rend_srv_kill(&us, SIGTERM);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -941,6 +998,7 @@ main(void)
     tcase_add_test(tc, test_reads_with_meta);
     tcase_add_test(tc, test_reads_with_meta_misses);
     tcase_add_test(tc, test_spliced_pipeline);
+    tcase_add_test(tc, test_backend_sndbuf);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
