@@ -48,6 +48,58 @@ enum {
 enum { OP_VERSION = 0x0b, OP_SASL_LIST = 0x20, OP_SASL_AUTH = 0x21,
        OP_SASL_STEP = 0x22 };
 
+/* Big-endian loads and stores of the wire's fields: one load or store
+ * and a byte swap where the compiler says the host is little-endian (the
+ * byte-wise forms cost a shift and a store per byte on every reply). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static uint16_t
+rd16(const unsigned char *p)
+{
+    uint16_t v;
+
+    memcpy(&v, p, 2);
+    return __builtin_bswap16(v);
+}
+
+static uint32_t
+rd32(const unsigned char *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+}
+
+static uint64_t
+rd64(const unsigned char *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+static void
+wr16(unsigned char *p, uint16_t v)
+{
+    v = __builtin_bswap16(v);
+    memcpy(p, &v, 2);
+}
+
+static void
+wr32(unsigned char *p, uint32_t v)
+{
+    v = __builtin_bswap32(v);
+    memcpy(p, &v, 4);
+}
+
+static void
+wr64(unsigned char *p, uint64_t v)
+{
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
+}
+#else
 static uint16_t
 rd16(const unsigned char *p)
 {
@@ -89,6 +141,7 @@ wr64(unsigned char *p, uint64_t v)
     wr32(p, (uint32_t)(v >> 32));
     wr32(p + 4, (uint32_t)v);
 }
+#endif
 
 static struct rend_req *
 error_req(struct rend_conn *c, uint8_t opcode, uint32_t opaque, int status)
