@@ -883,8 +883,12 @@ run_batches(const char *what)
     ck_assert_int_eq(dl.equal, 1);
     ck_assert_int_ge(dr.equal, dr.steps - 1);
     /* the runs of the table that fold: 6 + 3 + 2, 2 + 2 + 2, 3, 4,
-     * 2 + 2, 2 packets; and the long batch's 601 (256 + 256 + 89) */
-    ck_assert_int_eq(after - before, 30 + 601);
+     * 2 + 2, 2 packets; and the long batch's 601 (256 + 256 + 89).  The
+     * long batch (17 KB) is more than rend's first read: where a read
+     * ends mid-packet a run ends, which may leave a packet on its own
+     * (answered alike, not counted), hence the few below the exact sum. */
+    ck_assert_int_le(after - before, 30 + 601);
+    ck_assert_int_ge(after - before, 30 + 601 - 4);
 }
 
 START_TEST(binary_batch_inmem)

@@ -68,9 +68,12 @@ g0=$(awk '$1 == "rend_request_duration_seconds_count{command=\"get\"}" { print $
 pk() { # opcode opaque key(2 bytes)
     printf "\\x80\\x$1\\x00\\x02\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x00\\x00\\x$2\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00%s" "$3"
 }
-exec 5<>"/dev/tcp/127.0.0.1/$port"
+# one write (printf writes each packet on its own; rend could read the
+# first alone and leave it unfolded)
 { pk 0d 01 fa; pk 09 02 fb; pk 0d 03 fc; pk 09 04 fd; pk 0d 05 fe; pk 0c 06 ff
-  printf '\x80\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07\x00\x00\x00\x00\x00\x00\x00\x00'; } >&5
+  printf '\x80\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07\x00\x00\x00\x00\x00\x00\x00\x00'; } >"$dir/batch.bin"
+exec 5<>"/dev/tcp/127.0.0.1/$port"
+cat "$dir/batch.bin" >&5
 timeout 10 cat <&5 >"$dir/bin.out"
 exec 5<&-
 want='81 0c 00 02 00 00 00 01 00 00 00 02 00 00 00 06 00 00 00 00 00 00 00 00 66 66 81 07'
