@@ -32,16 +32,31 @@ rend_flow_may_parse(const struct rend_conn *c)
     return c->kflight < window(c) && budget_used(c) < REND_OUT_HIGH;
 }
 
-/* A text retrieval of several keys: its values may go out before it is
- * complete, while it is the oldest request of the connection. */
+/* A text retrieval of several keys, or a folded binary get: its values
+ * may go out before it is complete, while it is the oldest request of the
+ * connection. */
 static int
 streamable(const struct rend_conn *c, const struct rend_req *r)
 {
-    return r->nkeys > 1 && r->proto == REND_PROTO_TEXT && c->qhead == r
-           && !c->closed
-           && (r->cmd == REND_CMD_GET || r->cmd == REND_CMD_GETS
-               || r->cmd == REND_CMD_GETE || r->cmd == REND_CMD_GAT
-               || r->cmd == REND_CMD_GATS);
+    if (r->nkeys <= 1 || c->qhead != r || c->closed) {
+        return 0;
+    }
+    if (r->proto == REND_PROTO_BINARY) {
+        return r->bin_fold;
+    }
+    return r->cmd == REND_CMD_GET || r->cmd == REND_CMD_GETS
+           || r->cmd == REND_CMD_GETE || r->cmd == REND_CMD_GAT
+           || r->cmd == REND_CMD_GATS;
+}
+
+static void
+stream_out(struct rend_conn *c, struct rend_req *r)
+{
+    if (r->proto == REND_PROTO_BINARY) {
+        rend_bin_format_stream(c, r);
+    } else {
+        rend_text_format_stream(c, r);
+    }
 }
 
 /* Key ops of r issued and not finished. */
@@ -91,7 +106,7 @@ issue_more(struct rend_conn *c, struct rend_req *r)
             break;
         }
         if (streamable(c, r)) {
-            rend_text_format_stream(c, r);
+            stream_out(c, r);
         }
         if (!may_issue(c, r)) {
             break;
@@ -101,7 +116,7 @@ issue_more(struct rend_conn *c, struct rend_req *r)
         rend_exec_issue_key(r, k);
     }
     if (streamable(c, r)) {
-        rend_text_format_stream(c, r);
+        stream_out(c, r);
     }
     if (r->nissued < r->nkeys && !r->owned && rend_req_own(r) != 0) {
         /* it waits for budget: its keys must not point into the input */
@@ -164,7 +179,7 @@ rend_flow_pump(struct rend_conn *c)
         }
     }
     if (c->qhead != NULL && !c->qhead->complete && streamable(c, c->qhead)) {
-        rend_text_format_stream(c, c->qhead);
+        stream_out(c, c->qhead);
     }
     c->in_process = saved;
     c->pumping = 0;

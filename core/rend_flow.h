@@ -13,9 +13,9 @@
  *
  * Parsing stops while the budget is used up (the connection stops
  * reading).  A multi-key request issues its keys as the budget allows;
- * a text multi-get at the head of the queue streams its values out as
- * they arrive, so one `get k1 ... kN` of large values costs the budget
- * plus one item, not N items.  The request at the head of the queue may
+ * a text multi-get (or a folded binary GetQ/GetKQ batch) at the head of
+ * the queue streams its values out as they arrive, so one `get k1 ... kN`
+ * of large values costs the budget plus one item, not N items.  The request at the head of the queue may
  * always have one key op in flight, so the connection always moves.
  */
 #ifndef REND_FLOW_H

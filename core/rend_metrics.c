@@ -200,6 +200,8 @@ static const struct stat_metric stat_metrics[] = {
       "TLS handshakes on TLS listeners (failed: closed before completing)" },
     { "tls_handshake_failures", "rend_tls_handshakes_total",
       "result=\"failed\"", NULL },
+    { "bin_gets_folded", "rend_bin_gets_folded_total", "",
+      "Binary get packets answered as part of a folded multi-key request" },
     { "handler_errors", "rend_handler_errors_total", "",
       "Ops that ended with a handler error" },
     { "ops_l1", "rend_tier_ops_total", "tier=\"l1\"",

@@ -25,6 +25,9 @@ void rend_text_format_stream(struct rend_conn *c, struct rend_req *r);
 
 int rend_bin_parse(struct rend_conn *c, struct rend_req **out);
 void rend_bin_format(struct rend_conn *c, struct rend_req *r);
+/* The same as rend_text_format_stream for a folded binary get
+ * (rend_req.bin_fold): each finished leading key's reply, in order. */
+void rend_bin_format_stream(struct rend_conn *c, struct rend_req *r);
 
 /* Stats for `stats [group]`: emit(ud, name, value) per line.  Returns 0,
  * or -1 for an unknown group. */

@@ -48,6 +48,58 @@ enum {
 enum { OP_VERSION = 0x0b, OP_SASL_LIST = 0x20, OP_SASL_AUTH = 0x21,
        OP_SASL_STEP = 0x22 };
 
+/* Big-endian loads and stores of the wire's fields: one load or store
+ * and a byte swap where the compiler says the host is little-endian (the
+ * byte-wise forms cost a shift and a store per byte on every reply). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static uint16_t
+rd16(const unsigned char *p)
+{
+    uint16_t v;
+
+    memcpy(&v, p, 2);
+    return __builtin_bswap16(v);
+}
+
+static uint32_t
+rd32(const unsigned char *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+}
+
+static uint64_t
+rd64(const unsigned char *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+static void
+wr16(unsigned char *p, uint16_t v)
+{
+    v = __builtin_bswap16(v);
+    memcpy(p, &v, 2);
+}
+
+static void
+wr32(unsigned char *p, uint32_t v)
+{
+    v = __builtin_bswap32(v);
+    memcpy(p, &v, 4);
+}
+
+static void
+wr64(unsigned char *p, uint64_t v)
+{
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
+}
+#else
 static uint16_t
 rd16(const unsigned char *p)
 {
@@ -89,6 +141,7 @@ wr64(unsigned char *p, uint64_t v)
     wr32(p, (uint32_t)(v >> 32));
     wr32(p + 4, (uint32_t)v);
 }
+#endif
 
 static struct rend_req *
 error_req(struct rend_conn *c, uint8_t opcode, uint32_t opaque, int status)
@@ -178,6 +231,82 @@ parse_sasl(struct rend_conn *c, const struct rend_auth *a,
         *out = auth_error_req(c, opcode, opaque);
     }
     return (int)(HDR + bodylen);
+}
+
+/* ---- folding quiet gets ----------------------------------------------
+ * A client batch of GetQ/GetKQ packets (ended by a Get/GetK, a Noop or
+ * anything else) that is already in the input becomes one request with a
+ * key op per packet, as a text `get k1 ... kN` does: one request to set
+ * up, start, schedule and free instead of N, and the keys go to the
+ * handlers together.  Each key op keeps its packet's opcode and opaque
+ * (rend_kop.bop, .bopaque), so every reply is the one the packet alone
+ * would have had, in packet order.  A run takes only well-formed, complete
+ * packets of the first one's command (extras none, a key of 1 ..
+ * REND_KEY_MAX bytes, no value, the same request cas) and ends after the
+ * first packet that is not quiet; anything else (another command, a bad
+ * packet, a packet not wholly read yet) ends it before that packet, which
+ * is then parsed on its own. */
+#define FOLD_MAX 256
+
+/* Length of the foldable packet at p (avail bytes there) for a run of
+ * cmd with request cas `cas`, or 0. */
+static size_t
+fold_peek(const unsigned char *p, size_t avail, uint8_t cmd, uint64_t cas)
+{
+    const struct rend_bin_op *oi;
+    uint16_t keylen;
+    uint32_t bodylen;
+
+    if (avail < HDR || p[0] != REQ_MAGIC) {
+        return 0;
+    }
+    oi = &rend_cmd_by_opcode[p[1]];
+    keylen = rd16(p + 2);
+    bodylen = rd32(p + 8);
+    if (!oi->valid || oi->cmd != cmd || p[4] != 0 || keylen == 0
+        || keylen > REND_KEY_MAX || bodylen != keylen || rd64(p + 16) != cas
+        || avail - HDR < bodylen) {
+        return 0;
+    }
+    return HDR + bodylen;
+}
+
+/* r is the quiet get parsed from the packet at h (plen bytes, avail in
+ * the buffer from h): fold the packets after it into r.  Returns the
+ * bytes consumed by r in all (plen when nothing folds). */
+static size_t
+fold_gets(struct rend_conn *c, struct rend_req *r, const unsigned char *h,
+          size_t plen, size_t avail)
+{
+    size_t off = plen, len;
+    uint32_t n = 1;
+
+    while (n < FOLD_MAX
+           && (len = fold_peek(h + off, avail - off, r->cmd, r->cas)) > 0) {
+        uint8_t quiet = rend_cmd_by_opcode[h[off + 1]].quiet;
+        n++;
+        off += len;
+        if (!quiet) {
+            break; /* a Get/GetK answers the batch: it ends the run */
+        }
+    }
+    if (n == 1 || rend_req_set_keys(r, n) != 0) {
+        return plen; /* r keeps its one key (kop1) */
+    }
+    off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const unsigned char *p = h + off;
+        struct rend_kop *k = &r->kops[i];
+        uint16_t keylen = rd16(p + 2);
+        k->op.key = (const char *)p + HDR + p[4];
+        k->op.nkey = keylen;
+        k->bop = p[1];
+        k->bopaque = rd32(p + 12);
+        off += HDR + rd32(p + 8);
+    }
+    r->bin_fold = 1;
+    REND_STAT_ADD(&c->w->st, bin_gets_folded, n);
+    return off;
 }
 
 int
@@ -335,6 +464,10 @@ rend_bin_parse(struct rend_conn *c, struct rend_req **out)
         break;
     }
     *out = r;
+    if (r->quiet && extlen == 0 && ci->bkey == 1
+        && (r->cmd == REND_CMD_GET || r->cmd == REND_CMD_GETE)) {
+        return (int)fold_gets(c, r, h, HDR + bodylen, avail);
+    }
     return (int)(HDR + bodylen);
 }
 
@@ -382,9 +515,9 @@ status_text(int ws)
 /* Write a response header plus small parts; a large value is taken by
  * reference (ownership passes to the connection). */
 static void
-respond(struct rend_conn *c, const struct rend_req *r, int ws,
-        const void *ext, uint8_t extlen, const char *key, uint16_t keylen,
-        const char *val, uint32_t vlen, char *take, uint64_t cas)
+respond_as(struct rend_conn *c, uint8_t opcode, uint32_t opaque, int ws,
+           const void *ext, uint8_t extlen, const char *key, uint16_t keylen,
+           const char *val, uint32_t vlen, char *take, uint64_t cas)
 {
     size_t small = HDR + extlen + keylen + (take ? 0 : vlen);
     unsigned char *p = (unsigned char *)rend_conn_out_reserve(c, small);
@@ -395,13 +528,13 @@ respond(struct rend_conn *c, const struct rend_req *r, int ws,
         return;
     }
     p[0] = RES_MAGIC;
-    p[1] = r->bin_op;
+    p[1] = opcode;
     wr16(p + 2, keylen);
     p[4] = extlen;
     p[5] = 0;
     wr16(p + 6, (uint16_t)ws);
     wr32(p + 8, (uint32_t)extlen + keylen + vlen);
-    wr32(p + 12, r->opaque);
+    wr32(p + 12, opaque);
     wr64(p + 16, cas);
     if (extlen) {
         memcpy(p + HDR, ext, extlen);
@@ -418,12 +551,30 @@ respond(struct rend_conn *c, const struct rend_req *r, int ws,
     }
 }
 
+/* respond_as with r's own opcode and opaque. */
 static void
-respond_error(struct rend_conn *c, const struct rend_req *r, int ws)
+respond(struct rend_conn *c, const struct rend_req *r, int ws,
+        const void *ext, uint8_t extlen, const char *key, uint16_t keylen,
+        const char *val, uint32_t vlen, char *take, uint64_t cas)
+{
+    respond_as(c, r->bin_op, r->opaque, ws, ext, extlen, key, keylen, val,
+               vlen, take, cas);
+}
+
+static void
+respond_error_as(struct rend_conn *c, uint8_t opcode, uint32_t opaque,
+                 int ws)
 {
     const char *msg = status_text(ws);
 
-    respond(c, r, ws, NULL, 0, NULL, 0, msg, (uint32_t)strlen(msg), NULL, 0);
+    respond_as(c, opcode, opaque, ws, NULL, 0, NULL, 0, msg,
+               (uint32_t)strlen(msg), NULL, 0);
+}
+
+static void
+respond_error(struct rend_conn *c, const struct rend_req *r, int ws)
+{
+    respond_error_as(c, r->bin_op, r->opaque, ws);
 }
 
 struct stat_out {
@@ -440,21 +591,29 @@ emit_stat(void *ud, const char *name, const char *value)
             (uint32_t)strlen(value), NULL, 0);
 }
 
+/* Key op k of get request r: a folded request answers each key as its
+ * own packet asked (opcode, opaque); any other with r's. */
 static void
 format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
 {
     unsigned char ext[8];
     int st = k->status;
+    uint8_t opcode = r->bin_fold ? k->bop : r->bin_op;
+    uint32_t opaque = r->bin_fold ? k->bopaque : r->opaque;
+    const struct rend_bin_op *oi = &rend_cmd_by_opcode[opcode];
+    int quiet = r->bin_fold ? oi->quiet : r->quiet;
+    int echo = r->bin_fold ? oi->echo_key : r->echo_key;
 
     if (st == REND_OK) {
         wr32(ext, k->flags);
         wr32(ext + 4, (uint32_t)(k->exptime > 0 ? k->exptime : 0));
-        respond(c, r, ST_OK, ext, r->cmd == REND_CMD_GETE ? 8 : 4,
-                r->echo_key ? k->op.key : NULL,
-                r->echo_key ? (uint16_t)k->op.nkey : 0, k->value, k->nvalue,
-                k->nvalue > REND_SMALL_VALUE && k->vrelease == NULL ? k->value
-                                                                    : NULL,
-                k->cas);
+        respond_as(c, opcode, opaque, ST_OK, ext,
+                   r->cmd == REND_CMD_GETE ? 8 : 4,
+                   echo ? k->op.key : NULL, echo ? (uint16_t)k->op.nkey : 0,
+                   k->value, k->nvalue,
+                   k->nvalue > REND_SMALL_VALUE && k->vrelease == NULL
+                   ? k->value : NULL,
+                   k->cas);
         /* a lent value (ABI minor 2) was copied; rend_req_free releases
          * it */
         if (k->nvalue > REND_SMALL_VALUE && k->vrelease == NULL) {
@@ -463,17 +622,31 @@ format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
         return;
     }
     if (st >= 0) {
-        if (r->quiet) {
+        if (quiet) {
             return;
         }
         /* memcached echoes the key on GetK misses */
-        respond(c, r, ST_NOT_FOUND, NULL, 0, r->echo_key ? k->op.key : NULL,
-                r->echo_key ? (uint16_t)k->op.nkey : 0,
-                r->echo_key ? NULL : "Not found", r->echo_key ? 0 : 9, NULL,
-                0);
+        respond_as(c, opcode, opaque, ST_NOT_FOUND, NULL, 0,
+                   echo ? k->op.key : NULL, echo ? (uint16_t)k->op.nkey : 0,
+                   echo ? NULL : "Not found", echo ? 0 : 9, NULL, 0);
         return;
     }
-    respond_error(c, r, wire_status(st));
+    respond_error_as(c, opcode, opaque, wire_status(st));
+}
+
+void
+rend_bin_format_stream(struct rend_conn *c, struct rend_req *r)
+{
+    while (r->nemitted < r->nkeys && r->kops[r->nemitted].done) {
+        struct rend_kop *k = &r->kops[r->nemitted++];
+        if (k->value != NULL) {
+            r->held -= k->nvalue;
+            c->held -= k->nvalue;
+        }
+        if (!c->closed) {
+            format_get(c, r, k);
+        }
+    }
 }
 
 void
@@ -493,6 +666,12 @@ rend_bin_format(struct rend_conn *c, struct rend_req *r)
         }
         return;
     case REND_CMD_GET: case REND_CMD_GETE: case REND_CMD_GAT:
+        if (r->bin_fold) { /* the keys not streamed out already */
+            for (uint32_t i = r->nemitted; i < r->nkeys; i++) {
+                format_get(c, r, &r->kops[i]);
+            }
+            return;
+        }
         format_get(c, r, k);
         return;
     case REND_CMD_NOOP:

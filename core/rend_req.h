@@ -48,9 +48,12 @@ struct rend_kop {
     uint8_t retried;            /* binary incr create: retried once */
     uint8_t done;
     uint8_t won;                /* meta: this request created the item (W) */
+    uint8_t bop;                /* binary fold (rend_req.bin_fold): this
+                                 * key's opcode as received ... */
     int decided;                /* the client's outcome, decided while a
                                  * follow-up op (L1 fill, cleanup) runs */
     int status;                 /* the outcome the client sees */
+    uint32_t bopaque;           /* ... and its opaque */
     /* Result kept across stages (owned; freed with the request). */
     char *value;
     uint32_t nvalue;
@@ -84,6 +87,9 @@ struct rend_req {
     uint8_t vivify;             /* meta mg N: add an empty item on a miss */
     uint8_t touch_after;        /* meta ma T: touch (r->exptime) after */
     uint8_t sched;              /* rend_req_sched's class, when started */
+    uint8_t bin_fold;           /* binary: consecutive quiet gets folded
+                                 * into one request, one kop per packet
+                                 * (kop.bop, kop.bopaque answer each) */
     uint32_t nkeys;
     uint32_t kops_left;         /* kops not finished (+ guard) */
     uint32_t opaque;            /* binary */

@@ -26,7 +26,8 @@
     X(idle_kicks) X(read_timeouts) X(conn_buffer_refused)                   \
     X(write_timeouts)                                                       \
     X(auth_cmds) X(auth_errors)                                             \
-    X(tls_handshakes) X(tls_handshake_failures)
+    X(tls_handshakes) X(tls_handshake_failures)                             \
+    X(bin_gets_folded)
 
 struct rend_stats {
 #define REND_STATS_FIELD(name) uint64_t name;

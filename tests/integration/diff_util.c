@@ -783,14 +783,23 @@ diff_run_bin(const struct rend_srv *a, const struct rend_srv *b,
         const struct bstep *st = &steps[i];
         struct elems e[2] = { { { 0 }, 0 }, { { 0 }, 0 } };
         struct buf req[2] = { { 0 }, { 0 } };
+        size_t first = i, last = i;
         if (st->sleep_ms > 0) {
             sleep_ms(st->sleep_ms);
             continue;
         }
+        while (steps[last].join && last + 1 < n) {
+            last++; /* a batch: steps first .. last in one write */
+        }
+        st = &steps[last];
+        i = last;
         for (int k = 0; k < 2; k++) {
             struct side *s = &sd[k];
             side_step_begin(s);
-            bin_request(&req[k], st, (uint32_t)i + 1, s->last_cas);
+            for (size_t j = first; j <= last; j++) {
+                bin_request(&req[k], &steps[j], (uint32_t)j + 1,
+                            s->last_cas);
+            }
             if (!st->close) {
                 bin_packet(&req[k], 0x0a, "", 0, "", 0, "", 0,
                            SENTINEL_OPAQUE, 0);
@@ -806,8 +815,8 @@ diff_run_bin(const struct rend_srv *a, const struct rend_srv *b,
             norm_bin(s, st->stats, &e[k]);
             side_step_end(s);
         }
-        tally(out, (int)i, st->name, st->allow, st->bug, &req[1], &sd[0],
-              &sd[1], &e[0], &e[1]);
+        tally(out, (int)first, steps[first].name, st->allow, st->bug,
+              &req[1], &sd[0], &sd[1], &e[0], &e[1]);
         for (int k = 0; k < 2; k++) {
             elems_free(&e[k]);
             free(req[k].p);

@@ -43,6 +43,10 @@ struct bstep {
     int stats;
     const char *allow;
     const char *bug;
+    int join;            /* sent in one write with the steps after it, up
+                          * to the first without join (a client batch);
+                          * their replies are compared as one step, under
+                          * the last step's allow/bug/close */
 };
 
 struct diff_result {

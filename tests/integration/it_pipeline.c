@@ -242,6 +242,95 @@ START_TEST(output_backpressure)
 }
 END_TEST
 
+/* Binary batches of GetQ ended by a GetK, all for one 1 MB value: rend
+ * folds each batch (up to 256 packets) into one request, which must still
+ * stream its values out under the connection's reply budget rather than
+ * hold the batch's values (256 MB a batch here) until it completes. */
+#define FOLD_BATCH 256
+#define FOLD_BATCHES 2
+#define FOLD_VLEN 1000000
+
+static void
+getq_packet(unsigned char *p, uint8_t op, uint32_t opaque)
+{
+    memset(p, 0, 24);
+    p[0] = 0x80;
+    p[1] = op;
+    p[3] = 4;                   /* key "fbig" */
+    p[11] = 4;                  /* body length */
+    p[12] = (unsigned char)(opaque >> 24);
+    p[13] = (unsigned char)(opaque >> 16);
+    p[14] = (unsigned char)(opaque >> 8);
+    p[15] = (unsigned char)opaque;
+    memcpy(p + 24, "fbig", 4);
+}
+
+START_TEST(binary_fold_backpressure)
+{
+    size_t n = FOLD_BATCH * FOLD_BATCHES, plen = 28;
+    unsigned char *req = malloc(n * plen), h[24];
+    char *val = malloc(FOLD_VLEN), *body = malloc(FOLD_VLEN + 64);
+    char line[64];
+    long rss0 = rend_pid_rss_kb(srv.pid), peak = rss0;
+    int64_t t0;
+    int tfd = it_connect(&srv), fd;
+
+    memset(val, 'f', FOLD_VLEN);
+    snprintf(line, sizeof(line), "set fbig 9 0 %d\r\n", FOLD_VLEN);
+    ck_assert_int_eq(rend_io_send_str(tfd, line, IT_MS), 0);
+    ck_assert_int_eq(rend_io_send(tfd, val, FOLD_VLEN, IT_MS), 0);
+    it_expect(tfd, "\r\n", "STORED\r\n");
+    close(tfd);
+    for (size_t i = 0; i < n; i++) {
+        getq_packet(req + i * plen, i % FOLD_BATCH == FOLD_BATCH - 1 ? 0x0c
+                                                                    : 0x09,
+                    (uint32_t)i + 1);
+    }
+    fd = it_connect(&srv);
+    ck_assert_int_eq(rend_io_send(fd, req, n * plen, IT_MS), 0);
+    /* do not read for 2 s */
+    t0 = rend_now_ms();
+    while (rend_now_ms() - t0 < 2000) {
+        long rss = rend_pid_rss_kb(srv.pid);
+        peak = rss > peak ? rss : peak;
+        usleep(20 * 1000);
+    }
+    printf("binary fold backpressure: RSS %ld -> peak %ld KiB unread\n",
+           rss0, peak);
+    ck_assert_int_lt(peak, 100 * 1024);
+    it_roundtrip(&srv, "other", "client");
+    for (size_t i = 0; i < n; i++) {
+        int getk = i % FOLD_BATCH == FOLD_BATCH - 1;
+        uint32_t blen = 4 + (getk ? 4 : 0) + FOLD_VLEN;
+        uint32_t opq, bl;
+        ck_assert_uint_eq(rend_io_read_n(fd, h, 24, IT_MS), 24);
+        bl = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16
+             | (uint32_t)h[10] << 8 | h[11];
+        opq = (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16
+              | (uint32_t)h[14] << 8 | h[15];
+        ck_assert_int_eq(h[0], 0x81);
+        ck_assert_int_eq(h[1], getk ? 0x0c : 0x09);
+        ck_assert_int_eq(h[6] << 8 | h[7], 0);
+        ck_assert_uint_eq(opq, (uint32_t)i + 1);
+        ck_assert_uint_eq(bl, blen);
+        ck_assert_uint_eq(rend_io_read_n(fd, body, blen, IT_MS), blen);
+        ck_assert(memcmp(body, "\x00\x00\x00\x09", 4) == 0);
+        ck_assert(memcmp(body + blen - FOLD_VLEN, val, FOLD_VLEN) == 0);
+        if (i % 64 == 0) {
+            long rss = rend_pid_rss_kb(srv.pid);
+            peak = rss > peak ? rss : peak;
+        }
+    }
+    printf("binary fold backpressure: %zu replies read, peak RSS %ld KiB\n",
+           n, peak);
+    ck_assert_int_lt(peak, 100 * 1024);
+    close(fd);
+    free(req);
+    free(val);
+    free(body);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -253,6 +342,7 @@ main(void)
     tcase_add_test(tc, thousand_mixed_requests_in_one_write);
     tcase_add_test(tc, one_mib_value_roundtrip);
     tcase_add_test(tc, output_backpressure);
+    tcase_add_test(tc, binary_fold_backpressure);
     suite_add_tcase(s, tc);
     return rend_check_main(s);
 }

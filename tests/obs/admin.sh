@@ -59,6 +59,34 @@ start "$dir/a.lua" || exit 1
 [ "$(http GET /nowhere)" = 404 ] && ok "404" || bad "404"
 [ "$(http GET /reload)" = 405 ] && ok "GET /reload is 405" || bad "GET /reload"
 [ "$(http POST /metrics)" = 405 ] && ok "POST /metrics is 405" || bad "POST /metrics"
+# a binary batch of GetKQ/GetQ ended by a GetK (all misses): rend folds
+# it into one request (rend_bin_gets_folded_total), yet each packet still
+# counts as one get in the request histogram, and only the GetK answers
+# (opaque 6, key echoed), then the quit
+http GET /metrics >/dev/null
+g0=$(awk '$1 == "rend_request_duration_seconds_count{command=\"get\"}" { print $2 }' "$dir/body")
+pk() { # opcode opaque key(2 bytes)
+    printf "\\x80\\x$1\\x00\\x02\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x00\\x00\\x$2\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00%s" "$3"
+}
+# one write (printf writes each packet on its own; rend could read the
+# first alone and leave it unfolded)
+{ pk 0d 01 fa; pk 09 02 fb; pk 0d 03 fc; pk 09 04 fd; pk 0d 05 fe; pk 0c 06 ff
+  printf '\x80\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07\x00\x00\x00\x00\x00\x00\x00\x00'; } >"$dir/batch.bin"
+exec 5<>"/dev/tcp/127.0.0.1/$port"
+cat "$dir/batch.bin" >&5
+timeout 10 cat <&5 >"$dir/bin.out"
+exec 5<&-
+want='81 0c 00 02 00 00 00 01 00 00 00 02 00 00 00 06 00 00 00 00 00 00 00 00 66 66 81 07'
+got=$(od -An -tx1 -N28 "$dir/bin.out" | tr -s ' \n' ' ' | sed 's/^ //;s/ $//')
+[ "$got" = "$want" ] && [ "$(stat -c %s "$dir/bin.out")" = 50 ] \
+    && ok "binary batch: only the GetK's miss and the quit answer" \
+    || bad "binary batch replies: $got"
+http GET /metrics >/dev/null
+g1=$(awk '$1 == "rend_request_duration_seconds_count{command=\"get\"}" { print $2 }' "$dir/body")
+grep -q '^rend_bin_gets_folded_total 6$' "$dir/body" \
+    && [ $(( ${g1:-0} - ${g0:-0} )) = 6 ] \
+    && ok "binary batch: folded (6 packets), 6 gets in the histogram" \
+    || bad "binary batch: get count ${g0:-0} -> ${g1:-0}, $(grep '^rend_bin_gets_folded' "$dir/body")"
 if [ "$(http GET /config)" = 200 ] && grep -q '"l1only(l1)"' "$dir/body" \
     && grep -q '"memory_mb": "16"' "$dir/body"; then
     ok "/config"

@@ -6,7 +6,10 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "orch_check.h"
+#include "orch_wire.h"
 
 enum { P_MAIN = 0, P_FN = 1, P_L1 = 2, P_L2 = 3 };
 
@@ -126,6 +129,74 @@ START_TEST(route_fn_per_key)
 }
 END_TEST
 
+/* A binary GetKQ batch that rend folds into one request still routes each
+ * key on its own: on the route_fn listener "a:k" goes L1/L2 (the L2 hit
+ * fills L1) and "b:k" goes to the batch route (L1 not filled). */
+static size_t
+bin_get(unsigned char *p, uint8_t op, const char *key, uint32_t opaque)
+{
+    size_t n = strlen(key);
+
+    memset(p, 0, 24);
+    p[0] = 0x80;
+    p[1] = op;
+    p[3] = (unsigned char)n;
+    p[11] = (unsigned char)n;
+    p[15] = (unsigned char)opaque;
+    memcpy(p + 24, key, n);
+    return 24 + n;
+}
+
+static void
+expect_bin_reply(int fd, uint8_t op, int status, uint32_t opaque,
+                 const char *key, const char *value)
+{
+    unsigned char h[24];
+    char body[128];
+    size_t ext = status == 0 ? 4 : 0, nk = strlen(key);
+    size_t nv = value ? strlen(value) : 0;
+    uint32_t bl;
+
+    orch_recv_exact(fd, (char *)h, 24);
+    bl = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8
+         | h[11];
+    ck_assert_int_eq(h[0], 0x81);
+    ck_assert_int_eq(h[1], op);
+    ck_assert_int_eq(h[6] << 8 | h[7], status);
+    ck_assert_uint_eq(h[15], opaque);
+    ck_assert_uint_eq(h[4], ext);
+    ck_assert_uint_eq(bl, ext + nk + nv);
+    ck_assert_uint_lt(bl, sizeof(body));
+    orch_recv_exact(fd, body, bl);
+    ck_assert(memcmp(body + ext, key, nk) == 0);
+    ck_assert(nv == 0 || memcmp(body + ext + nk, value, nv) == 0);
+}
+
+START_TEST(binary_batch_routes_per_key)
+{
+    unsigned char req[256];
+    size_t n = 0;
+    int64_t folded0;
+
+    connect_all(1);
+    EXPECT_RES(&cv2, orch_store(&cv2, "set", "a:k", "va", 0, 0, 0), ORCH_OK);
+    EXPECT_RES(&cv2, orch_store(&cv2, "set", "b:k", "vb", 0, 0, 0), ORCH_OK);
+    EXPECT_PEEK(&srv, P_L1, "a:k", NULL, 0);
+    folded0 = orch_stat(&srv, NULL, "bin_gets_folded");
+    n += bin_get(req + n, 0x0d, "a:k", 1);
+    n += bin_get(req + n, 0x09, "nokey", 2);
+    n += bin_get(req + n, 0x0d, "b:k", 3);
+    n += bin_get(req + n, 0x0c, "nokey", 4);
+    orch_send_all(cf.fd, req, n);
+    expect_bin_reply(cf.fd, 0x0d, 0, 1, "a:k", "va");
+    expect_bin_reply(cf.fd, 0x0d, 0, 3, "b:k", "vb");
+    expect_bin_reply(cf.fd, 0x0c, 1, 4, "nokey", NULL);
+    ck_assert_int_eq(orch_stat(&srv, NULL, "bin_gets_folded") - folded0, 4);
+    EXPECT_PEEK(&srv, P_L1, "a:k", "va", 1);
+    EXPECT_PEEK(&srv, P_L1, "b:k", NULL, 0);
+}
+END_TEST
+
 static Suite *
 routes_suite(void)
 {
@@ -145,6 +216,13 @@ routes_suite(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 30);
         tcase_add_loop_test(tc, tests[i].t, 0, 2);
+        suite_add_tcase(s, tc);
+    }
+    {
+        TCase *tc = tcase_create("binary_batch");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, binary_batch_routes_per_key);
         suite_add_tcase(s, tc);
     }
     return s;
