@@ -47,6 +47,17 @@ for conf in "$SRCDIR"/conf/*.lua; do
     stop
 done
 
+# The port file appears when the listeners are open; the workers may still
+# be starting their handler instances, and /readyz says so (503) until they
+# are: wait up to 5 s for it to turn 200.
+wait_ready() {
+    local i=0
+    while [ "$(http GET /readyz)" != 200 ] && [ $i -lt 100 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+
 # -- the endpoints ---------------------------------------------------
 cat >"$dir/a.lua" <<'LUA'
 local l1 = handler "inmem" { name = "l1", memory_mb = 16 }
@@ -55,6 +66,7 @@ admin { address = "127.0.0.1", port = 0 }
 LUA
 start "$dir/a.lua" || exit 1
 [ "$(http GET /healthz)" = 200 ] && grep -qx ok "$dir/body" && ok "/healthz" || bad "/healthz"
+wait_ready
 [ "$(http GET /readyz)" = 200 ] && ok "/readyz 200" || bad "/readyz: $(cat "$dir/body")"
 [ "$(http GET /nowhere)" = 404 ] && ok "404" || bad "404"
 [ "$(http GET /reload)" = 405 ] && ok "GET /reload is 405" || bad "GET /reload"
@@ -160,6 +172,7 @@ settings { threads = 2 }
 LUA
     start "$dir/mc.lua" || exit 1
     mc 'set k 0 0 1\r\nv\r\nget k\r\n'
+    wait_ready
     [ "$(http GET /readyz)" = 200 ] && ok "/readyz 200 with memcached up" \
         || bad "/readyz with memcached up: $(cat "$dir/body")"
     kill "$mcpid"; wait "$mcpid" 2>/dev/null; mcpid=
