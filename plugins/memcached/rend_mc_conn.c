@@ -616,6 +616,7 @@ parse_group(struct rend_mc_conn *c)
     char *start = in->data + in->off;
     size_t avail = in->len - in->off, linelen, nline;
     const char *nl, *end, *k, *ke, *p;
+    struct rend_mc_req *q;
     struct rend_mc_reply r;
     uint64_t flags, n, cas = 0;
     int has_cas = 0;
@@ -655,11 +656,19 @@ parse_group(struct rend_mc_conn *c)
     if (c->gend) {
         return -1; /* a VALUE after the line's last key */
     }
-    /* VALUE <key> <flags> <bytes>[ <cas>] */
+    /* VALUE <key> <flags> <bytes>[ <cas>]: the key is most often the
+     * head's (a hit in order), tried first without looking for its end */
     k = start + 6;
-    ke = memchr(k, ' ', (size_t)(end - k));
-    if (ke == NULL || ke == k) {
-        return -1;
+    q = c->head;
+    if (q != NULL && q->grp && (size_t)(end - k) > q->gnkey
+        && k[q->gnkey] == ' ' && memcmp(k, q->gkey, q->gnkey) == 0) {
+        ke = k + q->gnkey;
+    } else {
+        q = NULL; /* misses first: matched below */
+        ke = memchr(k, ' ', (size_t)(end - k));
+        if (ke == NULL || ke == k) {
+            return -1;
+        }
     }
     p = rend_mc_get_u64(ke + 1, end, &flags);
     if (p == NULL || p >= end || *p != ' ' || flags > UINT32_MAX) {
@@ -686,8 +695,8 @@ parse_group(struct rend_mc_conn *c)
     }
     in->off += linelen + n + 2;
     /* keys before this one got nothing: misses */
-    for (;;) {
-        struct rend_mc_req *q = c->head;
+    while (q == NULL) {
+        q = c->head;
         if (q == NULL || !q->grp) {
             return -1;
         }
@@ -701,6 +710,7 @@ parse_group(struct rend_mc_conn *c)
         r.kind = REND_MC_R_EN;
         r.conn = c;
         dispatch(c, &r);
+        q = NULL;
     }
     r.kind = REND_MC_R_VA;
     r.value = start + linelen;
@@ -716,7 +726,7 @@ parse_group(struct rend_mc_conn *c)
     r.line = start;
     r.nline = nline;
     r.conn = c;
-    if (c->head->glast) {
+    if (q->glast) {
         c->gend = 1;
     }
     dispatch(c, &r);
