@@ -965,7 +965,7 @@ rend_mc_conn_push_get(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
                && c->glen + 1 + nkey + 2 <= REND_MC_GROUP_LINE_MAX;
 
     /* room for the open line's CRLF, a new verb, this key and its CRLF */
-    if (rend_mc_buf_reserve(b, nkey + 10) != 0) {
+    if (b->cap - b->len < nkey + 10 && rend_mc_buf_reserve(b, nkey + 10) != 0) {
         return 0;
     }
     r = req_alloc(t);

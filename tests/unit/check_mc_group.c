@@ -598,6 +598,39 @@ START_TEST(test_group_memcached_mixed)
 }
 END_TEST
 
+/* Which keys go raw (and so may be grouped): the word-at-a-time test,
+ * its overlapping tail included, against a byte loop, for every length up
+ * to 40 with each bad byte at each position. */
+START_TEST(test_group_key_raw)
+{
+    static const unsigned char bad[] = { 0x00, 0x01, 0x0a, 0x0d, 0x20, 0x7f };
+    char key[260];
+
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t i = 0; i < n; i++) {
+            key[i] = (char)(0x21 + (i * 7) % 0x5e);
+            if (i % 3 == 1) {
+                key[i] = (char)(0x80 + i % 0x80);
+            }
+        }
+        ck_assert_msg(rend_mc_key_raw(key, n), "good key of %zu", n);
+        for (size_t pos = 0; pos < n; pos++) {
+            for (size_t b = 0; b < sizeof(bad); b++) {
+                char keep = key[pos];
+                key[pos] = (char)bad[b];
+                ck_assert_msg(!rend_mc_key_raw(key, n),
+                              "byte %#x at %zu of %zu", bad[b], pos, n);
+                key[pos] = keep;
+            }
+        }
+    }
+    memset(key, 'x', sizeof(key));
+    ck_assert(rend_mc_key_raw(key, 250));
+    ck_assert(!rend_mc_key_raw(key, 251));
+    ck_assert(!rend_mc_key_raw(key, 0));
+}
+END_TEST
+
 static Suite *
 group_suite(void)
 {
@@ -613,6 +646,7 @@ group_suite(void)
     tcase_add_test(tc, test_group_timeout);
     tcase_add_test(tc, test_group_out_of_step);
     tcase_add_test(tc, test_group_line_split);
+    tcase_add_test(tc, test_group_key_raw);
     tcase_add_test(tc, test_group_memcached_mixed);
     suite_add_tcase(s, tc);
     return s;
@@ -634,3 +668,7 @@ main(void)
     srunner_free(sr);
     return failed == 0 ? 0 : 1;
 }
+
+/* The plugin's key encoding compiled in (the plugin exports only
+ * rend_handler_v1). */
+#include "../../plugins/memcached/rend_mc_util.c"
