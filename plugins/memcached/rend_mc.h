@@ -4,8 +4,10 @@
  * Layout:
  *   rend_mc.c        handler descriptor, options, thread setup, stats
  *   rend_mc_conn.c   per-worker backend connections: connect, pipelined
- *                    output buffer, meta-protocol reply parser, FIFO of
- *                    outstanding requests, timeouts, down/backoff state
+ *                    output buffer, meta-protocol reply parser, grouped
+ *                    `get k1 k2 ...` lines and their VALUE/END parser,
+ *                    FIFO of outstanding requests, timeouts, down/backoff
+ *                    state
  *   rend_mc_ops.c    plain (unchunked) ops, replicas and failover
  *   rend_mc_chunk.c  chunked mode (Rend's chunk layout)
  *   rend_mc_splice.c output with caller-owned pieces spliced in (chunked
