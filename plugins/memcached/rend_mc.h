@@ -4,8 +4,10 @@
  * Layout:
  *   rend_mc.c        handler descriptor, options, thread setup, stats
  *   rend_mc_conn.c   per-worker backend connections: connect, pipelined
- *                    output buffer, meta-protocol reply parser, FIFO of
- *                    outstanding requests, timeouts, down/backoff state
+ *                    output buffer, meta-protocol reply parser, grouped
+ *                    `get k1 k2 ...` lines and their VALUE/END parser,
+ *                    FIFO of outstanding requests, timeouts, down/backoff
+ *                    state
  *   rend_mc_ops.c    plain (unchunked) ops, replicas and failover
  *   rend_mc_chunk.c  chunked mode (Rend's chunk layout)
  *   rend_mc_splice.c output with caller-owned pieces spliced in (chunked
@@ -307,7 +309,13 @@ struct rend_mc_req {
     void *ud;
     ev_tstamp sent;
     uint32_t opaque;
-    int multi;
+    uint8_t multi;
+    /* A key of a grouped `get`/`gets` line (rend_mc_conn_push_get): its
+     * reply is a text VALUE block or nothing (a miss); glast marks the
+     * line's last key, whose END closes the line. */
+    uint8_t grp, glast;
+    const char *gkey;   /* the wire key, the caller's (valid until cb) */
+    size_t gnkey;
 };
 
 enum rend_mc_conn_state {
@@ -350,6 +358,11 @@ struct rend_mc_conn {
     int ever_connected;
     struct rend_mc_extq ext;  /* spliced output (chunked mode) */
     struct rend_mc_rblk *inblk; /* storage of `in` (rend_mc_rbuf.c) */
+    /* Grouped gets: a `get`/`gets` line being filled at the end of out
+     * (no CRLF yet; gopen), its length so far and whether it is `gets`;
+     * gend: the line's last key had a VALUE, its END is still due. */
+    uint8_t gopen, gcas, gend;
+    size_t glen;
 };
 
 struct rend_mc_thr;
@@ -449,6 +462,25 @@ struct rend_mc_conn *rend_mc_conn_get(struct rend_mc_thr *t, unsigned srv,
  * to MN, or once with an error). */
 uint32_t rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb,
                            void *ud, int multi);
+/* Grouped gets: queues a request for key (raw wire key, 1..250 bytes,
+ * no byte <= 0x20 nor 0x7f) as one more key of the `get` line open at
+ * the end of c->out (`gets` when cas is set: a `gets` line takes keys
+ * without cas too), opening one when there is none or it is full
+ * (REND_MC_GROUP_LINE_MAX).  The line is closed (CRLF) by the next
+ * request of another kind and before c->out is written.  cb gets one
+ * reply: REND_MC_R_VA (value, flags, cas when asked) on a hit,
+ * REND_MC_R_EN on a miss, the failure line (SERVER_ERROR...) for every
+ * key of the line still unanswered, or an error status as for any
+ * request.  key must stay valid until cb has run.  Returns the
+ * request's opaque (not sent), or 0 when out of memory (nothing
+ * queued). */
+uint32_t rend_mc_conn_push_get(struct rend_mc_conn *c, rend_mc_reply_f *cb,
+                               void *ud, const char *key, size_t nkey,
+                               int cas);
+/* A grouped line stays under this many bytes (CRLF included):
+ * memcached reads a longer command line through a slower path. */
+#define REND_MC_GROUP_LINE_MAX 2048
+
 /* Sends c->out with ext[0..next) spliced in (rend_mc_splice.c): the
  * pieces are queued on c without a copy and written, in order with
  * c->out, by the usual flush.  Their bytes must stay valid until owner's

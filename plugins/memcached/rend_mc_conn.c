@@ -8,6 +8,14 @@
  * Replies come back in order and are matched to the FIFO head; the O<n>
  * opaque is checked when the reply carries one.
  *
+ * Grouped gets (rend_mc_conn_push_get): consecutive plain gets on one
+ * connection share one `get k1 k2 ...` (or `gets`) line; its replies are
+ * VALUE blocks for the hits, in key order, then END.  The parser matches
+ * each VALUE's key to the head of the FIFO: the keys it skips, and those
+ * still queued at END, are misses.  A failure line (SERVER_ERROR, ...)
+ * in place of the rest of a line answers every key of it still queued;
+ * a connection failure fails them as any request.
+ *
  * Failures: a connection error or a request older than timeout_ms resets
  * the connection and fails all its requests.  fail_limit failures in a row
  * mark the server down: requests then fail at once with REND_EDOWN while a
@@ -105,6 +113,23 @@ conn_close(struct rend_mc_conn *c)
     rend_mc_in_reset(c); /* lent values keep their bytes */
     c->ext.head = c->ext.n = 0; /* spliced pieces: forgotten (chunked) */
     c->probe = 0;
+    c->gopen = 0;
+    c->gend = 0;
+}
+
+/* Ends the grouped get line open at the end of c->out (its CRLF has room:
+ * rend_mc_conn_push_get reserved it). */
+static inline void
+group_close(struct rend_mc_conn *c)
+{
+    if (c->gopen) {
+        char *w = c->out.data + c->out.len;
+        w[0] = '\r';
+        w[1] = '\n';
+        c->out.len += 2;
+        c->tail->glast = 1;
+        c->gopen = 0;
+    }
 }
 
 static void
@@ -343,6 +368,7 @@ conn_write(struct rend_mc_conn *c)
 {
     struct ev_loop *loop = c->srv->thr->loop;
 
+    group_close(c);
     if (c->ext.n > 0) {
         /* chunked mode's spliced payloads (rend_mc_splice.c) */
         int rc = rend_mc_conn_write_ext(c);
@@ -567,6 +593,153 @@ dispatch(struct rend_mc_conn *c, const struct rend_mc_reply *r)
     req_free(t, q);
 }
 
+/* Answers the grouped keys at the head of the FIFO up to the end of
+ * their line (glast) with r: the misses at END, a failure line.  -1 when
+ * the head is not a grouped key (out of step). */
+static int
+group_answer_rest(struct rend_mc_conn *c, const struct rend_mc_reply *r)
+{
+    for (;;) {
+        struct rend_mc_req *q = c->head;
+        int last;
+        if (q == NULL || !q->grp) {
+            return -1;
+        }
+        last = q->glast;
+        dispatch(c, r);
+        if (last) {
+            return 0;
+        }
+    }
+}
+
+/* One reply of a grouped get line from c->in (the FIFO head is a grouped
+ * key, or c->gend): a VALUE block, END or a failure line.  1 = consumed
+ * and answered, 0 = need more input, -1 = protocol error. */
+static int
+parse_group(struct rend_mc_conn *c)
+{
+    struct rend_mc_buf *in = &c->in;
+    char *start = in->data + in->off;
+    size_t avail = in->len - in->off, linelen, nline;
+    const char *nl, *end, *k, *ke, *p;
+    struct rend_mc_req *q;
+    struct rend_mc_reply r;
+    uint64_t flags, n, cas = 0;
+    int has_cas = 0;
+
+    nl = memchr(start, '\n', avail);
+    if (nl == NULL) {
+        return avail > MAX_LINE ? -1 : 0;
+    }
+    linelen = (size_t)(nl - start) + 1;
+    nline = linelen - 1;
+    if (nline > 0 && start[nline - 1] == '\r') {
+        nline--;
+    }
+    end = start + nline;
+    if (nline < 6 || memcmp(start, "VALUE ", 6) != 0) {
+        int kind = nline == 3 && memcmp(start, "END", 3) == 0
+                       ? REND_MC_R_EN : kind_of(start, nline);
+        if (kind == REND_MC_R_EN) {
+            in->off += linelen;
+            if (c->gend) {
+                c->gend = 0; /* the line's last key had its VALUE */
+                return 1;
+            }
+        } else if (kind >= REND_MC_R_CLIENT_ERROR && !c->gend) {
+            /* the rest of the line is not answered: fail its keys */
+            in->off += linelen;
+        } else {
+            return -1;
+        }
+        memset(&r, 0, sizeof(r));
+        r.kind = kind;
+        r.line = start;
+        r.nline = nline;
+        r.conn = c;
+        return group_answer_rest(c, &r) == 0 ? 1 : -1;
+    }
+    if (c->gend) {
+        return -1; /* a VALUE after the line's last key */
+    }
+    /* VALUE <key> <flags> <bytes>[ <cas>]: the key is most often the
+     * head's (a hit in order), tried first without looking for its end */
+    k = start + 6;
+    q = c->head;
+    if (q != NULL && q->grp && (size_t)(end - k) > q->gnkey
+        && k[q->gnkey] == ' ' && memcmp(k, q->gkey, q->gnkey) == 0) {
+        ke = k + q->gnkey;
+    } else {
+        q = NULL; /* misses first: matched below */
+        ke = memchr(k, ' ', (size_t)(end - k));
+        if (ke == NULL || ke == k) {
+            return -1;
+        }
+    }
+    p = rend_mc_get_u64(ke + 1, end, &flags);
+    if (p == NULL || p >= end || *p != ' ' || flags > UINT32_MAX) {
+        return -1;
+    }
+    p = rend_mc_get_u64(p + 1, end, &n);
+    if (p == NULL || n > UINT32_MAX) {
+        return -1;
+    }
+    if (p < end) {
+        if (*p != ' ' || (p = rend_mc_get_u64(p + 1, end, &cas)) != end) {
+            return -1;
+        }
+        has_cas = 1;
+    }
+    if (avail < linelen + n + 2) {
+        if (rend_mc_in_reserve(c, linelen + n + 2 - avail) != 0) {
+            return -1;
+        }
+        return 0;
+    }
+    if (start[linelen + n] != '\r' || start[linelen + n + 1] != '\n') {
+        return -1;
+    }
+    in->off += linelen + n + 2;
+    /* keys before this one got nothing: misses */
+    while (q == NULL) {
+        q = c->head;
+        if (q == NULL || !q->grp) {
+            return -1;
+        }
+        if (q->gnkey == (size_t)(ke - k) && memcmp(q->gkey, k, q->gnkey) == 0) {
+            break;
+        }
+        if (q->glast) {
+            return -1; /* not a key of this line */
+        }
+        memset(&r, 0, sizeof(r));
+        r.kind = REND_MC_R_EN;
+        r.conn = c;
+        dispatch(c, &r);
+        q = NULL;
+    }
+    r.kind = REND_MC_R_VA;
+    r.value = start + linelen;
+    r.nvalue = (uint32_t)n;
+    r.has_flags = 1;
+    r.has_ttl = 0;
+    r.has_cas = has_cas;
+    r.has_opaque = 0;
+    r.flags = (uint32_t)flags;
+    r.ttl = 0;
+    r.cas = cas;
+    r.opaque = 0;
+    r.line = start;
+    r.nline = nline;
+    r.conn = c;
+    if (q->glast) {
+        c->gend = 1;
+    }
+    dispatch(c, &r);
+    return 1;
+}
+
 static void
 rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -589,12 +762,18 @@ rio_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
     c->in.len += (size_t)n;
     c->parsing = 1;
-    while (c->deferred_err == 0 && (rc = parse_reply(c, &r)) != 0) {
-        if (rc < 0) {
-            c->deferred_err = REND_EIO;
+    while (c->deferred_err == 0) {
+        if (c->gend || (c->head != NULL && c->head->grp)) {
+            rc = parse_group(c);
+        } else if ((rc = parse_reply(c, &r)) > 0) {
+            dispatch(c, &r);
+        }
+        if (rc <= 0) {
+            if (rc < 0) {
+                c->deferred_err = REND_EIO;
+            }
             break;
         }
-        dispatch(c, &r);
     }
     c->parsing = 0;
     if (c->deferred_err != 0) {
@@ -748,10 +927,82 @@ rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
     if (r == NULL) {
         return 0;
     }
+    group_close(c); /* this request's text follows the grouped line */
     r->next = NULL;
     r->cb = cb;
     r->ud = ud;
-    r->multi = multi;
+    r->multi = (uint8_t)multi;
+    r->grp = 0;
+    r->glast = 0;
+    r->sent = ev_now(t->loop);
+    if (++c->next_opaque == 0) {
+        c->next_opaque = 1;
+    }
+    r->opaque = c->next_opaque;
+    if (c->tail != NULL) {
+        c->tail->next = r;
+    } else {
+        c->head = r;
+    }
+    c->tail = r;
+    c->depth++;
+    c->srv->nreq_unpub++;
+    c->srv->depth++;
+    if (!c->dirty) {
+        c->dirty = 1;
+        c->next_dirty = t->dirty;
+        t->dirty = c;
+    }
+    if (c->state == REND_MC_CONNECTED && !ev_is_active(&c->tmo)) {
+        arm_timeout(c);
+    }
+    return r->opaque;
+}
+
+/* See rend_mc.h. */
+uint32_t
+rend_mc_conn_push_get(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
+                      const char *key, size_t nkey, int cas)
+{
+    struct rend_mc_thr *t = c->srv->thr;
+    struct rend_mc_req *r;
+    struct rend_mc_buf *b = &c->out;
+    char *w;
+    int open = c->gopen && (c->gcas || !cas)
+               && c->glen + 1 + nkey + 2 <= REND_MC_GROUP_LINE_MAX;
+
+    /* room for the open line's CRLF, a new verb, this key and its CRLF */
+    if (b->cap - b->len < nkey + 10 && rend_mc_buf_reserve(b, nkey + 10) != 0) {
+        return 0;
+    }
+    r = req_alloc(t);
+    if (r == NULL) {
+        return 0;
+    }
+    if (!open) {
+        group_close(c);
+    }
+    w = b->data + b->len;
+    if (!open) {
+        w = cas ? REND_MC_PUTS(w, "gets ") : REND_MC_PUTS(w, "get ");
+        c->gopen = 1;
+        c->gcas = (uint8_t)(cas != 0);
+        c->glen = (size_t)(cas ? 5 : 4);
+    } else {
+        *w++ = ' ';
+        c->glen++;
+    }
+    w = rend_mc_put(w, key, nkey);
+    c->glen += nkey;
+    b->len = (size_t)(w - b->data);
+    r->next = NULL;
+    r->cb = cb;
+    r->ud = ud;
+    r->multi = 0;
+    r->grp = 1;
+    r->glast = 0;
+    r->gkey = key;
+    r->gnkey = nkey;
     r->sent = ev_now(t->loop);
     if (++c->next_opaque == 0) {
         c->next_opaque = 1;

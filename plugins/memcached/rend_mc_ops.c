@@ -51,6 +51,7 @@ struct pop {
     int hit_from;       /* replica whose hit filled the op, or -1 */
     uint8_t cas_first;  /* a cas write: replica 0 first, then the others */
     uint8_t follow;     /* ... the others, now: formatted without the cas */
+    uint8_t group;      /* a get that can go as a key of a `get` line */
     struct rend_mc_wkey wk;  /* binary-unsafe keys only */
 };
 
@@ -79,7 +80,9 @@ fill_hit(struct pop *p, const struct rend_mc_reply *r)
         }
     }
     op->out_flags = r->flags;
-    op->out_exptime = rend_mc_abs_exptime(r->has_ttl ? r->ttl : -1, h->now());
+    /* no t asked (or a grouped get): never expires, as far as told */
+    op->out_exptime = r->has_ttl ? rend_mc_abs_exptime(r->ttl, h->now())
+                                 : rend_mc_abs_exptime(-1, 0);
     op->out_cas = r->cas;
     return REND_OK;
 }
@@ -343,6 +346,12 @@ send_leg(struct pop *p, unsigned i)
     if (c == NULL) {
         return err;
     }
+    if (p->group) {
+        /* one more key of the connection's `get` line */
+        o = rend_mc_conn_push_get(c, leg_reply, &p->legs[i], p->key, p->nkey,
+                                  !(p->op->opflags & REND_OPF_NO_CAS));
+        return o != 0 ? 0 : REND_ENOMEM;
+    }
     o = rend_mc_conn_push(c, leg_reply, &p->legs[i], 0);
     if (o == 0) {
         return REND_ENOMEM;
@@ -454,6 +463,12 @@ rend_mc_op_plain(struct rend_mc_thr *t, struct rend_op *op)
     }
     p->t = t;
     p->op = op;
+    /* A plain GET that wants neither the TTL left (ABI minor 3) nor only
+     * the flags, with a key that goes raw: text `get` (or `gets` for the
+     * cas) returns all it needs, and several share one line. */
+    p->group = op->code == REND_OP_GET && !p->b64
+               && (op->opflags & (REND_OPF_NO_EXPTIME | REND_OPF_NO_VALUE))
+                      == REND_OPF_NO_EXPTIME;
     p->hit_from = -1;
     p->next = 0;
     p->pending = 0;

@@ -150,6 +150,13 @@ text_safe(const char *p, size_t n)
             return 0;
         }
     }
+    if (i < n && n >= 8) {
+        /* the tail as the last eight bytes (overlapping checked ones) */
+        uint64_t x, y;
+        memcpy(&x, p + n - 8, 8);
+        y = x ^ (0x7f * ones);
+        return !((((x - 0x21 * ones) & ~x) | ((y - ones) & ~y)) & highs);
+    }
     for (; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if (c <= 0x20 || c == 0x7f) {

@@ -138,6 +138,59 @@ START_TEST(lent_backend_values_survive_buffer_reuse)
 }
 END_TEST
 
+/* Multi-key gets (one grouped `get` line to memcached): per round, the
+ * even keys of m0..m9 are set (100 B to 300 KB, new bytes each round) and
+ * one `get m0 ... m9` asks for all ten; the hits come back lent from the
+ * read buffer, in order with the misses skipped, while later rounds'
+ * replies reuse and outgrow that buffer. */
+START_TEST(lent_values_from_a_multi_key_get)
+{
+    static const size_t msz[] = { 100, 0, 300000, 0, 3000, 0, 100000, 0,
+                                  10000, 0 };
+    char *v[ROUNDS][10], hdr[64];
+    struct orch_buf b = { 0 };
+    int fd = orch_slow_conn(&srv);
+
+    for (int r = 0; r < ROUNDS; r++) {
+        for (size_t i = 0; i < 10; i++) {
+            v[r][i] = NULL;
+            if (msz[i] == 0) {
+                continue;
+            }
+            v[r][i] = malloc(msz[i]);
+            ck_assert_ptr_nonnull(v[r][i]);
+            fill(v[r][i], msz[i], r + (int)i);
+            orch_buf_putf(&b, "set m%zu %zu 0 ", i, (size_t)r);
+            orch_buf_putf(&b, "%zu\r\n", msz[i], 0);
+            orch_buf_put(&b, v[r][i], msz[i]);
+            orch_buf_put(&b, "\r\n", 2);
+        }
+        orch_buf_put(&b, "get m0 m1 m2 m3 m4 m5 m6 m7 m8 m9\r\n", 35);
+    }
+    orch_send_all(fd, b.p, b.n);
+    usleep(200 * 1000); /* let rend run much of it before we read */
+    for (int r = 0; r < ROUNDS; r++) {
+        for (size_t i = 0; i < 10; i += 2) {
+            orch_expect_line(fd, "STORED\r\n");
+        }
+        for (size_t i = 0; i < 10; i += 2) {
+            snprintf(hdr, sizeof(hdr), "VALUE m%zu %d %zu\r\n", i, r, msz[i]);
+            orch_expect_line(fd, hdr);
+            orch_expect_bytes(fd, v[r][i], msz[i], "a lent value of a group");
+            orch_expect_bytes(fd, "\r\n", 2, "the value's CRLF");
+        }
+        orch_expect_line(fd, "END\r\n");
+    }
+    close(fd);
+    for (int r = 0; r < ROUNDS; r++) {
+        for (size_t i = 0; i < 10; i++) {
+            free(v[r][i]);
+        }
+    }
+    free(b.p);
+}
+END_TEST
+
 /* Many gets of a 100 KB value are answered (lent from the read buffer)
  * but not yet written out when memcached dies: the connection is closed
  * and its buffer dropped, and the values already answered still arrive
@@ -499,6 +552,7 @@ main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, lent_backend_values_survive_buffer_reuse, 0,
                         (int)(sizeof(sizes) / sizeof(sizes[0])));
+    tcase_add_test(tc, lent_values_from_a_multi_key_get);
     tcase_add_test(tc, lent_values_survive_the_backend_connection_reset);
     tcase_add_test(tc, lent_values_outlive_a_reload);
     suite_add_tcase(s, tc);
