@@ -757,8 +757,10 @@ rend_route_start(struct rend_kop *k)
     case REND_ST_L1ONLY:
     default:
         k->stage = S_FIRST;
-        if (k->req->cmd == REND_CMD_GET) {
-            /* get shows no expiry, and in text no cas (ABI minor 3) */
+        if (k->req->cmd == REND_CMD_GET && k->req->meta == 0) {
+            /* get shows no expiry, and in text no cas (ABI minor 3); a
+             * meta mg may ask for either (t, c) and asks the backend for
+             * everything */
             k->op.opflags |= k->req->proto == REND_PROTO_TEXT
                                  ? REND_OPF_NO_CAS | REND_OPF_NO_EXPTIME
                                  : REND_OPF_NO_EXPTIME;

@@ -819,6 +819,28 @@ START_TEST(meta_differential_l12)
 }
 END_TEST
 
+/* The meta table through rend as a proxy in front of a second memcached:
+ * what the backend is asked for must carry every flag the client asked
+ * for (an mg with t and no c once came back t-1). */
+START_TEST(meta_differential_proxy)
+{
+    static struct rend_srv backend;
+    int rc = rend_srv_start_memcached(&backend, NULL);
+
+    if (rc == -2) {
+        return;
+    }
+    ck_assert_int_eq(rc, 0);
+    setenv("REND_POOL", backend.path, 1);
+    if (start_pair_on("../tests/integration/conf/hostile_mc.lua") == 77) {
+        rend_srv_stop(&backend, 3000, NULL);
+        return;
+    }
+    run_meta("meta (proxy)");
+    rend_srv_stop(&backend, 3000, NULL);
+}
+END_TEST
+
 START_TEST(binary_differential)
 {
     struct diff_result dr;
@@ -942,6 +964,7 @@ main(void)
     tcase_add_test(tb, binary_batch_proxy);
     tcase_add_test(tm, meta_differential);
     tcase_add_test(tm, meta_differential_l12);
+    tcase_add_test(tm, meta_differential_proxy);
     suite_add_tcase(s, tt);
     suite_add_tcase(s, tb);
     suite_add_tcase(s, tm);
