@@ -764,6 +764,8 @@ rend_route_start(struct rend_kop *k)
             k->op.opflags |= k->req->proto == REND_PROTO_TEXT
                                  ? REND_OPF_NO_CAS | REND_OPF_NO_EXPTIME
                                  : REND_OPF_NO_EXPTIME;
+        } else if (k->req->cmd == REND_CMD_GETS && k->req->meta == 0) {
+            k->op.opflags |= REND_OPF_NO_EXPTIME; /* text gets: no expiry */
         }
         issue(k, 1, cmd_op(k));
         break;
