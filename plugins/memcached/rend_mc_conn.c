@@ -916,24 +916,14 @@ rend_mc_conn_get(struct rend_mc_thr *t, unsigned srv, uint32_t keyhash,
     return c;
 }
 
-/* See rend_mc.h. */
-uint32_t
-rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
-                  int multi)
+/* Queues r (its callback and key fields set) at c's tail: stamps its send
+ * time and opaque, counts it, marks c dirty for the next flush and arms the
+ * request timeout.  Returns r's opaque. */
+static inline uint32_t
+enqueue(struct rend_mc_conn *c, struct rend_mc_req *r)
 {
     struct rend_mc_thr *t = c->srv->thr;
-    struct rend_mc_req *r = req_alloc(t);
 
-    if (r == NULL) {
-        return 0;
-    }
-    group_close(c); /* this request's text follows the grouped line */
-    r->next = NULL;
-    r->cb = cb;
-    r->ud = ud;
-    r->multi = (uint8_t)multi;
-    r->grp = 0;
-    r->glast = 0;
     r->sent = ev_now(t->loop);
     if (++c->next_opaque == 0) {
         c->next_opaque = 1;
@@ -957,6 +947,27 @@ rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
         arm_timeout(c);
     }
     return r->opaque;
+}
+
+/* See rend_mc.h. */
+uint32_t
+rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
+                  int multi)
+{
+    struct rend_mc_thr *t = c->srv->thr;
+    struct rend_mc_req *r = req_alloc(t);
+
+    if (r == NULL) {
+        return 0;
+    }
+    group_close(c); /* this request's text follows the grouped line */
+    r->next = NULL;
+    r->cb = cb;
+    r->ud = ud;
+    r->multi = (uint8_t)multi;
+    r->grp = 0;
+    r->glast = 0;
+    return enqueue(c, r);
 }
 
 /* See rend_mc.h. */
@@ -1003,29 +1014,7 @@ rend_mc_conn_push_get(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
     r->glast = 0;
     r->gkey = key;
     r->gnkey = nkey;
-    r->sent = ev_now(t->loop);
-    if (++c->next_opaque == 0) {
-        c->next_opaque = 1;
-    }
-    r->opaque = c->next_opaque;
-    if (c->tail != NULL) {
-        c->tail->next = r;
-    } else {
-        c->head = r;
-    }
-    c->tail = r;
-    c->depth++;
-    c->srv->nreq_unpub++;
-    c->srv->depth++;
-    if (!c->dirty) {
-        c->dirty = 1;
-        c->next_dirty = t->dirty;
-        t->dirty = c;
-    }
-    if (c->state == REND_MC_CONNECTED && !ev_is_active(&c->tmo)) {
-        arm_timeout(c);
-    }
-    return r->opaque;
+    return enqueue(c, r);
 }
 
 /* Writes every dirty connection of t. */
