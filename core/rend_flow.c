@@ -49,13 +49,25 @@ streamable(const struct rend_conn *c, const struct rend_req *r)
            || r->cmd == REND_CMD_GATS;
 }
 
+/* Format r's finished leading keys, in order, and release their held
+ * bytes from the budget. */
 static void
 stream_out(struct rend_conn *c, struct rend_req *r)
 {
-    if (r->proto == REND_PROTO_BINARY) {
-        rend_bin_format_stream(c, r);
-    } else {
-        rend_text_format_stream(c, r);
+    while (r->nemitted < r->nkeys && r->kops[r->nemitted].done) {
+        struct rend_kop *k = &r->kops[r->nemitted++];
+        if (k->value != NULL) {
+            r->held -= k->nvalue;
+            c->held -= k->nvalue;
+        }
+        if (c->closed) {
+            continue;
+        }
+        if (r->proto == REND_PROTO_BINARY) {
+            rend_bin_format_kop(c, r, k);
+        } else {
+            rend_text_format_kop(c, r, k);
+        }
     }
 }
 

@@ -18,16 +18,18 @@ struct rend_conn;
 
 int rend_text_parse(struct rend_conn *c, struct rend_req **out);
 void rend_text_format(struct rend_conn *c, struct rend_req *r);
-/* Format the finished leading values of a text retrieval that is still
- * running (it is at the head of c's queue); rend_text_format then writes
- * the rest and END. */
-void rend_text_format_stream(struct rend_conn *c, struct rend_req *r);
+/* Format key op k of a text retrieval that is still running (it is at the
+ * head of c's queue; rend_flow streams its finished leading keys in
+ * order); rend_text_format then writes the rest and END. */
+void rend_text_format_kop(struct rend_conn *c, struct rend_req *r,
+                          struct rend_kop *k);
 
 int rend_bin_parse(struct rend_conn *c, struct rend_req **out);
 void rend_bin_format(struct rend_conn *c, struct rend_req *r);
-/* The same as rend_text_format_stream for a folded binary get
- * (rend_req.bin_fold): each finished leading key's reply, in order. */
-void rend_bin_format_stream(struct rend_conn *c, struct rend_req *r);
+/* The same as rend_text_format_kop for a folded binary get
+ * (rend_req.bin_fold): key op k's reply, as its own packet asked. */
+void rend_bin_format_kop(struct rend_conn *c, struct rend_req *r,
+                         struct rend_kop *k);
 
 /* Stats for `stats [group]`: emit(ud, name, value) per line.  Returns 0,
  * or -1 for an unknown group. */

@@ -635,18 +635,10 @@ format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
 }
 
 void
-rend_bin_format_stream(struct rend_conn *c, struct rend_req *r)
+rend_bin_format_kop(struct rend_conn *c, struct rend_req *r,
+                    struct rend_kop *k)
 {
-    while (r->nemitted < r->nkeys && r->kops[r->nemitted].done) {
-        struct rend_kop *k = &r->kops[r->nemitted++];
-        if (k->value != NULL) {
-            r->held -= k->nvalue;
-            c->held -= k->nvalue;
-        }
-        if (!c->closed) {
-            format_get(c, r, k);
-        }
-    }
+    format_get(c, r, k);
 }
 
 void

@@ -1284,17 +1284,11 @@ format_retrieval(struct rend_conn *c, struct rend_req *r)
 }
 
 void
-rend_text_format_stream(struct rend_conn *c, struct rend_req *r)
+rend_text_format_kop(struct rend_conn *c, struct rend_req *r,
+                     struct rend_kop *k)
 {
-    while (r->nemitted < r->nkeys && r->kops[r->nemitted].done) {
-        struct rend_kop *k = &r->kops[r->nemitted++];
-        if (k->value != NULL) {
-            r->held -= k->nvalue;
-            c->held -= k->nvalue;
-        }
-        if (k->status == REND_OK && !c->closed) {
-            format_value(c, r, k);
-        }
+    if (k->status == REND_OK) {
+        format_value(c, r, k); /* a miss shows nothing before END */
     }
 }
 

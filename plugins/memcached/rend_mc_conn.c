@@ -497,6 +497,25 @@ parse_flags(struct rend_mc_reply *r, const char *p, const char *end)
     return 0;
 }
 
+/* The reply line at start (avail bytes there): 1 with its length with the
+ * newline (*linelen) and without CR LF (*nline), 0 when it is not all in
+ * yet, -1 when it is longer than any reply line may be. */
+static inline int
+next_line(const char *start, size_t avail, size_t *linelen, size_t *nline)
+{
+    const char *nl = memchr(start, '\n', avail);
+
+    if (nl == NULL) {
+        return avail > MAX_LINE ? -1 : 0;
+    }
+    *linelen = (size_t)(nl - start) + 1;
+    *nline = *linelen - 1;
+    if (*nline > 0 && start[*nline - 1] == '\r') {
+        (*nline)--;
+    }
+    return 1;
+}
+
 /* One reply from c->in: 1 = parsed into r (bytes consumed), 0 = need more
  * input, -1 = protocol error. */
 static int
@@ -505,16 +524,11 @@ parse_reply(struct rend_mc_conn *c, struct rend_mc_reply *r)
     struct rend_mc_buf *in = &c->in;
     char *start = in->data + in->off;
     size_t avail = in->len - in->off, linelen, nline;
-    const char *nl, *p, *end;
+    const char *p, *end;
+    int got = next_line(start, avail, &linelen, &nline);
 
-    nl = memchr(start, '\n', avail);
-    if (nl == NULL) {
-        return avail > MAX_LINE ? -1 : 0;
-    }
-    linelen = (size_t)(nl - start) + 1;
-    nline = linelen - 1;
-    if (nline > 0 && start[nline - 1] == '\r') {
-        nline--;
+    if (got <= 0) {
+        return got;
     }
     r->kind = kind_of(start, nline);
     if (r->kind < 0) {
@@ -622,20 +636,15 @@ parse_group(struct rend_mc_conn *c)
     struct rend_mc_buf *in = &c->in;
     char *start = in->data + in->off;
     size_t avail = in->len - in->off, linelen, nline;
-    const char *nl, *end, *k, *ke, *p;
+    const char *end, *k, *ke, *p;
     struct rend_mc_req *q;
     struct rend_mc_reply r;
     uint64_t flags, n, cas = 0;
     int has_cas = 0;
+    int got = next_line(start, avail, &linelen, &nline);
 
-    nl = memchr(start, '\n', avail);
-    if (nl == NULL) {
-        return avail > MAX_LINE ? -1 : 0;
-    }
-    linelen = (size_t)(nl - start) + 1;
-    nline = linelen - 1;
-    if (nline > 0 && start[nline - 1] == '\r') {
-        nline--;
+    if (got <= 0) {
+        return got;
     }
     end = start + nline;
     if (nline < 6 || memcmp(start, "VALUE ", 6) != 0) {
