@@ -57,6 +57,21 @@ struct rend_kops_spare {
     uint32_t cap;
 };
 
+/* Clear n key ops.  One constant-size clear per entry, which the
+ * compiler turns into a few vector stores, instead of one memset call
+ * over the whole array (libc's memset uses `rep stosb` for arrays of this
+ * size, one counted step per byte under callgrind and a slow start on
+ * some CPUs). */
+static void
+kops_zero(struct rend_kop *kops, uint32_t n)
+{
+    static const struct rend_kop zero;
+
+    for (uint32_t i = 0; i < n; i++) {
+        kops[i] = zero;
+    }
+}
+
 int
 rend_req_set_keys(struct rend_req *r, uint32_t n)
 {
@@ -76,7 +91,7 @@ rend_req_set_keys(struct rend_req *r, uint32_t n)
             w->free_kops_count--;
             r->kops_cap = s->cap;
             r->kops = (struct rend_kop *)(void *)s;
-            memset(r->kops, 0, n * sizeof(struct rend_kop));
+            kops_zero(r->kops, n);
             r->nkeys = n;
             return 0;
         }

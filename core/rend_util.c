@@ -121,15 +121,34 @@ static const uint64_t ten_pow[20] = {
 size_t
 rend_u64toa(uint64_t v, char *p)
 {
-    size_t n = 1;
+    size_t n;
     char *e;
 
-    /* Count the digits first (comparisons only), then write them back to front two at a
-     * time: half the divisions of one digit per step, and no reversal. */
-    while (n < 20 && v >= ten_pow[n]) {
-        n++;
+    /* Count the digits first, then write them back to front two at a
+     * time: half the divisions of one digit per step, and no reversal.
+     * The count: bits * 1233 / 4096 (1233 / 4096 ~ log10(2)) is the
+     * digit count of the smallest number with v's bit length, less one;
+     * one comparison settles whether v has one digit more. */
+    {
+        unsigned bits = 64 - (unsigned)__builtin_clzll(v | 1);
+        unsigned t = (bits * 1233) >> 12;
+        n = t + (t < 20 && v >= ten_pow[t] ? 1 : 0);
+        if (n == 0) {
+            n = 1;
+        }
     }
     e = p + n;
+    if (v <= UINT32_MAX) {
+        /* 32-bit arithmetic: a cheaper division by 100 */
+        uint32_t u = (uint32_t)v;
+        while (u >= 100) {
+            unsigned d = (u % 100) * 2;
+            u /= 100;
+            *--e = digit_pairs[d + 1];
+            *--e = digit_pairs[d];
+        }
+        v = u;
+    }
     while (v >= 100) {
         unsigned d = (unsigned)(v % 100) * 2;
         v /= 100;

@@ -22,7 +22,7 @@
 
 struct rend_worker *rend_workers;
 unsigned rend_nworkers;
-__thread struct rend_worker *rend_self;
+__thread struct rend_worker *rend_self __attribute__((tls_model("initial-exec")));
 unsigned rend_curr_conns;
 
 static unsigned next_worker;
@@ -30,6 +30,9 @@ static unsigned next_worker;
 void
 rend_worker_mark_dirty(struct rend_worker *w, struct rend_hinst *hi)
 {
+    if (w->ndirty > 0 && w->dirty[w->ndirty - 1] == hi) {
+        return; /* the common case: the same instance as the last op */
+    }
     for (unsigned i = 0; i < w->ndirty; i++) {
         if (w->dirty[i] == hi) {
             return;

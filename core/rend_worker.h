@@ -79,7 +79,11 @@ struct rend_worker {
 extern struct rend_worker *rend_workers;
 extern unsigned rend_nworkers;
 /* The worker running on this thread, or NULL. */
-extern __thread struct rend_worker *rend_self;
+/* initial-exec: librend is linked at program start (never dlopen'ed),
+ * so this thread's pointer is read at a fixed offset without a
+ * __tls_get_addr call (the completion path reads it once per op). */
+extern __thread struct rend_worker *rend_self
+    __attribute__((tls_model("initial-exec")));
 
 /* Start n workers on gen (each takes a reference).  0 or -1. */
 int rend_workers_start(unsigned n, struct rend_gen *gen);
