@@ -69,6 +69,20 @@ START_TEST(u64toa_digits)
         snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
         ck_assert_str_eq(got, want);
     }
+    /* both sides of every bit length (the digit count starts from it)
+     * and of the 32-bit boundary (where the 32-bit division stops) */
+    for (int b = 0; b < 64; b++) {
+        const uint64_t vs[] = { (1ull << b) - 1, 1ull << b,
+                                (1ull << b) + 1, UINT32_MAX,
+                                (uint64_t)UINT32_MAX + 1 };
+        for (unsigned j = 0; j < 5; j++) {
+            size_t n = rend_u64toa(vs[j], got);
+            got[n] = '\0';
+            snprintf(want, sizeof(want), "%llu", (unsigned long long)vs[j]);
+            ck_assert_str_eq(got, want);
+        }
+    }
+    ck_assert_uint_eq(rend_u64toa(0, got), 1);
     ck_assert_uint_eq(rend_u64toa(UINT64_MAX, got), 20);
 }
 END_TEST
