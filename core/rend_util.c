@@ -118,10 +118,19 @@ static const uint64_t ten_pow[20] = {
     10000000000000000000ull,
 };
 
+/* Write r (under 100) as two digits just before *e. */
+static inline void
+put_pair(char **e, unsigned r)
+{
+    *--*e = digit_pairs[r * 2 + 1];
+    *--*e = digit_pairs[r * 2];
+}
+
 size_t
 rend_u64toa(uint64_t v, char *p)
 {
     size_t n;
+    uint32_t u;
     char *e;
 
     /* Count the digits first, then write them back to front two at a
@@ -131,36 +140,22 @@ rend_u64toa(uint64_t v, char *p)
      * one comparison settles whether v has one digit more. */
     {
         unsigned bits = 64 - (unsigned)__builtin_clzll(v | 1);
-        unsigned t = (bits * 1233) >> 12;
-        n = t + (t < 20 && v >= ten_pow[t] ? 1 : 0);
-        if (n == 0) {
-            n = 1;
-        }
+        unsigned t = (bits * 1233) >> 12;   /* at most 19 */
+        n = t + (v >= ten_pow[t]);
+        n += (n == 0);                      /* v == 0: one digit */
     }
     e = p + n;
-    if (v <= UINT32_MAX) {
-        /* 32-bit arithmetic: a cheaper division by 100 */
-        uint32_t u = (uint32_t)v;
-        while (u >= 100) {
-            unsigned d = (u % 100) * 2;
-            u /= 100;
-            *--e = digit_pairs[d + 1];
-            *--e = digit_pairs[d];
-        }
-        v = u;
+    /* 64-bit divisions only while v needs them, then 32-bit ones (cheaper) */
+    for (; v > UINT32_MAX; v /= 100) {
+        put_pair(&e, (unsigned)(v % 100));
     }
-    while (v >= 100) {
-        unsigned d = (unsigned)(v % 100) * 2;
-        v /= 100;
-        *--e = digit_pairs[d + 1];
-        *--e = digit_pairs[d];
+    for (u = (uint32_t)v; u >= 100; u /= 100) {
+        put_pair(&e, u % 100);
     }
-    if (v >= 10) {
-        unsigned d = (unsigned)v * 2;
-        *--e = digit_pairs[d + 1];
-        *--e = digit_pairs[d];
+    if (u >= 10) {
+        put_pair(&e, u);
     } else {
-        *--e = (char)('0' + v);
+        *--e = (char)('0' + u);
     }
     return n;
 }

@@ -30,10 +30,8 @@ static unsigned next_worker;
 void
 rend_worker_mark_dirty(struct rend_worker *w, struct rend_hinst *hi)
 {
-    if (w->ndirty > 0 && w->dirty[w->ndirty - 1] == hi) {
-        return; /* the common case: the same instance as the last op */
-    }
-    for (unsigned i = 0; i < w->ndirty; i++) {
+    /* from the last marked: usually the same instance as the last op */
+    for (unsigned i = w->ndirty; i-- > 0;) {
         if (w->dirty[i] == hi) {
             return;
         }

@@ -78,8 +78,7 @@ struct rend_worker {
 
 extern struct rend_worker *rend_workers;
 extern unsigned rend_nworkers;
-/* The worker running on this thread, or NULL. */
-/* initial-exec: librend is linked at program start (never dlopen'ed),
+/* The worker running on this thread, or NULL.  initial-exec: librend is linked at program start (never dlopen'ed),
  * so this thread's pointer is read at a fixed offset without a
  * __tls_get_addr call (the completion path reads it once per op). */
 extern __thread struct rend_worker *rend_self
