@@ -299,15 +299,77 @@ rend_free_port(void)
     return port;
 }
 
+/* 1 when the memcached answering on fd reports pid as its own ("STAT pid"
+ * in stats), so a test never talks to another test's server that holds
+ * the port this one picked. */
+static int
+serves_pid(int fd, pid_t pid)
+{
+    char line[256], want[64];
+
+    snprintf(want, sizeof(want), "STAT pid %ld", (long)pid);
+    if (rend_io_send_str(fd, "stats\r\n", 2000) != 0) {
+        return 0;
+    }
+    while (rend_io_read_line(fd, line, sizeof(line), 2000) > 0) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strcmp(line, want) == 0) {
+            return 1;
+        }
+        if (strcmp(line, "END") == 0) {
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Spawn memcached with argv and wait until it serves: 0 ready, 1 it exited
+ * or another process answers on its port (worth a retry on another free
+ * port), -1 it did not start. */
+static int
+spawn_memcached(struct rend_srv *s, char *const *argv)
+{
+    int64_t t0;
+    int st;
+
+    s->pid = spawn(argv, s->errlog);
+    if (s->pid < 0) {
+        s->pid = 0;
+        return -1;
+    }
+    t0 = rend_now_ms();
+    while (rend_now_ms() - t0 < 10000) {
+        int fd = rend_srv_connect(s), mine = 0;
+        if (fd >= 0) {
+            mine = serves_pid(fd, s->pid);
+            close(fd);
+            if (mine) {
+                return 0;
+            }
+        }
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0; /* e.g. the port was taken: bind failed */
+            return 1;
+        }
+        if (fd >= 0) {
+            kill(s->pid, SIGKILL);
+            reap(s->pid, 2000, NULL);
+            s->pid = 0;
+            return 1;
+        }
+        sleep_ms(10);
+    }
+    return -1;
+}
+
 /* memcached on a unix socket in s->dir (port < 0) or on 127.0.0.1:port
- * (0: a free one). */
+ * (0: a free one, retried on another when another process takes it). */
 static int
 start_memcached(struct rend_srv *s, int port, const char *const *extra)
 {
     const char *bin = env_or("MEMCACHED", "/usr/bin/memcached");
     char *argv[MAX_ARGS], portstr[16];
-    int n = 0;
-    int64_t t0;
+    int n = 0, rc = -1;
 
     if (access(bin, X_OK) != 0) {
         return -2;
@@ -323,12 +385,6 @@ start_memcached(struct rend_srv *s, int port, const char *const *extra)
         argv[n++] = (char *)"-s";
         argv[n++] = s->path;
     } else {
-        s->port = port > 0 ? port : rend_free_port();
-        if (s->port <= 0) {
-            remove_dir(s);
-            return -1;
-        }
-        snprintf(portstr, sizeof(portstr), "%d", s->port);
         argv[n++] = (char *)"-l";
         argv[n++] = (char *)"127.0.0.1";
         argv[n++] = (char *)"-p";
@@ -341,20 +397,21 @@ start_memcached(struct rend_srv *s, int port, const char *const *extra)
         argv[n++] = (char *)extra[i];
     }
     argv[n] = NULL;
-    s->pid = spawn(argv, s->errlog);
-    if (s->pid < 0) {
-        s->pid = 0;
-        remove_dir(s);
-        return -1;
-    }
-    t0 = rend_now_ms();
-    while (rend_now_ms() - t0 < 10000) {
-        int fd = rend_srv_connect(s);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (port >= 0) {
+            s->port = port > 0 ? port : rend_free_port();
+            if (s->port <= 0) {
+                break;
+            }
+            snprintf(portstr, sizeof(portstr), "%d", s->port);
         }
-        sleep_ms(10);
+        rc = spawn_memcached(s, argv);
+        if (rc != 1 || port != 0) {
+            break;
+        }
+    }
+    if (rc == 0) {
+        return 0;
     }
     fprintf(stderr, "memcached did not start\n");
     rend_srv_stop(s, 2000, NULL);

@@ -289,7 +289,7 @@ START_TEST(test_pool_kill)
     snprintf(srv, sizeof(srv), "127.0.0.1:%d:1,127.0.0.1:%d:2,127.0.0.1:%d:3",
              ports[0], ports[1], ports[2]);
     ck_assert_int_eq(rend_mc_ring_build(&ring, rs, 3), 0);
-    const char *opts[] = { "servers", srv, "timeout_ms", "2000",
+    const char *opts[] = { "servers", srv, "timeout_ms", "10000",
                            "connect_timeout_ms", "200", "retry_ms", "50",
                            "retry_max_ms", "200", "fail_limit", "2", NULL };
     th = mcp_open(opts);
@@ -319,7 +319,9 @@ START_TEST(test_pool_kill)
     }
     t1 = mono();
     ck_assert(fails > 0);
-    ck_assert_msg(t1 - t0 < 2.0, "took %.2fs", t1 - t0);
+    /* fail fast: well under one request timeout (10 s), with slack for a
+     * loaded CI machine */
+    ck_assert_msg(t1 - t0 < 5.0, "took %.2fs", t1 - t0);
     {
         char *stats = rend_th_stats(th);
         ck_assert_ptr_nonnull(strstr(stats, "server_1_state down"));
@@ -345,7 +347,7 @@ START_TEST(test_pool_kill)
         snprintf(live, sizeof(live), "pool%d", live_i);
         /* ops on live servers keep the loop (and the retry timer) going */
         while (kv(th, REND_OP_SET, key, "back", 0, 0) != REND_OK) {
-            ck_assert_msg(mono() - t0 < 3.0, "server never came back");
+            ck_assert_msg(mono() - t0 < 15.0, "server never came back");
             ck_assert_int_eq(kv(th, REND_OP_GET, live, NULL, 0, 0), REND_OK);
             usleep(20000);
         }
@@ -372,7 +374,7 @@ START_TEST(test_replicas)
     snprintf(srv, sizeof(srv), "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d",
              m[0].port, m[1].port, m[2].port);
     const char *opts[] = { "servers", srv, "replicas", "2", "timeout_ms",
-                           "2000", "retry_ms", "50", NULL };
+                           "10000", "retry_ms", "50", NULL };
     th = mcp_open(opts);
     for (int i = 0; i < NPOOLKEYS; i++) {
         int copies = 0;
@@ -424,7 +426,7 @@ START_TEST(test_spliced_set_values)
     snprintf(srv, sizeof(srv), "127.0.0.1:%d,127.0.0.1:%d", m[0].port,
              m[1].port);
     const char *opts[] = { "servers", srv, "replicas", "2", "timeout_ms",
-                           "5000", NULL };
+                           "20000", NULL };
     th = mcp_open(opts);
     for (size_t i = 0; i < NS; i++) {
         vals[i] = malloc(sizes[i]);
@@ -490,7 +492,7 @@ START_TEST(test_timeout)
     st = kv(th, REND_OP_GET, "k", NULL, 0, 0);
     dt = mono() - t0;
     ck_assert_int_eq(st, REND_ETIMEDOUT);
-    ck_assert_msg(dt >= 0.29 && dt < 0.6, "timeout after %.3fs", dt);
+    ck_assert_msg(dt >= 0.29 && dt < 3.0, "timeout after %.3fs", dt);
     {
         char *stats = rend_th_stats(th);
         uint64_t n = 0;
