@@ -9,7 +9,7 @@ PKGS="build-essential autoconf automake libtool pkg-config libev-dev
 libluajit-5.1-dev liblmdb-dev lmdb-utils librocksdb-dev libssl-dev openssl check memcached
 libmemcached-tools libmemcached-dev libsystemd-dev groff-base curl prometheus
 debhelper lintian clang libclang-rt-14-dev
-python3-pymemcache python3-memcache ruby-dalli libcache-memcached-fast-perl"
+python3-pymemcache python3-memcache ruby ruby-dalli libcache-memcached-fast-perl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
