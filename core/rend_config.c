@@ -497,6 +497,23 @@ listen_access(struct build *b, int li, struct rend_listen_conf *lc)
 }
 static int compile_tls(struct build *b, int li, struct rend_listen_conf *lc);
 
+/* Some set of rs may go L1-only to a handler that takes piped values
+ * (rend_vpipe.h): its connections then read a new request's start only. */
+static uint8_t
+routes_may_pipe(const struct rend_routes *rs)
+{
+    const struct rend_route *rt = rs->by_cmd[REND_CMD_SET];
+    uint8_t may = rt != NULL && rt->strategy == REND_ST_L1ONLY
+                  && (rt->l1->h.caps & REND_CAP_PIPE_VALUE) != 0;
+
+    for (unsigned i = 0; i < rs->nprefixes && !may; i++) {
+        rt = rs->prefixes[i].by_cmd[REND_CMD_SET];
+        may = rt != NULL && rt->strategy == REND_ST_L1ONLY
+              && (rt->l1->h.caps & REND_CAP_PIPE_VALUE) != 0;
+    }
+    return may;
+}
+
 static int
 compile_listeners(struct build *b, int res)
 {
@@ -550,6 +567,7 @@ compile_listeners(struct build *b, int res)
             lua_pop(L, 3);
             return -1;
         }
+        lc->routes.may_pipe = routes_may_pipe(&lc->routes);
         lua_pop(L, 2);
     }
     lua_pop(L, 1);

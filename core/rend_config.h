@@ -48,6 +48,7 @@ struct rend_routes {
     struct rend_prefix_routes *prefixes;  /* longest first */
     unsigned nprefixes;
     uint8_t async;                        /* some route may pend */
+    uint8_t may_pipe;                     /* some set may be piped */
 };
 
 struct rend_listen_conf {

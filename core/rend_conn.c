@@ -120,6 +120,7 @@ conn_free(struct rend_conn *c)
     struct rend_worker *w = c->w;
 
     free_output(c);
+    rend_vpipe_discard(c);
     free(c->seg);
     free(c->obuf);
     rbuf_account(c->rcap, 0);
@@ -974,6 +975,19 @@ on_read(struct ev_loop *loop, ev_io *watcher, int revents)
         pause_input(c);
         return;
     }
+    if (c->piping > 0) {
+        /* a set value goes from the socket into a pipe (rend_vpipe.h) */
+        int rc = rend_vpipe_fill(c);
+        if (rc < 0) {
+            rend_conn_reap(c);
+            return;
+        }
+        c->last_active = rend_now();
+        if (rc == 0) {
+            return;
+        }
+        /* all of it is in: read on (its "\r\n", the next requests) */
+    }
     if (c->rbuf == NULL || c->rlen == c->rcap) {
         if (grow_rbuf(c) != 0) {
             rend_log(REND_LOG_INFO, "closing a connection whose request "
@@ -983,8 +997,19 @@ on_read(struct ev_loop *loop, ev_io *watcher, int revents)
             return;
         }
     }
-    n = c->tls == NULL ? read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen)
-                       : tls_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
+    if (c->tls == NULL) {
+        size_t room = c->rcap - c->rlen;
+        if (c->rpos == c->rlen && room > REND_VPIPE_PEEK
+            && c->w->gen != NULL && c->listener < c->w->gen->nlisteners
+            && c->w->gen->listeners[c->listener].routes.may_pipe) {
+            /* a new request: read its start only, so that a large set's
+             * value can still be spliced (rend_vpipe.h) */
+            room = REND_VPIPE_PEEK;
+        }
+        n = read(c->fd, c->rbuf + c->rlen, room);
+    } else {
+        n = tls_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
+    }
     if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR
                       || errno == EWOULDBLOCK)) {

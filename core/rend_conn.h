@@ -42,6 +42,13 @@ struct rend_conn {
     char *rbuf;
     uint32_t rcap, rpos, rlen;  /* unparsed bytes are rbuf[rpos, rlen) */
     uint64_t swallow;           /* input bytes still to discard */
+    /* a set value being spliced into a pipe (rend_vpipe.h): piping bytes
+     * still in the socket, piped already in vpipe; the pipe is owned
+     * while has_vpipe */
+    uint32_t piping, piped;
+    uint8_t has_vpipe;
+    uint8_t vpipe_skip;         /* the request being read is not piped */
+    int vpipe[2], vpipe_cap;
     /* requests, oldest first */
     struct rend_req *qhead, *qtail;
     struct rend_req *parked;    /* parsed, waiting for earlier ones */

@@ -134,6 +134,7 @@ rend_req_pools_free(struct rend_worker *w)
         free(r);
     }
     w->nfree_reqs = 0;
+    rend_vpipe_pool_free(w);
     while (w->free_kops != NULL) {
         struct rend_kops_spare *s = w->free_kops;
         w->free_kops = s->next;
@@ -162,7 +163,7 @@ span_add(uintptr_t *lo, uintptr_t *hi, const char *p, size_t n)
 static int
 req_take_rbuf(struct rend_req *r)
 {
-    uintptr_t lo = (uintptr_t)r->value, hi = lo + r->nvalue;
+    uintptr_t lo = (uintptr_t)r->value, hi = lo + (r->nvalue - r->npipe);
     char *block;
 
     for (uint32_t i = 0; i < r->nkeys; i++) {
@@ -182,13 +183,14 @@ req_take_rbuf(struct rend_req *r)
 int
 rend_req_own(struct rend_req *r)
 {
-    size_t total = r->nvalue + r->narg;
+    size_t vmem = (size_t)r->nvalue - r->npipe; /* the rest is piped */
+    size_t total = vmem + r->narg;
     char *p;
 
     if (r->owned) {
         return 0;
     }
-    if (r->nvalue >= REND_REQ_LEND_MIN && r->conn != NULL
+    if (vmem >= REND_REQ_LEND_MIN && r->conn != NULL
         && req_take_rbuf(r) == 0) {
         return 0;
     }
@@ -210,10 +212,10 @@ rend_req_own(struct rend_req *r)
         op->key = p;
         p += op->nkey;
     }
-    if (r->nvalue) {
-        memcpy(p, r->value, r->nvalue);
+    if (vmem) {
+        memcpy(p, r->value, vmem);
         r->value = p;
-        p += r->nvalue;
+        p += vmem;
     }
     if (r->narg) {
         memcpy(p, r->arg, r->narg);
@@ -238,6 +240,10 @@ rend_req_free(struct rend_req *r)
         kops_release(w, r);
     }
     free(r->mem);
+    free(r->vmem);
+    if (r->has_vpipe) {
+        rend_vpipe_put(w, r->vpipe, r->vpipe_cap);
+    }
     if (r->text_owned) {
         free(r->text);
     }

@@ -265,7 +265,7 @@ parse_storage(struct rend_conn *c, int cmd, const struct line *l,
     const char *data = l->data;
     size_t avail = l->avail;
     int want = (rend_cmd_table[cmd].flags & REND_CMD_CAS_ARG) ? 6 : 5;
-    uint32_t flags, len;
+    uint32_t flags, len, vin;
     int64_t exptime;
     uint64_t cas = 0;
     int quiet = 0;
@@ -304,7 +304,25 @@ parse_storage(struct rend_conn *c, int cmd, const struct line *l,
         *out = quiet ? NULL : reply(c, S_TOO_LARGE);
         return 0;
     }
-    if (avail < (size_t)len + 2) {
+    vin = len; /* value bytes in the input buffer */
+    if (c->piped > 0) {
+        /* this set's value, but for its first vin bytes, is in the
+         * connection's pipe (rend_vpipe.h): its "\r\n" follows those */
+        vin = len - c->piped;
+        if (avail < (size_t)vin + 2) {
+            return -2;
+        }
+        if (data[vin] != '\r' || data[vin + 1] != '\n') {
+            rend_vpipe_discard(c);
+            *out = reply(c, S_BAD_CHUNK);
+            return (int64_t)vin + 2;
+        }
+    } else if (avail < (size_t)len + 2) {
+        if (avail < len
+            && rend_vpipe_begin(c, cmd, t[1].p, (uint32_t)t[1].n, len,
+                                len - (uint32_t)avail)) {
+            return -2; /* on_read splices the rest */
+        }
         if (rend_conn_rbuf_admit(c, (uint64_t)(data - (c->rbuf + c->rpos))
                                         + len + 2) != 0) {
             /* the buffers of all connections are at their cap */
@@ -314,14 +332,20 @@ parse_storage(struct rend_conn *c, int cmd, const struct line *l,
         }
         return -2;
     }
-    if (data[len] != '\r' || data[len + 1] != '\n') {
+    if (vin == len && (data[len] != '\r' || data[len + 1] != '\n')) {
+        c->vpipe_skip = 0;
         *out = reply(c, S_BAD_CHUNK);
         return (int64_t)len + 2;
     }
+    c->vpipe_skip = 0;
     r = rend_req_new(c);
     if (r == NULL || rend_req_set_keys(r, 1) != 0) {
+        rend_vpipe_discard(c);
         *out = reply(c, "SERVER_ERROR out of memory\r\n");
-        return (int64_t)len + 2;
+        return (int64_t)vin + 2;
+    }
+    if (vin < len) {
+        rend_vpipe_hand(c, r);
     }
     r->cmd = (uint8_t)cmd;
     r->quiet = (uint8_t)quiet;
@@ -333,7 +357,7 @@ parse_storage(struct rend_conn *c, int cmd, const struct line *l,
     r->value = data;
     r->nvalue = len;
     *out = r;
-    return (int64_t)len + 2;
+    return (int64_t)vin + 2;
 }
 
 static struct rend_req *

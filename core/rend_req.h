@@ -101,6 +101,12 @@ struct rend_req {
     uint64_t initial;           /* binary incr/decr */
     int64_t bin_exptime;        /* binary incr/decr create expiry */
     const char *value;
+    /* the value's last npipe bytes are in the pipe vpipe (rend_vpipe.h)
+     * while has_vpipe; vmem: the value brought into memory, owned */
+    uint32_t npipe;
+    uint8_t has_vpipe;
+    int vpipe[2], vpipe_cap;
+    char *vmem;
     struct rend_kop *kops;      /* nkeys entries (== &kop1 when 1) */
     uint32_t kops_cap;          /* entries allocated at kops (> 1) */
     char *mem;                  /* owned copies when malloc'ed, or NULL */

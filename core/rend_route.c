@@ -106,6 +106,8 @@ set_inputs(struct rend_kop *k)
     op->opflags = 0;
     op->value = r->value;
     op->nvalue = r->nvalue;
+    op->value_pipe = r->vpipe[0];
+    op->value_npipe = r->npipe;
     op->flags = r->flags;
     op->exptime = r->exptime;
     op->cas = r->cas;
@@ -734,6 +736,21 @@ l12_step(struct rend_kop *k, int st)
     rend_kop_finish(k, REND_EINTERNAL);
 }
 
+int
+rend_route_takes_pipe(const struct rend_route *rt, const char *key,
+                      uint32_t nkey, uint32_t nvalue)
+{
+    const struct rend_hinst *hi;
+
+    if (rt == NULL || rt->strategy != REND_ST_L1ONLY || rt->l1 == NULL) {
+        return 0;
+    }
+    hi = rt->l1;
+    return (hi->h.caps & REND_CAP_PIPE_VALUE) != 0
+           && (hi->h.pipe_ok == NULL
+               || hi->h.pipe_ok(hi->inst, key, nkey, nvalue));
+}
+
 void
 rend_route_start(struct rend_kop *k)
 {
@@ -748,6 +765,17 @@ rend_route_start(struct rend_kop *k)
             rend_kop_finish(k, REND_EINTERNAL);
             return;
         }
+    }
+    if (k->req->npipe > 0
+        && !rend_route_takes_pipe(k->route, k->op.key, k->op.nkey,
+                                  k->req->nvalue)) {
+        /* routed elsewhere than when it was parsed (a reload): every tier
+         * gets the whole value in memory */
+        if (rend_req_unpipe(k->req) != 0) {
+            rend_kop_finish(k, REND_ENOMEM);
+            return;
+        }
+        set_inputs(k);
     }
     switch (k->route->strategy) {
     case REND_ST_L1L2:

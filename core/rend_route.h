@@ -13,6 +13,12 @@ struct rend_hinst;
 
 /* Begin k's orchestration (k->route, k->req and k->op.key are set). */
 void rend_route_start(struct rend_kop *k);
+
+/* 1 when route rt hands a set of key with nvalue bytes to one handler
+ * that takes it piped (L1-only on a REND_CAP_PIPE_VALUE handler whose
+ * pipe_ok agrees; rend_vpipe.h). */
+int rend_route_takes_pipe(const struct rend_route *rt, const char *key,
+                          uint32_t nkey, uint32_t nvalue);
 /* The op in flight for k finished with status. */
 void rend_route_step(struct rend_kop *k, int status);
 

@@ -12,6 +12,7 @@
 
 #include "rend_req.h"
 #include "rend_stats.h"
+#include "rend_vpipe.h"
 
 struct rend_conn;
 struct rend_gen;
@@ -53,6 +54,10 @@ struct rend_worker {
     unsigned nconns;
     struct rend_req *free_reqs;
     unsigned nfree_reqs;
+    /* idle pipes for spliced set values, and how many are lent out
+     * (rend_vpipe.c; this thread only) */
+    struct rend_vpipe_idle vpool[REND_VPIPE_POOL];
+    unsigned nvpool, vpipes_out;
     /* Spare key-op arrays of finished multi-key requests, reused by the
      * next ones: no calloc per multi-get (rend_exec.c; a list linked
      * through the arrays themselves, free_kops_n entries in all).  Only

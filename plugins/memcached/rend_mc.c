@@ -366,9 +366,22 @@ mc_stats(void *inst, rend_stat_emit_f *emit, void *ud)
     rend_mc_admin_stats(in, emit, ud);
 }
 
+/* A piped set value (ABI minor 4) can be sent once, so not to replicas;
+ * plain mode sends spliced values only up to REND_MC_SPLICE_MAX. */
+static int
+mc_pipe_ok(void *inst, const char *key, size_t nkey, size_t nvalue)
+{
+    const struct rend_mc_inst *in = inst;
+
+    (void)key;
+    (void)nkey;
+    return in->replicas <= 1
+           && (in->chunked || nvalue <= REND_MC_SPLICE_MAX);
+}
+
 REND_EXPORT const struct rend_handler rend_handler_v1 = {
     REND_HANDLER_INIT,
-    .caps = REND_CAP_ASYNC | REND_CAP_CAS,
+    .caps = REND_CAP_ASYNC | REND_CAP_CAS | REND_CAP_PIPE_VALUE,
     .name = "memcached",
     .version = "0.1.0",
     .create = mc_create,
@@ -392,4 +405,5 @@ REND_EXPORT const struct rend_handler rend_handler_v1 = {
     },
     .flush = mc_flush,
     .stats = mc_stats,
+    .pipe_ok = mc_pipe_ok,
 };

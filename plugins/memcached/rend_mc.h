@@ -326,12 +326,15 @@ struct rend_mc_srv;
 
 /* One piece of output the caller owns: n bytes at p, to go out after the
  * first `at` unsent bytes of c->out (c->out.data + c->out.off + at) and
- * the pieces before it.  owner: whose request it belongs to. */
+ * the pieces before it.  owner: whose request it belongs to.  pipe >= 0:
+ * the n bytes are the next n in that pipe (a set's piped value, ABI minor
+ * 4), spliced to the socket; p is unused. */
 struct rend_mc_ext {
     size_t at;
     const char *p;
     size_t n;
     const void *owner;
+    int pipe;
 };
 
 /* Pieces queued on a connection (rend_mc_splice.c): v[head..n). */
@@ -488,6 +491,17 @@ uint32_t rend_mc_conn_push_get(struct rend_mc_conn *c, rend_mc_reply_f *cb,
  * when out of memory (c then fails with REND_ENOMEM). */
 int rend_mc_conn_out_ext(struct rend_mc_conn *c, const struct rend_mc_ext *ext,
                          unsigned next);
+/* The pieces for bytes [off, off + n) of the value at value, of which the
+ * first vin are in memory and the rest in op's pipe (vin == the value's
+ * length when nothing is piped): one or two entries written to ext (room
+ * for two), to go after the first `at` unsent bytes of c->out, for owner.
+ * Returns how many. */
+unsigned rend_mc_value_pieces(const struct rend_op *op, const char *value,
+                              size_t vin, size_t off, size_t n, size_t at,
+                              const void *owner, struct rend_mc_ext *ext);
+/* Values up to this size go out spliced in plain mode (rend_mc_ops.c);
+ * also the largest piped value plain mode takes. */
+#define REND_MC_SPLICE_MAX (512u * 1024)
 /* Writes c's logical output (c->out with its queued pieces) until the
  * socket is full: 0 = all sent, 1 = would block, -1 = write error. */
 int rend_mc_conn_write_ext(struct rend_mc_conn *c);

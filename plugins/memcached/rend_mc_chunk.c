@@ -684,6 +684,9 @@ send_chunk_writes(struct rend_mc_cop *p, char meta_mode)
     struct rend_mc_conn *c = conn(p, &err);
     struct rend_mc_ext ext[EXT_GROUP];
     unsigned next = 0;
+    /* a set's value may end in the core's pipe (ABI minor 4) */
+    size_t vin = p->wvalue == p->op->value
+                     ? p->nwvalue - p->op->value_npipe : p->nwvalue;
 
     if (c == NULL) {
         return err;
@@ -698,7 +701,7 @@ send_chunk_writes(struct rend_mc_cop *p, char meta_mode)
         size_t off = (size_t)i * p->chunk_size;
         size_t n = p->nwvalue - off < p->chunk_size ? p->nwvalue - off
                                                     : p->chunk_size;
-        int splice = n >= SPLICE_MIN;
+        int splice = n >= SPLICE_MIN || off + n > vin;
         char *w = start_cmd(&c->out, p, "ms ", i,
                             TOKEN_LEN + (splice ? p->chunk_size - n
                                                 : p->chunk_size)
@@ -725,11 +728,9 @@ send_chunk_writes(struct rend_mc_cop *p, char meta_mode)
         if (splice) {
             /* the payload goes from the client's value to the socket */
             c->out.len = (size_t)(w - c->out.data);
-            ext[next].at = c->out.len - c->out.off;
-            ext[next].p = p->wvalue + off;
-            ext[next].n = n;
-            ext[next].owner = p;
-            next++;
+            next += rend_mc_value_pieces(p->op, p->wvalue, vin, off, n,
+                                         c->out.len - c->out.off, p,
+                                         ext + next);
             p->ext_conn = c;
         } else {
             w = rend_mc_put(w, p->wvalue + off, n);
@@ -738,7 +739,7 @@ send_chunk_writes(struct rend_mc_cop *p, char meta_mode)
         w += p->chunk_size - n;
         w = REND_MC_PUTS(w, "\r\n");
         c->out.len = (size_t)(w - c->out.data);
-        if (next == EXT_GROUP) {
+        if (next + 2 > EXT_GROUP) {
             if (rend_mc_conn_out_ext(c, ext, next) != 0) {
                 return 0;
             }

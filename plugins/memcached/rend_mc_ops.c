@@ -32,7 +32,7 @@ struct leg {
  * refuse one as too large before it has read it all, and a spliced value
  * answered early resets the connection (rend_mc_conn_ext_release). */
 #define VALUE_SPLICE_MIN 2048
-#define VALUE_SPLICE_MAX (512u * 1024)
+#define VALUE_SPLICE_MAX REND_MC_SPLICE_MAX
 
 struct pop {
     struct rend_mc_thr *t;
@@ -212,8 +212,11 @@ format(struct pop *p, struct rend_mc_conn *c, uint32_t o, struct leg *l)
     struct rend_mc_buf *b = &c->out;
     int has_value = op->code >= REND_OP_SET && op->code <= REND_OP_CAS;
     int no_value = (op->opflags & REND_OPF_NO_VALUE) != 0;
-    int splice = has_value && op->nvalue >= VALUE_SPLICE_MIN
-                 && op->nvalue <= VALUE_SPLICE_MAX;
+    /* a piped value (ABI minor 4; rend_mc_pipe_ok) always goes spliced */
+    int splice = has_value
+                 && ((op->nvalue >= VALUE_SPLICE_MIN
+                      && op->nvalue <= VALUE_SPLICE_MAX)
+                     || op->value_npipe > 0);
     int64_t ttl = 0;
     char *w;
 
@@ -312,13 +315,12 @@ format(struct pop *p, struct rend_mc_conn *c, uint32_t o, struct leg *l)
     }
     w = REND_MC_PUTS(w, "\r\n");
     if (splice) {
-        struct rend_mc_ext e;
+        struct rend_mc_ext e[2];
+        unsigned ne;
         b->len = (size_t)(w - b->data);
-        e.at = b->len - b->off;
-        e.p = op->value;
-        e.n = op->nvalue;
-        e.owner = l;
-        if (rend_mc_conn_out_ext(c, &e, 1) != 0) {
+        ne = rend_mc_value_pieces(op, op->value, op->nvalue - op->value_npipe,
+                                  0, op->nvalue, b->len - b->off, l, e);
+        if (rend_mc_conn_out_ext(c, e, ne) != 0) {
             return -1;
         }
         l->ext_conn = c;

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -53,7 +54,38 @@ rend_mc_conn_out_ext(struct rend_mc_conn *c, const struct rend_mc_ext *ext,
     return 0;
 }
 
-/* iov[] (at most max entries) from the start of the logical output. */
+/* See rend_mc.h. */
+unsigned
+rend_mc_value_pieces(const struct rend_op *op, const char *value, size_t vin,
+                     size_t off, size_t n, size_t at, const void *owner,
+                     struct rend_mc_ext *ext)
+{
+    unsigned k = 0;
+
+    if (off < vin) {
+        size_t m = off + n <= vin ? n : vin - off;
+        ext[k].at = at;
+        ext[k].p = value + off;
+        ext[k].n = m;
+        ext[k].owner = owner;
+        ext[k].pipe = -1;
+        k++;
+        off += m;
+        n -= m;
+    }
+    if (n > 0) {
+        ext[k].at = at;
+        ext[k].p = NULL;
+        ext[k].n = n;
+        ext[k].owner = owner;
+        ext[k].pipe = op->value_pipe;
+        k++;
+    }
+    return k;
+}
+
+/* iov[] (at most max entries) from the start of the logical output, up to
+ * the first piped piece. */
 static int
 ext_iov(const struct rend_mc_conn *c, struct iovec *iov, int max)
 {
@@ -69,7 +101,7 @@ ext_iov(const struct rend_mc_conn *c, struct iovec *iov, int max)
             cnt++;
             pos = stop;
         }
-        if (i >= q->n || cnt == max) {
+        if (i >= q->n || cnt == max || q->v[i].pipe >= 0) {
             break;
         }
         if (q->v[i].n > 0) {
@@ -92,7 +124,9 @@ consume(struct rend_mc_conn *c, size_t n)
         if (q->head < q->n && q->v[q->head].at == 0) {
             struct rend_mc_ext *e = &q->v[q->head];
             take = n < e->n ? n : e->n;
-            e->p += take;
+            if (e->pipe < 0) {
+                e->p += take;
+            }
             e->n -= take;
             if (e->n == 0) {
                 q->head++;
@@ -125,10 +159,24 @@ int
 rend_mc_conn_write_ext(struct rend_mc_conn *c)
 {
     struct iovec iov[EXT_IOV];
+    const struct rend_mc_extq *q = &c->ext;
     int cnt;
 
-    while ((cnt = ext_iov(c, iov, EXT_IOV)) > 0) {
-        ssize_t n = writev(c->fd, iov, cnt);
+    for (;;) {
+        ssize_t n;
+        if (q->head < q->n && q->v[q->head].at == 0 && q->v[q->head].pipe >= 0
+            && q->v[q->head].n > 0) {
+            /* a piped value's bytes: from the core's pipe to the socket */
+            n = splice(q->v[q->head].pipe, NULL, c->fd, NULL, q->v[q->head].n,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n == 0) {
+                return -1; /* the pipe has fewer bytes than it should */
+            }
+        } else if ((cnt = ext_iov(c, iov, EXT_IOV)) > 0) {
+            n = writev(c->fd, iov, cnt);
+        } else {
+            break;
+        }
         if (n < 0) {
             if (errno == EINTR) {
                 continue;

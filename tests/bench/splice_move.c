@@ -12,6 +12,9 @@
  *   cc -O2 -Wall -Wextra -o /tmp/splice_move tests/bench/splice_move.c
  *   taskset -c 0 /tmp/splice_move rw 102400 20000
  *   taskset -c 0 /tmp/splice_move splice 102400 20000
+ * IN=tcp: the first hop is a TCP loopback connection (a client's set);
+ * OUT=tcp: the second hop is a TCP loopback connection (rend's client side)
+ * instead of a unix socketpair.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -23,6 +26,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 
 static double
 cpu_seconds(void)
@@ -138,6 +144,33 @@ move_splice(int in, int out, const int pipefd[2], size_t size)
     return 0;
 }
 
+/* A connected TCP loopback pair in sv (sv[0] the side this process
+ * writes, sv[1] the sink's), for OUT=tcp. */
+static int
+tcp_pair(int sv[2])
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) != 0
+        || listen(l, 1) != 0
+        || getsockname(l, (struct sockaddr *)&sa, &len) != 0) {
+        return -1;
+    }
+    sv[0] = socket(AF_INET, SOCK_STREAM, 0);
+    if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&sa, sizeof sa) != 0) {
+        return -1;
+    }
+    sv[1] = accept(l, NULL, NULL);
+    close(l);
+    setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return sv[1] < 0 ? -1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -160,14 +193,21 @@ main(int argc, char **argv)
         fprintf(stderr, "splice_move: SIZE 1..64 MiB, COUNT > 0\n");
         return 2;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, a) != 0
-        || socketpair(AF_UNIX, SOCK_STREAM, 0, b) != 0 || pipe(p) != 0) {
+    if ((getenv("IN") != NULL && strcmp(getenv("IN"), "tcp") == 0
+             ? tcp_pair(a) : socketpair(AF_UNIX, SOCK_STREAM, 0, a)) != 0
+        || (getenv("OUT") != NULL && strcmp(getenv("OUT"), "tcp") == 0
+                ? tcp_pair(b) : socketpair(AF_UNIX, SOCK_STREAM, 0, b)) != 0
+        || pipe(p) != 0) {
         perror("splice_move");
         return 1;
     }
     for (int i = 0; i < 2; i++) {
-        big_buffers(a[i]);
-        big_buffers(b[i]);
+        if (getenv("IN") == NULL) {
+            big_buffers(a[i]);
+        }
+        if (getenv("OUT") == NULL) {
+            big_buffers(b[i]); /* TCP keeps its autotuning */
+        }
     }
     if (fcntl(p[0], F_SETPIPE_SZ, 1 << 20) < 0) {
         perror("splice_move: F_SETPIPE_SZ");

@@ -47,13 +47,16 @@
 #include <rend/status.h>
 
 #define REND_ABI_MAJOR 1 /* bump: anything removed, reordered or changed */
-#define REND_ABI_MINOR 3 /* bump: fields appended, new optional ops */
+#define REND_ABI_MINOR 4 /* bump: fields appended, new optional ops */
 /* Minor 1: REND_OP_FILL (optional), REND_OPF_IF_PRESENT, and a non-zero
  * op->cas is checked by DELETE, APPEND, PREPEND, INCR and DECR.
  * Minor 2: host->value_ref (zero-copy values) and the out_release fields
  * of struct rend_op it sets; see "Zero-copy values" below.
  * Minor 3: REND_OPF_NO_CAS and REND_OPF_NO_EXPTIME (hints a handler may
- * ignore). */
+ * ignore).
+ * Minor 4: REND_CAP_PIPE_VALUE and the value_pipe / value_npipe fields of
+ * struct rend_op (a SET whose value's tail is in a pipe); see "Piped
+ * values" below. */
 
 /* Things two separately compiled objects must agree on. */
 #define REND_STR_(x) #x
@@ -153,6 +156,22 @@ enum rend_opcode {
  */
 typedef void rend_value_release_f(void *owner, void *ref);
 
+/*
+ * Piped values (ABI minor 4).  A handler that sets REND_CAP_PIPE_VALUE may
+ * get a REND_OP_SET whose value is not all in memory: op->value holds its
+ * first op->nvalue - op->value_npipe bytes and the other op->value_npipe
+ * bytes wait, in order, in the pipe whose read end is op->value_pipe (all
+ * of them already there: reading never waits).  The handler moves them on
+ * with splice(2) (or reads them) at most once: a piped value cannot be
+ * sent twice, so a handler that would need to (replicas, a retry) reads
+ * the pipe into memory first.  The pipe stays the core's: never close it.
+ * Bytes left in it when the op completes are dropped.  value_npipe is 0
+ * for every other op and on every op of a handler without the cap.  The
+ * core only pipes sets routed L1-only to such a handler, and only those
+ * its pipe_ok (when it has one) accepts, so an L1/L2 route or a route_fn
+ * never sees one.
+ */
+
 /* Op flags (op->opflags). */
 #define REND_OPF_NO_VALUE 0x1 /* GET/GAT: caller needs flags/expiry only */
 #define REND_OPF_IF_PRESENT 0x2 /* FILL: only over a live item (replace) */
@@ -195,6 +214,12 @@ struct rend_op {
     rend_value_release_f *out_release;
     void *out_release_owner;
     void *out_release_ref;
+
+    /* ABI minor 4, In (REND_CAP_PIPE_VALUE handlers' SETs only): the last
+     * value_npipe bytes of the value are in the pipe value_pipe, not at
+     * value.  See "Piped values" above. */
+    int value_pipe;
+    uint32_t value_npipe;
 };
 
 struct rend_kv {
@@ -269,6 +294,7 @@ typedef int rend_walk_f(void *ud, const char *key, size_t nkey,
 #define REND_CAP_ASYNC 0x1      /* ops may return REND_PENDING */
 #define REND_CAP_PERSISTENT 0x2 /* survives a restart (an L2) */
 #define REND_CAP_CAS 0x4        /* keeps real cas values */
+#define REND_CAP_PIPE_VALUE 0x8 /* takes SETs with piped values (minor 4) */
 
 struct rend_handler {
     uint32_t abi_major;    /* REND_ABI_MAJOR */
@@ -303,6 +329,12 @@ struct rend_handler {
     void (*stats)(void *inst, rend_stat_emit_f *emit, void *ud);
     /* Optional: walk every live item (offline tools, never on a worker). */
     int (*walk)(void *inst, rend_walk_f *fn, void *ud);
+
+    /* ABI minor 4, optional, REND_CAP_PIPE_VALUE handlers only: 1 when a
+     * SET of nvalue bytes for key may come with a piped value, 0 to get
+     * it all in memory (NULL: always 1).  Any worker thread, often: keep
+     * it cheap and thread-safe. */
+    int (*pipe_ok)(void *inst, const char *key, size_t nkey, size_t nvalue);
 };
 
 #define REND_HANDLER_INIT                                                    \
