@@ -500,16 +500,26 @@ static int compile_tls(struct build *b, int li, struct rend_listen_conf *lc);
 /* Some set of rs may go L1-only to a handler that takes piped values
  * (rend_vpipe.h): its connections then read a new request's start only. */
 static uint8_t
+route_may_pipe(const struct rend_route *rt)
+{
+    const struct rend_hinst *hi;
+
+    if (rt == NULL || rt->strategy != REND_ST_L1ONLY || rt->l1 == NULL) {
+        return 0;
+    }
+    hi = rt->l1;
+    return (hi->h.caps & REND_CAP_PIPE_VALUE) != 0
+           && (hi->h.pipe_ok == NULL || hi->inst == NULL
+               || hi->h.pipe_ok(hi->inst, NULL, 0, 0));
+}
+
+static uint8_t
 routes_may_pipe(const struct rend_routes *rs)
 {
-    const struct rend_route *rt = rs->by_cmd[REND_CMD_SET];
-    uint8_t may = rt != NULL && rt->strategy == REND_ST_L1ONLY
-                  && (rt->l1->h.caps & REND_CAP_PIPE_VALUE) != 0;
+    uint8_t may = route_may_pipe(rs->by_cmd[REND_CMD_SET]);
 
     for (unsigned i = 0; i < rs->nprefixes && !may; i++) {
-        rt = rs->prefixes[i].by_cmd[REND_CMD_SET];
-        may = rt != NULL && rt->strategy == REND_ST_L1ONLY
-              && (rt->l1->h.caps & REND_CAP_PIPE_VALUE) != 0;
+        may = route_may_pipe(rs->prefixes[i].by_cmd[REND_CMD_SET]);
     }
     return may;
 }

@@ -84,7 +84,8 @@ route_takes_pipe(const struct rend_conn *c, int cmd, const char *key,
     const struct rend_gen *g = c->w->gen;
     const struct rend_route *rt;
 
-    if (g == NULL || c->listener >= g->nlisteners) {
+    if (g == NULL || c->listener >= g->nlisteners
+        || !g->listeners[c->listener].routes.may_pipe) {
         return 0;
     }
     rt = rend_routes_find(&g->listeners[c->listener].routes, cmd, key, nkey);

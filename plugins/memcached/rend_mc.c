@@ -172,7 +172,7 @@ parse_servers(struct rend_mc_inst *in, const char *list, char *err,
 static const char *const known_opts[] = {
     "servers", "conns_per_server", "replicas", "failover_on_miss",
     "connect_timeout_ms", "timeout_ms", "fail_limit", "retry_ms",
-    "retry_max_ms", "chunked", "slab_size", "item_size_max", "max_inflight",
+    "retry_max_ms", "chunked", "splice_sets", "slab_size", "item_size_max", "max_inflight",
     NULL,
 };
 
@@ -214,7 +214,9 @@ mc_create(const struct rend_host *host, const char *instance,
     in->replicas = (unsigned)v < in->nservers ? (unsigned)v : in->nservers;
     if (rend_opt_bool(opts, nopts, "failover_on_miss", 0,
                       &in->failover_on_miss) != 0
-        || rend_opt_bool(opts, nopts, "chunked", 0, &in->chunked) != 0) {
+        || rend_opt_bool(opts, nopts, "chunked", 0, &in->chunked) != 0
+        || rend_opt_bool(opts, nopts, "splice_sets", 0, &in->splice_sets)
+               != 0) {
         snprintf(err, errlen, "bad boolean option");
         goto fail;
     }
@@ -366,17 +368,19 @@ mc_stats(void *inst, rend_stat_emit_f *emit, void *ud)
     rend_mc_admin_stats(in, emit, ud);
 }
 
-/* A piped set value (ABI minor 4) can be sent once, so not to replicas;
- * plain mode sends spliced values only up to REND_MC_SPLICE_MAX. */
+/* Piped set values (ABI minor 4) only with splice_sets = true; one can
+ * be sent once, so not to replicas; plain mode sends spliced values only
+ * up to REND_MC_SPLICE_MAX. */
 static int
 mc_pipe_ok(void *inst, const char *key, size_t nkey, size_t nvalue)
 {
     const struct rend_mc_inst *in = inst;
 
-    (void)key;
     (void)nkey;
-    return in->replicas <= 1
-           && (in->chunked || nvalue <= REND_MC_SPLICE_MAX);
+    if (!in->splice_sets || in->replicas > 1) {
+        return 0;
+    }
+    return key == NULL || in->chunked || nvalue <= REND_MC_SPLICE_MAX;
 }
 
 REND_EXPORT const struct rend_handler rend_handler_v1 = {

@@ -254,6 +254,7 @@ struct rend_mc_inst {
     unsigned max_inflight;            /* requests per connection, then EBUSY */
     double retry_min, retry_max;      /* seconds */
     int chunked;
+    int splice_sets;                  /* take piped set values (ABI 1.4) */
     size_t slab_size;
     size_t item_size_max;
 };

@@ -7,8 +7,9 @@
  * parses the line with most of the value still in the socket), then the
  * rest.  Checked: the value reads back byte for byte; the stat
  * set_values_spliced counts exactly the sets that may be piped (L1-only
- * on the memcached handler: every size in chunked mode, up to 512 KB in
- * plain mode; none on inmem); a bad trailer after a piped value is
+ * on a memcached handler with splice_sets = true: every size in chunked
+ * mode, up to 512 KB in plain mode; none without the option, none on
+ * inmem); a bad trailer after a piped value is
  * refused and stores nothing; clients that vanish mid-value leave no
  * pipe behind; a value trickled in 100-byte writes (more pipe slots than
  * a pipe has) still arrives whole.
@@ -25,10 +26,11 @@
 #include "rend_check.h"
 #include "it_util.h"
 
-enum topo { T_PLAIN, T_CHUNKED, T_INMEM, T__COUNT };
-static const char *const topo_name[T__COUNT] = { "--l1-sock",
-                                                 "--l1-sock --chunked",
-                                                 "inmem" };
+enum topo { T_PLAIN, T_CHUNKED, T_OFF, T_INMEM, T__COUNT };
+static const char *const topo_name[T__COUNT] = {
+    "memcached L1, splice_sets", "chunked memcached L1, splice_sets",
+    "--l1-sock --chunked (splice_sets off)", "inmem"
+};
 
 struct bed {
     struct rend_srv rend, mc;
@@ -38,7 +40,9 @@ static void
 bed_start(struct bed *b, int t)
 {
     static const char *const mc_extra[] = { "-m", "256", "-I", "2m", NULL };
-    const char *args[] = { "--l1-sock", NULL, NULL, NULL };
+    const char *args[] = { "--l1-sock", NULL, "--chunked", NULL };
+    char conf[160];
+    FILE *f;
 
     memset(b, 0, sizeof(*b));
     if (t == T_INMEM) {
@@ -47,11 +51,22 @@ bed_start(struct bed *b, int t)
     }
     ck_assert_msg(rend_srv_start_memcached(&b->mc, mc_extra) == 0,
                   "memcached is required (install-deps.sh installs it)");
-    args[1] = b->mc.path;
-    if (t == T_CHUNKED) {
-        args[2] = "--chunked";
+    if (t == T_OFF) {
+        args[1] = b->mc.path;
+        ck_assert_int_eq(rend_srv_start(&b->rend, NULL, args), 0);
+        return;
     }
-    ck_assert_int_eq(rend_srv_start(&b->rend, NULL, args), 0);
+    /* the config goes in memcached's private dir, removed with it */
+    snprintf(conf, sizeof(conf), "%s/rend.lua", b->mc.dir);
+    f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "local mc = handler \"memcached\" { name = \"l1\", "
+            "servers = \"%s\", chunked = %s, splice_sets = true }\n"
+            "listen { port = 0, routes = { default = l1only(mc) } }\n",
+            b->mc.path, t == T_CHUNKED ? "true" : "false");
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rend_srv_start(&b->rend, conf, NULL), 0);
 }
 
 static void
@@ -139,7 +154,7 @@ START_TEST(large_sets_round_trip)
         free(v);
         /* piped: at least 32 KB still unread, a memcached L1 that takes
          * it (plain mode sends piped values only up to 512 KB) */
-        if (sizes[i] >= 40000 && _i != T_INMEM
+        if (sizes[i] >= 40000 && (_i == T_PLAIN || _i == T_CHUNKED)
             && (_i == T_CHUNKED || sizes[i] <= 524288)) {
             want++;
         }

@@ -332,8 +332,9 @@ struct rend_handler {
 
     /* ABI minor 4, optional, REND_CAP_PIPE_VALUE handlers only: 1 when a
      * SET of nvalue bytes for key may come with a piped value, 0 to get
-     * it all in memory (NULL: always 1).  Any worker thread, often: keep
-     * it cheap and thread-safe. */
+     * it all in memory (NULL: always 1).  With key NULL (when a config is
+     * built): whether the instance takes piped values at all.  Any
+     * thread, often: keep it cheap and thread-safe. */
     int (*pipe_ok)(void *inst, const char *key, size_t nkey, size_t nvalue);
 };
 
