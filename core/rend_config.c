@@ -18,6 +18,7 @@
 #include "rend_config.h"
 #include "rend_log.h"
 #include "rend_plugin.h"
+#include "rend_route.h"
 #include "rend_settings.h"
 #include "rend_tls.h"
 
@@ -500,26 +501,13 @@ static int compile_tls(struct build *b, int li, struct rend_listen_conf *lc);
 /* Some set of rs may go L1-only to a handler that takes piped values
  * (rend_vpipe.h): its connections then read a new request's start only. */
 static uint8_t
-route_may_pipe(const struct rend_route *rt)
-{
-    const struct rend_hinst *hi;
-
-    if (rt == NULL || rt->strategy != REND_ST_L1ONLY || rt->l1 == NULL) {
-        return 0;
-    }
-    hi = rt->l1;
-    return (hi->h.caps & REND_CAP_PIPE_VALUE) != 0
-           && (hi->h.pipe_ok == NULL || hi->inst == NULL
-               || hi->h.pipe_ok(hi->inst, NULL, 0, 0));
-}
-
-static uint8_t
 routes_may_pipe(const struct rend_routes *rs)
 {
-    uint8_t may = route_may_pipe(rs->by_cmd[REND_CMD_SET]);
+    uint8_t may = rend_route_takes_pipe(rs->by_cmd[REND_CMD_SET], NULL, 0, 0);
 
     for (unsigned i = 0; i < rs->nprefixes && !may; i++) {
-        may = route_may_pipe(rs->prefixes[i].by_cmd[REND_CMD_SET]);
+        may = rend_route_takes_pipe(rs->prefixes[i].by_cmd[REND_CMD_SET],
+                                    NULL, 0, 0);
     }
     return may;
 }

@@ -332,12 +332,11 @@ parse_storage(struct rend_conn *c, int cmd, const struct line *l,
         }
         return -2;
     }
+    c->vpipe_skip = 0; /* the value is all here (buffer, or buffer + pipe) */
     if (vin == len && (data[len] != '\r' || data[len + 1] != '\n')) {
-        c->vpipe_skip = 0;
         *out = reply(c, S_BAD_CHUNK);
         return (int64_t)len + 2;
     }
-    c->vpipe_skip = 0;
     r = rend_req_new(c);
     if (r == NULL || rend_req_set_keys(r, 1) != 0) {
         rend_vpipe_discard(c);

@@ -747,7 +747,7 @@ rend_route_takes_pipe(const struct rend_route *rt, const char *key,
     }
     hi = rt->l1;
     return (hi->h.caps & REND_CAP_PIPE_VALUE) != 0
-           && (hi->h.pipe_ok == NULL
+           && (hi->h.pipe_ok == NULL || hi->inst == NULL
                || hi->h.pipe_ok(hi->inst, key, nkey, nvalue));
 }
 

@@ -16,7 +16,8 @@ void rend_route_start(struct rend_kop *k);
 
 /* 1 when route rt hands a set of key with nvalue bytes to one handler
  * that takes it piped (L1-only on a REND_CAP_PIPE_VALUE handler whose
- * pipe_ok agrees; rend_vpipe.h). */
+ * pipe_ok agrees; rend_vpipe.h).  key NULL: whether any set on rt may be
+ * piped (pipe_ok's probe). */
 int rend_route_takes_pipe(const struct rend_route *rt, const char *key,
                           uint32_t nkey, uint32_t nvalue);
 /* The op in flight for k finished with status. */

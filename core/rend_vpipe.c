@@ -99,7 +99,8 @@ rend_vpipe_begin(struct rend_conn *c, int cmd, const char *key,
     int fd[2], cap;
 
     if (cmd != REND_CMD_SET || left < REND_VPIPE_MIN || c->tls != NULL
-        || c->has_vpipe || c->vpipe_skip || !route_takes_pipe(c, cmd, key, nkey, nvalue)
+        || c->has_vpipe || c->vpipe_skip
+        || !route_takes_pipe(c, cmd, key, nkey, nvalue)
         || vpipe_get(c->w, fd, &cap) != 0) {
         return 0;
     }
@@ -116,6 +117,26 @@ rend_vpipe_begin(struct rend_conn *c, int cmd, const char *key,
     return 1;
 }
 
+/* Read exactly n bytes of pipe fd into buf: all of them are in the pipe
+ * already, so no read waits.  0, or -1. */
+static int
+pipe_read_all(int fd, char *buf, size_t n)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
 /* The pipe ran out of slots before the value was in (splice fills one
  * pipe buffer per socket fragment: a value sent in small segments can
  * fill 256 slots with far fewer bytes than the pipe's size).  Take the
@@ -130,17 +151,11 @@ vpipe_unwind(struct rend_conn *c)
         || (uint64_t)c->rcap - c->rlen < c->piped) {
         return -1;
     }
-    while (c->piped > 0) {
-        ssize_t n = read(c->vpipe[0], c->rbuf + c->rlen, c->piped);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        c->rlen += (uint32_t)n;
-        c->piped -= (uint32_t)n;
+    if (pipe_read_all(c->vpipe[0], c->rbuf + c->rlen, c->piped) != 0) {
+        return -1;
     }
+    c->rlen += c->piped;
+    c->piped = 0;
     rend_vpipe_put(c->w, c->vpipe, c->vpipe_cap); /* empty: pooled */
     c->has_vpipe = 0;
     c->piping = 0;
@@ -195,7 +210,7 @@ void
 rend_vpipe_discard(struct rend_conn *c)
 {
     if (c->has_vpipe) {
-        rend_vpipe_put(c->w, c->vpipe, c->vpipe_cap); /* not empty */
+        rend_vpipe_put(c->w, c->vpipe, c->vpipe_cap); /* closed unless empty */
         c->has_vpipe = 0;
     }
     c->piping = c->piped = 0;
@@ -204,7 +219,7 @@ rend_vpipe_discard(struct rend_conn *c)
 int
 rend_req_unpipe(struct rend_req *r)
 {
-    size_t inmem = (size_t)r->nvalue - r->npipe, got = 0;
+    size_t inmem = (size_t)r->nvalue - r->npipe;
     char *buf;
 
     if (r->npipe == 0) {
@@ -215,17 +230,9 @@ rend_req_unpipe(struct rend_req *r)
         return -1;
     }
     memcpy(buf, r->value, inmem);
-    while (got < r->npipe) {
-        /* the whole value is in the pipe already: no read waits */
-        ssize_t n = read(r->vpipe[0], buf + inmem + got, r->npipe - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            free(buf);
-            return -1;
-        }
-        got += (size_t)n;
+    if (pipe_read_all(r->vpipe[0], buf + inmem, r->npipe) != 0) {
+        free(buf);
+        return -1;
     }
     free(r->vmem);
     r->vmem = buf;

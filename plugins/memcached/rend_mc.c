@@ -172,8 +172,8 @@ parse_servers(struct rend_mc_inst *in, const char *list, char *err,
 static const char *const known_opts[] = {
     "servers", "conns_per_server", "replicas", "failover_on_miss",
     "connect_timeout_ms", "timeout_ms", "fail_limit", "retry_ms",
-    "retry_max_ms", "chunked", "splice_sets", "slab_size", "item_size_max", "max_inflight",
-    NULL,
+    "retry_max_ms", "chunked", "splice_sets", "slab_size", "item_size_max",
+    "max_inflight", NULL,
 };
 
 static int

@@ -28,11 +28,10 @@ struct leg {
  * with writev (rend_mc_splice.c) instead of being copied into c->out; it
  * stays valid until the op completes, which is after memcached answered
  * (it cannot answer before it has read the value).  Values past
- * VALUE_SPLICE_MAX are copied: memcached (default item size 1 MB) may
+ * REND_MC_SPLICE_MAX are copied: memcached (default item size 1 MB) may
  * refuse one as too large before it has read it all, and a spliced value
  * answered early resets the connection (rend_mc_conn_ext_release). */
 #define VALUE_SPLICE_MIN 2048
-#define VALUE_SPLICE_MAX REND_MC_SPLICE_MAX
 
 struct pop {
     struct rend_mc_thr *t;
@@ -212,10 +211,10 @@ format(struct pop *p, struct rend_mc_conn *c, uint32_t o, struct leg *l)
     struct rend_mc_buf *b = &c->out;
     int has_value = op->code >= REND_OP_SET && op->code <= REND_OP_CAS;
     int no_value = (op->opflags & REND_OPF_NO_VALUE) != 0;
-    /* a piped value (ABI minor 4; rend_mc_pipe_ok) always goes spliced */
+    /* a piped value (ABI minor 4; mc_pipe_ok) always goes spliced */
     int splice = has_value
                  && ((op->nvalue >= VALUE_SPLICE_MIN
-                      && op->nvalue <= VALUE_SPLICE_MAX)
+                      && op->nvalue <= REND_MC_SPLICE_MAX)
                      || op->value_npipe > 0);
     int64_t ttl = 0;
     char *w;
