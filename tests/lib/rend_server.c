@@ -393,7 +393,8 @@ spawn_memcached(struct rend_srv *s, char *const *argv)
 }
 
 /* memcached on a unix socket in s->dir (port < 0) or on 127.0.0.1:port
- * (0: a free one, retried on another when another process takes it). */
+ * (0: a free one, retried on another when another process takes it; a
+ * fixed port is retried on the same port). */
 static int
 start_memcached(struct rend_srv *s, int port, const char *const *extra)
 {
@@ -427,7 +428,7 @@ start_memcached(struct rend_srv *s, int port, const char *const *extra)
         argv[n++] = (char *)extra[i];
     }
     argv[n] = NULL;
-    for (int attempt = 0; attempt < 8; attempt++) {
+    for (int attempt = 0; attempt < 16; attempt++) {
         if (port >= 0) {
             s->port = port > 0 ? port : rend_free_port();
             if (s->port <= 0) {
@@ -436,8 +437,14 @@ start_memcached(struct rend_srv *s, int port, const char *const *extra)
             snprintf(portstr, sizeof(portstr), "%d", s->port);
         }
         rc = spawn_memcached(s, argv);
-        if (rc != 1 || port != 0) {
+        if (rc != 1) {
             break;
+        }
+        if (port > 0) {
+            /* a restart on a fixed port: a connection's ephemeral end may
+             * hold the port for a moment (even a reconnecting client's
+             * self-connect), so wait and try the same port again */
+            sleep_ms(250);
         }
     }
     if (rc == 0) {
