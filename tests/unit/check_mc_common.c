@@ -84,8 +84,26 @@ mcp_raw(int port, const char *req, size_t nreq, const char *until, char *out,
 struct rend_th *
 mcp_open(const char *const *opts)
 {
+    /* a test that sets no request timeout gets 10 s, not the plugin's 1 s
+     * default: a loaded CI machine can stall a big batch for longer */
+    const char *all[64];
     char err[256] = "";
-    struct rend_th *th = rend_th_open("memcached", opts, err, sizeof(err));
+    size_t n = 0;
+    int has_timeout = 0;
+    struct rend_th *th;
+
+    /* opts come in key, value pairs */
+    for (; opts[n] != NULL && n + 4 < sizeof(all) / sizeof(all[0]); n += 2) {
+        has_timeout |= strcmp(opts[n], "timeout_ms") == 0;
+        all[n] = opts[n];
+        all[n + 1] = opts[n + 1];
+    }
+    if (!has_timeout) {
+        all[n++] = "timeout_ms";
+        all[n++] = "10000";
+    }
+    all[n] = NULL;
+    th = rend_th_open("memcached", all, err, sizeof(err));
 
     ck_assert_msg(th != NULL, "open: %s", err);
     return th;
