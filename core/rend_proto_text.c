@@ -1261,7 +1261,11 @@ out_error(struct rend_conn *c, int st, int storing)
 static void
 format_value(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
 {
-    char *p = rend_conn_out_reserve(c, k->op.nkey + 64);
+    /* a small value goes into the same reservation as its header and
+     * trailer: one output commit per key */
+    int inline_value = k->nvalue <= REND_SMALL_VALUE;
+    char *p = rend_conn_out_reserve(
+        c, k->op.nkey + 64 + (inline_value ? k->nvalue + 2 : 0));
     char *s = p;
 
     if (p == NULL) {
@@ -1282,10 +1286,19 @@ format_value(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
     }
     *p++ = '\r';
     *p++ = '\n';
-    rend_conn_out_commit(c, (size_t)(p - s));
-    if (k->nvalue > 0) {
-        rend_conn_out_value(c, k, k->nvalue);
+    if (inline_value) {
+        if (k->nvalue > 0) {
+            memcpy(p, k->value, k->nvalue);
+            p += k->nvalue;
+        }
+        rend_kop_value_drop(k);
+        *p++ = '\r';
+        *p++ = '\n';
+        rend_conn_out_commit(c, (size_t)(p - s));
+        return;
     }
+    rend_conn_out_commit(c, (size_t)(p - s));
+    rend_conn_out_value(c, k, k->nvalue);
     OUT_LIT(c, "\r\n");
 }
 
@@ -1405,7 +1418,7 @@ static void
 format_meta(struct rend_conn *c, struct rend_req *r)
 {
     struct rend_kop *k = &r->kops[0];
-    int st = k->status, hit = 0, va = 0, won = 0;
+    int st = k->status, hit = 0, va = 0, won = 0, inline_value;
     const char *code = "HD";
     char num[24], *p, *s;
     const char *data = NULL;
@@ -1466,8 +1479,11 @@ format_meta(struct rend_conn *c, struct rend_req *r)
     default:
         break;
     }
+    /* a small value shares its header's reservation (one commit) */
+    inline_value = va && ndata <= REND_SMALL_VALUE;
     p = rend_conn_out_reserve(c, 64 + (size_t)r->m.nret * 24
-                                 + k->op.nkey * 2 + r->narg);
+                                 + k->op.nkey * 2 + r->narg
+                                 + (inline_value ? ndata + 2 : 0));
     if (p == NULL) {
         rend_conn_close(c);
         return;
@@ -1488,8 +1504,19 @@ format_meta(struct rend_conn *c, struct rend_req *r)
     }
     *p++ = '\r';
     *p++ = '\n';
+    if (inline_value) {
+        if (ndata > 0) {
+            memcpy(p, data, ndata);
+            p += ndata;
+        }
+        if (data == k->value) {
+            rend_kop_value_drop(k);
+        }
+        *p++ = '\r';
+        *p++ = '\n';
+    }
     rend_conn_out_commit(c, (size_t)(p - s));
-    if (!va) {
+    if (!va || inline_value) {
         return;
     }
     if (data == k->value && ndata > 0) {
