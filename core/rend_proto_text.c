@@ -1258,19 +1258,22 @@ out_error(struct rend_conn *c, int st, int storing)
     rend_conn_out(c, line, (size_t)n);
 }
 
-static void
-format_value(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
+/* One hit's VALUE block; with_end: END goes right after it when the
+ * value is written inline (returns 1 then, 0 when the caller writes it). */
+static int
+format_value(struct rend_conn *c, struct rend_req *r, struct rend_kop *k,
+             int with_end)
 {
     /* a small value goes into the same reservation as its header and
      * trailer: one output commit per key */
     int inline_value = k->nvalue <= REND_SMALL_VALUE;
     char *p = rend_conn_out_reserve(
-        c, k->op.nkey + 64 + (inline_value ? k->nvalue + 2 : 0));
+        c, k->op.nkey + 64 + (inline_value ? k->nvalue + 7 : 0));
     char *s = p;
 
     if (p == NULL) {
         rend_conn_close(c);
-        return;
+        return 1;
     }
     memcpy(p, "VALUE ", 6);
     p += 6;
@@ -1294,30 +1297,42 @@ format_value(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
         rend_kop_value_drop(k);
         *p++ = '\r';
         *p++ = '\n';
+        if (with_end) {
+            memcpy(p, "END\r\n", 5);
+            p += 5;
+        }
         rend_conn_out_commit(c, (size_t)(p - s));
-        return;
+        return with_end;
     }
     rend_conn_out_commit(c, (size_t)(p - s));
     rend_conn_out_value(c, k, k->nvalue);
     OUT_LIT(c, "\r\n");
+    return 0;
 }
 
 static void
 format_retrieval(struct rend_conn *c, struct rend_req *r)
 {
-    int err = 0;
+    uint32_t last = r->nkeys; /* the last hit still to be written */
+    int err = 0, ended = 0;
 
     for (uint32_t i = 0; i < r->nkeys; i++) {
-        struct rend_kop *k = &r->kops[i];
+        const struct rend_kop *k = &r->kops[i];
         if (k->status == REND_OK && i >= r->nemitted) {
-            format_value(c, r, k);
+            last = i;
         } else if (k->status < 0) {
             err = k->status;
         }
     }
+    for (uint32_t i = r->nemitted; i < r->nkeys; i++) {
+        struct rend_kop *k = &r->kops[i];
+        if (k->status == REND_OK) {
+            ended = format_value(c, r, k, i == last && err == 0);
+        }
+    }
     if (err != 0) {
         out_error(c, err, 0);
-    } else {
+    } else if (!ended) {
         OUT_LIT(c, "END\r\n");
     }
 }
@@ -1327,7 +1342,7 @@ rend_text_format_kop(struct rend_conn *c, struct rend_req *r,
                      struct rend_kop *k)
 {
     if (k->status == REND_OK) {
-        format_value(c, r, k); /* a miss shows nothing before END */
+        format_value(c, r, k, 0); /* a miss shows nothing before END */
     }
 }
 
