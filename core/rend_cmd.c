@@ -66,7 +66,7 @@ static const char *const op_names[REND_OP__COUNT] = {
     [REND_OP_PREPEND] = "prepend", [REND_OP_CAS] = "cas",
     [REND_OP_DELETE] = "delete", [REND_OP_INCR] = "incr",
     [REND_OP_DECR] = "decr", [REND_OP_FLUSH] = "flush",
-    [REND_OP_FILL] = "fill",
+    [REND_OP_FILL] = "fill", [REND_OP_GET_TEXT] = "get_text",
 };
 
 void

@@ -14,6 +14,7 @@
 #include "rend_flow.h"
 #include "rend_log.h"
 #include "rend_plugin.h"
+#include "rend_relay.h"
 #include "rend_route.h"
 #include "rend_settings.h"
 #include "rend_stats.h"
@@ -195,7 +196,7 @@ rend_req_own(struct rend_req *r)
         return 0;
     }
     for (uint32_t i = 0; i < r->nkeys; i++) {
-        total += r->kops[i].op.nkey;
+        total += r->kops[i].op.nkey + 1;
     }
     if (total <= sizeof(r->ownbuf)) {
         p = r->ownbuf;
@@ -206,11 +207,14 @@ rend_req_own(struct rend_req *r)
         }
         r->mem = p;
     }
+    /* keys one space apart, so a multi-get's keys stay one span (the
+     * one rend_relay.c relays) */
     for (uint32_t i = 0; i < r->nkeys; i++) {
         struct rend_op *op = &r->kops[i].op;
         memcpy(p, op->key, op->nkey);
         op->key = p;
         p += op->nkey;
+        *p++ = ' ';
     }
     if (vmem) {
         memcpy(p, r->value, vmem);
@@ -337,14 +341,14 @@ count_outcome(struct rend_stats *st, const struct rend_req *r, int status)
     }
 }
 
-void
-rend_kop_finish(struct rend_kop *k, int status)
+/* k is finished; its outcome is counted. */
+static void
+kop_end(struct rend_kop *k, int status)
 {
     struct rend_req *r = k->req;
 
     k->status = status;
     k->done = 1;
-    count_outcome(&r->conn->w->st, r, status);
     if (status < 0 && status != REND_ETOOBIG) {
         REND_STAT_INC(&r->conn->w->st, handler_errors);
     }
@@ -354,6 +358,19 @@ rend_kop_finish(struct rend_kop *k, int status)
     } else {
         rend_flow_progress(r->conn);
     }
+}
+
+void
+rend_kop_finish(struct rend_kop *k, int status)
+{
+    count_outcome(&k->req->conn->w->st, k->req, status);
+    kop_end(k, status);
+}
+
+void
+rend_kop_finish_as_one(struct rend_kop *k, int status)
+{
+    kop_end(k, status);
 }
 
 void
@@ -507,6 +524,9 @@ rend_exec_start(struct rend_conn *c, struct rend_req *r)
         r->kops[i].req = r;
     }
     (void)rs;
+    if (rend_relay_start(c, r)) {
+        return; /* one op for every key */
+    }
     rend_flow_issue(c, r); /* issues keys as the budget allows */
 }
 

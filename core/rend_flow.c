@@ -38,7 +38,7 @@ rend_flow_may_parse(const struct rend_conn *c)
 static int
 streamable(const struct rend_conn *c, const struct rend_req *r)
 {
-    if (r->nkeys <= 1 || c->qhead != r || c->closed) {
+    if (r->nkeys <= 1 || r->relay || c->qhead != r || c->closed) {
         return 0;
     }
     if (r->proto == REND_PROTO_BINARY) {
@@ -161,7 +161,8 @@ rend_flow_kop_finished(struct rend_conn *c, struct rend_req *r,
         r->held += k->nvalue;
         c->held += k->nvalue;
     }
-    if (k->value != NULL && k->nvalue > c->big) {
+    if (k->value != NULL && k->nvalue > c->big && !r->relay) {
+        /* (a relayed reply holds many values: no estimate of one) */
         c->big = k->nvalue;
         c->kwin = 0;
     } else {

@@ -1310,11 +1310,31 @@ format_value(struct rend_conn *c, struct rend_req *r, struct rend_kop *k,
     return 0;
 }
 
+/* A relayed multi-get: the handler's VALUE blocks as they came, then
+ * END (rend_relay.h). */
+static void
+format_relayed(struct rend_conn *c, struct rend_kop *k)
+{
+    if (k->status < 0) {
+        out_error(c, k->status, 0);
+        return;
+    }
+    if (k->nvalue > 0) {
+        rend_conn_out_value(c, k, k->nvalue);
+    }
+    OUT_LIT(c, "END\r\n");
+}
+
 static void
 format_retrieval(struct rend_conn *c, struct rend_req *r)
 {
     uint32_t last = r->nkeys; /* the last hit still to be written */
     int err = 0, ended = 0;
+
+    if (r->relay) {
+        format_relayed(c, &r->kops[0]);
+        return;
+    }
 
     for (uint32_t i = 0; i < r->nkeys; i++) {
         const struct rend_kop *k = &r->kops[i];

@@ -87,6 +87,7 @@ struct rend_req {
     uint8_t vivify;             /* meta mg N: add an empty item on a miss */
     uint8_t touch_after;        /* meta ma T: touch (r->exptime) after */
     uint8_t sched;              /* rend_req_sched's class, when started */
+    uint8_t relay;              /* a relayed multi-get (rend_relay.h) */
     uint8_t bin_fold;           /* binary: consecutive quiet gets folded
                                  * into one request, one kop per packet
                                  * (kop.bop, kop.bopaque answer each) */

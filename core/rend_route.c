@@ -69,6 +69,7 @@
 #include "rend_lua.h"
 #include "rend_plugin.h"
 #include "rend_exec.h"
+#include "rend_relay.h"
 #include "rend_route.h"
 #include "rend_stats.h"
 #include "rend_util.h"
@@ -92,6 +93,7 @@ enum {
     S_VIVIFY,      /* meta mg N miss: add an empty item */
     S_VIVIFY_GET,  /* the add lost a race: read the winner's item */
     S_TOUCH_AFTER, /* meta ma T: set the ttl after the incr/decr */
+    S_RELAY,       /* a relayed multi-get's one op (rend_relay.h) */
 };
 
 #define STATS(k) (&(k)->req->conn->w->st)
@@ -284,6 +286,9 @@ l1only_step(struct rend_kop *k, int st)
         return;
     case S_TOUCH_AFTER:
         rend_kop_finish(k, REND_OK); /* the number changed either way */
+        return;
+    case S_RELAY:
+        rend_relay_done(k, st);
         return;
     default:
         rend_kop_finish(k, REND_EINTERNAL);
@@ -798,6 +803,21 @@ rend_route_start(struct rend_kop *k)
         issue(k, 1, cmd_op(k));
         break;
     }
+}
+
+void
+rend_route_start_relay(struct rend_kop *k, const char *keys,
+                       uint32_t nkeys_len, uint32_t count, uint16_t opflags)
+{
+    struct rend_op *op = &k->op;
+
+    set_inputs(k);
+    op->value = keys;
+    op->nvalue = nkeys_len;
+    op->delta = count;
+    op->opflags = (uint16_t)(opflags | REND_OPF_NO_EXPTIME);
+    k->stage = S_RELAY;
+    issue(k, 1, REND_OP_GET_TEXT);
 }
 
 void

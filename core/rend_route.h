@@ -28,5 +28,14 @@ void rend_route_step(struct rend_kop *k, int status);
 int rend_kop_issue(struct rend_kop *k, struct rend_hinst *hi, int code);
 /* k is finished with the outcome the client sees. */
 void rend_kop_finish(struct rend_kop *k, int status);
+/* As rend_kop_finish for a kop that carried a whole relayed multi-get
+ * (rend_relay.h): its per-key outcomes are counted by the caller. */
+void rend_kop_finish_as_one(struct rend_kop *k, int status);
+
+/* Issue REND_OP_GET_TEXT for the relayed multi-get on k (k->route set):
+ * the keys as one space-separated span, their count, and opflags. */
+void rend_route_start_relay(struct rend_kop *k, const char *keys,
+                            uint32_t nkeys_len, uint32_t count,
+                            uint16_t opflags);
 
 #endif /* REND_ROUTE_H */

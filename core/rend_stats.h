@@ -27,7 +27,8 @@
     X(write_timeouts)                                                       \
     X(auth_cmds) X(auth_errors)                                             \
     X(tls_handshakes) X(tls_handshake_failures)                             \
-    X(bin_gets_folded) X(set_values_spliced)
+    X(bin_gets_folded) X(set_values_spliced)                                \
+    X(gets_relayed) X(gets_relay_declined)
 
 struct rend_stats {
 #define REND_STATS_FIELD(name) uint64_t name;

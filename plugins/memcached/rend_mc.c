@@ -324,6 +324,12 @@ mc_op(void *tctx, struct rend_op *op)
     return rend_mc_op_plain(t, op);
 }
 
+static int
+mc_get_text(void *tctx, struct rend_op *op)
+{
+    return rend_mc_op_get_text(tctx, op);
+}
+
 static void
 mc_flush(void *tctx)
 {
@@ -406,6 +412,7 @@ REND_EXPORT const struct rend_handler rend_handler_v1 = {
         [REND_OP_INCR] = mc_op,
         [REND_OP_DECR] = mc_op,
         [REND_OP_FLUSH] = mc_op,
+        [REND_OP_GET_TEXT] = mc_get_text,
     },
     .flush = mc_flush,
     .stats = mc_stats,

@@ -9,6 +9,7 @@
  *                    FIFO of outstanding requests, timeouts, down/backoff
  *                    state
  *   rend_mc_ops.c    plain (unchunked) ops, replicas and failover
+ *   rend_mc_relay.c  relayed text multi-gets (REND_OP_GET_TEXT)
  *   rend_mc_chunk.c  chunked mode (Rend's chunk layout)
  *   rend_mc_splice.c output with caller-owned pieces spliced in (chunked
  *                    mode's payloads go out without a copy)
@@ -297,6 +298,11 @@ struct rend_mc_reply {
     const char *line;  /* whole reply line (no CRLF) */
     size_t nline;
     struct rend_mc_conn *conn; /* whose input holds value (rend_mc_in_lend) */
+    /* A relayed get line's END (rend_mc_conn_push_relay): value holds
+     * nblocks VALUE blocks; dropped: the reply outgrew REND_MC_RELAY_MAX
+     * and was skipped (value NULL). */
+    uint32_t nblocks;
+    int dropped;
 };
 
 /* Reply callback.  err == 0: r is a reply.  err < 0: the request failed
@@ -317,6 +323,13 @@ struct rend_mc_req {
     uint8_t grp, glast;
     const char *gkey;   /* the wire key, the caller's (valid until cb) */
     size_t gnkey;
+    /* A relayed get line (rend_mc_conn_push_relay): the VALUE blocks of
+     * its reply stay in c->in from c->in.off on until END; rscan bytes of
+     * them (rhits blocks) are checked.  rdrop: past REND_MC_RELAY_MAX, the
+     * rest is skipped (rskip bytes of a value still to come). */
+    uint8_t relay, rcas, rdrop;
+    uint32_t rhits;
+    size_t rscan, rskip;
 };
 
 enum rend_mc_conn_state {
@@ -441,6 +454,7 @@ struct rend_mc_thr {
     unsigned nfree_reqs;
     struct rend_mc_pool pops;   /* plain-mode op states (rend_mc_ops.c) */
     struct rend_mc_pool cops;   /* chunked-mode op states (rend_mc_chunk.c) */
+    struct rend_mc_pool relays; /* relayed multi-gets (rend_mc_relay.c) */
     /* Chunked mode: the op that owns each key (the others on that key
      * wait in its queue), chained by key hash. */
     struct rend_mc_cop *keyq[REND_MC_KEYQ_BUCKETS];
@@ -484,6 +498,20 @@ uint32_t rend_mc_conn_push_get(struct rend_mc_conn *c, rend_mc_reply_f *cb,
 /* A grouped line stays under this many bytes (CRLF included):
  * memcached reads a longer command line through a slower path. */
 #define REND_MC_GROUP_LINE_MAX 2048
+
+/* Relayed multi-gets: queues one `get` (`gets` when cas is set) of keys
+ * (nkeys bytes: raw wire keys one space apart, the line under
+ * REND_MC_GROUP_LINE_MAX) as one request.  cb gets one reply: at END,
+ * kind REND_MC_R_EN with the hits' VALUE blocks at value (nvalue bytes,
+ * nblocks of them, in c->in as rend_mc_in_lend wants) or dropped set;
+ * a failure line; or an error status.  keys are copied.  Returns the
+ * request's opaque (not sent), or 0 when out of memory. */
+uint32_t rend_mc_conn_push_relay(struct rend_mc_conn *c, rend_mc_reply_f *cb,
+                                 void *ud, const char *keys, size_t nkeys,
+                                 int cas);
+/* The largest relayed reply kept whole; a longer one is skipped and its
+ * op declined (the core then runs the keys one by one). */
+#define REND_MC_RELAY_MAX (1024u * 1024)
 
 /* Sends c->out with ext[0..next) spliced in (rend_mc_splice.c): the
  * pieces are queued on c without a copy and written, in order with
@@ -540,6 +568,9 @@ int rend_mc_reply_error(const struct rend_mc_reply *r);
 int rend_mc_op_plain(struct rend_mc_thr *t, struct rend_op *op);
 /* Chunked-mode op entry points (rend_mc_chunk.c). */
 int rend_mc_op_chunked(struct rend_mc_thr *t, struct rend_op *op);
+/* REND_OP_GET_TEXT (rend_mc_relay.c): plain mode with one server only;
+ * REND_ENOTSUP otherwise. */
+int rend_mc_op_get_text(struct rend_mc_thr *t, struct rend_op *op);
 /* FLUSH to every server (both modes). */
 int rend_mc_op_flush(struct rend_mc_thr *t, struct rend_op *op);
 

@@ -749,6 +749,116 @@ parse_group(struct rend_mc_conn *c)
     return 1;
 }
 
+/* Answers the relayed get line at the head of the FIFO with r (its END
+ * or a failure line). */
+static void
+relay_answer(struct rend_mc_conn *c, int kind, const char *line,
+             size_t nline, const char *value, size_t nvalue)
+{
+    struct rend_mc_req *q = c->head;
+    struct rend_mc_reply r;
+
+    memset(&r, 0, sizeof(r));
+    r.kind = kind;
+    r.line = line;
+    r.nline = nline;
+    r.conn = c;
+    r.value = value;
+    r.nvalue = (uint32_t)nvalue;
+    r.nblocks = q->rhits;
+    r.dropped = q->rdrop;
+    dispatch(c, &r);
+}
+
+/* The reply of the relayed get line at the head of the FIFO: VALUE blocks
+ * up to END, left in c->in (checked as they come, rscan bytes so far) so
+ * that END hands them over in one piece.  Past REND_MC_RELAY_MAX the
+ * blocks are consumed and skipped instead.  1 = answered, 0 = need more
+ * input, -1 = protocol error. */
+static int
+parse_relay(struct rend_mc_conn *c)
+{
+    struct rend_mc_buf *in = &c->in;
+    struct rend_mc_req *q = c->head;
+
+    for (;;) {
+        char *start = in->data + in->off + q->rscan;
+        size_t avail = in->len - in->off - q->rscan, linelen, nline, need;
+        const char *p, *b, *end;
+        uint64_t n;
+        int got;
+
+        if (q->rskip > 0) { /* the rest of a skipped value */
+            size_t d = avail < q->rskip ? avail : q->rskip;
+            in->off += d;
+            q->rskip -= d;
+            if (q->rskip > 0) {
+                return 0;
+            }
+            continue;
+        }
+        got = next_line(start, avail, &linelen, &nline);
+        if (got <= 0) {
+            return got;
+        }
+        end = start + nline;
+        if (nline == 3 && memcmp(start, "END", 3) == 0) {
+            const char *v = q->rdrop ? NULL : in->data + in->off;
+            size_t nv = q->rdrop ? 0 : q->rscan;
+            in->off += q->rscan + linelen;
+            relay_answer(c, REND_MC_R_EN, start, nline, v, nv);
+            return 1;
+        }
+        if (nline < 6 || memcmp(start, "VALUE ", 6) != 0) {
+            int kind = kind_of(start, nline);
+            if (kind < REND_MC_R_CLIENT_ERROR) {
+                return -1;
+            }
+            in->off += q->rscan + linelen;
+            relay_answer(c, kind, start, nline, NULL, 0);
+            return 1;
+        }
+        /* VALUE <key> <flags> <bytes>[ <cas>]: the blocks go to the
+         * client as they are, so only <bytes> is read, from the end (the
+         * last token, or the one before the cas of a `gets`) */
+        p = end;
+        if (q->rcas) {
+            while (p > start + 6 && p[-1] != ' ') {
+                p--;
+            }
+            p--;
+        }
+        b = p;
+        while (b > start + 6 && b[-1] != ' ') {
+            b--;
+        }
+        if (b - 1 <= start + 6 || p <= b
+            || rend_mc_get_u64(b, p, &n) != p || n > UINT32_MAX
+            || memchr(start + 6, ' ', (size_t)(b - 1 - (start + 6))) == NULL) {
+            return -1;
+        }
+        need = linelen + n + 2;
+        if (!q->rdrop && q->rscan + need > REND_MC_RELAY_MAX) {
+            q->rdrop = 1; /* too large to keep: skip it all */
+            in->off += q->rscan;
+            q->rscan = 0;
+        }
+        if (q->rdrop) {
+            in->off += linelen;
+            q->rskip = n + 2;
+            continue;
+        }
+        if (avail < need) {
+            return rend_mc_in_reserve(c, need - avail) == 0 ? 0 : -1;
+        }
+        if (start[linelen + n] != '\r' || start[linelen + n + 1] != '\n') {
+            return -1;
+        }
+        q->rscan += need;
+        q->rhits++;
+    }
+}
+
 static void
 rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -774,6 +884,8 @@ rio_cb(struct ev_loop *loop, ev_io *w, int revents)
     while (c->deferred_err == 0) {
         if (c->gend || (c->head != NULL && c->head->grp)) {
             rc = parse_group(c);
+        } else if (c->head != NULL && c->head->relay) {
+            rc = parse_relay(c);
         } else if ((rc = parse_reply(c, &r)) > 0) {
             dispatch(c, &r);
         }
@@ -892,6 +1004,7 @@ rend_mc_thr_close(struct rend_mc_thr *t)
     }
     rend_mc_pool_drain(&t->pops);
     rend_mc_pool_drain(&t->cops);
+    rend_mc_pool_drain(&t->relays);
 }
 
 /* See rend_mc.h. */
@@ -976,6 +1089,7 @@ rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
     r->multi = (uint8_t)multi;
     r->grp = 0;
     r->glast = 0;
+    r->relay = 0;
     return enqueue(c, r);
 }
 
@@ -1023,6 +1137,46 @@ rend_mc_conn_push_get(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
     r->glast = 0;
     r->gkey = key;
     r->gnkey = nkey;
+    r->relay = 0;
+    return enqueue(c, r);
+}
+
+/* See rend_mc.h. */
+uint32_t
+rend_mc_conn_push_relay(struct rend_mc_conn *c, rend_mc_reply_f *cb,
+                        void *ud, const char *keys, size_t nkeys, int cas)
+{
+    struct rend_mc_thr *t = c->srv->thr;
+    struct rend_mc_req *r;
+    struct rend_mc_buf *b = &c->out;
+    char *w;
+
+    /* room for an open line's CRLF, the verb, the keys and a CRLF */
+    if (b->cap - b->len < nkeys + 9 && rend_mc_buf_reserve(b, nkeys + 9) != 0) {
+        return 0;
+    }
+    r = req_alloc(t);
+    if (r == NULL) {
+        return 0;
+    }
+    group_close(c);
+    w = b->data + b->len;
+    w = cas ? REND_MC_PUTS(w, "gets ") : REND_MC_PUTS(w, "get ");
+    w = rend_mc_put(w, keys, nkeys);
+    w = REND_MC_PUTS(w, "\r\n");
+    b->len = (size_t)(w - b->data);
+    r->next = NULL;
+    r->cb = cb;
+    r->ud = ud;
+    r->multi = 0;
+    r->grp = 0;
+    r->glast = 0;
+    r->relay = 1;
+    r->rcas = (uint8_t)(cas != 0);
+    r->rdrop = 0;
+    r->rhits = 0;
+    r->rscan = 0;
+    r->rskip = 0;
     return enqueue(c, r);
 }
 

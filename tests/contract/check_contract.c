@@ -1138,7 +1138,7 @@ fill_tests(struct ctest *tests)
 static const char *opnames[] = { "get", "gat", "touch", "set", "add",
                                  "replace", "append", "prepend", "cas",
                                  "delete", "incr", "decr", "flush",
-                                 "fill" };
+                                 "fill", "get_text" };
 
 /* Why t cannot run on this handler, or NULL. */
 static const char *

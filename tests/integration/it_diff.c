@@ -930,6 +930,34 @@ START_TEST(binary_batch_inmem)
 END_TEST
 
 /* rend as a proxy in front of a second memcached (memcached plugin) */
+/* The text table through rend as a proxy in front of a second memcached:
+ * its multi-gets go to the backend as one relayed `get` line
+ * (core/rend_relay.c) and must read as memcached's own replies. */
+static void
+run_text_relayed(const char *what)
+{
+    struct diff_result dr;
+    long long relayed = stat_of(&rd, "gets_relayed");
+
+    diff_run_text(&mc, &rd, text_steps,
+                  sizeof(text_steps) / sizeof(text_steps[0]), &dr);
+    relayed = stat_of(&rd, "gets_relayed") - relayed;
+    stop_pair();
+    report(what, &dr);
+    printf("%s: %lld multi-gets relayed\n", what, relayed);
+    ck_assert_int_eq(dr.mismatches, 0);
+    ck_assert_int_eq(dr.fixed_bugs, 0);
+    ck_assert_int_gt(dr.equal, (int)(sizeof(text_steps)
+                                     / sizeof(text_steps[0])) / 2);
+    ck_assert_int_ge(relayed, 3); /* the table's multi-key get/gets */
+}
+
+START_TEST(text_differential_proxy)
+{
+    run_on_proxy(run_text_relayed, "text (proxy)");
+}
+END_TEST
+
 START_TEST(binary_batch_proxy)
 {
     run_on_proxy(run_batches, "binary batches (proxy)");
@@ -953,6 +981,7 @@ main(void)
     tcase_set_timeout(tb, 50);
     tcase_set_timeout(tm, 50);
     tcase_add_test(tt, text_differential);
+    tcase_add_test(tt, text_differential_proxy);
     tcase_add_test(tb, binary_differential);
     tcase_add_test(tb, binary_batch_inmem);
     tcase_add_test(tb, binary_batch_proxy);

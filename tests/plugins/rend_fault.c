@@ -53,7 +53,7 @@
 
 static const char *opnames[REND_OP__COUNT] = {
     "get", "gat", "touch", "set", "add", "replace", "append", "prepend",
-    "cas", "delete", "incr", "decr", "flush", "fill",
+    "cas", "delete", "incr", "decr", "flush", "fill", "get_text",
 };
 
 struct fitem {

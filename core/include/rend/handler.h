@@ -47,7 +47,7 @@
 #include <rend/status.h>
 
 #define REND_ABI_MAJOR 1 /* bump: anything removed, reordered or changed */
-#define REND_ABI_MINOR 4 /* bump: fields appended, new optional ops */
+#define REND_ABI_MINOR 5 /* bump: fields appended, new optional ops */
 /* Minor 1: REND_OP_FILL (optional), REND_OPF_IF_PRESENT, and a non-zero
  * op->cas is checked by DELETE, APPEND, PREPEND, INCR and DECR.
  * Minor 2: host->value_ref (zero-copy values) and the out_release fields
@@ -56,7 +56,9 @@
  * ignore).
  * Minor 4: REND_CAP_PIPE_VALUE and the value_pipe / value_npipe fields of
  * struct rend_op (a SET whose value's tail is in a pipe); see "Piped
- * values" below. */
+ * values" below.
+ * Minor 5: REND_OP_GET_TEXT (optional): a text multi-get answered as
+ * memcached answers it; see "Relayed multi-gets" below. */
 
 /* Things two separately compiled objects must agree on. */
 #define REND_STR_(x) #x
@@ -121,6 +123,7 @@ enum rend_opcode {
     REND_OP_DECR,
     REND_OP_FLUSH,
     REND_OP_FILL,    /* ABI minor 1 */
+    REND_OP_GET_TEXT, /* ABI minor 5 */
     REND_OP__COUNT
 };
 #define REND_OP_SLOTS 32 /* room in the ops table; never shrinks */
@@ -170,6 +173,26 @@ typedef void rend_value_release_f(void *owner, void *ref);
  * core only pipes sets routed L1-only to such a handler, and only those
  * its pipe_ok (when it has one) accepts, so an L1/L2 route or a route_fn
  * never sees one.
+ */
+
+/*
+ * Relayed multi-gets (ABI minor 5).  A handler that can answer a text
+ * `get`/`gets` of several keys in memcached's own reply format (a proxy
+ * to memcached) may offer REND_OP_GET_TEXT; the core then sends it a
+ * whole multi-get as one op instead of one GET per key, when every key
+ * of the request takes the same L1-only route to it:
+ *   In:  op->value / op->nvalue: the keys, separated by single spaces
+ *        (at least two keys; each a valid text key: 1..250 bytes, no
+ *        byte <= 0x20 nor 0x7f); op->delta: how many keys; opflags
+ *        REND_OPF_NO_CAS for `get` (no cas wanted), else `gets`.
+ *   Out: REND_OK with the result value (value_alloc or value_ref) holding
+ *        the hits' blocks, in key order, exactly as memcached writes
+ *        them: "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n",
+ *        without the closing END; out_number: how many blocks.  A miss
+ *        writes nothing.  A negative status fails the whole request.
+ *        REND_ENOTSUP (inline, or through host->done): declined; the
+ *        core then runs the keys one by one, so a handler may decline
+ *        a reply it finds too large to hold once it has seen part of it.
  */
 
 /* Op flags (op->opflags). */

@@ -1,0 +1,333 @@
+/*
+ * it_relay.c - relayed multi-gets (core/rend_relay.h, handler ABI minor 5):
+ * a text get/gets of several keys through rend's memcached plugin goes to
+ * memcached as one `get` line, and the VALUE blocks come back to the
+ * client as memcached wrote them.  Real rend, real memcached.
+ *
+ * Checked: random multi-gets (hits, misses, duplicates, empty and 40 KB
+ * values) read exactly what was stored, and `gets` cas values work for
+ * `cas`; the stats count one relay per request and the right hits and
+ * misses; a reply over the plugin's 1 MB relay limit is declined and the
+ * keys run one by one, with the pipelined request behind it intact; a
+ * key the plugin stores base64-encoded (a control byte) is not relayed
+ * and is found; keys on two routes (a prefix route to inmem) are not
+ * relayed; a backend that is gone answers one SERVER_ERROR line and the
+ * connection goes on.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rend_check.h"
+#include "it_util.h"
+
+#define NKEYS 300
+
+struct bed {
+    struct rend_srv rend, mc;
+};
+
+/* memcached on a unix socket and rend in front of it (L1-only); with
+ * prefix: keys starting "p:" go to an inmem L1 instead. */
+static void
+bed_start(struct bed *b, int prefix)
+{
+    static const char *const mc_extra[] = { "-m", "256", "-I", "2m", NULL };
+    char conf[160];
+    FILE *f;
+
+    memset(b, 0, sizeof(*b));
+    ck_assert_msg(rend_srv_start_memcached(&b->mc, mc_extra) == 0,
+                  "memcached is required (install-deps.sh installs it)");
+    snprintf(conf, sizeof(conf), "%s/rend.lua", b->mc.dir);
+    f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "local mc = handler \"memcached\" { name = \"l1\", "
+            "servers = \"%s\", timeout_ms = 5000, fail_limit = 1 }\n",
+            b->mc.path);
+    if (prefix) {
+        fprintf(f, "local mem = handler \"inmem\" { name = \"mem\", "
+                   "memory_mb = 16 }\n"
+                   "listen { port = 0, routes = { default = l1only(mc), "
+                   "prefix = { [\"p:\"] = l1only(mem) } } }\n");
+    } else {
+        fprintf(f, "listen { port = 0, routes = { default = l1only(mc) } }\n");
+    }
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rend_srv_start(&b->rend, conf, NULL), 0);
+}
+
+static void
+bed_stop(struct bed *b)
+{
+    ck_assert_int_eq(rend_srv_stop(&b->rend, 5000, NULL), 0);
+    if (b->mc.pid != 0) {
+        rend_srv_stop(&b->mc, 3000, NULL);
+    }
+}
+
+static long long
+relay_stat(const struct bed *b, const char *name)
+{
+    return rend_srv_stat(&b->rend, "stats", name);
+}
+
+/* What key i holds: n bytes, flags; NULL n = 0 for a key never stored. */
+struct item {
+    char key[32];
+    char *val;
+    size_t n;
+    uint32_t flags;
+    int stored;
+};
+
+static struct item items[NKEYS];
+
+static void
+fill(struct rend_cli *c)
+{
+    for (int i = 0; i < NKEYS; i++) {
+        struct item *it = &items[i];
+        snprintf(it->key, sizeof(it->key), "rk%d", i);
+        it->stored = i % 5 != 4; /* every fifth key is a miss */
+        it->n = i % 37 == 0 ? 0 : i % 53 == 0 ? 40000 : (size_t)(i * 13 % 700);
+        it->flags = (uint32_t)i * 2654435761u;
+        free(it->val);
+        it->val = malloc(it->n + 1);
+        ck_assert_ptr_nonnull(it->val);
+        for (size_t j = 0; j < it->n; j++) {
+            it->val[j] = (char)('a' + (i + j) % 26);
+        }
+        if (it->stored) {
+            ck_assert_int_eq(rend_cli_set(c, it->key, it->val, it->n,
+                                          it->flags, 0, IT_MS), 0);
+        }
+    }
+}
+
+/* Read one VALUE block for it (cas into *cas when gets) or fail. */
+static void
+expect_block(struct rend_cli *c, const struct item *it, int gets,
+             unsigned long long *cas)
+{
+    char line[400], want[400];
+    char *got = malloc(it->n + 2);
+
+    ck_assert_ptr_nonnull(got);
+    ck_assert_int_gt(rend_cli_line(c, line, sizeof(line), IT_MS), 0);
+    snprintf(want, sizeof(want), "VALUE %s %u %zu", it->key, it->flags, it->n);
+    ck_assert_msg(strncmp(line, want, strlen(want)) == 0, "got '%s', want '%s'",
+                  line, want);
+    if (gets) {
+        ck_assert_int_eq(line[strlen(want)], ' ');
+        *cas = strtoull(line + strlen(want) + 1, NULL, 10);
+        ck_assert_uint_ne(*cas, 0);
+    } else {
+        ck_assert_int_eq(line[strlen(want)], '\0');
+    }
+    ck_assert_int_eq(rend_cli_read_n(c, got, it->n + 2, IT_MS), 0);
+    ck_assert_msg(memcmp(got, it->val, it->n) == 0, "%s differs", it->key);
+    ck_assert_int_eq(got[it->n], '\r');
+    ck_assert_int_eq(got[it->n + 1], '\n');
+    free(got);
+}
+
+static void
+expect_end(struct rend_cli *c)
+{
+    char line[400];
+
+    ck_assert_int_gt(rend_cli_line(c, line, sizeof(line), IT_MS), 0);
+    ck_assert_str_eq(line, "END");
+}
+
+START_TEST(relay_matches_what_was_stored)
+{
+    struct bed b;
+    struct rend_cli c;
+    long long relayed, hits0, misses0;
+    long long want_hits = 0, want_misses = 0;
+    unsigned seed = 12345;
+    char req[8192];
+
+    bed_start(&b, 0);
+    ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
+    fill(&c);
+    relayed = relay_stat(&b, "gets_relayed");
+    hits0 = relay_stat(&b, "get_hits");
+    misses0 = relay_stat(&b, "get_misses");
+    for (int round = 0; round < 200; round++) {
+        int n = 2 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 119;
+        int pick[120];
+        size_t len = 0;
+
+        len += (size_t)snprintf(req + len, sizeof(req) - len, "get");
+        for (int i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            /* duplicates now and then: the same key twice in a row */
+            pick[i] = i > 0 && seed % 17 == 0 ? pick[i - 1]
+                                              : (int)((seed >> 8) % NKEYS);
+            len += (size_t)snprintf(req + len, sizeof(req) - len, " %s",
+                                    items[pick[i]].key);
+        }
+        len += (size_t)snprintf(req + len, sizeof(req) - len, "\r\n");
+        ck_assert_int_eq(rend_cli_send(&c, req, len, IT_MS), 0);
+        for (int i = 0; i < n; i++) {
+            if (items[pick[i]].stored) {
+                expect_block(&c, &items[pick[i]], 0, NULL);
+                want_hits++;
+            } else {
+                want_misses++;
+            }
+        }
+        expect_end(&c);
+    }
+    ck_assert_int_eq(relay_stat(&b, "gets_relayed") - relayed, 200);
+    ck_assert_int_eq(relay_stat(&b, "gets_relay_declined"), 0);
+    ck_assert_int_eq(relay_stat(&b, "get_hits") - hits0, want_hits);
+    ck_assert_int_eq(relay_stat(&b, "get_misses") - misses0, want_misses);
+
+    /* gets: the cas of each block is one memcached accepts */
+    {
+        unsigned long long cas1 = 0, cas2 = 0;
+        char line[128];
+        ck_assert_int_eq(rend_cli_send_str(&c, "gets rk1 rk4 rk2\r\n", IT_MS),
+                         0);
+        expect_block(&c, &items[1], 1, &cas1);
+        expect_block(&c, &items[2], 1, &cas2); /* rk4 is a miss */
+        expect_end(&c);
+        ck_assert_uint_ne(cas1, cas2);
+        snprintf(req, sizeof(req), "cas rk1 0 0 1 %llu\r\nx\r\n", cas1);
+        ck_assert_int_gt(rend_cli_cmd(&c, req, line, sizeof(line), IT_MS), 0);
+        ck_assert_str_eq(line, "STORED");
+        snprintf(req, sizeof(req), "cas rk2 0 0 1 %llu\r\nx\r\n", cas2 + 1);
+        ck_assert_int_gt(rend_cli_cmd(&c, req, line, sizeof(line), IT_MS), 0);
+        ck_assert_str_eq(line, "EXISTS");
+    }
+    rend_cli_close(&c);
+    bed_stop(&b);
+}
+END_TEST
+
+START_TEST(relay_too_large_runs_key_by_key)
+{
+    struct bed b;
+    struct rend_cli c;
+    struct item big[3];
+    long long declined, relayed;
+
+    bed_start(&b, 0);
+    ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(big[i].key, sizeof(big[i].key), "big%d", i);
+        big[i].n = 600000;
+        big[i].flags = (uint32_t)i + 1;
+        big[i].val = malloc(big[i].n);
+        ck_assert_ptr_nonnull(big[i].val);
+        for (size_t j = 0; j < big[i].n; j++) {
+            big[i].val[j] = (char)('A' + (i * 7 + j / 1000) % 26);
+        }
+        ck_assert_int_eq(rend_cli_set(&c, big[i].key, big[i].val, big[i].n,
+                                      big[i].flags, 0, IT_MS), 0);
+    }
+    ck_assert_int_eq(rend_cli_set(&c, "small", "s", 1, 9, 0, IT_MS), 0);
+    declined = relay_stat(&b, "gets_relay_declined");
+    relayed = relay_stat(&b, "gets_relayed");
+    /* 1.8 MB of values: over the relay limit; a relayed request behind it
+     * on the same connection */
+    ck_assert_int_eq(rend_cli_send_str(&c, "get big0 nokey big1 big2\r\n"
+                                           "get small big0\r\n", IT_MS), 0);
+    for (int i = 0; i < 3; i++) {
+        expect_block(&c, &big[i], 0, NULL);
+    }
+    expect_end(&c);
+    {
+        struct item s = { .key = "small", .val = "s", .n = 1, .flags = 9 };
+        expect_block(&c, &s, 0, NULL);
+    }
+    expect_block(&c, &big[0], 0, NULL);
+    expect_end(&c);
+    ck_assert_int_eq(relay_stat(&b, "gets_relay_declined") - declined, 1);
+    ck_assert_int_eq(relay_stat(&b, "gets_relayed") - relayed, 1);
+    for (int i = 0; i < 3; i++) {
+        free(big[i].val);
+    }
+    rend_cli_close(&c);
+    bed_stop(&b);
+}
+END_TEST
+
+START_TEST(relay_declines_keys_it_cannot_relay)
+{
+    struct bed b;
+    struct rend_cli c;
+    struct item odd = { .key = "odd\x01key", .val = "oddv", .n = 4,
+                        .flags = 3 };
+    struct item plain = { .key = "plainkey", .val = "pv", .n = 2, .flags = 4 };
+    struct item pre = { .key = "p:k", .val = "inmem", .n = 5, .flags = 5 };
+    long long relayed;
+
+    bed_start(&b, 1);
+    ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
+    ck_assert_int_eq(rend_cli_set(&c, odd.key, odd.val, odd.n, odd.flags, 0,
+                                  IT_MS), 0);
+    ck_assert_int_eq(rend_cli_set(&c, plain.key, plain.val, plain.n,
+                                  plain.flags, 0, IT_MS), 0);
+    ck_assert_int_eq(rend_cli_set(&c, pre.key, pre.val, pre.n, pre.flags, 0,
+                                  IT_MS), 0);
+    relayed = relay_stat(&b, "gets_relayed");
+    /* a key memcached holds base64-encoded: declined, found key by key */
+    ck_assert_int_eq(rend_cli_send_str(&c, "get plainkey odd\x01key\r\n",
+                                       IT_MS), 0);
+    expect_block(&c, &plain, 0, NULL);
+    expect_block(&c, &odd, 0, NULL);
+    expect_end(&c);
+    ck_assert_int_eq(relay_stat(&b, "gets_relay_declined"), 1);
+    /* keys on two routes: never relayed */
+    ck_assert_int_eq(rend_cli_send_str(&c, "get p:k plainkey\r\n", IT_MS), 0);
+    expect_block(&c, &pre, 0, NULL);
+    expect_block(&c, &plain, 0, NULL);
+    expect_end(&c);
+    ck_assert_int_eq(relay_stat(&b, "gets_relayed"), relayed);
+    ck_assert_int_eq(relay_stat(&b, "gets_relay_declined"), 1);
+    /* the backend gone: one error line, and the connection goes on */
+    rend_srv_stop(&b.mc, 3000, NULL);
+    {
+        char line[256];
+        ck_assert_int_gt(rend_cli_cmd(&c, "get plainkey other\r\n", line,
+                                      sizeof(line), IT_MS), 0);
+        ck_assert_msg(strncmp(line, "SERVER_ERROR", 12) == 0, "got '%s'",
+                      line);
+        ck_assert_int_gt(rend_cli_cmd(&c, "get p:k\r\n", line, sizeof(line),
+                                      IT_MS), 0);
+        ck_assert_str_eq(line, "VALUE p:k 5 5");
+    }
+    rend_cli_close(&c);
+    bed_stop(&b);
+}
+END_TEST
+
+static Suite *
+relay_suite(void)
+{
+    Suite *s = suite_create("relay");
+    TCase *tc = tcase_create("relay");
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, relay_matches_what_was_stored);
+    tcase_add_test(tc, relay_too_large_runs_key_by_key);
+    tcase_add_test(tc, relay_declines_keys_it_cannot_relay);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return rend_check_main(relay_suite());
+}
