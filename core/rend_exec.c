@@ -236,7 +236,8 @@ rend_req_free(struct rend_req *r)
 
     r->conn->held -= r->held;
 
-    for (uint32_t i = 0; i < r->nkeys; i++) {
+    /* a relayed multi-get used only its first key op */
+    for (uint32_t i = 0, n = r->relay ? 1 : r->nkeys; i < n; i++) {
         rend_kop_value_drop(&r->kops[i]);
         rend_op_value_drop(&r->kops[i].op);
     }
