@@ -1038,6 +1038,24 @@ rend_mc_conn_get(struct rend_mc_thr *t, unsigned srv, uint32_t keyhash,
     return c;
 }
 
+/* A plain request (not grouped, not relayed) answered by cb(ud, ...). */
+static inline void
+req_init(struct rend_mc_req *r, rend_mc_reply_f *cb, void *ud)
+{
+    r->next = NULL;
+    r->cb = cb;
+    r->ud = ud;
+    r->multi = 0;
+    r->grp = 0;
+    r->glast = 0;
+    r->relay = 0;
+    r->rcas = 0;
+    r->rdrop = 0;
+    r->rhits = 0;
+    r->rscan = 0;
+    r->rskip = 0;
+}
+
 /* Queues r (its callback and key fields set) at c's tail: stamps its send
  * time and opaque, counts it, marks c dirty for the next flush and arms the
  * request timeout.  Returns r's opaque. */
@@ -1083,13 +1101,8 @@ rend_mc_conn_push(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
         return 0;
     }
     group_close(c); /* this request's text follows the grouped line */
-    r->next = NULL;
-    r->cb = cb;
-    r->ud = ud;
+    req_init(r, cb, ud);
     r->multi = (uint8_t)multi;
-    r->grp = 0;
-    r->glast = 0;
-    r->relay = 0;
     return enqueue(c, r);
 }
 
@@ -1129,15 +1142,10 @@ rend_mc_conn_push_get(struct rend_mc_conn *c, rend_mc_reply_f *cb, void *ud,
     w = rend_mc_put(w, key, nkey);
     c->glen += nkey;
     b->len = (size_t)(w - b->data);
-    r->next = NULL;
-    r->cb = cb;
-    r->ud = ud;
-    r->multi = 0;
+    req_init(r, cb, ud);
     r->grp = 1;
-    r->glast = 0;
     r->gkey = key;
     r->gnkey = nkey;
-    r->relay = 0;
     return enqueue(c, r);
 }
 
@@ -1165,18 +1173,9 @@ rend_mc_conn_push_relay(struct rend_mc_conn *c, rend_mc_reply_f *cb,
     w = rend_mc_put(w, keys, nkeys);
     w = REND_MC_PUTS(w, "\r\n");
     b->len = (size_t)(w - b->data);
-    r->next = NULL;
-    r->cb = cb;
-    r->ud = ud;
-    r->multi = 0;
-    r->grp = 0;
-    r->glast = 0;
+    req_init(r, cb, ud);
     r->relay = 1;
     r->rcas = (uint8_t)(cas != 0);
-    r->rdrop = 0;
-    r->rhits = 0;
-    r->rscan = 0;
-    r->rskip = 0;
     return enqueue(c, r);
 }
 
