@@ -27,6 +27,7 @@
 #include "rend_conn.h"
 #include "rend_exec.h"
 #include "rend_log.h"
+#include "rend_relay.h"
 #include "rend_proto.h"
 #include "rend_settings.h"
 #include "rend_stats.h"
@@ -591,13 +592,17 @@ emit_stat(void *ud, const char *name, const char *value)
             (uint32_t)strlen(value), NULL, 0);
 }
 
-/* Key op k of get request r: a folded request answers each key as its
- * own packet asked (opcode, opaque); any other with r's. */
+/* The answer to key op k of get request r, from the result given (a hit:
+ * st REND_OK, flags, expiry, the value, and take when the output may
+ * keep the malloc'd value): a folded request answers each key as its own
+ * packet asked (opcode, opaque); any other with r's. */
 static void
-format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
+format_get_as(struct rend_conn *c, const struct rend_req *r,
+              const struct rend_kop *k, int st, uint32_t flags,
+              int64_t exptime, const char *val, uint32_t vlen, char *take,
+              uint64_t cas)
 {
     unsigned char ext[8];
-    int st = k->status;
     uint8_t opcode = r->bin_fold ? k->bop : r->bin_op;
     uint32_t opaque = r->bin_fold ? k->bopaque : r->opaque;
     const struct rend_bin_op *oi = &rend_cmd_by_opcode[opcode];
@@ -605,20 +610,12 @@ format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
     int echo = r->bin_fold ? oi->echo_key : r->echo_key;
 
     if (st == REND_OK) {
-        wr32(ext, k->flags);
-        wr32(ext + 4, (uint32_t)(k->exptime > 0 ? k->exptime : 0));
+        wr32(ext, flags);
+        wr32(ext + 4, (uint32_t)(exptime > 0 ? exptime : 0));
         respond_as(c, opcode, opaque, ST_OK, ext,
                    r->cmd == REND_CMD_GETE ? 8 : 4,
                    echo ? k->op.key : NULL, echo ? (uint16_t)k->op.nkey : 0,
-                   k->value, k->nvalue,
-                   k->nvalue > REND_SMALL_VALUE && k->vrelease == NULL
-                   ? k->value : NULL,
-                   k->cas);
-        /* a lent value (ABI minor 2) was copied; rend_req_free releases
-         * it */
-        if (k->nvalue > REND_SMALL_VALUE && k->vrelease == NULL) {
-            k->value = NULL;
-        }
+                   val, vlen, take, cas);
         return;
     }
     if (st >= 0) {
@@ -632,6 +629,52 @@ format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
         return;
     }
     respond_error_as(c, opcode, opaque, wire_status(st));
+}
+
+static void
+format_get(struct rend_conn *c, struct rend_req *r, struct rend_kop *k)
+{
+    /* a large malloc'd value goes to the output as it is; a lent one
+     * (ABI minor 2) is copied, and rend_req_free releases it */
+    int take = k->status == REND_OK && k->nvalue > REND_SMALL_VALUE
+               && k->vrelease == NULL;
+
+    format_get_as(c, r, k, k->status, k->flags, k->exptime, k->value,
+                  k->nvalue, take ? k->value : NULL, k->cas);
+    if (take) {
+        k->value = NULL;
+    }
+}
+
+/* A relayed folded get (rend_relay.h): kops[0] holds the hits' VALUE
+ * blocks in key order; each packet is answered from the block of its key,
+ * or as a miss. */
+static void
+format_relayed(struct rend_conn *c, struct rend_req *r)
+{
+    const struct rend_kop *k0 = &r->kops[0];
+    const char *p = k0->value, *end = p + k0->nvalue;
+    struct rend_relay_block b;
+    int have = 0;
+
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        const struct rend_kop *k = &r->kops[i];
+        if (k0->status < 0) {
+            format_get_as(c, r, k, k0->status, 0, 0, NULL, 0, NULL, 0);
+            continue;
+        }
+        if (!have) {
+            have = rend_relay_next_block(&p, end, &b);
+        }
+        if (have && b.nkey == k->op.nkey
+            && memcmp(b.key, k->op.key, b.nkey) == 0) {
+            format_get_as(c, r, k, REND_OK, b.flags, 0, b.data, b.ndata, NULL,
+                          b.cas);
+            have = 0;
+        } else {
+            format_get_as(c, r, k, REND_MISS, 0, 0, NULL, 0, NULL, 0);
+        }
+    }
 }
 
 void
@@ -658,6 +701,10 @@ rend_bin_format(struct rend_conn *c, struct rend_req *r)
         }
         return;
     case REND_CMD_GET: case REND_CMD_GETE: case REND_CMD_GAT:
+        if (r->relay) {
+            format_relayed(c, r);
+            return;
+        }
         if (r->bin_fold) { /* the keys not streamed out already */
             for (uint32_t i = r->nemitted; i < r->nkeys; i++) {
                 format_get(c, r, &r->kops[i]);

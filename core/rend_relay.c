@@ -60,6 +60,52 @@ key_span(const struct rend_req *r, uint32_t *len)
     return first->key;
 }
 
+/* Bytes no text key holds: <= 0x20 and 0x7f. */
+static const unsigned char not_text[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+    [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
+    [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
+    [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+    [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
+    [0x1e] = 1, [0x1f] = 1, [0x20] = 1, [0x7f] = 1,
+};
+
+/* 1 when every key of a binary request is a text key: 1..250 bytes, no
+ * byte <= 0x20 nor 0x7f (a text key list cannot carry others). */
+static int
+keys_textual(const struct rend_req *r)
+{
+    unsigned bad = 0;
+
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        const unsigned char *p = (const unsigned char *)r->kops[i].op.key;
+        uint32_t n = r->kops[i].op.nkey;
+        bad |= n == 0 || n > REND_KEY_MAX;
+        for (uint32_t j = 0; j < n; j++) {
+            bad |= not_text[p[j]];
+        }
+    }
+    return bad == 0;
+}
+
+/* Which multi-gets may be relayed, and whether they want the cas: text
+ * get (no cas) and gets, and folded binary gets (the cas). */
+static int
+relayable(const struct rend_req *r, uint16_t *opflags)
+{
+    if (r->nkeys < 2) {
+        return 0;
+    }
+    if (r->proto == REND_PROTO_TEXT) {
+        *opflags = r->cmd == REND_CMD_GET ? REND_OPF_NO_CAS : 0;
+        return r->meta == 0
+               && (r->cmd == REND_CMD_GET || r->cmd == REND_CMD_GETS);
+    }
+    *opflags = 0;
+    return r->proto == REND_PROTO_BINARY && r->bin_fold
+           && r->cmd == REND_CMD_GET && keys_textual(r);
+}
+
 int
 rend_relay_start(struct rend_conn *c, struct rend_req *r)
 {
@@ -67,10 +113,9 @@ rend_relay_start(struct rend_conn *c, struct rend_req *r)
     struct rend_kop *k = &r->kops[0];
     const char *span;
     uint32_t nspan;
+    uint16_t opflags = 0;
 
-    if (r->proto != REND_PROTO_TEXT || r->meta != 0 || r->nkeys < 2
-        || (r->cmd != REND_CMD_GET && r->cmd != REND_CMD_GETS)
-        || (rt = relay_route(c, r)) == NULL
+    if (!relayable(r, &opflags) || (rt = relay_route(c, r)) == NULL
         || (span = key_span(r, &nspan)) == NULL) {
         return 0;
     }
@@ -79,8 +124,70 @@ rend_relay_start(struct rend_conn *c, struct rend_req *r)
     r->kops_left = 1;      /* the relay op on kops[0] */
     c->kflight++;
     k->route = rt;
-    rend_route_start_relay(k, span, nspan, r->nkeys,
-                           r->cmd == REND_CMD_GET ? REND_OPF_NO_CAS : 0);
+    rend_route_start_relay(k, span, nspan, r->nkeys, opflags);
+    return 1;
+}
+
+/* The decimal at [p, end) (at most UINT64_MAX); the end of its digits,
+ * or NULL when there is none or it overflows. */
+static const char *
+number(const char *p, const char *end, uint64_t *v)
+{
+    const char *s = p, *fast = end - p > 19 ? p + 19 : end;
+    uint64_t x = 0;
+
+    /* 19 digits cannot overflow: no check per digit there */
+    while (p < fast && (unsigned char)(*p - '0') < 10) {
+        x = x * 10 + (uint64_t)(*p++ - '0');
+    }
+    if (p < end && (unsigned char)(*p - '0') < 10) {
+        uint64_t d = (uint64_t)(*p++ - '0');
+        if (x > (UINT64_MAX - d) / 10
+            || (p < end && (unsigned char)(*p - '0') < 10)) {
+            return NULL; /* over UINT64_MAX, or over 20 digits */
+        }
+        x = x * 10 + d;
+    }
+    *v = x;
+    return p > s ? p : NULL;
+}
+
+int
+rend_relay_next_block(const char **pp, const char *end,
+                      struct rend_relay_block *b)
+{
+    const char *p = *pp, *nl, *q, *le;
+    uint64_t flags, n, cas = 0;
+
+    nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+    if (nl == NULL || nl - p < 8 || nl[-1] != '\r'
+        || memcmp(p, "VALUE ", 6) != 0) {
+        return 0;
+    }
+    le = nl - 1; /* the header line ends at its \r */
+    b->key = p + 6;
+    q = memchr(b->key, ' ', (size_t)(le - b->key));
+    if (q == NULL || q == b->key) {
+        return 0;
+    }
+    b->nkey = (uint32_t)(q - b->key);
+    if ((q = number(q + 1, le, &flags)) == NULL || q == le || *q != ' '
+        || flags > UINT32_MAX || (q = number(q + 1, le, &n)) == NULL
+        || n > UINT32_MAX) {
+        return 0;
+    }
+    if (q < le && (*q != ' ' || (q = number(q + 1, le, &cas)) != le)) {
+        return 0;
+    }
+    if (q != le || (size_t)(end - (nl + 1)) < n + 2
+        || nl[1 + n] != '\r' || nl[2 + n] != '\n') {
+        return 0;
+    }
+    b->flags = (uint32_t)flags;
+    b->data = nl + 1;
+    b->ndata = (uint32_t)n;
+    b->cas = cas;
+    *pp = nl + 3 + n;
     return 1;
 }
 

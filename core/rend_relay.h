@@ -5,6 +5,10 @@
  * as memcached writes them) goes to the client as it came.  One route
  * step, one op and one completion per request instead of per key.
  *
+ * A folded binary batch of gets (rend_req.bin_fold) is relayed too, as a
+ * `gets`: its packets are answered from the blocks, matched to its keys
+ * in order (rend_relay_next_block).
+ *
  * The op rides on the request's first key op (kops[0]); the request's
  * other key ops are never issued.  A handler that declines (REND_ENOTSUP)
  * gets the keys one by one instead, as if the relay had never been tried.
@@ -23,5 +27,18 @@ int rend_relay_start(struct rend_conn *c, struct rend_req *r);
 
 /* The relay op on k (r->kops[0]) finished with status. */
 void rend_relay_done(struct rend_kop *k, int status);
+
+/* One block of a relayed reply: "VALUE <key> <flags> <bytes>[ <cas>]\r\n"
+ * and its data; pointers into the reply. */
+struct rend_relay_block {
+    const char *key, *data;
+    uint32_t nkey, ndata, flags;
+    uint64_t cas;
+};
+
+/* Parse the block at *p (before end) into b and move *p past it.  1, or 0
+ * at the end or on anything malformed (*p unchanged). */
+int rend_relay_next_block(const char **p, const char *end,
+                          struct rend_relay_block *b);
 
 #endif /* REND_RELAY_H */

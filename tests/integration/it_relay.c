@@ -6,7 +6,9 @@
  *
  * Checked: random multi-gets (hits, misses, duplicates, empty and 40 KB
  * values) read exactly what was stored, and `gets` cas values work for
- * `cas`; the stats count one relay per request and the right hits and
+ * `cas`; so do random binary batches of GetKQ ended by a GetK (relayed as
+ * one `gets`), and a batch with a key no text line can carry (a space)
+ * is answered key by key; the stats count one relay per request and the right hits and
  * misses; a reply over the plugin's 1 MB relay limit is declined and the
  * keys run one by one, with the pipelined request behind it intact; a
  * key the plugin stores base64-encoded (a control byte) is not relayed
@@ -214,6 +216,132 @@ START_TEST(relay_matches_what_was_stored)
 }
 END_TEST
 
+/* One binary response: opcode, status, opaque, cas, key and value (into
+ * key/val, malloc'd, NUL-terminated; the caller frees them). */
+static void
+bin_read(struct rend_cli *c, uint8_t *op, uint16_t *status, uint32_t *opaque,
+         char **key, char **val, uint32_t *nval, uint32_t *flags)
+{
+    unsigned char h[24];
+    uint32_t body;
+    uint16_t nkey;
+    uint8_t next;
+    char *b;
+
+    ck_assert_int_eq(rend_cli_read_n(c, h, 24, IT_MS), 0);
+    ck_assert_uint_eq(h[0], 0x81);
+    *op = h[1];
+    nkey = (uint16_t)(h[2] << 8 | h[3]);
+    next = h[4];
+    *status = (uint16_t)(h[6] << 8 | h[7]);
+    body = rend_get32(h + 8);
+    *opaque = rend_get32(h + 12);
+    b = malloc(body + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(rend_cli_read_n(c, b, body, IT_MS), 0);
+    *flags = next == 4 ? rend_get32((unsigned char *)b) : 0;
+    *key = strndup(b + next, nkey);
+    *nval = body - next - nkey;
+    *val = malloc(*nval + 1);
+    ck_assert_ptr_nonnull(*key);
+    ck_assert_ptr_nonnull(*val);
+    memcpy(*val, b + next + nkey, *nval);
+    free(b);
+}
+
+/* A batch of n GetKQ (0x0d) for pick[], then a GetK (0x0c) for the last
+ * pick: every hit answered with its key and value, the misses silent but
+ * the GetK's, which answers Not found. */
+static void
+bin_batch(struct rend_cli *c, const struct item *const *pick, int n)
+{
+    static unsigned char req[200 * 300];
+    size_t len = 0;
+
+    for (int i = 0; i < n; i++) {
+        len += rend_bin_pack(req + len, i == n - 1 ? 0x0c : 0x0d, NULL, 0,
+                             pick[i]->key, NULL, 0, (uint32_t)i + 100);
+    }
+    ck_assert_int_eq(rend_cli_send(c, req, len, IT_MS), 0);
+    for (int i = 0; i < n; i++) {
+        uint8_t op;
+        uint16_t st;
+        uint32_t opaque, nval, flags;
+        char *key, *val;
+        if (!pick[i]->stored && i < n - 1) {
+            continue;
+        }
+        bin_read(c, &op, &st, &opaque, &key, &val, &nval, &flags);
+        ck_assert_uint_eq(opaque, (uint32_t)i + 100);
+        ck_assert_uint_eq(op, i == n - 1 ? 0x0c : 0x0d);
+        ck_assert_str_eq(key, pick[i]->key);
+        if (pick[i]->stored) {
+            ck_assert_uint_eq(st, 0);
+            ck_assert_uint_eq(flags, pick[i]->flags);
+            ck_assert_uint_eq(nval, pick[i]->n);
+            ck_assert_msg(memcmp(val, pick[i]->val, nval) == 0, "%s differs",
+                          key);
+        } else {
+            ck_assert_uint_eq(st, 1); /* Key not found */
+        }
+        free(key);
+        free(val);
+    }
+}
+
+START_TEST(relay_binary_batches)
+{
+    struct bed b;
+    struct rend_cli c;
+    const struct item *pick[120];
+    unsigned seed = 777;
+    long long relayed;
+
+    bed_start(&b, 0);
+    ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
+    fill(&c); /* in text: a connection speaks one protocol */
+    rend_cli_close(&c);
+    ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
+    relayed = relay_stat(&b, "gets_relayed");
+    for (int round = 0; round < 100; round++) {
+        int n = 2 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 119;
+        for (int i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            pick[i] = &items[(seed >> 8) % NKEYS];
+        }
+        bin_batch(&c, pick, n);
+    }
+    /* every batch one relay (a batch split across two reads is two) */
+    ck_assert_int_ge(relay_stat(&b, "gets_relayed") - relayed, 100);
+    ck_assert_int_eq(relay_stat(&b, "gets_relay_declined"), 0);
+    {
+        struct item sp = { .key = "has space", .val = "sv", .n = 2,
+                           .flags = 11, .stored = 1 };
+        unsigned char req[256];
+        size_t len = rend_bin_pack(req, 0x01, "\0\0\0\x0b\0\0\0\0", 8,
+                                   sp.key, sp.val, 2, 1);
+        uint8_t op;
+        uint16_t st;
+        uint32_t opaque, nval, flags;
+        char *key, *val;
+
+        ck_assert_int_eq(rend_cli_send(&c, req, len, IT_MS), 0);
+        bin_read(&c, &op, &st, &opaque, &key, &val, &nval, &flags);
+        ck_assert_uint_eq(st, 0);
+        free(key);
+        free(val);
+        relayed = relay_stat(&b, "gets_relayed");
+        pick[0] = &items[1];
+        pick[1] = &sp;
+        pick[2] = &items[2];
+        bin_batch(&c, pick, 3);
+        ck_assert_int_eq(relay_stat(&b, "gets_relayed"), relayed);
+    }
+    rend_cli_close(&c);
+    bed_stop(&b);
+}
+END_TEST
+
 START_TEST(relay_too_large_runs_key_by_key)
 {
     struct bed b;
@@ -320,6 +448,7 @@ relay_suite(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, relay_matches_what_was_stored);
+    tcase_add_test(tc, relay_binary_batches);
     tcase_add_test(tc, relay_too_large_runs_key_by_key);
     tcase_add_test(tc, relay_declines_keys_it_cannot_relay);
     suite_add_tcase(s, tc);
