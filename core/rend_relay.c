@@ -13,6 +13,7 @@
 #include "rend_relay.h"
 #include "rend_route.h"
 #include "rend_stats.h"
+#include "rend_util.h"
 #include "rend_worker.h"
 
 /* The one route every key of r takes, when it is L1-only to a handler
@@ -128,36 +129,13 @@ rend_relay_start(struct rend_conn *c, struct rend_req *r)
     return 1;
 }
 
-/* The decimal at [p, end) (at most UINT64_MAX); the end of its digits,
- * or NULL when there is none or it overflows. */
-static const char *
-number(const char *p, const char *end, uint64_t *v)
-{
-    const char *s = p, *fast = end - p > 19 ? p + 19 : end;
-    uint64_t x = 0;
-
-    /* 19 digits cannot overflow: no check per digit there */
-    while (p < fast && (unsigned char)(*p - '0') < 10) {
-        x = x * 10 + (uint64_t)(*p++ - '0');
-    }
-    if (p < end && (unsigned char)(*p - '0') < 10) {
-        uint64_t d = (uint64_t)(*p++ - '0');
-        if (x > (UINT64_MAX - d) / 10
-            || (p < end && (unsigned char)(*p - '0') < 10)) {
-            return NULL; /* over UINT64_MAX, or over 20 digits */
-        }
-        x = x * 10 + d;
-    }
-    *v = x;
-    return p > s ? p : NULL;
-}
-
 int
 rend_relay_next_block(const char **pp, const char *end,
                       struct rend_relay_block *b)
 {
-    const char *p = *pp, *nl, *q, *le;
-    uint64_t flags, n, cas = 0;
+    const char *p = *pp, *nl, *q, *le, *f, *fe;
+    uint32_t n;
+    uint64_t cas = 0;
 
     nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
     if (nl == NULL || nl - p < 8 || nl[-1] != '\r'
@@ -171,19 +149,24 @@ rend_relay_next_block(const char **pp, const char *end,
         return 0;
     }
     b->nkey = (uint32_t)(q - b->key);
-    if ((q = number(q + 1, le, &flags)) == NULL || q == le || *q != ' '
-        || flags > UINT32_MAX || (q = number(q + 1, le, &n)) == NULL
-        || n > UINT32_MAX) {
+    f = q + 1; /* <flags> <bytes>[ <cas>] */
+    fe = memchr(f, ' ', (size_t)(le - f));
+    if (fe == NULL || rend_parse_u32(f, (size_t)(fe - f), &b->flags) != 0) {
         return 0;
     }
-    if (q < le && (*q != ' ' || (q = number(q + 1, le, &cas)) != le)) {
+    q = memchr(fe + 1, ' ', (size_t)(le - (fe + 1)));
+    if (q == NULL) {
+        q = le;
+    }
+    if (rend_parse_u32(fe + 1, (size_t)(q - (fe + 1)), &n) != 0
+        || (q < le && rend_parse_u64(q + 1, (size_t)(le - (q + 1)), &cas)
+                          != 0)) {
         return 0;
     }
-    if (q != le || (size_t)(end - (nl + 1)) < n + 2
+    if ((size_t)(end - (nl + 1)) < (size_t)n + 2
         || nl[1 + n] != '\r' || nl[2 + n] != '\n') {
         return 0;
     }
-    b->flags = (uint32_t)flags;
     b->data = nl + 1;
     b->ndata = (uint32_t)n;
     b->cas = cas;
