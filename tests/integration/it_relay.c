@@ -14,7 +14,10 @@
  * key the plugin stores base64-encoded (a control byte) is not relayed
  * and is found; keys on two routes (a prefix route to inmem) are not
  * relayed; a backend that is gone answers one SERVER_ERROR line and the
- * connection goes on.
+ * connection goes on.  Over a pool of three servers the same random gets
+ * and batches come back merged in key order; with one of them down the
+ * keys run one by one (the other servers' hits, then the error line); two
+ * connections per server are not relayed on.
  */
 #include "config.h"
 
@@ -30,28 +33,36 @@
 #define NKEYS 300
 
 struct bed {
-    struct rend_srv rend, mc;
+    struct rend_srv rend, mc[3];
+    int nmc;
 };
 
-/* memcached on a unix socket and rend in front of it (L1-only); with
- * prefix: keys starting "p:" go to an inmem L1 instead. */
+/* nmc memcached servers on unix sockets (one pool) and rend in front of
+ * them (L1-only), conns connections per server; with prefix: keys
+ * starting "p:" go to an inmem L1 instead. */
 static void
-bed_start(struct bed *b, int prefix)
+bed_start_pool(struct bed *b, int prefix, int nmc, int conns)
 {
     static const char *const mc_extra[] = { "-m", "256", "-I", "2m", NULL };
-    char conf[160];
+    char conf[160], servers[1024] = "";
     FILE *f;
 
     memset(b, 0, sizeof(*b));
-    ck_assert_msg(rend_srv_start_memcached(&b->mc, mc_extra) == 0,
-                  "memcached is required (install-deps.sh installs it)");
-    snprintf(conf, sizeof(conf), "%s/rend.lua", b->mc.dir);
+    b->nmc = nmc;
+    for (int i = 0; i < nmc; i++) {
+        ck_assert_msg(rend_srv_start_memcached(&b->mc[i], mc_extra) == 0,
+                      "memcached is required (install-deps.sh installs it)");
+        snprintf(servers + strlen(servers), sizeof(servers) - strlen(servers),
+                 "%s%s", i > 0 ? "," : "", b->mc[i].path);
+    }
+    snprintf(conf, sizeof(conf), "%s/rend.lua", b->mc[0].dir);
     f = fopen(conf, "w");
     ck_assert_ptr_nonnull(f);
     fprintf(f,
             "local mc = handler \"memcached\" { name = \"l1\", "
-            "servers = \"%s\", timeout_ms = 5000, fail_limit = 1 }\n",
-            b->mc.path);
+            "servers = \"%s\", timeout_ms = 5000, fail_limit = 1, "
+            "conns_per_server = %d }\n",
+            servers, conns);
     if (prefix) {
         fprintf(f, "local mem = handler \"inmem\" { name = \"mem\", "
                    "memory_mb = 16 }\n"
@@ -65,11 +76,19 @@ bed_start(struct bed *b, int prefix)
 }
 
 static void
+bed_start(struct bed *b, int prefix)
+{
+    bed_start_pool(b, prefix, 1, 1);
+}
+
+static void
 bed_stop(struct bed *b)
 {
     ck_assert_int_eq(rend_srv_stop(&b->rend, 5000, NULL), 0);
-    if (b->mc.pid != 0) {
-        rend_srv_stop(&b->mc, 3000, NULL);
+    for (int i = 0; i < b->nmc; i++) {
+        if (b->mc[i].pid != 0) {
+            rend_srv_stop(&b->mc[i], 3000, NULL);
+        }
     }
 }
 
@@ -148,21 +167,23 @@ expect_end(struct rend_cli *c)
     ck_assert_str_eq(line, "END");
 }
 
-START_TEST(relay_matches_what_was_stored)
+/* 200 random multi-gets and a gets of rk1 rk4 rk2 on a filled bed: what
+ * was stored, every request relayed, the hit and miss stats right, the
+ * cas values good for cas. */
+static void
+random_gets(struct bed *b)
 {
-    struct bed b;
     struct rend_cli c;
     long long relayed, hits0, misses0;
     long long want_hits = 0, want_misses = 0;
     unsigned seed = 12345;
     char req[8192];
 
-    bed_start(&b, 0);
-    ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
+    ck_assert_int_eq(rend_cli_open(&c, &b->rend), 0);
     fill(&c);
-    relayed = relay_stat(&b, "gets_relayed");
-    hits0 = relay_stat(&b, "get_hits");
-    misses0 = relay_stat(&b, "get_misses");
+    relayed = relay_stat(b, "gets_relayed");
+    hits0 = relay_stat(b, "get_hits");
+    misses0 = relay_stat(b, "get_misses");
     for (int round = 0; round < 200; round++) {
         int n = 2 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 119;
         int pick[120];
@@ -189,10 +210,10 @@ START_TEST(relay_matches_what_was_stored)
         }
         expect_end(&c);
     }
-    ck_assert_int_eq(relay_stat(&b, "gets_relayed") - relayed, 200);
-    ck_assert_int_eq(relay_stat(&b, "gets_relay_declined"), 0);
-    ck_assert_int_eq(relay_stat(&b, "get_hits") - hits0, want_hits);
-    ck_assert_int_eq(relay_stat(&b, "get_misses") - misses0, want_misses);
+    ck_assert_int_eq(relay_stat(b, "gets_relayed") - relayed, 200);
+    ck_assert_int_eq(relay_stat(b, "gets_relay_declined"), 0);
+    ck_assert_int_eq(relay_stat(b, "get_hits") - hits0, want_hits);
+    ck_assert_int_eq(relay_stat(b, "get_misses") - misses0, want_misses);
 
     /* gets: the cas of each block is one memcached accepts */
     {
@@ -210,8 +231,20 @@ START_TEST(relay_matches_what_was_stored)
         snprintf(req, sizeof(req), "cas rk2 0 0 1 %llu\r\nx\r\n", cas2 + 1);
         ck_assert_int_gt(rend_cli_cmd(&c, req, line, sizeof(line), IT_MS), 0);
         ck_assert_str_eq(line, "EXISTS");
+        /* rk1 as fill() left it, for what runs next */
+        ck_assert_int_eq(rend_cli_set(&c, items[1].key, items[1].val,
+                                      items[1].n, items[1].flags, 0, IT_MS),
+                         0);
     }
     rend_cli_close(&c);
+}
+
+START_TEST(relay_matches_what_was_stored)
+{
+    struct bed b;
+
+    bed_start(&b, 0);
+    random_gets(&b);
     bed_stop(&b);
 }
 END_TEST
@@ -289,12 +322,32 @@ bin_batch(struct rend_cli *c, const struct item *const *pick, int n)
     }
 }
 
+/* 100 random binary batches on c: each read what was stored, and relayed
+ * (a batch split across two reads is two relays). */
+static void
+random_batches(struct bed *b, struct rend_cli *c)
+{
+    const struct item *pick[120];
+    unsigned seed = 777;
+    long long relayed = relay_stat(b, "gets_relayed");
+
+    for (int round = 0; round < 100; round++) {
+        int n = 2 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 119;
+        for (int i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            pick[i] = &items[(seed >> 8) % NKEYS];
+        }
+        bin_batch(c, pick, n);
+    }
+    ck_assert_int_ge(relay_stat(b, "gets_relayed") - relayed, 100);
+    ck_assert_int_eq(relay_stat(b, "gets_relay_declined"), 0);
+}
+
 START_TEST(relay_binary_batches)
 {
     struct bed b;
     struct rend_cli c;
     const struct item *pick[120];
-    unsigned seed = 777;
     long long relayed;
 
     bed_start(&b, 0);
@@ -302,18 +355,7 @@ START_TEST(relay_binary_batches)
     fill(&c); /* in text: a connection speaks one protocol */
     rend_cli_close(&c);
     ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
-    relayed = relay_stat(&b, "gets_relayed");
-    for (int round = 0; round < 100; round++) {
-        int n = 2 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 119;
-        for (int i = 0; i < n; i++) {
-            seed = seed * 1103515245u + 12345u;
-            pick[i] = &items[(seed >> 8) % NKEYS];
-        }
-        bin_batch(&c, pick, n);
-    }
-    /* every batch one relay (a batch split across two reads is two) */
-    ck_assert_int_ge(relay_stat(&b, "gets_relayed") - relayed, 100);
-    ck_assert_int_eq(relay_stat(&b, "gets_relay_declined"), 0);
+    random_batches(&b, &c);
     {
         struct item sp = { .key = "has space", .val = "sv", .n = 2,
                            .flags = 11, .stored = 1 };
@@ -424,7 +466,7 @@ START_TEST(relay_declines_keys_it_cannot_relay)
     ck_assert_int_eq(relay_stat(&b, "gets_relayed"), relayed);
     ck_assert_int_eq(relay_stat(&b, "gets_relay_declined"), 1);
     /* the backend gone: one error line, and the connection goes on */
-    rend_srv_stop(&b.mc, 3000, NULL);
+    rend_srv_stop(&b.mc[0], 3000, NULL);
     {
         char line[256];
         ck_assert_int_gt(rend_cli_cmd(&c, "get plainkey other\r\n", line,
@@ -435,6 +477,108 @@ START_TEST(relay_declines_keys_it_cannot_relay)
                                       IT_MS), 0);
         ck_assert_str_eq(line, "VALUE p:k 5 5");
     }
+    rend_cli_close(&c);
+    bed_stop(&b);
+}
+END_TEST
+
+/* Three servers: each request's keys go out as one line per server, and
+ * the blocks come back merged in the request's key order. */
+START_TEST(relay_over_a_pool)
+{
+    struct bed b;
+    struct rend_cli c;
+
+    bed_start_pool(&b, 0, 3, 1);
+    ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
+    fill(&c);
+    rend_cli_close(&c);
+    for (int i = 0; i < 3; i++) { /* the keys are spread */
+        ck_assert_int_gt(rend_srv_stat(&b.mc[i], "stats", "curr_items"), 20);
+    }
+    random_gets(&b);
+    ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
+    random_batches(&b, &c);
+    rend_cli_close(&c);
+    bed_stop(&b);
+}
+END_TEST
+
+/* One server of three gone: multi-gets are run key by key, the other
+ * servers' hits come back in order, then the error line; the connection
+ * goes on. */
+START_TEST(relay_pool_with_a_server_down)
+{
+    struct bed b;
+    struct rend_cli c;
+    char req[4096], line[400];
+    int errors = 0;
+
+    bed_start_pool(&b, 0, 3, 1);
+    ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
+    fill(&c);
+    rend_srv_stop(&b.mc[1], 3000, NULL);
+    for (int from = 0; from < NKEYS; from += 50) {
+        size_t len = (size_t)snprintf(req, sizeof(req), "get");
+        int next = from;
+        for (int i = from; i < from + 50; i++) {
+            len += (size_t)snprintf(req + len, sizeof(req) - len, " %s",
+                                    items[i].key);
+        }
+        len += (size_t)snprintf(req + len, sizeof(req) - len, "\r\n");
+        ck_assert_int_eq(rend_cli_send(&c, req, len, IT_MS), 0);
+        for (;;) {
+            char want[64];
+            int k;
+            ck_assert_int_gt(rend_cli_line(&c, line, sizeof(line), IT_MS), 0);
+            if (strcmp(line, "END") == 0
+                || strncmp(line, "SERVER_ERROR", 12) == 0) {
+                errors += line[0] == 'S';
+                break;
+            }
+            ck_assert_msg(sscanf(line, "VALUE rk%d", &k) == 1
+                              && k >= next && k < from + 50
+                              && items[k].stored,
+                          "got '%s'", line);
+            next = k + 1;
+            snprintf(want, sizeof(want), "VALUE %s %u %zu", items[k].key,
+                     items[k].flags, items[k].n);
+            ck_assert_str_eq(line, want);
+            {
+                char *got = malloc(items[k].n + 2);
+                ck_assert_ptr_nonnull(got);
+                ck_assert_int_eq(rend_cli_read_n(&c, got, items[k].n + 2,
+                                                 IT_MS), 0);
+                ck_assert(memcmp(got, items[k].val, items[k].n) == 0);
+                free(got);
+            }
+        }
+    }
+    ck_assert_int_gt(errors, 0);
+    ck_assert_int_gt(rend_cli_cmd(&c, "version\r\n", line, sizeof(line),
+                                  IT_MS), 0);
+    ck_assert_msg(strncmp(line, "VERSION ", 8) == 0, "got '%s'", line);
+    rend_cli_close(&c);
+    bed_stop(&b);
+}
+END_TEST
+
+/* Two connections per server: a key's ops keep to its own connection, so
+ * a multi-get is not relayed on one. */
+START_TEST(relay_declined_with_two_conns_per_server)
+{
+    struct bed b;
+    struct rend_cli c;
+
+    bed_start_pool(&b, 0, 1, 2);
+    ck_assert_int_eq(rend_cli_open(&c, &b.rend), 0);
+    fill(&c);
+    ck_assert_int_eq(rend_cli_send_str(&c, "get rk1 rk4 rk2\r\n", IT_MS), 0);
+    expect_block(&c, &items[1], 0, NULL);
+    expect_block(&c, &items[2], 0, NULL);
+    expect_end(&c);
+    ck_assert_int_eq(relay_stat(&b, "gets_relayed"), 0);
+    ck_assert_int_eq(relay_stat(&b, "gets_relay_declined"), 1);
     rend_cli_close(&c);
     bed_stop(&b);
 }
@@ -451,6 +595,9 @@ relay_suite(void)
     tcase_add_test(tc, relay_binary_batches);
     tcase_add_test(tc, relay_too_large_runs_key_by_key);
     tcase_add_test(tc, relay_declines_keys_it_cannot_relay);
+    tcase_add_test(tc, relay_over_a_pool);
+    tcase_add_test(tc, relay_pool_with_a_server_down);
+    tcase_add_test(tc, relay_declined_with_two_conns_per_server);
     suite_add_tcase(s, tc);
     return s;
 }
