@@ -251,19 +251,20 @@ relay_multi(struct rend_mc_thr *t, struct rend_op *op)
     }
     nkeys++;
     maxparts = nkeys < in->nservers ? nkeys : in->nservers;
-    /* the parts, then per key its part, then per server its part + 1
-     * (0: none yet) and its connection, then the key lines */
-    size = sizeof(*m) + maxparts * sizeof(struct part)
+    /* the parts and their connections, then per key its part, then per
+     * server its part + 1 (0: none yet), then the key lines (in the order
+     * of their alignment) */
+    size = sizeof(*m) + maxparts * (sizeof(struct part) + sizeof(*conn))
            + nkeys * sizeof(uint32_t) + in->nservers * sizeof(unsigned)
-           + maxparts * sizeof(*conn) + op->nvalue + 1;
+           + op->nvalue + 1;
     m = calloc(1, size);
     if (m == NULL) {
         return REND_ENOMEM;
     }
-    m->part_of = (uint32_t *)(void *)&m->part[maxparts];
+    conn = (struct rend_mc_conn **)(void *)&m->part[maxparts];
+    m->part_of = (uint32_t *)(void *)(conn + maxparts);
     part_at = (unsigned *)(void *)(m->part_of + nkeys);
-    conn = (struct rend_mc_conn **)(void *)(part_at + in->nservers);
-    text = (char *)(conn + maxparts);
+    text = (char *)(part_at + in->nservers);
     /* 1: each key's server, and each part's line length */
     k = op->value;
     for (i = 0; i < nkeys; i++) {
