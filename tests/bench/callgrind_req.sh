@@ -10,7 +10,8 @@
 #
 # MODE=proxy (default): rend with tests/bench/conf/proxy.lua in front of a
 # memcached on a unix socket (memcached runs natively: only rend is
-# counted); MODE=inmem: rend with conf/inmem.lua.  CONF= another config
+# counted; MC_POOL=n: a pool of n of them); MODE=inmem: rend with
+# conf/inmem.lua.  CONF= another config
 # (e.g. one with admin{} for the metrics cost).  REND= and REND_PLUGIN_DIR=
 # another build; CG_OUT=file keeps the callgrind profile.  rend-bench fills the key space and warms up with 20000
 # requests first; the counters are then zeroed, N requests (default
@@ -48,15 +49,22 @@ wait_for() {
     exit 2
 }
 
+servers=$w/mc.sock
 if [ "$MODE" = proxy ]; then
     "$MEMCACHED" -u root -s "$w/mc.sock" -t 1 -m 1024 &
     pids+=("$!")
     wait_for "$w/mc.sock"
+    for ((i = 2; i <= ${MC_POOL:-1}; i++)); do
+        "$MEMCACHED" -u root -s "$w/mc$i.sock" -t 1 -m 1024 &
+        pids+=("$!")
+        wait_for "$w/mc$i.sock"
+        servers=$servers,$w/mc$i.sock
+    done
     conf=${CONF:-$here/conf/proxy.lua}
 else
     conf=${CONF:-$top/conf/inmem.lua}
 fi
-REND_PLUGIN_DIR=$REND_PLUGIN_DIR REND_MC_SERVERS=$w/mc.sock REND_UNIX=$w/rend.sock \
+REND_PLUGIN_DIR=$REND_PLUGIN_DIR REND_MC_SERVERS=$servers REND_UNIX=$w/rend.sock \
     valgrind --tool=callgrind --compress-strings=no \
     --callgrind-out-file="$w/rend.cg.%p" "$REND" --config "$conf" -p 0 \
     --port-file "$w/port" -t 1 2>"$w/vg.log" &
