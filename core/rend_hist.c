@@ -275,9 +275,11 @@ req_done_slow(struct rend_worker *w, const struct rend_req *r)
     }
     now = off < (uintptr_t)r->nkeys * sizeof(struct rend_kop)
           ? w->hist_now : rend_hist_ticks();
-    /* a folded binary batch (rend_req.bin_fold) was one request per
-     * packet on the wire: each counts, with the batch's time */
-    for (uint32_t i = r->bin_fold ? r->nkeys : 1; i > 0; i--) {
+    /* a folded binary batch or run of mg lines (rend_req.bin_fold,
+     * meta_fold) was one request per packet or line on the wire: each
+     * counts, with the batch's time */
+    for (uint32_t i = r->bin_fold || r->meta_fold ? r->nkeys : 1; i > 0;
+         i--) {
         rend_hist_observe(&w->hist->req[r->cmd],
                           rend_hist_ns(now - r->t_start));
     }

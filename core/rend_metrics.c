@@ -202,6 +202,8 @@ static const struct stat_metric stat_metrics[] = {
       "result=\"failed\"", NULL },
     { "bin_gets_folded", "rend_bin_gets_folded_total", "",
       "Binary get packets answered as part of a folded multi-key request" },
+    { "meta_gets_folded", "rend_meta_gets_folded_total", "",
+      "Meta mg lines answered as part of a folded multi-key request" },
     { "set_values_spliced", "rend_set_values_spliced_total", "",
       "Set values moved from the client socket to the handler through a pipe" },
     { "gets_relayed", "rend_gets_relayed_total", "",

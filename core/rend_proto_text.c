@@ -24,6 +24,7 @@
 #include "rend_exec.h"
 #include "rend_log.h"
 #include "rend_proto.h"
+#include "rend_relay.h"
 #include "rend_settings.h"
 #include "rend_stats.h"
 #include "rend_util.h"
@@ -805,6 +806,82 @@ meta_common(struct rend_req *r, int tx, const struct rend_meta *m,
     }
 }
 
+/* ---- folding quiet mg lines ------------------------------------------
+ * A client's run of `mg <key> <flags>` lines already in the input, all
+ * quiet (q) and with byte for byte the same text after the key, becomes
+ * one request with a key op per line, as a text multi-get does: one
+ * request to set up, route and free instead of one per line, and a relay
+ * may send the keys to a backend as one `get` line (rend_relay.h).  Each
+ * line is answered as it would have been alone, in order: its flags are
+ * the first line's, so r->m answers every key.  Not folded: b (a decoded
+ * key per line), T, N and R (they touch, create or recache per key).  The
+ * run ends before the first line that differs in anything but its key,
+ * or is not wholly read yet; that line (the batch's `mn`, say) is then
+ * parsed on its own. */
+#define META_FOLD_MAX 256
+
+/* Length of the line at p (before end) when it is `mg <key>` followed by
+ * the nrest bytes at rest (the first line's text after its key, newline
+ * included), with *nkey set; else 0. */
+static size_t
+mg_fold_line(const char *p, const char *end, const char *rest, size_t nrest,
+             uint32_t *nkey)
+{
+    size_t avail = (size_t)(end - p), n, k;
+    const char *nl;
+
+    if (avail < 4 + nrest || memcmp(p, "mg ", 3) != 0) {
+        return 0;
+    }
+    nl = memchr(p + 3, '\n', avail - 3);
+    if (nl == NULL) {
+        return 0;
+    }
+    n = (size_t)(nl + 1 - p);
+    if (n < 4 + nrest) {
+        return 0;
+    }
+    k = n - 3 - nrest;
+    if (k > REND_KEY_MAX || memcmp(nl + 1 - nrest, rest, nrest) != 0
+        || memchr(p + 3, ' ', k) != NULL) {
+        return 0;
+    }
+    *nkey = (uint32_t)k;
+    return n;
+}
+
+/* r is the quiet mg parsed from line l: fold the lines after it into r.
+ * Returns the bytes consumed after l (0 when nothing folds). */
+static int64_t
+fold_mg(struct rend_conn *c, struct rend_req *r, const struct line *l)
+{
+    const char *rest = l->t[1].p + l->t[1].n, *end = l->data + l->avail;
+    size_t nrest = (size_t)(l->data - rest), off = 0, len;
+    uint32_t n = 1, nkey;
+
+    while (n < META_FOLD_MAX
+           && (len = mg_fold_line(l->data + off, end, rest, nrest, &nkey))
+                  > 0) {
+        n++;
+        off += len;
+    }
+    if (n == 1 || rend_req_set_keys(r, n) != 0) {
+        return 0; /* r keeps its one key (kop1) */
+    }
+    r->kops[0].op.key = l->t[1].p;
+    r->kops[0].op.nkey = l->t[1].n;
+    off = 0;
+    for (uint32_t i = 1; i < n; i++) {
+        len = mg_fold_line(l->data + off, end, rest, nrest, &nkey);
+        r->kops[i].op.key = l->data + off + 3;
+        r->kops[i].op.nkey = nkey;
+        off += len;
+    }
+    r->meta_fold = 1;
+    REND_STAT_ADD(&c->w->st, meta_gets_folded, n);
+    return (int64_t)off;
+}
+
 /* mg <key> <flags>*: T -> gat (gats with c), else get (gets with c).
  * Not supported: E (memcached 1.6.18 refuses it too: invalid flag);
  * u (no LRU bump) is accepted and has no effect. */
@@ -866,6 +943,9 @@ parse_mg(struct rend_conn *c, int cmd, const struct line *l,
         r->m.recache = rec;
     }
     *out = r;
+    if (m.q && !m.b && !f.seen['T'] && !f.seen['N'] && !f.seen['R']) {
+        return fold_mg(c, r, l);
+    }
     return 0;
 }
 
@@ -1357,10 +1437,17 @@ format_retrieval(struct rend_conn *c, struct rend_req *r)
     }
 }
 
+static void format_meta_kop(struct rend_conn *c, const struct rend_req *r,
+                            struct rend_kop *k);
+
 void
 rend_text_format_kop(struct rend_conn *c, struct rend_req *r,
                      struct rend_kop *k)
 {
+    if (r->meta) { /* a folded run of mg lines */
+        format_meta_kop(c, r, k);
+        return;
+    }
     if (k->status == REND_OK) {
         format_value(c, r, k, 0); /* a miss shows nothing before END */
     }
@@ -1378,16 +1465,27 @@ format_stats(struct rend_conn *c, struct rend_req *r)
     rend_stats_text(r->arg, r->narg, stats_write, c);
 }
 
+/* What one meta reply line shows: its code (or VA and the data), and the
+ * key's result for the flags asked for. */
+struct meta_reply {
+    const char *code;           /* HD EN NF NS EX, when not va */
+    const char *key, *data;
+    uint32_t nkey, ndata, flags, nvalue;
+    uint64_t cas;
+    int64_t exptime;
+    uint8_t va, hit, won;       /* VA line; a hit's flags; W shown */
+    uint8_t created;            /* ma N: this request created the item */
+};
+
 /* A meta reply's flags, in the order the request gave them.  l and h are
  * answered as memcached does for an item never read since it was stored
  * (l0, h0): the handlers keep no access time or fetched bit. */
 static char *
-meta_flags_out(char *p, const struct rend_req *r, const struct rend_kop *k,
-               int hit)
+meta_flags_out(char *p, const struct rend_req *r, const struct meta_reply *m)
 {
     for (uint8_t i = 0; i < r->m.nret; i++) {
         char ch = r->m.ret[i];
-        if (!hit && ch != 'k' && ch != 'O') {
+        if (!m->hit && ch != 'k' && ch != 'O') {
             continue; /* a miss answers only the key and opaque */
         }
         *p++ = ' ';
@@ -1395,12 +1493,12 @@ meta_flags_out(char *p, const struct rend_req *r, const struct rend_kop *k,
         switch (ch) {
         case 'k':
             if (r->m.b) {
-                p += b64_encode(k->op.key, k->op.nkey, p);
+                p += b64_encode(m->key, m->nkey, p);
                 memcpy(p, " b", 2);
                 p += 2;
             } else {
-                memcpy(p, k->op.key, k->op.nkey);
-                p += k->op.nkey;
+                memcpy(p, m->key, m->nkey);
+                p += m->nkey;
             }
             break;
         case 'O':
@@ -1408,13 +1506,13 @@ meta_flags_out(char *p, const struct rend_req *r, const struct rend_kop *k,
             p += r->narg;
             break;
         case 'c':
-            p += rend_u64toa(k->cas, p);
+            p += rend_u64toa(m->cas, p);
             break;
         case 'f':
-            p += rend_u64toa(k->flags, p);
+            p += rend_u64toa(m->flags, p);
             break;
         case 's':
-            p += rend_u64toa(k->nvalue, p);
+            p += rend_u64toa(m->nvalue, p);
             break;
         case 't': {
             int64_t ttl;
@@ -1423,10 +1521,10 @@ meta_flags_out(char *p, const struct rend_req *r, const struct rend_kop *k,
             } else if (r->meta == REND_TX_MA) {
                 /* created by N: its ttl; else unknown (the handlers' incr
                  * returns no expiry): -1 as for an immortal item */
-                ttl = k->won && r->bin_exptime != 0
+                ttl = m->created && r->bin_exptime != 0
                       ? r->bin_exptime - rend_now() : -1;
             } else {
-                ttl = k->exptime == 0 ? -1 : k->exptime - rend_now();
+                ttl = m->exptime == 0 ? -1 : m->exptime - rend_now();
             }
             if (ttl == 0 && r->m.has_ttl) {
                 ttl = -1;
@@ -1448,16 +1546,76 @@ meta_flags_out(char *p, const struct rend_req *r, const struct rend_kop *k,
     return p;
 }
 
-/* mg, ms, md, ma replies: HD / VA <len> / EN / NF / NS / EX + flags. */
+/* Write reply line m (and its data when m->va).  The data is k's value
+ * when k is given and m->data is k->value (then lent or dropped as the
+ * output takes it); else it is copied. */
 static void
-format_meta(struct rend_conn *c, struct rend_req *r)
+meta_emit(struct rend_conn *c, const struct rend_req *r,
+          const struct meta_reply *m, struct rend_kop *k)
 {
-    struct rend_kop *k = &r->kops[0];
-    int st = k->status, hit = 0, va = 0, won = 0, inline_value;
-    const char *code = "HD";
-    char num[24], *p, *s;
-    const char *data = NULL;
-    uint32_t ndata = 0;
+    int owned = k != NULL && m->data != NULL && m->data == k->value;
+    /* a small value shares its header's reservation (one commit) */
+    int inline_value = m->va && m->ndata <= REND_SMALL_VALUE;
+    char *p = rend_conn_out_reserve(c, 64 + (size_t)r->m.nret * 24
+                                       + m->nkey * 2 + r->narg
+                                       + (inline_value ? m->ndata + 2 : 0));
+    char *s = p;
+
+    if (p == NULL) {
+        rend_conn_close(c);
+        return;
+    }
+    if (m->va) {
+        memcpy(p, "VA ", 3);
+        p += 3;
+        p += rend_u64toa(m->ndata, p);
+    } else {
+        memcpy(p, m->code, 2);
+        p += 2;
+    }
+    p = meta_flags_out(p, r, m);
+    if (m->won) {
+        memcpy(p, " W", 2);
+        p += 2;
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    if (inline_value) {
+        if (m->ndata > 0) {
+            memcpy(p, m->data, m->ndata);
+            p += m->ndata;
+        }
+        if (owned) {
+            rend_kop_value_drop(k);
+        }
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    rend_conn_out_commit(c, (size_t)(p - s));
+    if (!m->va || inline_value) {
+        return;
+    }
+    if (owned && m->ndata > 0) {
+        rend_conn_out_value(c, k, m->ndata);
+    } else if (m->ndata > 0) {
+        rend_conn_out(c, m->data, m->ndata);
+    }
+    OUT_LIT(c, "\r\n");
+}
+
+/* The mg, ms, md or ma reply to key op k: HD / VA <len> / EN / NF / NS /
+ * EX + flags. */
+static void
+format_meta_kop(struct rend_conn *c, const struct rend_req *r,
+                struct rend_kop *k)
+{
+    int st = k->status;
+    char num[24];
+    struct meta_reply m = {
+        .code = "HD", .key = k->op.key, .nkey = k->op.nkey,
+        .flags = k->flags, .nvalue = k->nvalue, .cas = k->cas,
+        .exptime = k->exptime, .created = k->won,
+    };
 
     if (st < 0) {
         out_error(c, st, r->meta == REND_TX_MS);
@@ -1469,29 +1627,30 @@ format_meta(struct rend_conn *c, struct rend_req *r)
             if (r->m.q) {
                 return;
             }
-            code = "EN";
+            m.code = "EN";
             break;
         }
-        hit = 1;
-        va = r->m.v;
-        won = k->won;
+        m.hit = 1;
+        m.va = r->m.v;
+        m.won = k->won;
         if (r->m.has_recache && k->exptime > 0
             && k->exptime - rend_now() < r->m.recache) {
             /* no token state in the handlers: every fetch under the
              * threshold wins (memcached answers Z after the first) */
-            won = 1;
+            m.won = 1;
         }
-        data = k->value;
-        ndata = k->nvalue;
+        m.data = k->value;
+        m.ndata = k->nvalue;
         break;
     case REND_TX_MS:
     case REND_TX_MD:
         if (st == REND_OK && r->m.q) {
             return;
         }
-        hit = st == REND_OK && r->meta == REND_TX_MS;
-        code = st == REND_OK ? "HD" : st == REND_EXISTS ? "EX"
-               : st == REND_NOT_FOUND || r->meta == REND_TX_MD ? "NF" : "NS";
+        m.hit = st == REND_OK && r->meta == REND_TX_MS;
+        m.code = st == REND_OK ? "HD" : st == REND_EXISTS ? "EX"
+                 : st == REND_NOT_FOUND || r->meta == REND_TX_MD ? "NF"
+                 : "NS";
         break;
     case REND_TX_MA:
         if (st == REND_NON_NUMERIC) {
@@ -1500,66 +1659,75 @@ format_meta(struct rend_conn *c, struct rend_req *r)
             return;
         }
         if (st != REND_OK) {
-            code = st == REND_EXISTS ? "EX" : "NF";
+            m.code = st == REND_EXISTS ? "EX" : "NF";
             break;
         }
         if (r->m.q) {
             return;
         }
-        hit = 1;
-        va = r->m.v;
-        ndata = (uint32_t)rend_u64toa(k->number, num);
-        data = num;
+        m.hit = 1;
+        m.va = r->m.v;
+        m.ndata = (uint32_t)rend_u64toa(k->number, num);
+        m.data = num;
         break;
     default:
         break;
     }
-    /* a small value shares its header's reservation (one commit) */
-    inline_value = va && ndata <= REND_SMALL_VALUE;
-    p = rend_conn_out_reserve(c, 64 + (size_t)r->m.nret * 24
-                                 + k->op.nkey * 2 + r->narg
-                                 + (inline_value ? ndata + 2 : 0));
-    if (p == NULL) {
-        rend_conn_close(c);
+    meta_emit(c, r, &m, k);
+}
+
+/* A relayed fold of mg lines (rend_relay.h): kops[0] holds the hits'
+ * VALUE blocks in key order; each line is answered from the block of its
+ * key, or as a miss.  (A fold asks for no t: the blocks carry no ttl.) */
+static void
+format_meta_relayed(struct rend_conn *c, struct rend_req *r)
+{
+    const struct rend_kop *k0 = &r->kops[0];
+    const char *p = k0->value, *end = p + k0->nvalue;
+    struct rend_relay_block b;
+    int have = 0;
+
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        const struct rend_kop *k = &r->kops[i];
+        struct meta_reply m = {
+            .code = "EN", .key = k->op.key, .nkey = k->op.nkey,
+        };
+        if (k0->status < 0) {
+            out_error(c, k0->status, 0);
+            continue;
+        }
+        if (!have) {
+            have = rend_relay_next_block(&p, end, &b);
+        }
+        if (have && b.nkey == k->op.nkey
+            && memcmp(b.key, k->op.key, b.nkey) == 0) {
+            m.code = "HD";
+            m.hit = 1;
+            m.va = r->m.v;
+            m.flags = b.flags;
+            m.cas = b.cas;
+            m.nvalue = b.ndata;
+            m.data = b.data;
+            m.ndata = b.ndata;
+            have = 0;
+        } else if (r->m.q) {
+            continue;
+        }
+        meta_emit(c, r, &m, NULL);
+    }
+}
+
+/* mg, ms, md, ma replies: each key op not streamed out already. */
+static void
+format_meta(struct rend_conn *c, struct rend_req *r)
+{
+    if (r->relay) {
+        format_meta_relayed(c, r);
         return;
     }
-    s = p;
-    if (va) {
-        memcpy(p, "VA ", 3);
-        p += 3;
-        p += rend_u64toa(ndata, p);
-    } else {
-        memcpy(p, code, 2);
-        p += 2;
+    for (uint32_t i = r->nemitted; i < r->nkeys; i++) {
+        format_meta_kop(c, r, &r->kops[i]);
     }
-    p = meta_flags_out(p, r, k, hit);
-    if (won) {
-        memcpy(p, " W", 2);
-        p += 2;
-    }
-    *p++ = '\r';
-    *p++ = '\n';
-    if (inline_value) {
-        if (ndata > 0) {
-            memcpy(p, data, ndata);
-            p += ndata;
-        }
-        if (data == k->value) {
-            rend_kop_value_drop(k);
-        }
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    rend_conn_out_commit(c, (size_t)(p - s));
-    if (!va || inline_value) {
-        return;
-    }
-    if (data == k->value && ndata > 0) {
-        rend_conn_out_value(c, k, ndata);
-    } else if (ndata > 0) {
-        rend_conn_out(c, data, ndata);
-    }
-    OUT_LIT(c, "\r\n");
 }
 
 void

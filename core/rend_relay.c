@@ -90,7 +90,8 @@ keys_textual(const struct rend_req *r)
 }
 
 /* Which multi-gets may be relayed, and whether they want the cas: text
- * get (no cas) and gets, and folded binary gets (the cas). */
+ * get (no cas) and gets, folded mg lines that ask for no ttl (with c: the
+ * cas), and folded binary gets (the cas). */
 static int
 relayable(const struct rend_req *r, uint16_t *opflags)
 {
@@ -99,8 +100,11 @@ relayable(const struct rend_req *r, uint16_t *opflags)
     }
     if (r->proto == REND_PROTO_TEXT) {
         *opflags = r->cmd == REND_CMD_GET ? REND_OPF_NO_CAS : 0;
-        return r->meta == 0
-               && (r->cmd == REND_CMD_GET || r->cmd == REND_CMD_GETS);
+        if (r->meta != 0 && (!r->meta_fold
+                             || memchr(r->m.ret, 't', r->m.nret) != NULL)) {
+            return 0; /* one mg, or a fold asking for ttls (t) */
+        }
+        return r->cmd == REND_CMD_GET || r->cmd == REND_CMD_GETS;
     }
     *opflags = 0;
     return r->proto == REND_PROTO_BINARY && r->bin_fold

@@ -91,6 +91,9 @@ struct rend_req {
     uint8_t bin_fold;           /* binary: consecutive quiet gets folded
                                  * into one request, one kop per packet
                                  * (kop.bop, kop.bopaque answer each) */
+    uint8_t meta_fold;          /* meta: consecutive quiet `mg` lines with
+                                 * the same flags folded into one request,
+                                 * one kop per line (r->m answers each) */
     uint32_t nkeys;
     uint32_t kops_left;         /* kops not finished (+ guard) */
     uint32_t opaque;            /* binary */

@@ -756,6 +756,26 @@ rend_route_takes_pipe(const struct rend_route *rt, const char *key,
                || hi->h.pipe_ok(hi->inst, key, nkey, nvalue));
 }
 
+/* The hints (ABI minor 3) an L1-only mg may give: no cas unless it asked
+ * for one (c makes it a gets), no expiry unless it shows the ttl (t) or
+ * compares it (R).  A T (gat) sets the expiry and is left alone. */
+static uint16_t
+meta_get_opflags(const struct rend_req *r)
+{
+    uint16_t f = 0;
+
+    if (r->cmd != REND_CMD_GET && r->cmd != REND_CMD_GETS) {
+        return 0;
+    }
+    if (r->cmd == REND_CMD_GET) {
+        f |= REND_OPF_NO_CAS;
+    }
+    if (!r->m.has_recache && memchr(r->m.ret, 't', r->m.nret) == NULL) {
+        f |= REND_OPF_NO_EXPTIME;
+    }
+    return f;
+}
+
 void
 rend_route_start(struct rend_kop *k)
 {
@@ -799,6 +819,8 @@ rend_route_start(struct rend_kop *k)
                                  : REND_OPF_NO_EXPTIME;
         } else if (k->req->cmd == REND_CMD_GETS && k->req->meta == 0) {
             k->op.opflags |= REND_OPF_NO_EXPTIME; /* text gets: no expiry */
+        } else if (k->req->meta == REND_TX_MG) {
+            k->op.opflags |= meta_get_opflags(k->req);
         }
         issue(k, 1, cmd_op(k));
         break;

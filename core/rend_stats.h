@@ -27,7 +27,7 @@
     X(write_timeouts)                                                       \
     X(auth_cmds) X(auth_errors)                                             \
     X(tls_handshakes) X(tls_handshake_failures)                             \
-    X(bin_gets_folded) X(set_values_spliced)                                \
+    X(bin_gets_folded) X(meta_gets_folded) X(set_values_spliced)            \
     X(gets_relayed) X(gets_relay_declined)
 
 struct rend_stats {

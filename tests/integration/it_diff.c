@@ -699,6 +699,66 @@ long_batch(struct bstep *steps, size_t n)
     return n + 1;
 }
 
+/* ---- meta batches ------------------------------------------------------
+ * Runs of quiet mg lines with the same flags: rend folds them into one
+ * request (core/rend_proto_text.c, stat meta_gets_folded) and, as a proxy,
+ * relays them as one `get`/`gets` line; every line must still be answered
+ * as memcached answers it. */
+static const struct dstep meta_batch_steps[] = {
+    { .name = "mfold: flush", .req = "flush_all\r\n" },
+    { .name = "mfold: sets", .req = "ms fa 2 F3\r\nhi\r\nms fb 3\r\nabc\r\n"
+      "ms fbig 100000 F9\r\n$V100000\r\nms $K250 4 F1\r\nlong\r\n" },
+    { .name = "mfold: hits, misses, k f v",
+      .req = "mg fa v f k q\r\nmg fnokey v f k q\r\nmg fb v f k q\r\n"
+      "mg fa v f k q\r\nmg fbig v f k q\r\nmg fnokey2 v f k q\r\nmn\r\n" },
+    { .name = "mfold: s c O", .req = "mg fa s c v O12 k q\r\n"
+      "mg fb s c v O12 k q\r\nmg fz s c v O12 k q\r\nmg fa s c v O12 k q\r\n"
+      "mn\r\n" },
+    { .name = "mfold: t (folded, not relayed)",
+      .req = "mg fa t v q\r\nmg fb t v q\r\nmg fz t v q\r\nmn\r\n" },
+    { .name = "mfold: no v (HD)", .req = "mg fa q\r\nmg fz q\r\nmg fb q\r\n"
+      "mg fa k q\r\nmg fb k q\r\nmn\r\n" },
+    { .name = "mfold: flags differ mid-run",
+      .req = "mg fa v q\r\nmg fb v f q\r\nmg fa v f q\r\nmg fb v q\r\nmn\r\n" },
+    { .name = "mfold: ended by a line without q",
+      .req = "mg fa v q k\r\nmg fb v q k\r\nmg fb v k\r\nmg fz v k\r\n"
+      "mg fa v q k\r\nmn\r\n" },
+    { .name = "mfold: bare newlines, then mixed",
+      .req = "mg fa v q\nmg fb v q\nmg fz v q\nmg fa v q\r\nmg fb v q\r\nmn\n" },
+    { .name = "mfold: other commands between",
+      .req = "mg fa v q\r\nms fa 2 q\r\nho\r\nmg fa v q\r\nmg fb v q\r\n"
+      "md fb q\r\nmg fb v q\r\nmg fa v q\r\nget fa fb\r\nmn\r\n" },
+    { .name = "mfold: long key, spaces",
+      .req = "mg $K250 v k q\r\nmg $K250 v k q\r\nmg  fa v k q\r\n"
+      "mg fa  v k q\r\nmg fa v k q\r\nmn\r\n" },
+    { .name = "mfold: 251-byte key ends the run",
+      .req = "mg fa v q\r\nmg $K251 v q\r\nmg fa v q\r\nmn\r\n" },
+    { .name = "mfold: b, T, N not folded",
+      .req = "mg ZmE= b v q\r\nmg ZmI= b v q\r\nmg fa T30 v q\r\n"
+      "mg fb T30 v q\r\nmg fnew N30 v q\r\nmg fnew2 N30 v q\r\nmn\r\n" },
+};
+
+/* One step of n quiet mg lines, hits and misses and a 100 KB value every
+ * 50 lines (the reply stays under diff_util's 4 MB), then mn; buf holds
+ * the text. */
+static struct dstep
+long_meta_batch(char *buf, size_t cap, size_t n)
+{
+    static const char *const keys[] = { "fa", "fnokey", "fa", "fnokey2" };
+    struct dstep st = { .name = "mfold: 600 quiet mg lines and mn",
+                        .req = buf };
+    size_t off = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        off += (size_t)snprintf(buf + off, cap - off, "mg %s v f k q\r\n",
+                                i % 50 == 7 ? "fbig" : keys[i % 4]);
+    }
+    off += (size_t)snprintf(buf + off, cap - off, "mn\r\n");
+    ck_assert_uint_lt(off, cap);
+    st.len = off;
+    return st;
+}
+
 static struct rend_srv mc, rd;
 
 static char l12_data[64];
@@ -951,6 +1011,69 @@ START_TEST(binary_batch_inmem)
 }
 END_TEST
 
+/* The meta batch table, then a long batch, against memcached and rend
+ * (as started): replies must match, rend must have folded the runs and,
+ * with relayed, sent some of them on as one relayed line. */
+static void
+check_meta_batches(const char *what, int relayed)
+{
+    static char buf[600 * 24];
+    struct dstep lb = long_meta_batch(buf, sizeof(buf), 600);
+    struct diff_result dr, dl;
+    long long before = stat_of(&rd, "meta_gets_folded"), after;
+    long long relays = stat_of(&rd, "gets_relayed");
+
+    ck_assert_int_ge(before, 0);
+    diff_run_text(&mc, &rd, meta_batch_steps,
+                  sizeof(meta_batch_steps) / sizeof(meta_batch_steps[0]),
+                  &dr);
+    report(what, &dr);
+    diff_run_text(&mc, &rd, &lb, 1, &dl);
+    report(what, &dl);
+    after = stat_of(&rd, "meta_gets_folded");
+    relays = stat_of(&rd, "gets_relayed") - relays;
+    stop_pair();
+    printf("%s: %lld mg lines folded, %lld runs relayed\n", what,
+           after - before, relays);
+    if (relayed) {
+        ck_assert_int_ge(relays, 8);
+    } else {
+        ck_assert_int_eq(relays, 0);
+    }
+    ck_assert_int_eq(dr.mismatches + dl.mismatches, 0);
+    ck_assert_int_eq(dr.fixed_bugs + dl.fixed_bugs, 0);
+    ck_assert_int_eq(dl.equal, 1);
+    ck_assert_int_eq(dr.equal, dr.steps);
+    /* the table's runs: 6; 4; 3; 3 + 2; 2 (where the flags differ);
+     * 2 (the lines without q stand alone); 3 + 2; 2 + 2; 2 (the
+     * `mg  fa` and `mg fa  ` lines stand alone); none where a key is too
+     * long or b, T, N are used: 33.  And the long batch's 600 (256 +
+     * 256 + 88), less a few where a read ends mid-line. */
+    ck_assert_int_le(after - before, 33 + 600);
+    ck_assert_int_ge(after - before, 33 + 600 - 6);
+}
+
+static void
+run_meta_batches(const char *what)
+{
+    check_meta_batches(what, 0);
+}
+
+static void
+run_meta_batches_relayed(const char *what)
+{
+    check_meta_batches(what, 1);
+}
+
+START_TEST(meta_batch_inmem)
+{
+    if (start_pair() == 77) {
+        return;
+    }
+    run_meta_batches("meta batches (inmem)");
+}
+END_TEST
+
 /* rend as a proxy in front of a second memcached (memcached plugin) */
 /* The text table through rend as a proxy in front of a second memcached:
  * its multi-gets go to the backend as one relayed `get` line
@@ -986,6 +1109,12 @@ START_TEST(binary_batch_proxy)
 }
 END_TEST
 
+START_TEST(meta_batch_proxy)
+{
+    run_on_proxy(run_meta_batches_relayed, "meta batches (proxy)");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1010,6 +1139,8 @@ main(void)
     tcase_add_test(tm, meta_differential);
     tcase_add_test(tm, meta_differential_l12);
     tcase_add_test(tm, meta_differential_proxy);
+    tcase_add_test(tm, meta_batch_inmem);
+    tcase_add_test(tm, meta_batch_proxy);
     suite_add_tcase(s, tt);
     suite_add_tcase(s, tb);
     suite_add_tcase(s, tm);
