@@ -822,32 +822,31 @@ meta_common(struct rend_req *r, int tx, const struct rend_meta *m,
 
 /* Length of the line at p (before end) when it is `mg <key>` followed by
  * the nrest bytes at rest (the first line's text after its key, newline
- * included), with *nkey set; else 0. */
+ * included, so starting with a space), with *nkey set; else 0.  The key
+ * is what the tokenizer would make of it: the bytes up to the first space,
+ * and no newline among them (else it was more than one line). */
 static size_t
 mg_fold_line(const char *p, const char *end, const char *rest, size_t nrest,
              uint32_t *nkey)
 {
-    size_t avail = (size_t)(end - p), n, k;
-    const char *nl;
+    size_t avail = (size_t)(end - p), k, max;
+    const char *key = p + 3;
 
-    if (avail < 4 + nrest || memcmp(p, "mg ", 3) != 0) {
+    if (avail < 4 + nrest || p[0] != 'm' || p[1] != 'g' || p[2] != ' ') {
         return 0;
     }
-    nl = memchr(p + 3, '\n', avail - 3);
-    if (nl == NULL) {
-        return 0;
+    max = avail - 3 - nrest; /* the longest key the bytes allow */
+    if (max > REND_KEY_MAX) {
+        max = REND_KEY_MAX;
     }
-    n = (size_t)(nl + 1 - p);
-    if (n < 4 + nrest) {
-        return 0;
+    for (k = 0; k < max && key[k] != ' ' && key[k] != '\n'; k++) {
     }
-    k = n - 3 - nrest;
-    if (k > REND_KEY_MAX || memcmp(nl + 1 - nrest, rest, nrest) != 0
-        || memchr(p + 3, ' ', k) != NULL) {
+    /* key[k] is in the buffer: k <= avail - 3 - nrest, nrest >= 1 */
+    if (k == 0 || key[k] != ' ' || memcmp(key + k, rest, nrest) != 0) {
         return 0;
     }
     *nkey = (uint32_t)k;
-    return n;
+    return 3 + k + nrest;
 }
 
 /* r is the quiet mg parsed from line l: fold the lines after it into r.
@@ -857,12 +856,12 @@ fold_mg(struct rend_conn *c, struct rend_req *r, const struct line *l)
 {
     const char *rest = l->t[1].p + l->t[1].n, *end = l->data + l->avail;
     size_t nrest = (size_t)(l->data - rest), off = 0, len;
-    uint32_t n = 1, nkey;
+    uint32_t n = 1, nkey[META_FOLD_MAX], at[META_FOLD_MAX];
 
     while (n < META_FOLD_MAX
-           && (len = mg_fold_line(l->data + off, end, rest, nrest, &nkey))
+           && (len = mg_fold_line(l->data + off, end, rest, nrest, &nkey[n]))
                   > 0) {
-        n++;
+        at[n++] = (uint32_t)off + 3;
         off += len;
     }
     if (n == 1 || rend_req_set_keys(r, n) != 0) {
@@ -870,12 +869,9 @@ fold_mg(struct rend_conn *c, struct rend_req *r, const struct line *l)
     }
     r->kops[0].op.key = l->t[1].p;
     r->kops[0].op.nkey = l->t[1].n;
-    off = 0;
     for (uint32_t i = 1; i < n; i++) {
-        len = mg_fold_line(l->data + off, end, rest, nrest, &nkey);
-        r->kops[i].op.key = l->data + off + 3;
-        r->kops[i].op.nkey = nkey;
-        off += len;
+        r->kops[i].op.key = l->data + at[i];
+        r->kops[i].op.nkey = nkey[i];
     }
     r->meta_fold = 1;
     REND_STAT_ADD(&c->w->st, meta_gets_folded, n);

@@ -33,6 +33,17 @@ START_TEST(parse_numbers)
     ck_assert_int_eq(rend_parse_u64("", 0, &u), -1);
     ck_assert_int_eq(rend_parse_u64("12a", 3, &u), -1);
     ck_assert_int_eq(rend_parse_u64("-1", 2, &u), -1);
+    /* 19 digits are parsed without an overflow check, the 20th with one */
+    ck_assert_int_eq(rend_parse_u64("9999999999999999999", 19, &u), 0);
+    ck_assert(u == 9999999999999999999ull);
+    ck_assert_int_eq(rend_parse_u64("18446744073709551609", 20, &u), 0);
+    ck_assert(u == 18446744073709551609ull);
+    ck_assert_int_eq(rend_parse_u64("18446744073709551620", 20, &u), -1);
+    ck_assert_int_eq(rend_parse_u64("99999999999999999999", 20, &u), -1);
+    ck_assert_int_eq(rend_parse_u64("1844674407370955161x", 20, &u), -1);
+    ck_assert_int_eq(rend_parse_u64("184467440737095516150", 21, &u), -1);
+    ck_assert_int_eq(rend_parse_u64("00000000000000000001", 20, &u), 0);
+    ck_assert(u == 1);
     ck_assert_int_eq(rend_parse_u32("4294967295", 10, &v), 0);
     ck_assert_int_eq(rend_parse_u32("4294967296", 10, &v), -1);
     ck_assert_int_eq(rend_parse_i64("-5", 2, &i), 0);

@@ -547,11 +547,19 @@ static inline int
 rend_counter_parse(const char *p, size_t n, uint64_t *out)
 {
     uint64_t v = 0;
+    size_t i, safe = n < 20 ? n : 19; /* 19 digits cannot overflow */
 
     if (n == 0 || n > 20) {
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (i = 0; i < safe; i++) {
+        unsigned d = (unsigned char)p[i] - '0';
+        if (d > 9) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    if (i < n) { /* a 20th digit: v * 10 + d must fit */
         unsigned d = (unsigned char)p[i] - '0';
         if (d > 9 || v > (UINT64_MAX - d) / 10) {
             return -1;
