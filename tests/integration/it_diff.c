@@ -1074,6 +1074,16 @@ START_TEST(meta_batch_inmem)
 }
 END_TEST
 
+START_TEST(meta_batch_l12)
+{
+    if (start_pair_l12() == 77) {
+        return;
+    }
+    run_meta_batches("meta batches (L1/L2: inmem + lmdb)");
+    remove_l12_data();
+}
+END_TEST
+
 /* rend as a proxy in front of a second memcached (memcached plugin) */
 /* The text table through rend as a proxy in front of a second memcached:
  * its multi-gets go to the backend as one relayed `get` line
@@ -1140,6 +1150,7 @@ main(void)
     tcase_add_test(tm, meta_differential_l12);
     tcase_add_test(tm, meta_differential_proxy);
     tcase_add_test(tm, meta_batch_inmem);
+    tcase_add_test(tm, meta_batch_l12);
     tcase_add_test(tm, meta_batch_proxy);
     suite_add_tcase(s, tt);
     suite_add_tcase(s, tb);
