@@ -653,24 +653,17 @@ static void
 format_relayed(struct rend_conn *c, struct rend_req *r)
 {
     const struct rend_kop *k0 = &r->kops[0];
-    const char *p = k0->value, *end = p + k0->nvalue;
-    struct rend_relay_block b;
-    int have = 0;
+    struct rend_relay_match m;
 
+    rend_relay_match_init(&m, k0);
     for (uint32_t i = 0; i < r->nkeys; i++) {
         const struct rend_kop *k = &r->kops[i];
+        const struct rend_relay_block *b;
         if (k0->status < 0) {
             format_get_as(c, r, k, k0->status, 0, 0, NULL, 0, NULL, 0);
-            continue;
-        }
-        if (!have) {
-            have = rend_relay_next_block(&p, end, &b);
-        }
-        if (have && b.nkey == k->op.nkey
-            && memcmp(b.key, k->op.key, b.nkey) == 0) {
-            format_get_as(c, r, k, REND_OK, b.flags, 0, b.data, b.ndata, NULL,
-                          b.cas);
-            have = 0;
+        } else if ((b = rend_relay_match(&m, k)) != NULL) {
+            format_get_as(c, r, k, REND_OK, b->flags, 0, b->data, b->ndata,
+                          NULL, b->cas);
         } else {
             format_get_as(c, r, k, REND_MISS, 0, 0, NULL, 0, NULL, 0);
         }

@@ -1679,12 +1679,12 @@ static void
 format_meta_relayed(struct rend_conn *c, struct rend_req *r)
 {
     const struct rend_kop *k0 = &r->kops[0];
-    const char *p = k0->value, *end = p + k0->nvalue;
-    struct rend_relay_block b;
-    int have = 0;
+    struct rend_relay_match rm;
 
+    rend_relay_match_init(&rm, k0);
     for (uint32_t i = 0; i < r->nkeys; i++) {
         const struct rend_kop *k = &r->kops[i];
+        const struct rend_relay_block *b;
         struct meta_reply m = {
             .code = "EN", .key = k->op.key, .nkey = k->op.nkey,
         };
@@ -1692,20 +1692,15 @@ format_meta_relayed(struct rend_conn *c, struct rend_req *r)
             out_error(c, k0->status, 0);
             continue;
         }
-        if (!have) {
-            have = rend_relay_next_block(&p, end, &b);
-        }
-        if (have && b.nkey == k->op.nkey
-            && memcmp(b.key, k->op.key, b.nkey) == 0) {
+        if ((b = rend_relay_match(&rm, k)) != NULL) {
             m.code = "HD";
             m.hit = 1;
             m.va = r->m.v;
-            m.flags = b.flags;
-            m.cas = b.cas;
-            m.nvalue = b.ndata;
-            m.data = b.data;
-            m.ndata = b.ndata;
-            have = 0;
+            m.flags = b->flags;
+            m.cas = b->cas;
+            m.nvalue = b->ndata;
+            m.data = b->data;
+            m.ndata = b->ndata;
         } else if (r->m.q) {
             continue;
         }

@@ -178,6 +178,28 @@ rend_relay_next_block(const char **pp, const char *end,
     return 1;
 }
 
+void
+rend_relay_match_init(struct rend_relay_match *m, const struct rend_kop *k0)
+{
+    m->p = k0->value;
+    m->end = k0->value != NULL ? k0->value + k0->nvalue : NULL;
+    m->have = 0;
+}
+
+const struct rend_relay_block *
+rend_relay_match(struct rend_relay_match *m, const struct rend_kop *k)
+{
+    if (!m->have) {
+        m->have = rend_relay_next_block(&m->p, m->end, &m->b);
+    }
+    if (m->have && m->b.nkey == k->op.nkey
+        && memcmp(m->b.key, k->op.key, m->b.nkey) == 0) {
+        m->have = 0;
+        return &m->b;
+    }
+    return NULL;
+}
+
 /* Declined: run the keys one by one, from the start. */
 static void
 fall_back(struct rend_kop *k)

@@ -41,4 +41,17 @@ struct rend_relay_block {
 int rend_relay_next_block(const char **p, const char *end,
                           struct rend_relay_block *b);
 
+/* The blocks of a relayed reply matched to the request's keys, in order:
+ * rend_relay_match_init on kops[0]'s value, then rend_relay_match once per
+ * key op, in key order: the key's block, or NULL when the key missed. */
+struct rend_relay_match {
+    const char *p, *end;
+    struct rend_relay_block b;
+    int have;                   /* b is read and not matched yet */
+};
+void rend_relay_match_init(struct rend_relay_match *m,
+                           const struct rend_kop *k0);
+const struct rend_relay_block *
+rend_relay_match(struct rend_relay_match *m, const struct rend_kop *k);
+
 #endif /* REND_RELAY_H */
