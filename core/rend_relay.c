@@ -133,48 +133,73 @@ rend_relay_start(struct rend_conn *c, struct rend_req *r)
     return 1;
 }
 
+/* The decimal number at *p (before end): 1 to 20 digits that fit in 64
+ * bits; *p moves past it.  0, or -1. */
+static int
+take_number(const char **pp, const char *end, uint64_t *out)
+{
+    const char *p = *pp, *s = p;
+    uint64_t v = 0;
+
+    while (p < end && p - s < 19 && (unsigned)(*p - '0') <= 9) {
+        v = v * 10 + (unsigned)(*p++ - '0');
+    }
+    if (p < end && p - s == 19 && (unsigned)(*p - '0') <= 9) {
+        unsigned d = (unsigned)(*p++ - '0'); /* a 20th digit */
+        if (v > (UINT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    if (p == s || (p < end && (unsigned)(*p - '0') <= 9)) {
+        return -1; /* none, or more than 20 */
+    }
+    *out = v;
+    *pp = p;
+    return 0;
+}
+
 int
 rend_relay_next_block(const char **pp, const char *end,
                       struct rend_relay_block *b)
 {
-    const char *p = *pp, *nl, *q, *le, *f, *fe;
-    uint32_t n;
-    uint64_t cas = 0;
+    const char *p = *pp, *q;
+    uint64_t flags, n, cas = 0;
+    size_t room;
 
-    nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-    if (nl == NULL || nl - p < 8 || nl[-1] != '\r'
-        || memcmp(p, "VALUE ", 6) != 0) {
+    if (end - p < 8 || memcmp(p, "VALUE ", 6) != 0) {
         return 0;
     }
-    le = nl - 1; /* the header line ends at its \r */
     b->key = p + 6;
-    q = memchr(b->key, ' ', (size_t)(le - b->key));
+    room = (size_t)(end - b->key);
+    q = memchr(b->key, ' ', room < REND_KEY_MAX + 1 ? room : REND_KEY_MAX + 1);
     if (q == NULL || q == b->key) {
         return 0;
     }
     b->nkey = (uint32_t)(q - b->key);
-    f = q + 1; /* <flags> <bytes>[ <cas>] */
-    fe = memchr(f, ' ', (size_t)(le - f));
-    if (fe == NULL || rend_parse_u32(f, (size_t)(fe - f), &b->flags) != 0) {
+    q++; /* <flags> <bytes>[ <cas>]\r\n */
+    if (take_number(&q, end, &flags) != 0 || flags > UINT32_MAX || q == end
+        || *q++ != ' ' || take_number(&q, end, &n) != 0 || n > UINT32_MAX) {
         return 0;
     }
-    q = memchr(fe + 1, ' ', (size_t)(le - (fe + 1)));
-    if (q == NULL) {
-        q = le;
+    if (q < end && *q == ' ') {
+        q++;
+        if (take_number(&q, end, &cas) != 0) {
+            return 0;
+        }
     }
-    if (rend_parse_u32(fe + 1, (size_t)(q - (fe + 1)), &n) != 0
-        || (q < le && rend_parse_u64(q + 1, (size_t)(le - (q + 1)), &cas)
-                          != 0)) {
+    if (end - q < 2 || q[0] != '\r' || q[1] != '\n') {
         return 0;
     }
-    if ((size_t)(end - (nl + 1)) < (size_t)n + 2
-        || nl[1 + n] != '\r' || nl[2 + n] != '\n') {
+    q += 2; /* the data */
+    if ((size_t)(end - q) < (size_t)n + 2 || q[n] != '\r' || q[n + 1] != '\n') {
         return 0;
     }
-    b->data = nl + 1;
+    b->flags = (uint32_t)flags;
+    b->data = q;
     b->ndata = (uint32_t)n;
     b->cas = cas;
-    *pp = nl + 3 + n;
+    *pp = q + n + 2;
     return 1;
 }
 

@@ -15,6 +15,7 @@
 #include "rend_exec.h"
 #include "rend_plugin.h"
 #include "rend_proto.h"
+#include "rend_relay.h"
 #include "rend_settings.h"
 #include "rend_util.h"
 #include "rend_worker.h"
@@ -49,6 +50,61 @@ START_TEST(parse_numbers)
     ck_assert_int_eq(rend_parse_i64("-5", 2, &i), 0);
     ck_assert(i == -5);
     ck_assert_int_eq(rend_parse_i64("-", 1, &i), -1);
+}
+END_TEST
+
+/* One block of a relayed reply at a time: 1 and the block, or 0 and the
+ * cursor left where it was. */
+static int
+one_block(const char *text, struct rend_relay_block *b, size_t *used)
+{
+    const char *p = text, *end = text + strlen(text);
+    int rc = rend_relay_next_block(&p, end, b);
+
+    *used = (size_t)(p - text);
+    return rc;
+}
+
+START_TEST(relay_blocks)
+{
+    static const char *const bad[] = {
+        "VALUE k 1 3\r\nabc\r",          /* data trailer cut */
+        "VALUE k 1 4\r\nabc\r\n",       /* data shorter than said */
+        "VALUE k 1 3\nabc\r\n",          /* header without \r */
+        "VALUE  1 3\r\nabc\r\n",        /* no key */
+        "VALUE k 4294967296 3\r\nabc\r\n", /* flags over 32 bits */
+        "VALUE k 1 x\r\nabc\r\n",
+        "VALUE k 1 3 184467440737095516160\r\nabc\r\n", /* 21 digits */
+        "VALUE k 1 3 18446744073709551616\r\nabc\r\n",  /* > 2^64-1 */
+        "VALUE k 1 3 \r\nabc\r\n",       /* empty cas */
+        "VALUE k 1\r\nabc\r\n",
+        "END\r\n",
+        "VALU",
+    };
+    struct rend_relay_block b;
+    char big[400];
+    size_t used;
+
+    ck_assert_int_eq(one_block("VALUE key 7 3\r\nabc\r\nEND\r\n", &b, &used),
+                     1);
+    ck_assert_uint_eq(used, 20);
+    ck_assert(b.nkey == 3 && memcmp(b.key, "key", 3) == 0);
+    ck_assert(b.flags == 7 && b.ndata == 3 && b.cas == 0);
+    ck_assert(memcmp(b.data, "abc", 3) == 0);
+    ck_assert_int_eq(one_block("VALUE k 4294967295 0 18446744073709551615"
+                               "\r\n\r\n", &b, &used), 1);
+    ck_assert(b.flags == UINT32_MAX && b.ndata == 0 && b.cas == UINT64_MAX);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(one_block(bad[i], &b, &used) == 0 && used == 0,
+                      "accepted %s", bad[i]);
+    }
+    /* a key of 250 bytes is read, one of 251 is not */
+    for (int n = 250; n <= 251; n++) {
+        memcpy(big, "VALUE ", 6);
+        memset(big + 6, 'k', (size_t)n);
+        strcpy(big + 6 + n, " 0 1\r\nx\r\n");
+        ck_assert_int_eq(one_block(big, &b, &used), n == 250);
+    }
 }
 END_TEST
 
@@ -730,6 +786,7 @@ core_suite(void)
 
     tcase_add_test(tc, parse_numbers);
     tcase_add_test(tc, u64toa_digits);
+    tcase_add_test(tc, relay_blocks);
     tcase_add_test(tc, exptime_forms);
     suite_add_tcase(s, tc);
     tc = tcase_create("loader");
