@@ -246,6 +246,7 @@ rend_req_free(struct rend_req *r)
     }
     free(r->mem);
     free(r->vmem);
+    free(r->opq);
     if (r->has_vpipe) {
         rend_vpipe_put(w, r->vpipe, r->vpipe_cap);
     }

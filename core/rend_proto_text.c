@@ -808,45 +808,93 @@ meta_common(struct rend_req *r, int tx, const struct rend_meta *m,
 
 /* ---- folding quiet mg lines ------------------------------------------
  * A client's run of `mg <key> <flags>` lines already in the input, all
- * quiet (q) and with byte for byte the same text after the key, becomes
- * one request with a key op per line, as a text multi-get does: one
- * request to set up, route and free instead of one per line, and a relay
- * may send the keys to a backend as one `get` line (rend_relay.h).  Each
- * line is answered as it would have been alone, in order: its flags are
- * the first line's, so r->m answers every key.  Not folded: b (a decoded
- * key per line), T, N and R (they touch, create or recache per key).  The
- * run ends before the first line that differs in anything but its key,
- * or is not wholly read yet; that line (the batch's `mn`, say) is then
- * parsed on its own. */
+ * quiet (q) and with byte for byte the same text after the key but for
+ * the value of an O (opaque) token, becomes one request with a key op per
+ * line, as a text multi-get does: one request to set up, route and free
+ * instead of one per line, and a relay may send the keys to a backend as
+ * one `get` line (rend_relay.h).  Each line is answered as it would have
+ * been alone, in order: its flags are the first line's, so r->m answers
+ * every key, with the line's own opaque (r->opq).  Not folded: b (a
+ * decoded key per line), T, N and R (they touch, create or recache per
+ * key).  The run ends before the first line that differs in anything
+ * else, or is not wholly read yet; that line (the batch's `mn`, say) is
+ * then parsed on its own. */
 #define META_FOLD_MAX 256
 
-/* Length of the line at p (before end) when it is `mg <key>` followed by
- * the nrest bytes at rest (the first line's text after its key, newline
- * included, so starting with a space), with *nkey set; else 0.  The key
- * is what the tokenizer would make of it: the bytes up to the first space,
- * and no newline among them (else it was more than one line). */
-static size_t
-mg_fold_line(const char *p, const char *end, const char *rest, size_t nrest,
-             uint32_t *nkey)
-{
-    size_t avail = (size_t)(end - p), k, max;
-    const char *key = p + 3;
+/* What every line of a run repeats after its key: pre, then (when has_o)
+ * an opaque of its own and suf; newline included. */
+struct fold_pat {
+    const char *pre, *suf;
+    size_t npre, nsuf;
+    int has_o;
+};
 
-    if (avail < 4 + nrest || p[0] != 'm' || p[1] != 'g' || p[2] != ' ') {
+/* One folded line's key and opaque: offsets from the line's start. */
+struct fold_line {
+    uint32_t nkey, oat, nop;
+};
+
+/* Length of the line at p (before end) when it is `mg <key>` and the
+ * pattern, with *fl set; else 0.  The key and the opaque are what the
+ * tokenizer would make of them: the bytes up to the next space, with no
+ * newline among them (else it was more than one line). */
+static size_t
+mg_fold_line(const char *p, const char *end, const struct fold_pat *pat,
+             struct fold_line *fl)
+{
+    size_t avail = (size_t)(end - p), k, j = 0, max;
+    const char *key = p + 3, *o;
+
+    if (avail < 4 + pat->npre + pat->nsuf || p[0] != 'm' || p[1] != 'g'
+        || p[2] != ' ') {
         return 0;
     }
-    max = avail - 3 - nrest; /* the longest key the bytes allow */
+    max = avail - 3 - pat->npre - pat->nsuf; /* the longest key possible */
     if (max > REND_KEY_MAX) {
         max = REND_KEY_MAX;
     }
     for (k = 0; k < max && key[k] != ' ' && key[k] != '\n'; k++) {
     }
-    /* key[k] is in the buffer: k <= avail - 3 - nrest, nrest >= 1 */
-    if (k == 0 || key[k] != ' ' || memcmp(key + k, rest, nrest) != 0) {
+    /* key[k] is in the buffer: k <= avail - 3 - npre, npre >= 1 */
+    if (k == 0 || key[k] != ' ' || memcmp(key + k, pat->pre, pat->npre) != 0) {
         return 0;
     }
-    *nkey = (uint32_t)k;
-    return 3 + k + nrest;
+    o = key + k + pat->npre;
+    if (pat->has_o) {
+        max = (size_t)(end - o) - pat->nsuf; /* >= 0: see avail above */
+        if (max > META_OPAQUE_MAX - 1) {
+            max = META_OPAQUE_MAX - 1;
+        }
+        while (j < max && o[j] != ' ' && o[j] != '\r' && o[j] != '\n') {
+            j++;
+        }
+        if ((size_t)(end - (o + j)) < pat->nsuf
+            || memcmp(o + j, pat->suf, pat->nsuf) != 0) {
+            return 0;
+        }
+    }
+    fl->nkey = (uint32_t)k;
+    fl->oat = (uint32_t)(o - p);
+    fl->nop = (uint32_t)j;
+    return (size_t)(o + j - p) + pat->nsuf;
+}
+
+/* Copy the opaques of r's n folded lines (the first is r->arg, the
+ * others at the offsets in fl) into r->opq, allocated by the caller, and
+ * point each key op at its own. */
+static void
+fold_opaques(struct rend_req *r, const char *data, const struct fold_line *fl,
+             const uint32_t *at, uint32_t n)
+{
+    size_t off = r->narg;
+
+    memcpy(r->opq, r->arg, r->narg);
+    r->kops[0].bopaque = r->narg;
+    for (uint32_t i = 1; i < n; i++) {
+        memcpy(r->opq + off, data + at[i] + fl[i].oat, fl[i].nop);
+        r->kops[i].bopaque = (uint32_t)(off << 8 | fl[i].nop);
+        off += fl[i].nop;
+    }
 }
 
 /* r is the quiet mg parsed from line l: fold the lines after it into r.
@@ -855,23 +903,48 @@ static int64_t
 fold_mg(struct rend_conn *c, struct rend_req *r, const struct line *l)
 {
     const char *rest = l->t[1].p + l->t[1].n, *end = l->data + l->avail;
-    size_t nrest = (size_t)(l->data - rest), off = 0, len;
-    uint32_t n = 1, nkey[META_FOLD_MAX], at[META_FOLD_MAX];
+    struct fold_pat pat = { .pre = rest, .npre = (size_t)(l->data - rest) };
+    struct fold_line fl[META_FOLD_MAX];
+    uint32_t n = 1, at[META_FOLD_MAX];
+    size_t off = 0, len;
 
+    if (r->arg != NULL) { /* an O token: its value may differ per line */
+        pat.has_o = 1;
+        pat.npre = (size_t)(r->arg - rest);
+        pat.suf = r->arg + r->narg;
+        pat.nsuf = (size_t)(l->data - pat.suf);
+    }
     while (n < META_FOLD_MAX
-           && (len = mg_fold_line(l->data + off, end, rest, nrest, &nkey[n]))
-                  > 0) {
-        at[n++] = (uint32_t)off + 3;
+           && (len = mg_fold_line(l->data + off, end, &pat, &fl[n])) > 0) {
+        at[n++] = (uint32_t)off;
         off += len;
     }
-    if (n == 1 || rend_req_set_keys(r, n) != 0) {
+    if (n == 1) {
+        return 0;
+    }
+    if (pat.has_o) {
+        size_t total = r->narg + 1;
+        for (uint32_t i = 1; i < n; i++) {
+            total += fl[i].nop;
+        }
+        r->opq = malloc(total);
+        if (r->opq == NULL) {
+            return 0;
+        }
+    }
+    if (rend_req_set_keys(r, n) != 0) {
+        free(r->opq);
+        r->opq = NULL;
         return 0; /* r keeps its one key (kop1) */
     }
     r->kops[0].op.key = l->t[1].p;
     r->kops[0].op.nkey = l->t[1].n;
     for (uint32_t i = 1; i < n; i++) {
-        r->kops[i].op.key = l->data + at[i];
-        r->kops[i].op.nkey = nkey[i];
+        r->kops[i].op.key = l->data + at[i] + 3;
+        r->kops[i].op.nkey = fl[i].nkey;
+    }
+    if (pat.has_o) {
+        fold_opaques(r, l->data, fl, at, n);
     }
     r->meta_fold = 1;
     REND_STAT_ADD(&c->w->st, meta_gets_folded, n);
@@ -1465,8 +1538,8 @@ format_stats(struct rend_conn *c, struct rend_req *r)
  * key's result for the flags asked for. */
 struct meta_reply {
     const char *code;           /* HD EN NF NS EX, when not va */
-    const char *key, *data;
-    uint32_t nkey, ndata, flags, nvalue;
+    const char *key, *data, *opaque;
+    uint32_t nkey, ndata, flags, nvalue, nopaque;
     uint64_t cas;
     int64_t exptime;
     uint8_t va, hit, won;       /* VA line; a hit's flags; W shown */
@@ -1498,8 +1571,8 @@ meta_flags_out(char *p, const struct rend_req *r, const struct meta_reply *m)
             }
             break;
         case 'O':
-            memcpy(p, r->arg, r->narg);
-            p += r->narg;
+            memcpy(p, m->opaque, m->nopaque);
+            p += m->nopaque;
             break;
         case 'c':
             p += rend_u64toa(m->cas, p);
@@ -1553,7 +1626,7 @@ meta_emit(struct rend_conn *c, const struct rend_req *r,
     /* a small value shares its header's reservation (one commit) */
     int inline_value = m->va && m->ndata <= REND_SMALL_VALUE;
     char *p = rend_conn_out_reserve(c, 64 + (size_t)r->m.nret * 24
-                                       + m->nkey * 2 + r->narg
+                                       + m->nkey * 2 + m->nopaque
                                        + (inline_value ? m->ndata + 2 : 0));
     char *s = p;
 
@@ -1599,6 +1672,21 @@ meta_emit(struct rend_conn *c, const struct rend_req *r,
     OUT_LIT(c, "\r\n");
 }
 
+/* The opaque that key op k of r answers with: its line's in a fold whose
+ * lines have their own, else the request's. */
+static void
+meta_opaque(const struct rend_req *r, const struct rend_kop *k,
+            struct meta_reply *m)
+{
+    if (r->opq != NULL) {
+        m->opaque = r->opq + (k->bopaque >> 8);
+        m->nopaque = k->bopaque & 0xff;
+    } else {
+        m->opaque = r->arg;
+        m->nopaque = r->narg;
+    }
+}
+
 /* The mg, ms, md or ma reply to key op k: HD / VA <len> / EN / NF / NS /
  * EX + flags. */
 static void
@@ -1617,6 +1705,7 @@ format_meta_kop(struct rend_conn *c, const struct rend_req *r,
         out_error(c, st, r->meta == REND_TX_MS);
         return;
     }
+    meta_opaque(r, k, &m);
     switch (r->meta) {
     case REND_TX_MG:
         if (st != REND_OK) {
@@ -1692,6 +1781,7 @@ format_meta_relayed(struct rend_conn *c, struct rend_req *r)
             out_error(c, k0->status, 0);
             continue;
         }
+        meta_opaque(r, k, &m);
         if ((b = rend_relay_match(&rm, k)) != NULL) {
             m.code = "HD";
             m.hit = 1;

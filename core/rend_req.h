@@ -94,6 +94,10 @@ struct rend_req {
     uint8_t meta_fold;          /* meta: consecutive quiet `mg` lines with
                                  * the same flags folded into one request,
                                  * one kop per line (r->m answers each) */
+    char *opq;                  /* a fold whose lines have an O token: the
+                                 * lines' opaques (owned); kop i's is at
+                                 * opq + (bopaque >> 8), bopaque & 0xff
+                                 * bytes long */
     uint32_t nkeys;
     uint32_t kops_left;         /* kops not finished (+ guard) */
     uint32_t opaque;            /* binary */
