@@ -66,6 +66,11 @@ META = {
     "quiet": b"mg a v q\r\nmg b v q k\r\nms c 1 q\r\nx\r\nmd d q\r\nma e q\r\nmn\r\n",
     "stale": b"ms k 1\r\nx\r\nmd k I\r\nmg k v c\r\nms k 1 I\r\ny\r\nmg k v\r\n",
     "long-key": b"mg " + b"k" * 251 + b" v\r\nms " + b"k" * 300 + b" 1\r\nx\r\n",
+    # runs of quiet mg lines that fold into one request (same flags, an
+    # opaque per line), broken by other flags, a long opaque, a bare \n
+    "fold": b"ms a 1\r\nx\r\nmg a v f k q\r\nmg b v f k q\r\nmg a v f k q\r\n"
+            b"mg a v k O1 q\r\nmg b v k O22 q\r\nmg a v k O" + b"o" * 40
+            + b" q\r\nmg a v q\nmg b v q\nmg a s c v q\r\nmg b s c v q\r\nmn\r\n",
 }
 for name, data in META.items():
     put("meta", name + ".txt", data)
