@@ -133,26 +133,23 @@ rend_relay_start(struct rend_conn *c, struct rend_req *r)
     return 1;
 }
 
-/* The decimal number at *p (before end): 1 to 20 digits that fit in 64
- * bits; *p moves past it.  0, or -1. */
+/* The decimal number at *p, which a non-digit ends before the buffer
+ * does: 1 to 20 digits that fit in 64 bits; *p moves past it.  0, or -1.
+ * (Past 19 digits the quick sum may wrap: such a number is parsed again,
+ * checked.) */
 static int
-take_number(const char **pp, const char *end, uint64_t *out)
+take_number(const char **pp, uint64_t *out)
 {
     const char *p = *pp, *s = p;
     uint64_t v = 0;
+    unsigned d;
 
-    while (p < end && p - s < 19 && (unsigned)(*p - '0') <= 9) {
-        v = v * 10 + (unsigned)(*p++ - '0');
-    }
-    if (p < end && p - s == 19 && (unsigned)(*p - '0') <= 9) {
-        unsigned d = (unsigned)(*p++ - '0'); /* a 20th digit */
-        if (v > (UINT64_MAX - d) / 10) {
-            return -1;
-        }
+    while ((d = (unsigned)(unsigned char)*p - '0') <= 9) {
         v = v * 10 + d;
+        p++;
     }
-    if (p == s || (p < end && (unsigned)(*p - '0') <= 9)) {
-        return -1; /* none, or more than 20 */
+    if (p == s || (p - s > 19 && rend_parse_u64(s, (size_t)(p - s), &v) != 0)) {
+        return -1;
     }
     *out = v;
     *pp = p;
@@ -163,35 +160,36 @@ int
 rend_relay_next_block(const char **pp, const char *end,
                       struct rend_relay_block *b)
 {
-    const char *p = *pp, *q;
+    const char *p = *pp, *q, *nl, *le;
     uint64_t flags, n, cas = 0;
-    size_t room;
 
-    if (end - p < 8 || memcmp(p, "VALUE ", 6) != 0) {
+    nl = end - p >= 8 ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+    if (nl == NULL || nl - p < 8 || nl[-1] != '\r'
+        || memcmp(p, "VALUE ", 6) != 0) {
         return 0;
     }
+    le = nl - 1; /* the header ends at its \r, which ends every number */
     b->key = p + 6;
-    room = (size_t)(end - b->key);
-    q = memchr(b->key, ' ', room < REND_KEY_MAX + 1 ? room : REND_KEY_MAX + 1);
-    if (q == NULL || q == b->key) {
+    q = memchr(b->key, ' ', (size_t)(le - b->key));
+    if (q == NULL || q == b->key || q - b->key > REND_KEY_MAX) {
         return 0;
     }
     b->nkey = (uint32_t)(q - b->key);
-    q++; /* <flags> <bytes>[ <cas>]\r\n */
-    if (take_number(&q, end, &flags) != 0 || flags > UINT32_MAX || q == end
-        || *q++ != ' ' || take_number(&q, end, &n) != 0 || n > UINT32_MAX) {
+    q++; /* <flags> <bytes>[ <cas>] */
+    if (take_number(&q, &flags) != 0 || flags > UINT32_MAX || *q++ != ' '
+        || take_number(&q, &n) != 0 || n > UINT32_MAX) {
         return 0;
     }
-    if (q < end && *q == ' ') {
+    if (*q == ' ') {
         q++;
-        if (take_number(&q, end, &cas) != 0) {
+        if (take_number(&q, &cas) != 0) {
             return 0;
         }
     }
-    if (end - q < 2 || q[0] != '\r' || q[1] != '\n') {
+    if (q != le) {
         return 0;
     }
-    q += 2; /* the data */
+    q = nl + 1; /* the data */
     if ((size_t)(end - q) < (size_t)n + 2 || q[n] != '\r' || q[n + 1] != '\n') {
         return 0;
     }
