@@ -906,7 +906,7 @@ fold_mg(struct rend_conn *c, struct rend_req *r, const struct line *l)
     struct fold_pat pat = { .pre = rest, .npre = (size_t)(l->data - rest) };
     struct fold_line fl[META_FOLD_MAX];
     uint32_t n = 1, at[META_FOLD_MAX];
-    size_t off = 0, len;
+    size_t off = 0, len, nops = r->narg; /* the opaques' bytes */
 
     if (r->arg != NULL) { /* an O token: its value may differ per line */
         pat.has_o = 1;
@@ -916,6 +916,7 @@ fold_mg(struct rend_conn *c, struct rend_req *r, const struct line *l)
     }
     while (n < META_FOLD_MAX
            && (len = mg_fold_line(l->data + off, end, &pat, &fl[n])) > 0) {
+        nops += fl[n].nop;
         at[n++] = (uint32_t)off;
         off += len;
     }
@@ -923,11 +924,7 @@ fold_mg(struct rend_conn *c, struct rend_req *r, const struct line *l)
         return 0;
     }
     if (pat.has_o) {
-        size_t total = r->narg + 1;
-        for (uint32_t i = 1; i < n; i++) {
-            total += fl[i].nop;
-        }
-        r->opq = malloc(total);
+        r->opq = malloc(nops + 1);
         if (r->opq == NULL) {
             return 0;
         }
@@ -1538,8 +1535,8 @@ format_stats(struct rend_conn *c, struct rend_req *r)
  * key's result for the flags asked for. */
 struct meta_reply {
     const char *code;           /* HD EN NF NS EX, when not va */
-    const char *key, *data, *opaque;
-    uint32_t nkey, ndata, flags, nvalue, nopaque;
+    const char *key, *data, *opaque;  /* data: a hit's value (s: ndata) */
+    uint32_t nkey, ndata, flags, nopaque;
     uint64_t cas;
     int64_t exptime;
     uint8_t va, hit, won;       /* VA line; a hit's flags; W shown */
@@ -1581,7 +1578,7 @@ meta_flags_out(char *p, const struct rend_req *r, const struct meta_reply *m)
             p += rend_u64toa(m->flags, p);
             break;
         case 's':
-            p += rend_u64toa(m->nvalue, p);
+            p += rend_u64toa(m->ndata, p);
             break;
         case 't': {
             int64_t ttl;
@@ -1697,7 +1694,7 @@ format_meta_kop(struct rend_conn *c, const struct rend_req *r,
     char num[24];
     struct meta_reply m = {
         .code = "HD", .key = k->op.key, .nkey = k->op.nkey,
-        .flags = k->flags, .nvalue = k->nvalue, .cas = k->cas,
+        .flags = k->flags, .cas = k->cas,
         .exptime = k->exptime, .created = k->won,
     };
 
@@ -1788,7 +1785,6 @@ format_meta_relayed(struct rend_conn *c, struct rend_req *r)
             m.va = r->m.v;
             m.flags = b->flags;
             m.cas = b->cas;
-            m.nvalue = b->ndata;
             m.data = b->data;
             m.ndata = b->ndata;
         } else if (r->m.q) {
